@@ -1,0 +1,23 @@
+"""handgrad: MLP classifiers trained by backpropagation derived and written by hand.
+
+Every gradient is derived in docs/derivations.md, implemented next to its forward pass, and
+checked against finite differences (:func:`gradcheck`).
+"""
+
+from .activations import (Activation, available_activations, get_activation, make_leaky_relu,
+                          register_activation, unregister_activation)
+from .errors import GradientCheckError, InputError
+from .gradcheck import GradcheckReport, gradcheck, gradcheck_function, gradcheck_op
+from .losses import (l2_penalty, l2_penalty_grad, log_softmax, logsumexp, quadratic_form,
+                     quadratic_form_grad, softmax, softmax_cross_entropy)
+from .network import MLP
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MLP", "gradcheck", "gradcheck_op", "gradcheck_function", "GradcheckReport",
+    "Activation", "get_activation", "register_activation", "unregister_activation",
+    "available_activations", "make_leaky_relu", "InputError", "GradientCheckError",
+    "softmax", "log_softmax", "logsumexp", "softmax_cross_entropy", "l2_penalty",
+    "l2_penalty_grad", "quadratic_form", "quadratic_form_grad", "__version__",
+]

@@ -1,0 +1,161 @@
+"""Losses and penalties, each value beside its gradient.
+
+* :func:`logsumexp`, :func:`softmax`, :func:`log_softmax` — stable row-wise forms.
+* :func:`softmax_cross_entropy` — the fused softmax + cross-entropy, averaged over the
+  batch, with its gradient ``(P − Y)/m`` w.r.t. the logits (derivations.md §3).
+* :func:`l2_penalty` — ``λ Σ_l ‖W_l‖²_F`` and its gradient ``2λW`` (derivations.md §5).
+* :func:`quadratic_form` — ``xᵀAx`` and its gradient ``(A + Aᵀ)x`` (derivations.md §6).
+
+Why softmax has no backward of its own: its Jacobian ``diag(p) − p pᵀ`` is a K×K matrix per
+sample, but composed with the cross-entropy's ``−y/p`` it collapses to ``p − y``. Computing the
+fused gradient directly is cheaper (no K×K) and exact where ``p`` underflows to 0 (where
+``−y/p`` would be inf).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import InputError
+
+Array = np.ndarray
+
+
+def logsumexp(Z: Array) -> Array:
+    """Row-wise ``log Σ_k exp(Z_ik)`` computed as ``c + log Σ_k exp(Z_ik − c)``, c = max_k Z_ik.
+
+    Shapes: Z (m, K) -> (m, 1). Subtracting the row maximum makes the largest exponent
+    exactly 0, so nothing overflows and at least one term is 1 (no log(0)).
+    """
+    c = Z.max(axis=1, keepdims=True)
+    return c + np.log(np.exp(Z - c).sum(axis=1, keepdims=True))
+
+
+def log_softmax(Z: Array) -> Array:
+    """``log softmax(Z) = Z − logsumexp(Z)`` row-wise; shapes (m, K) -> (m, K)."""
+    return Z - logsumexp(Z)
+
+
+def softmax(Z: Array) -> Array:
+    """``P_ik = exp(Z_ik − c_i) / Σ_j exp(Z_ij − c_i)``, c_i = max_j Z_ij; (m, K) -> (m, K).
+
+    Rows sum to 1 up to rounding; no overflow for any finite logits.
+    """
+    E = np.exp(Z - Z.max(axis=1, keepdims=True))
+    E /= E.sum(axis=1, keepdims=True)
+    return E
+
+
+def one_hot(y: Array, n_classes: int, dtype=np.float64) -> Array:
+    """Integer labels (m,) -> one-hot rows (m, K)."""
+    Y = np.zeros((y.shape[0], n_classes), dtype=dtype)
+    Y[np.arange(y.shape[0]), y] = 1
+    return Y
+
+
+def softmax_cross_entropy(Z: Array, y: Array, sample_weight: Array | None = None
+                          ) -> tuple[float, Array]:
+    """Fused softmax + cross-entropy, averaged over the batch, and its gradient.
+
+    Forward (derivations.md eq. 3.1–3.3):
+        ``log P = Z − logsumexp(Z)``,
+        ``L = −(1/m) Σ_i Σ_k Y_ik log P_ik``   (``= −(1/m) Σ_i log P_{i,y_i}`` for labels).
+    Backward (derivations.md eq. 3.6):
+        ``∂L/∂Z = (P − Y) / m``.
+
+    With ``sample_weight`` w (m,), each sample's term is scaled: ``L = (1/m) Σ_i w_i CE_i`` and
+    ``∂L/∂Z_i = w_i (P_i − Y_i) / m`` (weights of 1 give the plain mean).
+
+    Args:
+        Z: logits, (m, K), float32 or float64.
+        y: integer class labels (m,) in [0, K), or target probabilities (m, K) whose rows
+           are ≥ 0 and sum to 1 (one-hot or soft labels). Must already be validated
+           (see :func:`check_targets`).
+        sample_weight: optional (m,) non-negative weights.
+
+    Returns:
+        ``(loss, dZ)``: loss as a Python float; dZ (m, K) in Z's dtype.
+    """
+    m = Z.shape[0]
+    logP = log_softmax(Z)
+    dZ = np.exp(logP)  # P
+    if y.ndim == 1:
+        rows = np.arange(m)
+        per_sample = -logP[rows, y]
+        dZ[rows, y] -= 1
+    else:
+        per_sample = -(y * logP).sum(axis=1)
+        dZ -= y
+    if sample_weight is not None:
+        per_sample = per_sample * sample_weight
+        dZ *= sample_weight[:, None]
+    dZ /= m
+    return float(per_sample.sum(dtype=np.float64) / m), dZ
+
+
+def l2_penalty(weights: list[Array], lam: float) -> float:
+    """``λ Σ_l ‖W_l‖²_F`` — weights only, biases are not penalised (derivations.md eq. 5.1)."""
+    if lam == 0:
+        return 0.0
+    return float(lam * sum(float(np.vdot(W, W)) for W in weights))
+
+
+def l2_penalty_grad(W: Array, lam: float) -> Array:
+    """``∂(λ‖W‖²_F)/∂W = 2λW`` (derivations.md eq. 5.2: the quadratic form with A = λI)."""
+    return (2 * lam) * W
+
+
+def quadratic_form(x: Array, A: Array) -> Array:
+    """``f(x) = xᵀAx`` for each row x of ``x``; shapes x (n, d) or (d,), A (d, d) -> (n,) or ()."""
+    return np.einsum("...i,ij,...j->...", x, A, x)
+
+
+def quadratic_form_grad(x: Array, A: Array) -> Array:
+    """``∇f(x) = (A + Aᵀ)x`` (seed 004, derivations.md eq. 6.2); for rows: ``x (A + Aᵀ)ᵀ``."""
+    return x @ (A + A.T).T
+
+
+def check_targets(y, m: int, n_classes: int, dtype=np.float64) -> Array:
+    """Validate targets for ``m`` samples and ``n_classes`` classes; return them ready for the loss.
+
+    Integer labels (or floats holding whole numbers) become an int64 array (m,); probability
+    rows become a (m, K) array of ``dtype``. Anything else raises :class:`InputError`
+    saying what is wrong.
+    """
+    y = np.asarray(y)
+    if y.dtype == object or y.dtype.kind in "USb":
+        raise InputError(f"targets must be numeric class indices or probability rows, got dtype {y.dtype}; "
+                         "map string labels to 0..K-1 first (handgrad train does this for you)")
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim == 1:
+        if y.shape[0] != m:
+            raise InputError(f"got {y.shape[0]} labels for {m} samples; give one label per row of X")
+        if y.dtype.kind == "f":
+            if not np.all(np.isfinite(y)):
+                raise InputError("labels contain NaN or inf; every label must be a class index 0..K-1")
+            if not np.all(y == np.round(y)):
+                raise InputError("labels must be whole numbers 0..K-1 (class indices); got fractional values. "
+                                 "For soft labels pass a (n_samples, n_classes) array of probabilities")
+        labels = y.astype(np.int64)
+        if m and (labels.min() < 0 or labels.max() >= n_classes):
+            bad = labels[(labels < 0) | (labels >= n_classes)]
+            raise InputError(f"label {int(bad[0])} is out of range: this network has {n_classes} "
+                             f"outputs, so labels must be in 0..{n_classes - 1}")
+        return labels
+    if y.ndim == 2:
+        if y.shape != (m, n_classes):
+            raise InputError(f"target probabilities have shape {y.shape}, expected ({m}, {n_classes}): "
+                             "one row per sample, one column per class")
+        Y = y.astype(dtype, copy=False)
+        if not np.all(np.isfinite(Y)):
+            raise InputError("target probabilities contain NaN or inf")
+        if np.any(Y < 0):
+            raise InputError("target probabilities must be ≥ 0; found a negative entry")
+        sums = Y.sum(axis=1, dtype=np.float64)
+        tol = 1e-6 if Y.dtype == np.float64 else 1e-4
+        if np.any(np.abs(sums - 1) > tol):
+            i = int(np.argmax(np.abs(sums - 1)))
+            raise InputError(f"each row of target probabilities must sum to 1; row {i} sums to {sums[i]:.6g}")
+        return Y
+    raise InputError(f"targets must be 1-D labels or 2-D probability rows, got {y.ndim}-D shape {y.shape}")

@@ -1,0 +1,336 @@
+"""The multi-layer perceptron: forward pass, hand-derived backward pass, predictions.
+
+Network (row convention, derivations.md §1–2), L dense layers, hidden activations f_l:
+
+    A_0 = X                                    (m, n_0)
+    Z_l = A_{l-1} W_l + b_l                    (m, n_l)         l = 1..L
+    A_l = f_l(Z_l)                             (m, n_l)         l = 1..L-1
+    P   = softmax(Z_L)                         (m, K),  K = n_L
+    L   = (1/m) Σ_i CE(Y_i, P_i) + λ Σ_l ‖W_l‖²_F
+
+Backward (derivations.md eq. 2.1–2.5):
+
+    δ_L   = (P − Y)/m                                      fused loss, losses.softmax_cross_entropy
+    ∂L/∂W_l = A_{l-1}ᵀ δ_l + 2λ W_l                          layers.dense_backward + l2_penalty_grad
+    ∂L/∂b_l = 1ᵀ δ_l
+    δ_{l-1} = (δ_l W_lᵀ) ⊙ f'_{l-1}(Z_{l-1})                  layers.dense_backward + Activation.backward
+
+All parameters live in one contiguous 1-D buffer ``flat`` (each W_l, b_l is a reshaped view
+of a slice) and the gradients likewise in ``flat_grad``, in the same order, so an optimizer
+can update every parameter with a few whole-buffer operations.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from .activations import Activation, get_activation
+from .errors import InputError
+from .init import INITIALISERS
+from .layers import dense_backward, dense_forward
+from .losses import check_targets, l2_penalty, log_softmax, softmax, softmax_cross_entropy
+
+Array = np.ndarray
+_DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+def resolve_dtype(dtype) -> np.dtype:
+    """``"float32"``/``"float64"`` (or the numpy types) -> np.dtype; anything else is refused."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.name not in _DTYPES:
+        raise InputError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    return dt
+
+
+class MLP:
+    """A multi-layer perceptron classifier with hand-written backpropagation.
+
+    ``Z_l = A_{l-1} W_l + b_l``, ``A_l = f(Z_l)`` for hidden layers; the last layer gives logits,
+    and the loss is the fused softmax cross-entropy averaged over the batch plus
+    ``λ Σ‖W_l‖²``.
+
+    Shapes: ``sizes = [n_0, n_1, ..., n_L]`` includes the input width ``n_0`` and the number
+    of classes ``n_L = K``; ``W_l`` is ``(n_{l-1}, n_l)``, ``b_l`` is ``(n_l,)``.
+
+    Initialisation: weights of a layer followed by a ReLU-family activation are He-normal,
+    all others (sigmoid, tanh, identity, the output layer) Glorot-uniform; biases are 0.
+    Draws come from ``numpy.random.default_rng(seed)``, in float64, then cast to ``dtype``,
+    so the same seed gives the same network in float32 and float64.
+
+    Args:
+        sizes: layer widths, at least ``[n_in, n_classes]``; n_classes ≥ 2.
+        activation: a name (``"relu"``, ``"leaky_relu"``, ``"sigmoid"``, ``"tanh"``,
+            ``"identity"``, or a registered custom one) for every hidden layer, or a list
+            with one per hidden layer.
+        l2: λ ≥ 0 of the penalty ``λ Σ_l ‖W_l‖²_F`` (biases not penalised).
+        dtype: ``"float32"`` or ``"float64"``; all computation stays in it.
+        seed: seed of the initialisation.
+
+    Example:
+        >>> import numpy as np, handgrad as hg
+        >>> net = hg.MLP([3, 10, 6, 3], activation="relu", dtype="float64", seed=0)
+        >>> X = np.random.default_rng(1).normal(size=(5, 3)); y = np.array([0, 1, 2, 1, 0])
+        >>> loss, grads = net.loss_and_grads(X, y)
+        >>> [g.shape for g in grads][:2]
+        [(3, 10), (10,)]
+    """
+
+    def __init__(self, sizes: Sequence[int], activation="relu", l2: float = 0.0,
+                 dtype="float32", seed: int | None = 0):
+        self.sizes = _check_sizes(sizes)
+        self.activations = _check_activations(activation, len(self.sizes) - 2)
+        self.l2 = _check_l2(l2)
+        self.dtype = resolve_dtype(dtype)
+        self.seed = seed
+        self.flat = np.zeros(self.n_params, dtype=self.dtype)
+        self.flat_grad = np.zeros(self.n_params, dtype=self.dtype)
+        self.weights, self.biases = _views(self.flat, self.sizes)
+        self.weight_grads, self.bias_grads = _views(self.flat_grad, self.sizes)
+        self._init_weights(seed)
+        self.last_data_loss = float("nan")
+        self.last_l2_loss = float("nan")
+
+    # ----- structure -------------------------------------------------------------------
+    @property
+    def n_params(self) -> int:
+        """Total number of scalars in all W_l and b_l."""
+        return sum(a * b + b for a, b in zip(self.sizes[:-1], self.sizes[1:]))
+
+    @property
+    def n_layers(self) -> int:
+        """Number of dense layers L (hidden layers + the output layer)."""
+        return len(self.sizes) - 1
+
+    @property
+    def n_classes(self) -> int:
+        return self.sizes[-1]
+
+    @property
+    def params(self) -> list[Array]:
+        """``[W_1, b_1, ..., W_L, b_L]``: views into ``flat`` (writing to them changes the net)."""
+        return [p for pair in zip(self.weights, self.biases) for p in pair]
+
+    @property
+    def grads(self) -> list[Array]:
+        """Gradients aligned with :attr:`params`: views into ``flat_grad``."""
+        return [g for pair in zip(self.weight_grads, self.bias_grads) for g in pair]
+
+    @property
+    def param_names(self) -> list[str]:
+        return [f"{k}{l}" for l in range(1, self.n_layers + 1) for k in ("W", "b")]
+
+    def set_params(self, params: Sequence[Array]) -> None:
+        """Copy ``[W_1, b_1, ...]`` into the network (shapes must match :attr:`params`)."""
+        own = self.params
+        if len(params) != len(own):
+            raise InputError(f"expected {len(own)} arrays [W1, b1, ...], got {len(params)}")
+        for name, dst, src in zip(self.param_names, own, params):
+            src = np.asarray(src)
+            if src.shape != dst.shape:
+                raise InputError(f"{name} must have shape {dst.shape}, got {src.shape}")
+            dst[...] = src
+
+    def _init_weights(self, seed) -> None:
+        rng = np.random.default_rng(seed)
+        inits = [a.init for a in self.activations] + ["glorot"]
+        for W, b, scheme, n_in, n_out in zip(self.weights, self.biases, inits,
+                                             self.sizes[:-1], self.sizes[1:]):
+            W[...] = INITIALISERS[scheme](rng, n_in, n_out)
+            b[...] = 0
+
+    def astype(self, dtype) -> "MLP":
+        """A copy of this network in another dtype (same weights, rounded if narrowing)."""
+        other = MLP.__new__(MLP)
+        other.__dict__.update(self.__dict__)
+        other.dtype = resolve_dtype(dtype)
+        other.flat = self.flat.astype(other.dtype)
+        other.flat_grad = np.zeros_like(other.flat)
+        other.weights, other.biases = _views(other.flat, self.sizes)
+        other.weight_grads, other.bias_grads = _views(other.flat_grad, self.sizes)
+        return other
+
+    def copy(self) -> "MLP":
+        return self.astype(self.dtype)
+
+    def __repr__(self) -> str:
+        hidden = " → ".join(f"{n} {a.name}" for n, a in zip(self.sizes[1:-1], self.activations))
+        arch = f"{self.sizes[0]} → " + (hidden + " → " if hidden else "") + f"{self.sizes[-1]} softmax"
+        return f"MLP({arch}; l2={self.l2:g}, dtype={self.dtype.name}, params={self.n_params})"
+
+    # ----- input checks ----------------------------------------------------------------
+    def check_X(self, X) -> Array:
+        """Validate a feature matrix and return it as a C-contiguous array of the net's dtype."""
+        try:
+            arr = np.asarray(X)
+        except Exception as exc:
+            raise InputError(f"X could not be read as an array: {exc}") from exc
+        if arr.dtype == object or arr.dtype.kind in "USVM":
+            raise InputError(f"X must be numeric, got dtype {arr.dtype}")
+        if arr.ndim != 2:
+            hint = " (a single sample? use X.reshape(1, -1))" if arr.ndim == 1 else ""
+            raise InputError(f"X must be 2-D (n_samples, n_features), got shape {arr.shape}{hint}")
+        if arr.shape[0] == 0:
+            raise InputError("X has no rows; give at least one sample")
+        if arr.shape[1] != self.sizes[0]:
+            raise InputError(f"X has {arr.shape[1]} features but this network takes {self.sizes[0]} "
+                             f"(sizes[0]); check the columns of X")
+        arr = np.ascontiguousarray(arr, dtype=self.dtype)
+        if not np.all(np.isfinite(arr)):
+            bad = np.argwhere(~np.isfinite(arr))[0]
+            raise InputError(f"X contains NaN or inf (first at row {bad[0]}, column {bad[1]}); "
+                             "remove or impute those values")
+        return arr
+
+    def check_y(self, y, m: int) -> Array:
+        """Validate targets for m samples (labels 0..K-1 or probability rows)."""
+        return check_targets(y, m, self.n_classes, dtype=self.dtype)
+
+    def check_sample_weight(self, sample_weight, m: int) -> Array | None:
+        if sample_weight is None:
+            return None
+        w = np.asarray(sample_weight, dtype=self.dtype)
+        if w.shape != (m,):
+            raise InputError(f"sample_weight must have shape ({m},), one weight per sample; got {w.shape}")
+        if not np.all(np.isfinite(w)) or np.any(w < 0):
+            raise InputError("sample_weight must be finite and ≥ 0")
+        return w
+
+    # ----- forward / backward ----------------------------------------------------------
+    def _forward(self, X: Array, keep: bool) -> tuple[Array, list[Array], list[Array | None]]:
+        """Logits of validated X; with ``keep`` also the layer inputs A_{l-1} and the Z_l that
+        custom activations need for their backward."""
+        inputs, pre = [], []
+        A = X
+        for l, (W, b) in enumerate(zip(self.weights, self.biases)):
+            if keep:
+                inputs.append(A)
+            Z = dense_forward(A, W, b)
+            if l == self.n_layers - 1:
+                return Z, inputs, pre
+            act = self.activations[l]
+            pre.append(Z if act.needs_input else None)
+            A = act.forward(Z)
+        raise AssertionError("unreachable")
+
+    def _backward(self, dZ: Array, inputs: list[Array], pre: list[Array | None],
+                  lam: float) -> None:
+        """Fill ``flat_grad`` from δ_L = dZ (derivations.md eq. 2.1–2.5), adding 2λW_l."""
+        for l in range(self.n_layers - 1, -1, -1):
+            _, _, dA = dense_backward(dZ, inputs[l], self.weights[l], dW=self.weight_grads[l],
+                                      db=self.bias_grads[l], need_dX=l > 0)
+            if lam:
+                # ∂(λ‖W‖²)/∂W = 2λW, added in place (l2_penalty_grad without the temporary)
+                self.weight_grads[l] += (2 * lam) * self.weights[l]
+            if l > 0:
+                dZ = self.activations[l - 1].backward(dA, pre[l - 1], inputs[l])
+
+    def forward(self, X) -> Array:
+        """Logits ``Z_L`` for X (m, n_0) -> (m, K)."""
+        return self._forward(self.check_X(X), keep=False)[0]
+
+    def loss_and_grads(self, X, y, sample_weight=None, part: str = "total"
+                       ) -> tuple[float, list[Array]]:
+        """Loss and its gradient w.r.t. every parameter, by backpropagation.
+
+        ``part`` selects ``"total"`` (data + L2), ``"data"`` (the averaged cross-entropy only)
+        or ``"l2"`` (the penalty only), so each can be gradient-checked on its own.
+
+        Returns ``(loss, grads)`` with ``grads = [dW_1, db_1, ...]`` aligned with
+        :attr:`params`. The grads are views into ``flat_grad``: the next call overwrites
+        them, so copy what you keep. ``last_data_loss`` and ``last_l2_loss`` hold the parts.
+        """
+        if part not in ("total", "data", "l2"):
+            raise InputError(f"part must be 'total', 'data' or 'l2', got {part!r}")
+        X = self.check_X(X)
+        y = self.check_y(y, X.shape[0])
+        w = self.check_sample_weight(sample_weight, X.shape[0])
+        return self._loss_and_grads(X, y, w, part)
+
+    def _loss_and_grads(self, X: Array, y: Array, w: Array | None, part: str = "total"
+                        ) -> tuple[float, list[Array]]:
+        """:meth:`loss_and_grads` on inputs already validated (the training loop's path)."""
+        self.last_l2_loss = l2_penalty(self.weights, self.l2)
+        if part == "l2":
+            self.last_data_loss = 0.0
+            np.multiply(self.flat, 2 * self.l2, out=self.flat_grad)
+            for g in self.bias_grads:
+                g[...] = 0
+            return self.last_l2_loss, self.grads
+        logits, inputs, pre = self._forward(X, keep=True)
+        self.last_data_loss, dZ = softmax_cross_entropy(logits, y, w)
+        self._backward(dZ, inputs, pre, self.l2 if part == "total" else 0.0)
+        if part == "data":
+            return self.last_data_loss, self.grads
+        return self.last_data_loss + self.last_l2_loss, self.grads
+
+    def loss(self, X, y, sample_weight=None) -> float:
+        """Total loss (data + L2) without computing gradients."""
+        X = self.check_X(X)
+        y = self.check_y(y, X.shape[0])
+        w = self.check_sample_weight(sample_weight, X.shape[0])
+        logits = self._forward(X, keep=False)[0]
+        logP = log_softmax(logits)
+        per = -logP[np.arange(len(y)), y] if y.ndim == 1 else -(y * logP).sum(axis=1)
+        if w is not None:
+            per = per * w
+        return float(per.sum(dtype=np.float64) / X.shape[0]) + l2_penalty(self.weights, self.l2)
+
+    def predict_proba(self, X) -> Array:
+        """Class probabilities ``softmax(Z_L)``, (m, K); rows sum to 1."""
+        return softmax(self.forward(X))
+
+    def predict(self, X) -> Array:
+        """Class indices ``argmax_k Z_L`` (m,) (softmax is monotone, so the logits suffice)."""
+        return np.argmax(self.forward(X), axis=1)
+
+
+def _views(buffer: Array, sizes: list[int]) -> tuple[list[Array], list[Array]]:
+    """Slice a flat buffer into W_l (n_{l-1}, n_l) and b_l (n_l,) views, in order W1 b1 W2 b2 …"""
+    weights, biases, off = [], [], 0
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        weights.append(buffer[off:off + n_in * n_out].reshape(n_in, n_out))
+        off += n_in * n_out
+        biases.append(buffer[off:off + n_out])
+        off += n_out
+    return weights, biases
+
+
+def _check_sizes(sizes) -> list[int]:
+    try:
+        out = [int(s) for s in sizes]
+    except (TypeError, ValueError):
+        raise InputError(f"sizes must be a list of layer widths such as [784, 128, 10], got {sizes!r}") from None
+    if any(float(s) != o for s, o in zip(sizes, out)):
+        raise InputError(f"layer widths must be whole numbers, got {list(sizes)}")
+    if len(out) < 2:
+        raise InputError(f"sizes needs at least the input width and the number of classes, got {out}")
+    if any(s < 1 for s in out):
+        raise InputError(f"every layer width must be ≥ 1, got {out}")
+    if out[-1] < 2:
+        raise InputError(f"the last size is the number of classes and must be ≥ 2, got {out[-1]}")
+    return out
+
+
+def _check_activations(activation, n_hidden: int) -> list[Activation]:
+    if isinstance(activation, (list, tuple)):
+        if len(activation) != n_hidden:
+            raise InputError(f"got {len(activation)} activations for {n_hidden} hidden layers; "
+                             "give one name for all, or exactly one per hidden layer")
+        return [get_activation(a) for a in activation]
+    act = get_activation(activation)
+    return [act] * n_hidden
+
+
+def _check_l2(l2) -> float:
+    try:
+        lam = float(l2)
+    except (TypeError, ValueError):
+        raise InputError(f"l2 must be a number ≥ 0, got {l2!r}") from None
+    if not np.isfinite(lam) or lam < 0:
+        raise InputError(f"l2 must be a finite number ≥ 0, got {l2!r}")
+    return lam
