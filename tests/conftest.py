@@ -1,0 +1,46 @@
+"""Shared helpers: random networks and data kept away from activation kinks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import handgrad as hg
+
+ACTIVATIONS = ["relu", "leaky_relu", "sigmoid", "tanh", "identity"]
+
+
+def far_from_kinks(net: hg.MLP, X: np.ndarray, margin: float = 1e-3) -> bool:
+    """True when every hidden pre-activation is at least ``margin`` from its activation's kinks."""
+    A = X
+    for l, act in enumerate(net.activations):
+        Z = A @ net.weights[l] + net.biases[l]
+        if any(np.min(np.abs(Z - k)) < margin for k in act.kinks):
+            return False
+        A = act.forward(Z)
+    return True
+
+
+def make_problem(sizes, activation="relu", l2=0.0, seed=0, m=7, soft=False, dtype="float64"):
+    """A network with random non-zero biases and a batch far from kinks (DESIGN.md §1)."""
+    rng = np.random.default_rng(seed)
+    net = hg.MLP(sizes, activation=activation, l2=l2, dtype=dtype, seed=seed)
+    for b in net.biases:  # zero biases would make every kink sit at the same place
+        b[...] = rng.normal(scale=0.1, size=b.shape)
+    for _ in range(100):
+        X = rng.normal(size=(m, sizes[0]))
+        if far_from_kinks(net, X):
+            break
+    else:
+        raise RuntimeError("could not draw a batch away from kinks")
+    K = sizes[-1]
+    if soft:
+        y = rng.dirichlet(np.ones(K), size=m)
+    else:
+        y = rng.integers(0, K, size=m)
+    return net, X, y
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)

@@ -1,0 +1,34 @@
+import numpy as np
+
+import handgrad as hg
+from handgrad.layers import dense_backward, dense_forward
+
+
+def test_dense_gradients_match_finite_differences(rng):
+    X, W, b = rng.normal(size=(5, 4)), rng.normal(size=(4, 3)), rng.normal(size=3)
+
+    def backward(dZ, X, W, b):
+        dW, db, dX = dense_backward(dZ, X, W)
+        return [dX, dW, db]
+
+    report = hg.gradcheck_op(dense_forward, backward, [X, W, b], ["X", "W", "b"])
+    assert report.passed, str(report)
+
+
+def test_dense_backward_formulas(rng):
+    X, W = rng.normal(size=(5, 4)), rng.normal(size=(4, 3))
+    dZ = rng.normal(size=(5, 3))
+    dW, db, dX = dense_backward(dZ, X, W)
+    # entrywise: dW_kj = Σ_i X_ik dZ_ij, db_j = Σ_i dZ_ij, dX_ik = Σ_j dZ_ij W_kj
+    np.testing.assert_allclose(dW, np.einsum("ik,ij->kj", X, dZ))
+    np.testing.assert_allclose(db, dZ.sum(axis=0))
+    np.testing.assert_allclose(dX, np.einsum("ij,kj->ik", dZ, W))
+    assert dense_backward(dZ, X, W, need_dX=False)[2] is None
+
+
+def test_dense_writes_into_given_buffers(rng):
+    X, W = rng.normal(size=(5, 4)), rng.normal(size=(4, 3))
+    dZ = rng.normal(size=(5, 3))
+    dW, db = np.empty((4, 3)), np.empty(3)
+    out = dense_backward(dZ, X, W, dW=dW, db=db)
+    assert out[0] is dW and out[1] is db
