@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+
 import numpy as np
 import pytest
 
 import handgrad as hg
+
+if os.environ.get("HANDGRAD_REQUIRE_TORCH") == "1" and importlib.util.find_spec("torch") is None:
+    raise pytest.UsageError("HANDGRAD_REQUIRE_TORCH=1 but torch is not installed: "
+                            "the PyTorch cross-check would be skipped; pip install -e '.[test]'")
 
 ACTIVATIONS = ["relu", "leaky_relu", "sigmoid", "tanh", "identity"]
 
