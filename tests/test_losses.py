@@ -144,3 +144,8 @@ def test_check_targets_refusals():
     with pytest.raises(ValueError, match="string labels"):
         check_targets(np.array(["a", "b"]), 2, 3)
     np.testing.assert_array_equal(check_targets(np.array([2.0, 0.0]), 2, 3), [2, 0])
+
+
+def test_soft_targets_within_rounding_are_renormalised():
+    Y = check_targets(np.array([[0.3, 0.7 + 5e-7, 0.0]]), 1, 3)
+    assert Y.sum() == pytest.approx(1.0, abs=1e-15)

@@ -13,7 +13,9 @@ Three entry points, all returning a :class:`GradcheckReport` (prints as a table,
 when everything passed):
 
 * :func:`gradcheck` — a whole :class:`~handgrad.MLP` (``gradcheck(net, X, y)``), or any
-  function ``fn(*params) -> (loss, [grad per param])`` (``gradcheck(fn, [W, b])``).
+  function (dispatching to :func:`gradcheck_function`);
+* :func:`gradcheck_function` — ``fn(*params) -> (loss, [grad per param])``, e.g.
+  ``gradcheck_function(fn, [W, b])``;
 * :func:`gradcheck_op` — an op given as ``forward(*inputs)`` and ``backward(dOut, *inputs)``;
   it is checked through the scalar ``L = Σ G ⊙ forward(*inputs)`` with a fixed random G, whose
   gradient is exactly ``backward(G, *inputs)``.

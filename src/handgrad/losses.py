@@ -157,5 +157,6 @@ def check_targets(y, m: int, n_classes: int, dtype=np.float64) -> Array:
         if np.any(np.abs(sums - 1) > tol):
             i = int(np.argmax(np.abs(sums - 1)))
             raise InputError(f"each row of target probabilities must sum to 1; row {i} sums to {sums[i]:.6g}")
-        return Y
+        # renormalise the rounding away: the fused gradient P − Y is exact only when Σ_k Y_ik = 1
+        return (Y / sums[:, None]).astype(dtype, copy=False)
     raise InputError(f"targets must be 1-D labels or 2-D probability rows, got {y.ndim}-D shape {y.shape}")
