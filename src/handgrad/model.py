@@ -1,0 +1,101 @@
+"""A trained classifier: the network plus everything needed to use it on raw data.
+
+:class:`Model` bundles the :class:`~handgrad.MLP`, the feature standardisation fitted on the
+training data, the class labels (ints or strings; output k of the net is ``classes[k]``), the
+feature names, and a JSON-able training record. ``predict`` applies exactly the transform
+the network was trained with. Model files: :func:`handgrad.io.save_model` /
+:func:`handgrad.io.load_model` (safetensors + JSON metadata; no pickle).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import InputError
+from .losses import log_softmax
+from .network import MLP
+from .preprocessing import LabelEncoder, Standardizer
+
+
+@dataclass
+class Model:
+    """``net`` + ``scaler`` + ``classes`` + ``feature_names`` + ``record``.
+
+    Attributes:
+        net: the trained :class:`MLP`.
+        classes: (K,) array of the original labels; ``classes[k]`` is output k.
+        scaler: the :class:`Standardizer` fitted on the training features, or None.
+        feature_names: names of the n_features input columns, in order (None if unknown).
+        record: the training record (hyperparameters, history, metrics, dataset), JSON-able.
+    """
+
+    net: MLP
+    classes: np.ndarray
+    scaler: Standardizer | None = None
+    feature_names: list[str] | None = None
+    record: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.classes = np.asarray(self.classes)
+        if self.classes.shape != (self.net.n_classes,):
+            raise InputError(f"{self.classes.size} class labels for a network with "
+                             f"{self.net.n_classes} outputs")
+        if self.feature_names is not None and len(self.feature_names) != self.net.sizes[0]:
+            raise InputError(f"{len(self.feature_names)} feature names for a network with "
+                             f"{self.net.sizes[0]} inputs")
+
+    @property
+    def n_features(self) -> int:
+        return self.net.sizes[0]
+
+    def transform(self, X) -> np.ndarray:
+        """Raw features (n, n_features) -> the network's input (standardised, net dtype)."""
+        X = self.net.check_X(X) if self.scaler is None else self.net.check_X(
+            self.scaler.transform(_numeric(X, self.n_features), dtype=np.float64))
+        return X
+
+    def encode(self, y) -> np.ndarray:
+        """Original labels -> indices 0..K-1; a label the model never saw is refused."""
+        return LabelEncoder(self.classes).transform(np.asarray(y))
+
+    def predict_proba(self, X, batch_size: int = 8192) -> np.ndarray:
+        """Class probabilities (n, K), in ``classes`` order."""
+        return np.exp(self.predict_log_proba(X, batch_size))
+
+    def predict_log_proba(self, X, batch_size: int = 8192) -> np.ndarray:
+        """Log-probabilities from log-softmax (finite wherever the logits are)."""
+        Xt = self.transform(X)
+        out = np.empty((Xt.shape[0], self.net.n_classes), dtype=self.net.dtype)
+        for start in range(0, Xt.shape[0], batch_size):
+            logits = self.net._forward(Xt[start:start + batch_size], keep=False)[0]
+            out[start:start + batch_size] = log_softmax(logits)
+        if not np.all(np.isfinite(out)):
+            raise InputError("the model produced non-finite outputs for this input; "
+                             "its weights or the input scale are broken")
+        return out
+
+    def predict(self, X, batch_size: int = 8192) -> np.ndarray:
+        """Predicted original labels (n,)."""
+        return self.classes[np.argmax(self.predict_log_proba(X, batch_size), axis=1)]
+
+    def score(self, X, y) -> float:
+        """Accuracy on (X, y) with original labels."""
+        y_idx = self.encode(y)
+        return float(np.mean(np.argmax(self.predict_log_proba(X), axis=1) == y_idx))
+
+
+def _numeric(X, n_features: int) -> np.ndarray:
+    arr = np.asarray(X)
+    if arr.dtype == object or arr.dtype.kind in "USV":
+        raise InputError(f"X must be numeric, got dtype {arr.dtype}")
+    if arr.ndim != 2 or arr.shape[1] != n_features:
+        raise InputError(f"X must have shape (n_samples, {n_features}), got {arr.shape}")
+    if arr.shape[0] == 0:
+        raise InputError("X has no rows; give at least one sample")
+    if not np.all(np.isfinite(arr)):
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise InputError(f"X contains NaN or inf (first at row {bad[0]}, column {bad[1]}); "
+                         "remove or impute those values")
+    return arr
