@@ -1,10 +1,79 @@
-"""Datasets. For now: the generated 3-feature, 3-class problem for seed 004's network."""
+"""Datasets: the generated 3-class problem, scikit-learn's bundled sets, CSV/Parquet tables, MNIST.
+
+Everything is returned as a :class:`Dataset`: float64 features ``X`` (n, d), raw labels ``y``
+(ints or strings, as read), and the feature names a trained model stores so that later input
+can be checked against them. Bad input is refused with an :class:`~handgrad.errors.InputError`
+whose message says what is wrong and how to fix it. Row numbers in messages count data rows
+from 1 (the header line is not counted). MNIST's IDX files are read by :mod:`handgrad.mnist`.
+
+pandas, scikit-learn and pyarrow are optional dependencies, so they are imported only inside
+the functions that need them.
+"""
 
 from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from .errors import InputError
+
+BUILTIN_DATASETS = ("digits", "iris", "wine", "breast_cancer", "three_class")
+
+# file name endings load_table understands, and the CSV separator for each text format
+TABLE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".txt.gz", ".parquet", ".pq")
+_TEXT_SEPARATORS = {".csv": ",", ".txt": ",", ".tsv": "\t"}
+
+_MAX_LISTED = 12  # column names shown in a message before "… (N in all)"
+
+
+@dataclass
+class Dataset:
+    """Features, labels and names of one dataset.
+
+    Attributes:
+        X: (n, d) float64 features, C-contiguous.
+        y: (n,) raw labels (int64 or str) or None when the data has no target.
+        feature_names: the d column names, in the order of ``X``'s columns.
+        name: a short name for display and for the training record.
+        target_name: name of the label column, if any.
+        class_names: readable names of the classes (e.g. iris species), display only.
+        test_size: if set, the last ``test_size`` rows are the official test split (MNIST).
+    """
+
+    X: np.ndarray
+    y: np.ndarray | None
+    feature_names: list[str]
+    name: str
+    target_name: str | None = None
+    class_names: list[str] | None = None
+    test_size: int | None = None
+
+    def __post_init__(self):
+        self.X = np.ascontiguousarray(self.X, dtype=np.float64)
+        if self.X.ndim != 2:
+            raise InputError(f"dataset {self.name!r}: X must be 2-D (n, d), got shape {self.X.shape}")
+        n, d = self.X.shape
+        if self.y is not None:
+            self.y = np.asarray(self.y)
+            if self.y.shape != (n,):
+                raise InputError(f"dataset {self.name!r}: {n} rows of features but y has shape {self.y.shape}")
+        self.feature_names = [str(f) for f in self.feature_names]
+        if len(self.feature_names) != d:
+            raise InputError(f"dataset {self.name!r}: {len(self.feature_names)} feature names for {d} columns")
+        if self.test_size is not None and not 0 <= self.test_size <= n:
+            raise InputError(f"dataset {self.name!r}: test_size {self.test_size} is not within 0..{n}")
+
+    @property
+    def n_samples(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        return self.X.shape[1]
 
 
 def make_three_class(n_samples: int = 600, seed: int = 0, noise: float = 0.03
@@ -26,3 +95,258 @@ def make_three_class(n_samples: int = 600, seed: int = 0, noise: float = 0.03
     y = np.where(radius < 0.55, 0, np.where(np.sin(2 * angle) > 0, 1, 2)).astype(np.int64)
     X = X + noise * rng.standard_normal(X.shape)
     return X, y
+
+
+# ---------------------------------------------------------------- built-in datasets
+
+# scikit-learn loader name and the name of the label, per built-in dataset
+_SKLEARN_SETS = {"digits": ("load_digits", "digit"), "iris": ("load_iris", "species"),
+                 "wine": ("load_wine", "cultivar"), "breast_cancer": ("load_breast_cancer", "diagnosis")}
+
+
+def load_builtin(name: str) -> Dataset:
+    """One of :data:`BUILTIN_DATASETS`: scikit-learn's bundled sets, or ``three_class``."""
+    if name == "three_class":
+        X, y = make_three_class(600, seed=0)
+        return Dataset(X, y, ["x0", "x1", "x2"], "three_class", "class", ["0", "1", "2"])
+    if name not in _SKLEARN_SETS:
+        raise InputError(f"unknown built-in dataset {name!r}; choose one of {', '.join(BUILTIN_DATASETS)}")
+    try:
+        from sklearn import datasets
+    except ImportError:
+        raise InputError(f"the {name!r} dataset comes with scikit-learn, which is not installed; "
+                         "pip install 'handgrad[cli]'") from None
+    loader, target_name = _SKLEARN_SETS[name]
+    bunch = getattr(datasets, loader)()
+    X = np.asarray(bunch.data, dtype=np.float64)
+    # older scikit-learn gives digits no feature names; use the same pixel_{i} style then
+    names = getattr(bunch, "feature_names", None)
+    names = [str(f) for f in names] if names is not None else [f"pixel_{i}" for i in range(X.shape[1])]
+    return Dataset(X, np.asarray(bunch.target, dtype=np.int64), names, name, target_name,
+                   [str(c) for c in bunch.target_names])
+
+
+# ---------------------------------------------------------------- tables (CSV, Parquet)
+
+def load_table(path, target: str | None = None, features: list[str] | None = None) -> Dataset:
+    """Read a CSV (.csv, .csv.gz, .tsv, .txt) or Parquet (.parquet, .pq) file.
+
+    ``target`` names the label column (y = None without it). ``features`` lists the feature
+    columns to use, in that order (as stored in a trained model); by default every column
+    except the target is a feature. Feature columns must be numeric (bool becomes 0/1) and
+    finite; labels must be present in every row and be integers or text.
+    """
+    path = _existing_file(path)
+    frame = _read_frame(path)
+    if len(frame) == 0:
+        raise InputError(f"{path} has no data rows (only a header); add rows below the header")
+    columns = list(frame.columns)
+    if target is not None and target not in columns:
+        raise InputError(f"target column {target!r} is not in {path}; its columns are {_list_names(columns)}")
+    names = _feature_names(path, columns, target, features)
+    y = None if target is None else _labels(frame[target], target)
+    return Dataset(_feature_matrix(frame, names), y, names, path.name, target)
+
+
+def _existing_file(path) -> Path:
+    """``path`` as a Path, refused unless it is a readable, non-empty file of a known format."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise InputError(f"file not found: {path}; check the path")
+    if not path.is_file():
+        raise InputError(f"{path} is not a file; give the path of a .csv, .tsv or .parquet file")
+    _table_format(path)  # refuse unknown extensions before reading anything
+    if path.stat().st_size == 0:
+        raise InputError(f"{path} has no data rows (the file is empty)")
+    return path
+
+
+def _table_format(path: Path) -> str | None:
+    """The CSV separator for text tables, or None for Parquet; unknown endings are refused."""
+    name = path.name.lower()
+    if name.endswith((".parquet", ".pq")):
+        return None
+    base = name.removesuffix(".gz")  # pandas decompresses .gz by itself
+    for suffix, sep in _TEXT_SEPARATORS.items():
+        if base.endswith(suffix):
+            return sep
+    raise InputError(f"cannot tell the format of {path} from its name; use one of {', '.join(TABLE_SUFFIXES)}")
+
+
+def _import_pandas():
+    try:
+        import pandas
+    except ImportError:
+        raise InputError("reading tables needs pandas, which is not installed; pip install 'handgrad[cli]'") from None
+    return pandas
+
+
+def _read_frame(path: Path):
+    """The file as a DataFrame with unique string column names; read errors become InputError."""
+    pd = _import_pandas()
+    sep = _table_format(path)
+    kind = "Parquet" if sep is None else "CSV" if sep == "," else "tab-separated"
+    if sep is None:
+        try:
+            import pyarrow  # noqa: F401  (pandas' own message would not say how to install it)
+        except ImportError:
+            raise InputError(f"reading {path} needs pyarrow, which is not installed; "
+                             "pip install 'handgrad[parquet]'") from None
+    try:
+        with warnings.catch_warnings():
+            # with index_col=False, rows longer than the header only warn: make that an error
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            if sep is None:
+                frame = pd.read_parquet(path)
+                header = [str(c) for c in frame.columns]
+            else:
+                # pandas renames duplicate columns ("a", "a.1"), so read the raw header first
+                raw = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str, keep_default_na=False)
+                header = [h for h in raw.iloc[0].tolist() if h != ""]
+                frame = pd.read_csv(path, sep=sep, index_col=False)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path} has no data rows (the file holds no table)") from None
+    except (ValueError, OSError, EOFError, pd.errors.ParserWarning) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"cannot read {path} as a {kind} table: {reason}") from None
+    duplicates = sorted({h for h in header if header.count(h) > 1})
+    if duplicates:
+        raise InputError(f"{path} has duplicate column names {_list_names(duplicates)}; rename them")
+    frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def _list_names(names, limit: int = _MAX_LISTED) -> str:
+    """``'a', 'b', …`` with at most ``limit`` names, then how many there are in all."""
+    shown = ", ".join(repr(str(n)) for n in names[:limit])
+    return shown if len(names) <= limit else f"{shown}, … ({len(names)} in all)"
+
+
+def _feature_names(path: Path, columns: list[str], target: str | None, features) -> list[str]:
+    """The feature columns: ``features`` exactly (checked), else every column but the target."""
+    if features is None:
+        names = [c for c in columns if c != target]
+    else:
+        names = [str(f) for f in features]
+        repeated = sorted({f for f in names if names.count(f) > 1})
+        if repeated:
+            raise InputError(f"feature list names {_list_names(repeated)} more than once")
+        if target is not None and target in names:
+            raise InputError(f"column {target!r} is both the target and a feature; drop it from one")
+        missing = [f for f in names if f not in columns]
+        if missing:
+            raise InputError(f"{path} lacks feature column(s) {_list_names(missing)}; "
+                             f"its columns are {_list_names(columns)}")
+    if not names:
+        raise InputError(f"{path} has no feature columns besides the target {target!r}")
+    return names
+
+
+def _plain(col):
+    """Turn categorical and generic-object columns into the dtype their values actually have."""
+    pd = _import_pandas()
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        col = col.astype(object)
+    return col.infer_objects() if col.dtype == object else col
+
+
+def _labels(col, target: str) -> np.ndarray:
+    """The target column as int64 (integers, whole floats, bools) or str (anything textual)."""
+    pd = _import_pandas()
+    col = _plain(col)
+    textual = pd.api.types.is_string_dtype(col.dtype) or col.dtype == object
+    missing = np.array(col.isna().to_numpy(), dtype=bool)  # a writable copy
+    if textual:  # an empty or blank cell is no label either
+        missing |= col.astype(str).str.strip().eq("").to_numpy()
+    if missing.any():
+        raise InputError(f"target column {target!r} is empty in row {int(np.argmax(missing)) + 1}; "
+                         "every row needs a class label (drop the unlabelled rows)")
+    if pd.api.types.is_bool_dtype(col.dtype) or pd.api.types.is_integer_dtype(col.dtype):
+        return col.to_numpy(dtype=np.int64)
+    if pd.api.types.is_float_dtype(col.dtype):
+        values = col.to_numpy(dtype=np.float64)
+        fractional = ~np.isfinite(values) | (values != np.round(values))
+        if fractional.any():
+            i = int(np.argmax(fractional))
+            raise InputError(f"target column {target!r} holds non-integer numbers (e.g. {values[i]} in row "
+                             f"{i + 1}); a classifier needs class labels")
+        return values.astype(np.int64)
+    if textual:
+        return np.asarray(col.astype(str).to_numpy(), dtype=str)
+    raise InputError(f"target column {target!r} has type {col.dtype}; a classifier needs integer or text labels")
+
+
+def _feature_matrix(frame, names: list[str]) -> np.ndarray:
+    """(n, d) float64 from the named columns; NaN/inf anywhere is refused with row and column."""
+    X = np.empty((len(frame), len(names)), dtype=np.float64)
+    for j, name in enumerate(names):
+        X[:, j] = _numeric(frame[name], name)
+    bad = ~np.isfinite(X)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        what = "a missing value (NaN)" if np.isnan(X[i, j]) else f"an infinite value ({X[i, j]})"
+        raise InputError(f"feature column {names[j]!r} has {what} in row {i + 1}; "
+                         "remove or impute such rows")
+    return X
+
+
+def _numeric(col, name: str) -> np.ndarray:
+    """One feature column as float64 (NaN where missing); text that is not a number is refused."""
+    pd = _import_pandas()
+    col = _plain(col)
+    if pd.api.types.is_bool_dtype(col.dtype) or (pd.api.types.is_numeric_dtype(col.dtype)
+                                                  and not pd.api.types.is_complex_dtype(col.dtype)):
+        return col.to_numpy(dtype=np.float64, na_value=np.nan)
+    textual = pd.api.types.is_string_dtype(col.dtype) or col.dtype == object
+    # numbers stored as text (e.g. a Parquet string column) are accepted; anything else is not
+    numbers = pd.to_numeric(col, errors="coerce") if textual else pd.Series(np.nan, index=col.index)
+    offending = (numbers.isna() & col.notna()).to_numpy()
+    if offending.any():
+        i = int(np.argmax(offending))
+        raise InputError(f"column {name!r} is not numeric (e.g. {str(col.iloc[i])!r} in row {i + 1}); "
+                         "encode it as numbers or drop it")
+    return numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+# ---------------------------------------------------------------- one entry point
+
+def load_dataset(name_or_path, target: str | None = None, *, features: list[str] | None = None,
+                 data_dir=None, download: bool = False) -> Dataset:
+    """A dataset by name (:data:`BUILTIN_DATASETS` or ``"mnist"``) or a table file by path.
+
+    ``"mnist"`` gives the 60 000 training rows followed by the 10 000 official test rows, with
+    ``test_size`` set to the size of the test split; its files are looked for (and with
+    ``download=True`` fetched) in ``data_dir`` (default ``~/.cache/handgrad/mnist``). Anything
+    that looks like a path (has a directory separator or a table file ending, or is an
+    existing file) is read by :func:`load_table` with ``target`` and ``features``.
+    """
+    text = os.fspath(name_or_path)
+    looks_like_path = (isinstance(name_or_path, os.PathLike) or "/" in text or os.sep in text
+                       or text.lower().endswith(TABLE_SUFFIXES))
+    if looks_like_path or (text not in BUILTIN_DATASETS and text != "mnist" and Path(text).is_file()):
+        return load_table(text, target, features)
+    if text not in BUILTIN_DATASETS and text != "mnist":
+        raise InputError(f"unknown dataset {text!r}; give one of {', '.join(BUILTIN_DATASETS)}, mnist, "
+                         f"or the path of a table file ({', '.join(TABLE_SUFFIXES)})")
+    if target is not None:
+        raise InputError(f"a target column applies to table files only; {text!r} has its labels built in")
+    if text == "mnist":
+        from .mnist import load_mnist
+        dataset = load_mnist(data_dir, split="all", download=download)
+    else:
+        dataset = load_builtin(text)
+    return dataset if features is None else _select(dataset, features)
+
+
+def _select(dataset: Dataset, features) -> Dataset:
+    """``dataset`` restricted to ``features`` in that order (a model's stored feature names)."""
+    names = [str(f) for f in features]
+    missing = [f for f in names if f not in dataset.feature_names]
+    if missing:
+        raise InputError(f"dataset {dataset.name!r} lacks feature(s) {_list_names(missing)}; "
+                         f"it has {_list_names(dataset.feature_names)}")
+    if names == dataset.feature_names:
+        return dataset
+    index = [dataset.feature_names.index(f) for f in names]
+    return Dataset(dataset.X[:, index], dataset.y, names, dataset.name, dataset.target_name,
+                   dataset.class_names, dataset.test_size)

@@ -12,3 +12,16 @@ class InputError(ValueError):
 
 class GradientCheckError(InputError):
     """A user-supplied derivative disagrees with finite differences."""
+
+
+class TrainingDivergedError(FloatingPointError):
+    """The loss or the weights became NaN/inf during training.
+
+    Attributes: ``epoch`` (1-based) where it happened, ``history`` of the completed epochs.
+    The network holds the last good weights (those at the start of that epoch).
+    """
+
+    def __init__(self, message: str, epoch: int, history=None):
+        super().__init__(message)
+        self.epoch = epoch
+        self.history = history

@@ -121,6 +121,16 @@ class MLP:
         return [g for pair in zip(self.weight_grads, self.bias_grads) for g in pair]
 
     @property
+    def weight_mask(self) -> Array:
+        """Boolean mask over ``flat``: True on weight entries, False on biases (for decay)."""
+        mask = np.zeros(self.n_params, dtype=bool)
+        off = 0
+        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
+            mask[off:off + n_in * n_out] = True
+            off += n_in * n_out + n_out
+        return mask
+
+    @property
     def param_names(self) -> list[str]:
         return [f"{k}{l}" for l in range(1, self.n_layers + 1) for k in ("W", "b")]
 
@@ -262,6 +272,7 @@ class MLP:
                 g[...] = 0
             return self.last_l2_loss, self.grads
         logits, inputs, pre = self._forward(X, keep=True)
+        self.last_logits = logits  # the trainer reads the batch accuracy off these
         self.last_data_loss, dZ = softmax_cross_entropy(logits, y, w)
         self._backward(dZ, inputs, pre, self.l2 if part == "total" else 0.0)
         if part == "data":

@@ -1,0 +1,368 @@
+"""The training loop: mini-batches, validation, early stopping, history, diagnostics.
+
+``fit(net, X, y, ...)`` trains an :class:`~handgrad.MLP` in place on numeric features and
+integer labels 0..K−1 (or probability rows) and returns a :class:`History`.
+
+Per epoch e (0-based): η ← schedule.lr(e); the training rows are shuffled with a seeded
+generator; for each mini-batch B the network computes ``L_B`` and ``∇L_B`` by backprop and the
+optimizer updates the flat parameter buffer. After the epoch: validation loss/accuracy,
+early-stopping bookkeeping, backprop diagnostics, callbacks.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .errors import InputError, TrainingDivergedError
+from .losses import check_targets, log_softmax
+from .network import MLP
+from .optim import Schedule, make_optimizer, make_schedule
+
+Array = np.ndarray
+
+
+@dataclass
+class History:
+    """What happened during :func:`fit`.
+
+    ``epochs`` is a list with one dict per epoch:
+
+    * ``epoch`` (1-based), ``lr``, ``time`` (seconds);
+    * ``train_loss`` = ``train_data_loss`` + ``train_l2_loss``, averaged over the epoch's
+      mini-batches (weighted by batch size) while the weights were changing; ``train_accuracy``
+      likewise;
+    * ``val_loss`` (the cross-entropy on the validation set at the end of the epoch, without
+      the L2 term, so compare it with ``train_data_loss``) and ``val_accuracy``, or None;
+    * ``diagnostics``: per layer ``grad_norm`` (‖∂L/∂W_l‖_F at the epoch's last step),
+      ``update_ratio`` (‖ΔW_l‖_F / ‖W_l‖_F of that step) and per hidden layer
+      ``dead_fraction`` (ReLU-family units whose pre-activation is ≤ 0 on every sample of a
+      fixed probe of up to 1000 training rows; None for other activations).
+
+    ``best_epoch`` is the epoch whose weights the network holds at the end when early
+    stopping restored them; ``stop_reason`` says why training ended.
+    """
+
+    epochs: list[dict] = field(default_factory=list)
+    best_epoch: int | None = None
+    stop_reason: str = ""
+    monitor: str = "val_loss"
+
+    def __getitem__(self, key: str) -> list:
+        """``history["val_loss"]`` -> that value for every epoch."""
+        return [e.get(key) for e in self.epochs]
+
+    def __len__(self) -> int:
+        return len(self.epochs)
+
+    def to_dict(self) -> dict:
+        return {"epochs": self.epochs, "best_epoch": self.best_epoch,
+                "stop_reason": self.stop_reason, "monitor": self.monitor}
+
+
+class Callback:
+    """Optional hooks. Any callable ``cb(record, net)`` also works as an epoch-end callback;
+    returning True (or setting ``stop = True``) stops training after this epoch."""
+
+    def on_train_begin(self, info: dict) -> None: ...
+    def on_batch_end(self, epoch: int, batch: int, n_batches: int, loss: float) -> None: ...
+    def on_epoch_end(self, record: dict, net: MLP) -> bool | None: ...
+    def on_train_end(self, history: History) -> None: ...
+
+
+def stratified_split(y: Array, fraction: float, seed: int | None = 0) -> tuple[Array, Array]:
+    """Indices (keep, held_out) with about ``fraction`` of every class held out.
+
+    Each class with at least 2 samples gives ``round(fraction·count)`` of them (at least 1,
+    at most count − 1) to the held-out part; both parts are returned sorted. Soft labels are
+    stratified by their argmax.
+    """
+    if not 0 < fraction < 1:
+        raise InputError(f"the held-out fraction must be in (0, 1), got {fraction}")
+    labels = np.asarray(y)
+    if labels.ndim == 2:
+        labels = labels.argmax(axis=1)
+    rng = np.random.default_rng(seed)
+    held = []
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        if members.size < 2:
+            continue
+        k = min(max(int(round(fraction * members.size)), 1), members.size - 1)
+        held.append(rng.choice(members, size=k, replace=False))
+    held_out = np.sort(np.concatenate(held)) if held else np.array([], dtype=np.int64)
+    if held_out.size == 0:
+        raise InputError("cannot hold out a validation/test part: every class has fewer than 2 samples")
+    keep = np.setdiff1d(np.arange(labels.shape[0]), held_out)
+    return keep, held_out
+
+
+def class_weights_for(y: Array, n_classes: int, class_weight) -> Array:
+    """Per-class weights c_k (K,): from a dict {class index: weight} or ``"balanced"``,
+    c_k = n / (K · n_k) (scikit-learn's definition)."""
+    if isinstance(class_weight, str):
+        if class_weight != "balanced":
+            raise InputError(f"class_weight must be a dict or 'balanced', got {class_weight!r}")
+        counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+        return np.where(counts > 0, y.shape[0] / (n_classes * np.maximum(counts, 1)), 0.0)
+    weights = np.ones(n_classes)
+    for k, v in dict(class_weight).items():
+        if not (isinstance(k, (int, np.integer)) and 0 <= k < n_classes):
+            raise InputError(f"class_weight key {k!r} is not a class index 0..{n_classes - 1}")
+        if not (np.isfinite(v) and v >= 0):
+            raise InputError(f"class_weight[{k}] must be a finite number ≥ 0, got {v!r}")
+        weights[k] = v
+    return weights
+
+
+def _accuracy(logits: Array, y: Array) -> float:
+    target = y if y.ndim == 1 else y.argmax(axis=1)
+    return float(np.mean(np.argmax(logits, axis=1) == target))
+
+
+def evaluate(net: MLP, X: Array, y: Array, batch_size: int = 4096) -> tuple[float, float]:
+    """(mean cross-entropy without L2, accuracy) of validated X, y, in batches."""
+    total, correct = 0.0, 0
+    for s in range(0, X.shape[0], batch_size):
+        logits = net._forward(X[s:s + batch_size], keep=False)[0]
+        yb = y[s:s + batch_size]
+        logP = log_softmax(logits)
+        per = -logP[np.arange(len(yb)), yb] if yb.ndim == 1 else -(yb * logP).sum(axis=1)
+        total += float(per.sum(dtype=np.float64))
+        target = yb if yb.ndim == 1 else yb.argmax(axis=1)
+        correct += int(np.sum(np.argmax(logits, axis=1) == target))
+    return total / X.shape[0], correct / X.shape[0]
+
+
+def _dead_fractions(net: MLP, probe: Array) -> list[float | None]:
+    out, A = [], probe
+    for l, act in enumerate(net.activations):
+        Z = A @ net.weights[l] + net.biases[l]
+        out.append(float(np.mean(np.all(Z <= 0, axis=0))) if act.base in ("relu", "leaky_relu") else None)
+        A = act.forward(Z)
+    return out
+
+
+def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 0.0,
+        epochs: int = 100, batch_size: int = 32, optimizer="adam", lr: float = 1e-3,
+        schedule="constant", momentum: float = 0.9, nesterov: bool = False,
+        weight_decay: float = 0.0, patience: int | None = None, min_delta: float = 0.0,
+        restore_best: bool = True, sample_weight=None, class_weight=None,
+        callbacks: Sequence[Callable | Callback] = (), shuffle: bool = True,
+        seed: int | None = 0, diagnostics: bool = True) -> History:
+    """Train ``net`` in place by mini-batch gradient descent; return the :class:`History`.
+
+    Args:
+        X, y: training features (n, n_in) and targets (labels 0..K−1 or probability rows).
+        X_val, y_val: a validation set; or ``validation_fraction`` in (0, 1) to hold out a
+            stratified part of (X, y) (seeded). Without either, early stopping watches the
+            training loss.
+        epochs, batch_size: passes over the data and rows per step (the last batch may be
+            smaller).
+        optimizer: ``"sgd"``, ``"nesterov"``, ``"adam"``, ``"adamw"`` or an optimizer object
+            (see :mod:`handgrad.optim`); ``momentum``/``nesterov`` for SGD,
+            ``weight_decay`` for AdamW.
+        lr, schedule: base learning rate and ``"constant"``, ``"step"``, ``"exponential"``,
+            ``"cosine"``, ``"plateau"`` or a :class:`~handgrad.optim.Schedule`.
+        patience: stop after this many epochs without an improvement larger than
+            ``min_delta`` of the monitored loss; with ``restore_best`` the weights of the
+            best epoch are put back at the end.
+        sample_weight: (n,) weights w_i; ``class_weight``: dict {class index: weight} or
+            ``"balanced"``. The loss becomes (1/m)Σ w_i·c_{y_i}·CE_i.
+        callbacks: callables ``cb(record, net)`` or :class:`Callback` objects.
+        seed: seeds shuffling and the validation split.
+        diagnostics: record the per-layer backprop diagnostics.
+
+    Raises:
+        InputError for bad arguments or data; TrainingDivergedError when the loss or weights
+        become NaN/inf (the net keeps the weights from the start of that epoch).
+    """
+    X = net.check_X(X)
+    y = net.check_y(y, X.shape[0])
+    w = net.check_sample_weight(sample_weight, X.shape[0])
+    if class_weight is not None:
+        if y.ndim != 1:
+            raise InputError("class_weight needs integer labels, not probability rows")
+        cw = class_weights_for(y, net.n_classes, class_weight).astype(net.dtype)
+        w = cw[y] if w is None else w * cw[y]
+    if X_val is not None or y_val is not None:
+        if X_val is None or y_val is None:
+            raise InputError("give both X_val and y_val, or neither")
+        if validation_fraction:
+            raise InputError("give either X_val/y_val or validation_fraction, not both")
+        X_val = net.check_X(X_val)
+        y_val = net.check_y(y_val, X_val.shape[0])
+    elif validation_fraction:
+        keep, held = stratified_split(y, float(validation_fraction), seed)
+        X_val, y_val = X[held], y[held]
+        X, y = X[keep], y[keep]
+        w = None if w is None else w[keep]
+    epochs = int(_check_count(epochs, "epochs"))
+    batch_size = min(int(_check_count(batch_size, "batch_size")), X.shape[0])
+    if patience is not None:
+        patience = int(_check_count(patience, "patience"))
+
+    opt = optimizer if hasattr(optimizer, "step") else make_optimizer(
+        optimizer, lr, **_optimizer_options(optimizer, momentum, nesterov, weight_decay))
+    opt.init(net.n_params, net.dtype, decay_mask=net.weight_mask)
+    sched = schedule if isinstance(schedule, Schedule) else make_schedule(schedule, lr, epochs)
+    loop = _Loop(net, opt, sched, X, y, w, X_val, y_val, batch_size, shuffle, seed,
+                 patience, min_delta, restore_best, list(callbacks), diagnostics)
+    return loop.run(epochs)
+
+
+def _optimizer_options(name, momentum, nesterov, weight_decay) -> dict:
+    key = str(name).lower()
+    if key == "sgd":
+        return {"momentum": momentum, "nesterov": nesterov}
+    if key == "nesterov":
+        return {"momentum": momentum}
+    if key in ("adam", "adamw") and weight_decay:
+        return {"weight_decay": weight_decay}
+    return {}
+
+
+def _check_count(value, what: str) -> int:
+    try:
+        v = int(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{what} must be a whole number ≥ 1, got {value!r}") from None
+    if v < 1 or v != value:
+        raise InputError(f"{what} must be a whole number ≥ 1, got {value!r}")
+    return v
+
+
+class _Loop:
+    """The state of one training run (kept together so it can later be checkpointed)."""
+
+    def __init__(self, net, opt, sched, X, y, w, X_val, y_val, batch_size, shuffle, seed,
+                 patience, min_delta, restore_best, callbacks, diagnostics):
+        self.net, self.opt, self.sched = net, opt, sched
+        self.X, self.y, self.w = X, y, w
+        self.X_val, self.y_val = X_val, y_val
+        self.batch_size, self.shuffle = batch_size, shuffle
+        self.rng = np.random.default_rng(seed)
+        self.patience, self.min_delta, self.restore_best = patience, min_delta, restore_best
+        self.callbacks = callbacks
+        self.diagnostics = diagnostics
+        self.history = History(monitor="val_loss" if X_val is not None else "train_loss")
+        self.best = math.inf
+        self.best_flat: Array | None = None
+        self.wait = 0
+        n = X.shape[0]
+        # reusable batch buffers: no per-step allocation for gathering rows
+        self.Xb = np.empty((batch_size, X.shape[1]), dtype=X.dtype)
+        self.yb = np.empty((batch_size,) + y.shape[1:], dtype=y.dtype)
+        self.wb = None if w is None else np.empty(batch_size, dtype=w.dtype)
+        self.probe = X[np.random.default_rng(0).permutation(n)[:1000]] if diagnostics else None
+
+    def _notify(self, method: str, *args):
+        stop = False
+        for cb in self.callbacks:
+            fn = getattr(cb, method, None)
+            if fn is None and method == "on_epoch_end" and callable(cb):
+                fn = cb
+            if fn is not None:
+                stop |= bool(fn(*args))
+                stop |= bool(getattr(cb, "stop", False))
+        return stop
+
+    def run(self, epochs: int) -> History:
+        net, n = self.net, self.X.shape[0]
+        n_batches = -(-n // self.batch_size)
+        self._notify("on_train_begin", {"epochs": epochs, "n_batches": n_batches, "n_train": n,
+                                        "n_val": None if self.X_val is None else self.X_val.shape[0]})
+        self.history.stop_reason = f"completed {epochs} epochs"
+        for epoch in range(epochs):
+            record = self._epoch(epoch, n_batches)
+            self.history.epochs.append(record)
+            if self._early_stop(record):
+                self.history.stop_reason = (f"early stopping: no improvement of {self.history.monitor} "
+                                            f"for {self.patience} epochs")
+                break
+            if self._notify("on_epoch_end", record, net):
+                self.history.stop_reason = f"stopped by a callback after epoch {record['epoch']}"
+                break
+        if self.restore_best and self.patience is not None and self.best_flat is not None:
+            net.flat[...] = self.best_flat
+        self._notify("on_train_end", self.history)
+        return self.history
+
+    def _epoch(self, epoch: int, n_batches: int) -> dict:
+        net, opt, X, y, w = self.net, self.opt, self.X, self.y, self.w
+        t0 = time.perf_counter()
+        opt.lr = self.sched.lr(epoch)
+        order = self.rng.permutation(X.shape[0]) if self.shuffle else np.arange(X.shape[0])
+        start_flat = net.flat.copy()  # the last good weights, if this epoch diverges
+        sums = np.zeros(3)            # data loss, l2 loss, correct — each summed over rows
+        last_step = None
+        for b in range(n_batches):
+            rows = order[b * self.batch_size:(b + 1) * self.batch_size]
+            k = rows.size
+            Xb = np.take(X, rows, axis=0, out=self.Xb[:k])
+            yb = np.take(y, rows, axis=0, out=self.yb[:k])
+            wb = None if w is None else np.take(w, rows, out=self.wb[:k])
+            loss, _ = net._loss_and_grads(Xb, yb, wb)
+            if not math.isfinite(loss):
+                self._diverged(epoch, start_flat, "the training loss became " + str(loss))
+            sums += (net.last_data_loss * k, net.last_l2_loss * k,
+                     _accuracy(net.last_logits, yb) * k)
+            if b == n_batches - 1 and self.diagnostics:
+                last_step = (net.flat.copy(), [np.linalg.norm(g) for g in net.weight_grads])
+            opt.step(net.flat, net.flat_grad)
+            self._notify("on_batch_end", epoch, b, n_batches, loss)
+        if not np.all(np.isfinite(net.flat)):
+            self._diverged(epoch, start_flat, "the weights became NaN or inf")
+        n = X.shape[0]
+        record = {"epoch": epoch + 1, "lr": opt.lr,
+                  "train_loss": (sums[0] + sums[1]) / n, "train_data_loss": sums[0] / n,
+                  "train_l2_loss": sums[1] / n, "train_accuracy": sums[2] / n,
+                  "val_loss": None, "val_accuracy": None}
+        if self.X_val is not None:
+            record["val_loss"], record["val_accuracy"] = evaluate(net, self.X_val, self.y_val)
+        if self.diagnostics:
+            record["diagnostics"] = self._diagnostics(last_step)
+        record["time"] = time.perf_counter() - t0
+        return record
+
+    def _diagnostics(self, last_step) -> dict:
+        before, grad_norms = last_step
+        net = self.net
+        ratios = []
+        for W, (lo, hi) in zip(net.weights, _weight_ranges(net)):
+            old = before[lo:hi]
+            denom = float(np.linalg.norm(old))
+            ratios.append(float(np.linalg.norm(W.reshape(-1) - old)) / denom if denom else math.inf)
+        return {"grad_norm": [float(g) for g in grad_norms], "update_ratio": ratios,
+                "dead_fraction": _dead_fractions(net, self.probe)}
+
+    def _early_stop(self, record: dict) -> bool:
+        metric = record[self.history.monitor]
+        self.sched.observe(metric)
+        if metric < self.best - self.min_delta:
+            self.best, self.wait = metric, 0
+            self.history.best_epoch = record["epoch"]
+            if self.patience is not None and self.restore_best:
+                self.best_flat = self.net.flat.copy()
+            return False
+        self.wait += 1
+        return self.patience is not None and self.wait >= self.patience
+
+    def _diverged(self, epoch: int, start_flat: Array, what: str):
+        self.net.flat[...] = start_flat
+        raise TrainingDivergedError(
+            f"training diverged in epoch {epoch + 1}: {what}; try a smaller learning rate "
+            f"(now {self.opt.lr:g}) — the weights from the start of epoch {epoch + 1} were kept",
+            epoch + 1, self.history)
+
+
+def _weight_ranges(net: MLP) -> list[tuple[int, int]]:
+    out, off = [], 0
+    for n_in, n_out in zip(net.sizes[:-1], net.sizes[1:]):
+        out.append((off, off + n_in * n_out))
+        off += n_in * n_out + n_out
+    return out
