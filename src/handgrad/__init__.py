@@ -6,7 +6,9 @@ checked against finite differences (:func:`gradcheck`).
 
 from .activations import (Activation, available_activations, get_activation, make_leaky_relu,
                           register_activation, unregister_activation)
-from .errors import GradientCheckError, InputError
+from . import train
+from .errors import GradientCheckError, InputError, TrainingDivergedError
+from .train import History, fit
 from .gradcheck import GradcheckReport, gradcheck, gradcheck_function, gradcheck_op
 from .losses import (l2_penalty, l2_penalty_grad, log_softmax, logsumexp, quadratic_form,
                      quadratic_form_grad, softmax, softmax_cross_entropy)
@@ -15,7 +17,7 @@ from .network import MLP
 __version__ = "0.1.0"
 
 __all__ = [
-    "MLP", "gradcheck", "gradcheck_op", "gradcheck_function", "GradcheckReport",
+    "MLP", "fit", "History", "TrainingDivergedError", "gradcheck", "gradcheck_op", "gradcheck_function", "GradcheckReport",
     "Activation", "get_activation", "register_activation", "unregister_activation",
     "available_activations", "make_leaky_relu", "InputError", "GradientCheckError",
     "softmax", "log_softmax", "logsumexp", "softmax_cross_entropy", "l2_penalty",

@@ -278,13 +278,17 @@ class _Loop:
                                         "n_val": None if self.X_val is None else self.X_val.shape[0]})
         self.history.stop_reason = f"completed {epochs} epochs"
         for epoch in range(epochs):
-            record = self._epoch(epoch, n_batches)
+            # overflow inside a diverging step is detected and reported by _epoch itself
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                record = self._epoch(epoch, n_batches)
             self.history.epochs.append(record)
-            if self._early_stop(record):
+            early = self._early_stop(record)
+            by_callback = self._notify("on_epoch_end", record, net)
+            if early:
                 self.history.stop_reason = (f"early stopping: no improvement of {self.history.monitor} "
                                             f"for {self.patience} epochs")
                 break
-            if self._notify("on_epoch_end", record, net):
+            if by_callback:
                 self.history.stop_reason = f"stopped by a callback after epoch {record['epoch']}"
                 break
         if self.restore_best and self.patience is not None and self.best_flat is not None:
@@ -319,8 +323,8 @@ class _Loop:
             self._diverged(epoch, start_flat, "the weights became NaN or inf")
         n = X.shape[0]
         record = {"epoch": epoch + 1, "lr": opt.lr,
-                  "train_loss": (sums[0] + sums[1]) / n, "train_data_loss": sums[0] / n,
-                  "train_l2_loss": sums[1] / n, "train_accuracy": sums[2] / n,
+                  "train_loss": float(sums[0] + sums[1]) / n, "train_data_loss": float(sums[0]) / n,
+                  "train_l2_loss": float(sums[1]) / n, "train_accuracy": float(sums[2]) / n,
                   "val_loss": None, "val_accuracy": None}
         if self.X_val is not None:
             record["val_loss"], record["val_accuracy"] = evaluate(net, self.X_val, self.y_val)

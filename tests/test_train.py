@@ -1,0 +1,161 @@
+import numpy as np
+import pytest
+
+import handgrad as hg
+from handgrad.data import make_three_class
+from handgrad.train import class_weights_for, fit, stratified_split
+
+
+@pytest.fixture
+def problem():
+    X, y = make_three_class(300, seed=1)
+    return (X - X.mean(0)) / X.std(0), y
+
+
+def test_history_records_every_epoch(problem):
+    X, y = problem
+    net = hg.MLP([3, 16, 3], l2=1e-3, seed=0)
+    h = fit(net, X, y, validation_fraction=0.2, epochs=5, batch_size=32, lr=0.01)
+    assert len(h) == 5 and h["epoch"] == [1, 2, 3, 4, 5]
+    for e in h.epochs:
+        assert e["train_loss"] == pytest.approx(e["train_data_loss"] + e["train_l2_loss"])
+        assert e["train_l2_loss"] > 0 and 0 <= e["train_accuracy"] <= 1
+        assert e["val_loss"] > 0 and 0 <= e["val_accuracy"] <= 1 and e["lr"] == 0.01 and e["time"] > 0
+        d = e["diagnostics"]
+        assert len(d["grad_norm"]) == 2 and len(d["update_ratio"]) == 2 and len(d["dead_fraction"]) == 1
+        assert all(g > 0 for g in d["grad_norm"]) and all(0 < r < 1 for r in d["update_ratio"])
+    assert h["train_loss"][-1] < h["train_loss"][0]
+    assert h.monitor == "val_loss" and h.stop_reason == "completed 5 epochs"
+
+
+def test_training_is_seeded_and_reproducible(problem):
+    X, y = problem
+    nets = [hg.MLP([3, 8, 3], seed=0) for _ in range(3)]
+    fit(nets[0], X, y, epochs=3, seed=5)
+    fit(nets[1], X, y, epochs=3, seed=5)
+    fit(nets[2], X, y, epochs=3, seed=6)
+    assert np.array_equal(nets[0].flat, nets[1].flat)
+    assert not np.array_equal(nets[0].flat, nets[2].flat)
+
+
+def test_sgd_full_batch_epoch_is_one_gradient_step(problem):
+    X, y = problem
+    net = hg.MLP([3, 8, 3], dtype="float64", seed=0)
+    ref = net.copy()
+    fit(net, X, y, epochs=1, batch_size=len(y), optimizer="sgd", momentum=0.0, lr=0.3)
+    ref.loss_and_grads(X, y)
+    np.testing.assert_allclose(net.flat, ref.flat - 0.3 * ref.flat_grad, rtol=1e-12, atol=1e-15)
+
+
+def test_early_stopping_restores_the_best_weights():
+    # few noisy samples, a wide net and a high rate: validation loss turns up quickly
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 10))
+    y = (X[:, 0] + rng.normal(scale=1.5, size=80) > 0).astype(int)
+    net = hg.MLP([10, 64, 2], dtype="float64", seed=0)
+    snapshots = {}
+    h = fit(net, X, y, validation_fraction=0.3, epochs=200, batch_size=8, lr=0.01, patience=5,
+            callbacks=[lambda rec, n: snapshots.__setitem__(rec["epoch"], n.flat.copy())])
+    val = h["val_loss"]
+    best = int(np.argmin(val)) + 1
+    assert h.best_epoch == best and len(h) == best + 5 < 200
+    assert "early stopping" in h.stop_reason
+    assert np.array_equal(net.flat, snapshots[best])
+    assert not np.array_equal(net.flat, snapshots[len(h)])
+
+
+def test_without_validation_early_stopping_watches_training_loss(problem):
+    X, y = problem
+    h = fit(hg.MLP([3, 8, 3], seed=0), X, y, epochs=3, patience=2)
+    assert h.monitor == "train_loss" and h["val_loss"] == [None] * 3
+
+
+def test_user_validation_set(problem):
+    X, y = problem
+    h = fit(hg.MLP([3, 8, 3], seed=0), X[:200], y[:200], X_val=X[200:], y_val=y[200:], epochs=2)
+    assert h["val_accuracy"][0] is not None
+
+
+def test_class_weight_equals_the_matching_sample_weight(problem):
+    X, y = problem
+    cw = class_weights_for(y, 3, "balanced")
+    counts = np.bincount(y)
+    np.testing.assert_allclose(cw, len(y) / (3 * counts))
+    a, b = hg.MLP([3, 8, 3], seed=0, dtype="float64"), hg.MLP([3, 8, 3], seed=0, dtype="float64")
+    fit(a, X, y, epochs=2, class_weight="balanced")
+    fit(b, X, y, epochs=2, sample_weight=cw[y])
+    np.testing.assert_allclose(a.flat, b.flat, rtol=1e-12)
+    # and the weighted loss is gradient-checked (the loss the trainer minimises)
+    net = hg.MLP([3, 6, 3], l2=0.01, dtype="float64", seed=2)
+    for bias in net.biases:
+        bias[...] = 0.05
+    assert hg.gradcheck(net, X[:12], y[:12], sample_weight=cw[y[:12]] * np.linspace(0.5, 2, 12)).passed
+
+
+def test_class_weight_dict_and_refusals(problem):
+    X, y = problem
+    np.testing.assert_array_equal(class_weights_for(y, 3, {1: 2.0}), [1.0, 2.0, 1.0])
+    with pytest.raises(ValueError, match="not a class index"):
+        class_weights_for(y, 3, {5: 1.0})
+    with pytest.raises(ValueError, match="'balanced'"):
+        class_weights_for(y, 3, "auto")
+
+
+def test_sample_weight_zero_removes_samples(problem):
+    X, y = problem
+    w = np.ones(len(y))
+    w[100:] = 0
+    a, c = hg.MLP([3, 8, 3], seed=0, dtype="float64"), hg.MLP([3, 8, 3], seed=0, dtype="float64")
+    fit(a, X, y, epochs=1, batch_size=len(y), optimizer="sgd", momentum=0, lr=0.01, sample_weight=w)
+    # the weighted mean still divides by m = 300, so it equals a 100-sample batch at lr/3
+    fit(c, X[:100], y[:100], epochs=1, batch_size=100, optimizer="sgd", momentum=0, lr=0.01 / 3)
+    np.testing.assert_allclose(a.flat, c.flat, rtol=1e-10)
+
+
+def test_divergence_stops_with_a_clear_error_and_keeps_good_weights(problem):
+    X, y = problem
+    net = hg.MLP([3, 32, 3], seed=0)
+    with pytest.raises(hg.TrainingDivergedError, match=r"epoch \d+.*smaller learning rate") as info:
+        fit(net, X * 1e3, y, epochs=50, optimizer="sgd", momentum=0.9, lr=1e4)
+    assert np.all(np.isfinite(net.flat))
+    assert info.value.epoch >= 1 and len(info.value.history) == info.value.epoch - 1
+
+
+def test_callback_can_stop_training(problem):
+    X, y = problem
+    h = fit(hg.MLP([3, 8, 3], seed=0), X, y, epochs=50, callbacks=[lambda rec, net: rec["epoch"] == 3])
+    assert len(h) == 3 and "callback" in h.stop_reason
+
+
+def test_stratified_split_keeps_class_proportions():
+    y = np.array([0] * 50 + [1] * 30 + [2] * 20)
+    keep, held = stratified_split(y, 0.2, seed=0)
+    assert np.bincount(y[held]).tolist() == [10, 6, 4]
+    assert len(np.intersect1d(keep, held)) == 0 and len(keep) + len(held) == 100
+    keep2, held2 = stratified_split(y, 0.2, seed=0)
+    assert np.array_equal(held, held2)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"epochs": 0}, "epochs"),
+    ({"batch_size": 0}, "batch_size"),
+    ({"epochs": 2.5}, "epochs"),
+    ({"X_val": np.zeros((2, 3))}, "both X_val and y_val"),
+    ({"validation_fraction": 1.5}, "fraction"),
+    ({"optimizer": "lbfgs"}, "unknown optimizer"),
+    ({"schedule": "warmup"}, "unknown learning-rate schedule"),
+    ({"lr": 0}, "learning rate"),
+])
+def test_bad_fit_arguments(problem, kwargs, message):
+    X, y = problem
+    with pytest.raises(ValueError, match=message):
+        fit(hg.MLP([3, 4, 3]), X, y, **kwargs)
+
+
+def test_every_optimizer_and_schedule_learns(problem):
+    X, y = problem
+    for opt, sched in [("sgd", "step"), ("nesterov", "cosine"), ("adam", "exponential"),
+                       ("adamw", "plateau"), ("adam", "constant")]:
+        net = hg.MLP([3, 16, 3], seed=0)
+        h = fit(net, X, y, epochs=15, optimizer=opt, schedule=sched, lr=0.05 if "sgd" in opt or opt == "nesterov" else 0.01)
+        assert h["train_loss"][-1] < 0.8 * h["train_loss"][0], (opt, sched)
