@@ -1,7 +1,7 @@
-"""The ``handgrad`` command line: a thin layer over the Python API.
+"""The ``handgrad`` command line: a thin layer over the Python API (argparse + rich).
 
 Errors in what the user gave (bad names, shapes, files) end with a one-line message on
-stderr and exit status 2, never a traceback.
+stderr and exit status 2, never a traceback; a diverged training run exits with 3.
 """
 
 from __future__ import annotations
@@ -9,30 +9,58 @@ from __future__ import annotations
 import argparse
 import sys
 
-import numpy as np
+from . import __version__, commands
+from .data import BUILTIN_DATASETS
+from .errors import InputError, TrainingDivergedError
 
-from . import __version__
-from .errors import InputError
-
-
-def _cmd_demo(args) -> int:
-    from .demo import run_demo
-
-    run_demo(epochs=args.epochs, lr=args.lr, seed=args.seed)
-    return 0
+DATASETS = list(BUILTIN_DATASETS) + ["mnist"]
 
 
-def _cmd_gradcheck(args) -> int:
-    from .gradcheck import gradcheck
-    from .network import MLP
+def _data_options(p, *, required_target: bool = False) -> None:
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--data", metavar="FILE", help="a CSV/TSV/Parquet file")
+    src.add_argument("--dataset", default="digits", choices=DATASETS,
+                     help="a built-in dataset (default: digits)")
+    p.add_argument("--target", metavar="COLUMN", help="the label column of --data")
+    p.add_argument("--data-dir", metavar="DIR", help="where MNIST's IDX files are (or go)")
+    p.add_argument("--download", action="store_true", help="download MNIST if missing (SHA-256 checked)")
 
-    net = MLP(args.sizes, activation=args.activation, l2=args.l2, dtype=args.dtype, seed=args.seed)
-    rng = np.random.default_rng(args.seed + 1)
-    X = rng.standard_normal((args.samples, net.sizes[0]))
-    y = rng.integers(0, net.n_classes, size=args.samples)
-    report = gradcheck(net, X, y, part=args.part, max_entries=args.max_entries)
-    print(report)
-    return 0 if report.passed else 1
+
+def _train_parser(sub) -> None:
+    from .classifier import DEFAULTS as D
+
+    p = sub.add_parser("train", help="train a classifier (default: digits) and save it",
+                       description="Train an MLP classifier, evaluate it on a held-out test set, and "
+                                   "save the model file and learning curves.")
+    _data_options(p)
+    p.add_argument("--hidden", type=int, nargs="+", default=list(D["hidden_sizes"]), metavar="N",
+                   help=f"hidden layer widths (default: {' '.join(map(str, D['hidden_sizes']))})")
+    p.add_argument("--activation", nargs="+", default=[D["activation"]], metavar="NAME",
+                   help="relu, leaky_relu[:alpha], sigmoid, tanh, identity; one, or one per hidden layer")
+    p.add_argument("--optimizer", default=D["optimizer"], choices=["sgd", "nesterov", "adam", "adamw"])
+    p.add_argument("--lr", type=float, default=D["lr"], help=f"learning rate (default {D['lr']})")
+    p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
+    p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW decoupled decay")
+    p.add_argument("--schedule", default=D["schedule"],
+                   choices=["constant", "step", "exponential", "cosine", "plateau"])
+    p.add_argument("--epochs", type=int, default=D["epochs"], help=f"at most this many (default {D['epochs']})")
+    p.add_argument("--batch-size", type=int, default=D["batch_size"])
+    p.add_argument("--l2", type=float, default=D["l2"], help=f"λ of λΣ‖W‖² (default {D['l2']})")
+    p.add_argument("--val-fraction", type=float, default=D["validation_fraction"],
+                   help="stratified validation part of the training rows (0 = none)")
+    p.add_argument("--test-fraction", type=float, default=0.2, help="stratified test part (default 0.2)")
+    p.add_argument("--patience", type=int, default=D["patience"],
+                   help="early stopping patience in epochs, 0 = off (default 20)")
+    p.add_argument("--class-weight", choices=["balanced"], default=None)
+    p.add_argument("--seed", type=int, default=D["seed"])
+    p.add_argument("--dtype", default=D["dtype"], choices=["float32", "float64"])
+    p.add_argument("--out-dir", default="handgrad-out", help="where outputs go (default handgrad-out)")
+    p.add_argument("--model", metavar="PATH", help="model file (default OUT_DIR/model.safetensors)")
+    p.add_argument("--plot", metavar="PATH", help="learning-curve PNG (default OUT_DIR/learning_curve.png)")
+    p.add_argument("--no-plot", action="store_true", help="do not draw plots")
+    p.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, one summary line")
+    p.set_defaults(func=commands.cmd_train)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,12 +68,26 @@ def build_parser() -> argparse.ArgumentParser:
         prog="handgrad", description="MLP classifiers with hand-derived backpropagation.")
     parser.add_argument("--version", action="version", version=f"handgrad {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _train_parser(sub)
 
-    demo = sub.add_parser("demo", help="train seed 004's 3→10→6→3 network by gradient descent")
-    demo.add_argument("--epochs", type=int, default=3000)
-    demo.add_argument("--lr", type=float, default=0.1, help="learning rate (default 0.1)")
-    demo.add_argument("--seed", type=int, default=0)
-    demo.set_defaults(func=_cmd_demo)
+    ev = sub.add_parser("evaluate", help="accuracy, per-class metrics and confusion matrix of a model")
+    ev.add_argument("model", metavar="MODEL")
+    _data_options(ev)
+    ev.add_argument("--json", action="store_true")
+    ev.set_defaults(func=commands.cmd_evaluate)
+
+    pr = sub.add_parser("predict", help="write a model's predictions for a data file to CSV")
+    pr.add_argument("model", metavar="MODEL")
+    _data_options(pr)
+    pr.add_argument("--out", required=True, metavar="FILE", help="CSV to write")
+    pr.add_argument("--proba", action="store_true", help="also write one probability column per class")
+    pr.add_argument("--quiet", action="store_true")
+    pr.set_defaults(func=commands.cmd_predict)
+
+    info = sub.add_parser("info", help="architecture, parameter count and training record of a model")
+    info.add_argument("model", metavar="MODEL")
+    info.add_argument("--json", action="store_true")
+    info.set_defaults(func=commands.cmd_info)
 
     gc = sub.add_parser("gradcheck", help="check backprop against finite differences on a random network")
     gc.add_argument("--sizes", type=int, nargs="+", default=[3, 10, 6, 3],
@@ -59,7 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
     gc.add_argument("--part", default="total", choices=["total", "data", "l2"])
     gc.add_argument("--max-entries", type=int, default=2000, help="entries checked per parameter")
     gc.add_argument("--seed", type=int, default=0)
-    gc.set_defaults(func=_cmd_gradcheck)
+    gc.set_defaults(func=commands.cmd_gradcheck)
+
+    demo = sub.add_parser("demo", help="train seed 004's 3→10→6→3 network by plain gradient descent")
+    demo.add_argument("--epochs", type=int, default=3000)
+    demo.add_argument("--lr", type=float, default=0.1, help="learning rate (default 0.1)")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.set_defaults(func=commands.cmd_demo)
     return parser
 
 
@@ -69,15 +117,22 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    if getattr(args, "activation", None) and len(args.activation) == 1:
+    if isinstance(getattr(args, "activation", None), list) and len(args.activation) == 1:
         args.activation = args.activation[0]
     try:
         return args.func(args)
     except InputError as exc:
         print(f"handgrad {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except TrainingDivergedError as exc:
+        print(f"handgrad {args.command}: error: {exc}", file=sys.stderr)
+        return 3
+    except OSError as exc:  # e.g. an output directory that cannot be written
+        print(f"handgrad {args.command}: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        print("handgrad: interrupted", file=sys.stderr)
+        print(f"handgrad {args.command}: interrupted", file=sys.stderr)
         return 130
 
 

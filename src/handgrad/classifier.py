@@ -1,0 +1,101 @@
+"""From raw features and labels to a trained :class:`~handgrad.model.Model`.
+
+``train_classifier`` is what ``handgrad train`` runs: encode the labels, hold out a stratified
+validation part, fit the standardisation on the remaining training rows only (so validation
+stays unseen), build the :class:`~handgrad.MLP`, :func:`~handgrad.train.fit` it, and bundle
+everything the model needs at predict time.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Sequence
+
+import numpy as np
+
+from .errors import InputError
+from .model import Model
+from .network import MLP
+from .preprocessing import LabelEncoder, Standardizer
+from .train import fit, stratified_split
+
+DEFAULTS = {"hidden_sizes": (256,), "activation": "relu", "l2": 1e-4, "dtype": "float32",
+            "optimizer": "adam", "lr": 1e-3, "schedule": "constant", "epochs": 200,
+            "batch_size": 32, "validation_fraction": 0.1, "patience": 20, "seed": 0}
+
+
+def train_classifier(X, y, *, feature_names: Sequence[str] | None = None,
+                     hidden_sizes: Sequence[int] = DEFAULTS["hidden_sizes"],
+                     activation=DEFAULTS["activation"], l2: float = DEFAULTS["l2"],
+                     dtype=DEFAULTS["dtype"], optimizer=DEFAULTS["optimizer"],
+                     lr: float = DEFAULTS["lr"], schedule=DEFAULTS["schedule"],
+                     epochs: int = DEFAULTS["epochs"], batch_size: int = DEFAULTS["batch_size"],
+                     validation_fraction: float = DEFAULTS["validation_fraction"],
+                     X_val=None, y_val=None, patience: int | None = DEFAULTS["patience"],
+                     sample_weight=None, class_weight=None, seed: int = DEFAULTS["seed"],
+                     standardize: bool = True, callbacks=(), record: dict | None = None,
+                     **fit_options) -> Model:
+    """Train an MLP classifier on raw features ``X`` (n, d) and labels ``y`` (ints or strings).
+
+    ``class_weight`` is a dict keyed by the *original* labels, or ``"balanced"``. The other
+    arguments are those of :class:`~handgrad.MLP` and :func:`~handgrad.train.fit`; with
+    ``validation_fraction`` = 0 and no ``X_val`` there is no validation set. Returns a
+    :class:`Model` whose ``record`` holds the hyperparameters and the training history.
+    """
+    X = _matrix(X, "X")
+    encoder = LabelEncoder().fit(np.asarray(y))
+    y_idx = encoder.transform(y)
+    if X.shape[0] != y_idx.shape[0]:
+        raise InputError(f"X has {X.shape[0]} rows but y has {y_idx.shape[0]} labels")
+    if isinstance(class_weight, dict):
+        class_weight = {int(encoder.transform(np.array([k]))[0]): v for k, v in class_weight.items()}
+    w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    if w is not None and w.shape != (X.shape[0],):
+        raise InputError(f"sample_weight must have shape ({X.shape[0]},), got {w.shape}")
+
+    if X_val is not None or y_val is not None:
+        if X_val is None or y_val is None:
+            raise InputError("give both X_val and y_val, or neither")
+        Xtr, ytr, wtr = X, y_idx, w
+        Xv, yv = _matrix(X_val, "X_val"), encoder.transform(y_val)
+    elif validation_fraction:
+        keep, held = stratified_split(y_idx, float(validation_fraction), seed)
+        Xtr, ytr, wtr = X[keep], y_idx[keep], None if w is None else w[keep]
+        Xv, yv = X[held], y_idx[held]
+    else:
+        Xtr, ytr, wtr, Xv, yv = X, y_idx, w, None, None
+
+    scaler = Standardizer().fit(Xtr) if standardize else None
+    prep = (lambda A: scaler.transform(A)) if scaler else (lambda A: A)
+    sizes = [X.shape[1], *[int(h) for h in hidden_sizes], len(encoder.classes)]
+    net = MLP(sizes, activation=activation, l2=l2, dtype=dtype, seed=seed)
+    history = fit(net, prep(Xtr), ytr, X_val=None if Xv is None else prep(Xv), y_val=yv,
+                  epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
+                  schedule=schedule, patience=patience, sample_weight=wtr,
+                  class_weight=class_weight, callbacks=callbacks, seed=seed, **fit_options)
+    hyper = {"hidden_sizes": sizes[1:-1], "activation": [a.name for a in net.activations],
+             "l2": l2, "dtype": net.dtype.name, "optimizer": str(optimizer), "lr": lr,
+             "schedule": str(schedule), "epochs": epochs, "batch_size": batch_size,
+             "validation_fraction": validation_fraction if X_val is None else None,
+             "patience": patience, "seed": seed, "standardize": standardize,
+             "class_weight": class_weight if not isinstance(class_weight, dict) else
+             {str(k): float(v) for k, v in class_weight.items()}}
+    full_record = {"created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                   "hyperparameters": hyper, "n_train": int(Xtr.shape[0]),
+                   "n_val": 0 if Xv is None else int(Xv.shape[0]), "history": history.to_dict()}
+    full_record.update(record or {})
+    names = list(feature_names) if feature_names is not None else None
+    return Model(net, encoder.classes, scaler, names, full_record)
+
+
+def _matrix(X, what: str) -> np.ndarray:
+    arr = np.asarray(X)
+    if arr.dtype == object or arr.dtype.kind in "USV":
+        raise InputError(f"{what} must be numeric, got dtype {arr.dtype}")
+    if arr.ndim != 2 or arr.shape[0] == 0:
+        raise InputError(f"{what} must be a non-empty 2-D array (n_samples, n_features), got shape {arr.shape}")
+    arr = arr.astype(np.float64, copy=False)
+    if not np.all(np.isfinite(arr)):
+        r, c = np.argwhere(~np.isfinite(arr))[0]
+        raise InputError(f"{what} contains NaN or inf (first at row {r}, column {c}); remove or impute it")
+    return arr

@@ -1,0 +1,220 @@
+"""The subcommands of ``handgrad``: each takes the parsed arguments and returns an exit code."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+
+
+def _load(args, features=None, target=None):
+    from .data import load_dataset
+
+    if getattr(args, "data", None):
+        return load_dataset(args.data, target=target, features=features)
+    return load_dataset(args.dataset, features=features, data_dir=getattr(args, "data_dir", None),
+                        download=getattr(args, "download", False))
+
+
+def _emit_json(obj) -> None:
+    json.dump(obj, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def cmd_train(args) -> int:
+    from .classifier import train_classifier
+    from .evaluation import classification_summary
+    from .io import save_model
+    from .terminal import TrainingProgress, print_lines, print_metrics
+    from .train import stratified_split
+
+    if args.data and not args.target:
+        raise InputError("--data needs --target COLUMN: the name of the column holding the labels")
+    if args.target and not args.data:
+        raise InputError("--target goes with --data FILE (built-in datasets know their target)")
+    t0 = time.perf_counter()
+    data = _load(args, target=args.target)
+    if data.test_size:  # e.g. MNIST: the official test split is the last rows
+        n = data.X.shape[0]
+        train_idx, test_idx = np.arange(n - data.test_size), np.arange(n - data.test_size, n)
+    else:
+        train_idx, test_idx = stratified_split(data.y, args.test_fraction, args.seed)
+    out_dir = Path(args.out_dir)
+    model_path = Path(args.model) if args.model else out_dir / "model.safetensors"
+    plot_path = None if args.no_plot else (Path(args.plot) if args.plot else out_dir / "learning_curve.png")
+    quiet = args.quiet or args.json
+    progress = TrainingProgress(args.epochs, quiet=quiet)
+    if not quiet:
+        print_lines(f"[bold]handgrad train[/] on {data.name}: {data.X.shape[0]} samples, "
+                    f"{data.X.shape[1]} features, {len(np.unique(data.y))} classes "
+                    f"({len(train_idx)} train incl. validation, {len(test_idx)} test)")
+    model = train_classifier(
+        data.X[train_idx], data.y[train_idx], feature_names=data.feature_names,
+        hidden_sizes=args.hidden, activation=args.activation, l2=args.l2, dtype=args.dtype,
+        optimizer=args.optimizer, lr=args.lr, schedule=args.schedule, epochs=args.epochs,
+        batch_size=args.batch_size, validation_fraction=args.val_fraction,
+        patience=args.patience or None, class_weight=args.class_weight, seed=args.seed,
+        callbacks=[progress], momentum=args.momentum, weight_decay=args.weight_decay,
+        record={"dataset": data.name, "target": data.target_name})
+    history = model.record["history"]
+    test = classification_summary(model.encode(data.y[test_idx]),
+                                  model.encode(model.predict(data.X[test_idx])), model.classes)
+    model.record["test"] = {k: test[k] for k in ("accuracy", "n_samples")}
+    save_model(model, model_path)
+    if plot_path is not None:
+        from .plots import plot_confusion_matrix, plot_learning_curves
+
+        restored = history["best_epoch"] if args.patience else None
+        plot_learning_curves(history["epochs"], plot_path, best_epoch=restored,
+                             title=f"handgrad on {data.name}: {model.net!r}")
+        cm_path = plot_path.with_name(plot_path.stem.replace("learning_curve", "") + "confusion_matrix.png") \
+            if "learning_curve" in plot_path.stem else plot_path.with_name(plot_path.stem + "_confusion.png")
+        plot_confusion_matrix(np.array(test["confusion_matrix"]), [str(c) for c in model.classes],
+                              cm_path, title=f"test set of {data.name}")
+    elapsed = time.perf_counter() - t0
+    result = {"dataset": data.name, "model": repr(model.net), "n_train": model.record["n_train"],
+              "n_val": model.record["n_val"], "n_test": int(len(test_idx)),
+              "epochs_run": len(history["epochs"]), "best_epoch": history["best_epoch"],
+              "stop_reason": history["stop_reason"], "test_accuracy": test["accuracy"],
+              "per_class": test["per_class"], "confusion_matrix": test["confusion_matrix"],
+              "model_path": str(model_path), "plot_path": None if plot_path is None else str(plot_path),
+              "time_seconds": round(elapsed, 3)}
+    if args.json:
+        _emit_json(result)
+    elif not args.quiet:
+        last = history["epochs"][-1]
+        print_lines(f"network: {model.net!r}",
+                    f"stopped after {len(history['epochs'])} epochs: {history['stop_reason']}"
+                    + (f"; restored the weights of epoch {history['best_epoch']}" if args.patience else ""),
+                    f"final epoch: train loss {last['train_loss']:.4f} (data {last['train_data_loss']:.4f} + "
+                    f"L2 {last['train_l2_loss']:.4f})")
+        print_metrics(test, "test set")
+        print_lines(f"model saved to {model_path}",
+                    *([f"learning curves saved to {plot_path}"] if plot_path else []),
+                    f"done in {elapsed:.1f}s")
+    else:
+        print(f"test accuracy {test['accuracy']:.4f}; model saved to {model_path}")
+    return 0
+
+
+def _evaluation_data(args, model):
+    target = args.target or model.record.get("target")
+    if args.data and not target:
+        raise InputError("this model does not record its target column; pass --target COLUMN")
+    data = _load(args, features=model.feature_names, target=target if args.data else None)
+    if data.y is None:
+        raise InputError(f"{args.data or args.dataset} has no target column {target!r} to evaluate against")
+    if data.X.shape[1] != model.n_features:
+        raise InputError(f"the data has {data.X.shape[1]} features but the model takes {model.n_features}")
+    return data
+
+
+def cmd_evaluate(args) -> int:
+    from .evaluation import classification_summary
+    from .io import load_model
+    from .terminal import print_metrics
+
+    model = load_model(args.model)
+    data = _evaluation_data(args, model)
+    y_true = model.encode(data.y)  # refuses labels the model never saw
+    summary = classification_summary(y_true, model.encode(model.predict(data.X)), model.classes)
+    if args.json:
+        _emit_json({"model_path": args.model, "data": data.name, **summary})
+    else:
+        print_metrics(summary, f"{data.name}")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from .io import load_model
+
+    model = load_model(args.model)
+    data = _load(args, features=model.feature_names)
+    if data.X.shape[1] != model.n_features:
+        raise InputError(f"the data has {data.X.shape[1]} features but the model takes {model.n_features}")
+    proba = model.predict_proba(data.X)
+    labels = model.classes[np.argmax(proba, axis=1)]
+    header = ["prediction"] + ([f"proba_{c}" for c in model.classes] if args.proba else [])
+    rows = ([lab, *p] if args.proba else [lab] for lab, p in zip(labels.tolist(), proba.tolist()))
+    _write_csv_atomic(Path(args.out), header, rows)
+    if not args.quiet:
+        print(f"wrote {len(labels)} predictions to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _write_csv_atomic(path: Path, header, rows) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(header)
+            writer.writerows(rows)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def cmd_info(args) -> int:
+    from .io import model_info
+
+    info = model_info(args.model)
+    if args.json:
+        _emit_json(info)
+        return 0
+    from .terminal import print_lines
+
+    record = info.get("record") or {}
+    hist = record.get("history") or {}
+    hyper = record.get("hyperparameters") or {}
+    acts = ", ".join(a["name"] + (f"({a['params']})" if a.get("params") else "") for a in info["activations"])
+    lines = [f"[bold]{args.model}[/] (handgrad model format {info['format_version']}, "
+             f"written by handgrad {info['handgrad_version']})",
+             f"architecture: {' → '.join(map(str, info['sizes']))}; hidden activations: {acts or 'none'}",
+             f"parameters: {info['n_params']:,} ({info['dtype']}), l2 = {info['l2']:g}",
+             f"classes: {', '.join(map(str, info['classes']))}",
+             f"features: {len(info['feature_names']) if info['feature_names'] else info['sizes'][0]}"
+             + (" (standardised)" if info.get("preprocessing") else "")]
+    if record:
+        lines.append(f"trained on {record.get('dataset')} ({record.get('n_train')} train, "
+                     f"{record.get('n_val')} validation rows) at {record.get('created')}")
+    if hyper:
+        lines.append("hyperparameters: " + ", ".join(f"{k}={v}" for k, v in hyper.items()))
+    if hist:
+        lines.append(f"training: {len(hist.get('epochs', []))} epochs, best epoch {hist.get('best_epoch')}, "
+                     f"{hist.get('stop_reason')}")
+    if record.get("test"):
+        lines.append(f"test accuracy: {record['test']['accuracy'] * 100:.2f}% on {record['test']['n_samples']} samples")
+    print_lines(*lines)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    run_demo(epochs=args.epochs, lr=args.lr, seed=args.seed)
+    return 0
+
+
+def cmd_gradcheck(args) -> int:
+    from .gradcheck import gradcheck
+    from .network import MLP
+
+    net = MLP(args.sizes, activation=args.activation, l2=args.l2, dtype=args.dtype, seed=args.seed)
+    rng = np.random.default_rng(args.seed + 1)
+    X = rng.standard_normal((args.samples, net.sizes[0]))
+    y = rng.integers(0, net.n_classes, size=args.samples)
+    report = gradcheck(net, X, y, part=args.part, max_entries=args.max_entries)
+    print(report)
+    return 0 if report.passed else 1

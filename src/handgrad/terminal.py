@@ -1,0 +1,120 @@
+"""Terminal output of the command line: the live progress bar and the summary tables (rich).
+
+Progress goes to stderr, so ``--json`` output on stdout stays machine-readable. When stderr is
+not a terminal there is no animation: one plain line per reported epoch instead.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from .train import Callback
+
+
+def _rich():
+    try:
+        import rich  # noqa: F401
+    except ImportError:
+        return None
+    from rich.console import Console
+    return Console
+
+
+def stderr_console():
+    Console = _rich()
+    return Console(stderr=True, highlight=False) if Console else None
+
+
+class TrainingProgress(Callback):
+    """A progress bar (epoch, loss, accuracy, time left) or, off a terminal, epoch log lines."""
+
+    def __init__(self, epochs: int, quiet: bool = False):
+        self.epochs = epochs
+        self.quiet = quiet
+        self.console = stderr_console()
+        self.live = bool(self.console and self.console.is_terminal and not quiet)
+        self.progress = None
+        self.task = None
+        self.n_batches = 1
+        self.every = max(1, epochs // 20)
+        self.t0 = time.perf_counter()
+
+    def on_train_begin(self, info: dict) -> None:
+        self.n_batches = info["n_batches"]
+        self.stride = max(1, self.n_batches // 10)  # redraw ~10 times an epoch, not every batch
+        if self.live:
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                       TimeElapsedColumn, TimeRemainingColumn)
+            self.progress = Progress(
+                TextColumn("[bold]epoch {task.fields[epoch]:>4}/{task.fields[epochs]}"),
+                BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[metrics]}"),
+                TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+                console=self.console, transient=False)
+            self.progress.start()
+            self.task = self.progress.add_task("train", total=self.epochs * self.n_batches,
+                                               epoch=1, epochs=self.epochs, metrics="")
+
+    def on_batch_end(self, epoch: int, batch: int, n_batches: int, loss: float) -> None:
+        if self.progress is not None and ((batch + 1) % self.stride == 0 or batch == n_batches - 1):
+            self.progress.update(self.task, completed=epoch * n_batches + batch + 1, epoch=epoch + 1)
+
+    def on_epoch_end(self, record: dict, net) -> None:
+        text = _metrics_text(record)
+        if self.progress is not None:
+            self.progress.update(self.task, metrics=text)
+        elif not self.quiet and (record["epoch"] % self.every == 0 or record["epoch"] == 1):
+            print(f"epoch {record['epoch']:>4}/{self.epochs}  {text}  "
+                  f"({time.perf_counter() - self.t0:.1f}s)", file=sys.stderr, flush=True)
+
+    def on_train_end(self, history) -> None:
+        if self.progress is not None:
+            # early stopping: show the bar as finished at the epoch where training ended
+            self.progress.update(self.task, total=len(history) * self.n_batches,
+                                 completed=len(history) * self.n_batches)
+            self.progress.stop()
+
+
+def _metrics_text(record: dict) -> str:
+    text = f"loss {record['train_loss']:.4f} acc {record['train_accuracy']:.3f}"
+    if record.get("val_loss") is not None:
+        text += f" | val loss {record['val_loss']:.4f} acc {record['val_accuracy']:.3f}"
+    return text
+
+
+def print_metrics(summary: dict, title: str) -> None:
+    """Accuracy, the per-class table and the confusion matrix, on stdout."""
+    Console = _rich()
+    if Console is None:  # pragma: no cover - the cli extra installs rich
+        print(f"{title}: accuracy {summary['accuracy']:.4f} on {summary['n_samples']} samples")
+        return
+    from rich.table import Table
+    console = Console(highlight=False)
+    console.print(f"[bold]{title}[/]: accuracy [bold green]{summary['accuracy'] * 100:.2f}%[/] "
+                  f"on {summary['n_samples']} samples")
+    table = Table(title="per class", title_justify="left")
+    for col in ("class", "precision", "recall", "f1", "support"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    for row in summary["per_class"]:
+        table.add_row(str(row["class"]), f"{row['precision']:.3f}", f"{row['recall']:.3f}",
+                      f"{row['f1']:.3f}", str(row["support"]))
+    console.print(table)
+    names = [str(r["class"]) for r in summary["per_class"]]
+    cm = Table(title="confusion matrix (rows: true, columns: predicted)", title_justify="left")
+    cm.add_column("true \\ pred")
+    for n in names:
+        cm.add_column(n, justify="right")
+    for n, counts in zip(names, summary["confusion_matrix"]):
+        cm.add_row(n, *[(f"[bold]{c}[/]" if i == j else (f"[red]{c}[/]" if c else "·"))
+                        for i, c in enumerate(counts) for j in [names.index(n)]])
+    console.print(cm)
+
+
+def print_lines(*lines: str) -> None:
+    Console = _rich()
+    if Console is None:  # pragma: no cover
+        print(*lines, sep="\n")
+        return
+    console = Console(highlight=False)
+    for line in lines:
+        console.print(line)
