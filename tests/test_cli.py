@@ -1,11 +1,162 @@
-"""The command line, run as a user would (a subprocess)."""
+"""The command line, run as a user would (a subprocess), end to end."""
 
+import json
+import re
 import subprocess
 import sys
 
+import numpy as np
+import pandas as pd
+import pytest
 
-def run(*args):
-    return subprocess.run([sys.executable, "-m", "handgrad", *args], capture_output=True, text=True, timeout=300)
+
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "handgrad", *args], capture_output=True, text=True,
+                          timeout=600, cwd=cwd)
+
+
+def assert_one_line_error(out, *fragments):
+    assert out.returncode != 0
+    assert "Traceback" not in out.stderr
+    assert out.stderr.strip().count("\n") == 0, out.stderr
+    for f in fragments:
+        assert f in out.stderr, out.stderr
+
+
+@pytest.fixture(scope="module")
+def csv_problem(tmp_path_factory):
+    """A CSV with string labels and named features, split into train and new-data files."""
+    d = tmp_path_factory.mktemp("csv")
+    rng = np.random.default_rng(0)
+    n = 400
+    X = rng.normal(size=(n, 4))
+    score = X[:, 0] + 2 * X[:, 1] * X[:, 2]
+    y = np.where(score > 0.5, "high", np.where(score < -0.5, "low", "mid"))
+    frame = pd.DataFrame(X, columns=["alpha", "beta", "gamma", "delta"])
+    frame["level"] = y
+    frame.iloc[:300].to_csv(d / "train.csv", index=False)
+    frame.iloc[300:].to_csv(d / "new.csv", index=False)
+    out = run("train", "--data", str(d / "train.csv"), "--target", "level", "--hidden", "32", "16",
+              "--epochs", "60", "--out-dir", str(d / "out"), "--quiet")
+    assert out.returncode == 0, out.stderr
+    return d
+
+
+def test_default_train_reaches_97_percent_on_digits(tmp_path):
+    out = run("train", "--json", "--out-dir", str(tmp_path / "out"))
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["dataset"] == "digits" and result["n_test"] >= 350
+    assert result["test_accuracy"] >= 0.97
+    assert (tmp_path / "out" / "model.safetensors").stat().st_size > 10_000
+    png = (tmp_path / "out" / "learning_curve.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "out" / "confusion_matrix.png").exists()
+    assert len(result["per_class"]) == 10 and np.array(result["confusion_matrix"]).sum() == result["n_test"]
+
+
+def test_train_prints_progress_lines_and_summary_when_not_a_terminal(tmp_path):
+    out = run("train", "--dataset", "iris", "--epochs", "40", "--patience", "0", "--out-dir", str(tmp_path),
+              "--no-plot")
+    assert out.returncode == 0, out.stderr
+    assert "\r" not in out.stderr and "\x1b[" not in out.stderr  # no animation off a terminal
+    assert re.search(r"^epoch +40/40 +loss", out.stderr, re.M)
+    assert "test set: accuracy" in out.stdout and "precision" in out.stdout
+    assert "confusion matrix" in out.stdout and "model saved to" in out.stdout
+    assert not (tmp_path / "learning_curve.png").exists()
+
+
+def test_predict_reproduces_evaluate(csv_problem):
+    d = csv_problem
+    model = str(d / "out" / "model.safetensors")
+    ev = run("evaluate", model, "--data", str(d / "new.csv"), "--json")
+    assert ev.returncode == 0, ev.stderr
+    evaluation = json.loads(ev.stdout)
+    pr = run("predict", model, "--data", str(d / "new.csv"), "--out", str(d / "pred.csv"), "--proba")
+    assert pr.returncode == 0, pr.stderr
+    pred = pd.read_csv(d / "pred.csv")
+    truth = pd.read_csv(d / "new.csv")["level"]
+    assert list(pred.columns) == ["prediction", "proba_high", "proba_low", "proba_mid"]
+    assert np.mean(pred["prediction"] == truth) == pytest.approx(evaluation["accuracy"])
+    np.testing.assert_allclose(pred[["proba_high", "proba_low", "proba_mid"]].sum(axis=1), 1.0, atol=1e-5)
+    assert evaluation["accuracy"] > 0.7
+    assert {r["class"] for r in evaluation["per_class"]} == {"high", "low", "mid"}
+
+
+def test_predict_ignores_column_order_and_missing_target(csv_problem, tmp_path):
+    d = csv_problem
+    frame = pd.read_csv(d / "new.csv").drop(columns=["level"])[["delta", "gamma", "beta", "alpha"]]
+    frame.to_csv(tmp_path / "shuffled.csv", index=False)
+    model = str(d / "out" / "model.safetensors")
+    run("predict", model, "--data", str(d / "new.csv"), "--out", str(tmp_path / "a.csv"))
+    out = run("predict", model, "--data", str(tmp_path / "shuffled.csv"), "--out", str(tmp_path / "b.csv"))
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()
+
+
+def test_info_shows_architecture_and_record(csv_problem):
+    out = run("info", str(csv_problem / "out" / "model.safetensors"))
+    assert out.returncode == 0, out.stderr
+    assert "4 → 32 → 16 → 3" in out.stdout and "parameters:" in out.stdout
+    assert "high, low, mid" in out.stdout and "test accuracy" in out.stdout
+    js = json.loads(run("info", str(csv_problem / "out" / "model.safetensors"), "--json").stdout)
+    assert js["sizes"] == [4, 32, 16, 3] and js["n_params"] == 4 * 32 + 32 + 32 * 16 + 16 + 16 * 3 + 3
+
+
+def test_corrupt_model_file_is_refused(csv_problem, tmp_path):
+    good = (csv_problem / "out" / "model.safetensors").read_bytes()
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(good[: len(good) // 2])
+    out = run("evaluate", str(bad), "--data", str(csv_problem / "new.csv"))
+    assert_one_line_error(out, "bad.safetensors")
+    bad.write_bytes(b"not a model at all")
+    assert_one_line_error(run("info", str(bad)), "bad.safetensors")
+    assert_one_line_error(run("info", str(tmp_path / "missing.safetensors")), "missing.safetensors")
+
+
+def test_csv_with_missing_column_is_refused(csv_problem, tmp_path):
+    frame = pd.read_csv(csv_problem / "new.csv").drop(columns=["gamma"])
+    frame.to_csv(tmp_path / "nogamma.csv", index=False)
+    out = run("predict", str(csv_problem / "out" / "model.safetensors"), "--data",
+              str(tmp_path / "nogamma.csv"), "--out", str(tmp_path / "p.csv"))
+    assert_one_line_error(out, "gamma")
+    assert not (tmp_path / "p.csv").exists()
+    out = run("train", "--data", str(tmp_path / "nogamma.csv"), "--target", "lvl")
+    assert_one_line_error(out, "lvl")
+
+
+def test_csv_with_nan_is_refused(csv_problem, tmp_path):
+    frame = pd.read_csv(csv_problem / "new.csv")
+    frame.loc[7, "beta"] = np.nan
+    frame.to_csv(tmp_path / "nan.csv", index=False)
+    model = str(csv_problem / "out" / "model.safetensors")
+    assert_one_line_error(run("evaluate", model, "--data", str(tmp_path / "nan.csv")), "beta", "8")
+    assert_one_line_error(run("train", "--data", str(tmp_path / "nan.csv"), "--target", "level"), "beta")
+
+
+def test_unseen_label_is_refused_at_evaluate(csv_problem, tmp_path):
+    frame = pd.read_csv(csv_problem / "new.csv")
+    frame.loc[0, "level"] = "extreme"
+    frame.to_csv(tmp_path / "unseen.csv", index=False)
+    out = run("evaluate", str(csv_problem / "out" / "model.safetensors"), "--data", str(tmp_path / "unseen.csv"))
+    assert_one_line_error(out, "extreme", "never seen")
+
+
+def test_divergence_is_a_clear_error(tmp_path):
+    out = run("train", "--dataset", "iris", "--optimizer", "sgd", "--lr", "1e6", "--epochs", "20",
+              "--out-dir", str(tmp_path), "--quiet")
+    assert_one_line_error(out, "diverged", "smaller learning rate")
+    assert out.returncode == 3
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["train", "--data", "x.csv"], "--target"),
+    (["train", "--activation", "swish", "--epochs", "1"], "unknown activation 'swish'"),
+    (["train", "--epochs", "0"], "epochs"),
+    (["train", "--data", "/nonexistent/file.csv", "--target", "y"], "/nonexistent/file.csv"),
+])
+def test_bad_arguments_are_one_line_errors(tmp_path, args, fragment):
+    assert_one_line_error(run(*args, "--out-dir", str(tmp_path)), fragment)
 
 
 def test_demo_prints_falling_loss_and_accuracy():
@@ -24,14 +175,6 @@ def test_gradcheck_command_prints_the_table():
     assert "W1" in out.stdout and "max abs err" in out.stdout
 
 
-def test_errors_are_one_line_without_traceback():
-    out = run("gradcheck", "--activation", "nope")
-    assert out.returncode == 2
-    assert "Traceback" not in out.stderr
-    assert out.stderr.strip().count("\n") == 0
-    assert "unknown activation 'nope'" in out.stderr
-
-
 def test_no_command_prints_help():
     out = run()
-    assert out.returncode == 2 and "gradcheck" in out.stdout
+    assert out.returncode == 2 and "train" in out.stdout and "gradcheck" in out.stdout

@@ -12,12 +12,17 @@ from .train import History, fit
 from .gradcheck import GradcheckReport, gradcheck, gradcheck_function, gradcheck_op
 from .losses import (l2_penalty, l2_penalty_grad, log_softmax, logsumexp, quadratic_form,
                      quadratic_form_grad, softmax, softmax_cross_entropy)
+from .classifier import train_classifier
+from .data import Dataset, load_dataset
+from .io import ModelFileError, load_model, save_model
+from .model import Model
 from .network import MLP
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "MLP", "fit", "History", "TrainingDivergedError", "gradcheck", "gradcheck_op", "gradcheck_function", "GradcheckReport",
+    "MLP", "fit", "History", "TrainingDivergedError", "train_classifier", "Model",
+    "save_model", "load_model", "ModelFileError", "load_dataset", "Dataset", "gradcheck", "gradcheck_op", "gradcheck_function", "GradcheckReport",
     "Activation", "get_activation", "register_activation", "unregister_activation",
     "available_activations", "make_leaky_relu", "InputError", "GradientCheckError",
     "softmax", "log_softmax", "logsumexp", "softmax_cross_entropy", "l2_penalty",

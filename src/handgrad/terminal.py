@@ -44,12 +44,12 @@ class TrainingProgress(Callback):
         self.n_batches = info["n_batches"]
         self.stride = max(1, self.n_batches // 10)  # redraw ~10 times an epoch, not every batch
         if self.live:
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                       TimeElapsedColumn, TimeRemainingColumn)
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+            # compact enough for an 80-column terminal
             self.progress = Progress(
-                TextColumn("[bold]epoch {task.fields[epoch]:>4}/{task.fields[epochs]}"),
-                BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[metrics]}"),
-                TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+                TextColumn("[bold]epoch {task.fields[epoch]:>3}/{task.fields[epochs]}"),
+                BarColumn(bar_width=14), TextColumn("{task.fields[metrics]}"),
+                TimeRemainingColumn(), TextColumn("left"),
                 console=self.console, transient=False)
             self.progress.start()
             self.task = self.progress.add_task("train", total=self.epochs * self.n_batches,
@@ -64,10 +64,18 @@ class TrainingProgress(Callback):
         if self.progress is not None:
             self.progress.update(self.task, metrics=text)
         elif not self.quiet and (record["epoch"] % self.every == 0 or record["epoch"] == 1):
-            print(f"epoch {record['epoch']:>4}/{self.epochs}  {text}  "
-                  f"({time.perf_counter() - self.t0:.1f}s)", file=sys.stderr, flush=True)
+            self._log(record)
+        self.last_record = record
+
+    def _log(self, record: dict) -> None:
+        print(f"epoch {record['epoch']:>4}/{self.epochs}  {_metrics_text(record)}  "
+              f"({time.perf_counter() - self.t0:.1f}s)", file=sys.stderr, flush=True)
+        self.logged = record["epoch"]
 
     def on_train_end(self, history) -> None:
+        last = getattr(self, "last_record", None)
+        if self.progress is None and not self.quiet and last and getattr(self, "logged", 0) != last["epoch"]:
+            self._log(last)  # the epoch training ended on is always shown
         if self.progress is not None:
             # early stopping: show the bar as finished at the epoch where training ended
             self.progress.update(self.task, total=len(history) * self.n_batches,
@@ -76,9 +84,9 @@ class TrainingProgress(Callback):
 
 
 def _metrics_text(record: dict) -> str:
-    text = f"loss {record['train_loss']:.4f} acc {record['train_accuracy']:.3f}"
+    text = f"loss {record['train_loss']:.4f} acc {record['train_accuracy']:.1%}"
     if record.get("val_loss") is not None:
-        text += f" | val loss {record['val_loss']:.4f} acc {record['val_accuracy']:.3f}"
+        text += f" · val {record['val_loss']:.4f} {record['val_accuracy']:.1%}"
     return text
 
 
