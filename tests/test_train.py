@@ -159,3 +159,19 @@ def test_every_optimizer_and_schedule_learns(problem):
         net = hg.MLP([3, 16, 3], seed=0)
         h = fit(net, X, y, epochs=15, optimizer=opt, schedule=sched, lr=0.05 if "sgd" in opt or opt == "nesterov" else 0.01)
         assert h["train_loss"][-1] < 0.8 * h["train_loss"][0], (opt, sched)
+
+
+def test_small_networks_train_on_one_blas_thread(problem):
+    from threadpoolctl import threadpool_info
+
+    X, y = problem
+    seen = []
+    fit(hg.MLP([3, 8, 3], seed=0), X, y, epochs=1,
+        callbacks=[lambda rec, net: seen.extend(i["num_threads"] for i in threadpool_info()
+                                                  if i["user_api"] == "blas")])
+    assert seen and set(seen) == {1}
+    before = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    fit(hg.MLP([3, 8, 3], seed=0), X, y, epochs=1, blas_threads=None,
+        callbacks=[lambda rec, net: seen.append(sorted(i["num_threads"] for i in threadpool_info()
+                                                         if i["user_api"] == "blas"))])
+    assert seen[-1] == sorted(before)  # None leaves BLAS alone, and the limit was undone

@@ -70,15 +70,14 @@ def cmd_train(args) -> int:
     model.record["test"] = {k: test[k] for k in ("accuracy", "n_samples")}
     save_model(model, model_path)
     if plot_path is not None:
-        from .plots import plot_confusion_matrix, plot_learning_curves
+        from .plots import plot_confusion_matrix, plot_diagnostics, plot_learning_curves
 
         restored = history["best_epoch"] if args.patience else None
         plot_learning_curves(history["epochs"], plot_path, best_epoch=restored,
                              title=f"handgrad on {data.name}: {model.net!r}")
-        cm_path = plot_path.with_name(plot_path.stem.replace("learning_curve", "") + "confusion_matrix.png") \
-            if "learning_curve" in plot_path.stem else plot_path.with_name(plot_path.stem + "_confusion.png")
         plot_confusion_matrix(np.array(test["confusion_matrix"]), [str(c) for c in model.classes],
-                              cm_path, title=f"test set of {data.name}")
+                              out_dir / "confusion_matrix.png", title=f"test set of {data.name}")
+        plot_diagnostics(history["epochs"], out_dir / "diagnostics.png")
     elapsed = time.perf_counter() - t0
     result = {"dataset": data.name, "model": repr(model.net), "n_train": model.record["n_train"],
               "n_val": model.record["n_val"], "n_test": int(len(test_idx)),
@@ -98,7 +97,8 @@ def cmd_train(args) -> int:
                     f"L2 {last['train_l2_loss']:.4f})")
         print_metrics(test, "test set")
         print_lines(f"model saved to {model_path}",
-                    *([f"learning curves saved to {plot_path}"] if plot_path else []),
+                    *([f"learning curves saved to {plot_path}; confusion matrix and backprop "
+                       f"diagnostics next to it in {out_dir}"] if plot_path else []),
                     f"done in {elapsed:.1f}s")
     else:
         print(f"test accuracy {test['accuracy']:.4f}; model saved to {model_path}")
