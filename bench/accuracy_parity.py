@@ -23,6 +23,10 @@ Protocol (identical for the three libraries unless said otherwise):
 * dtype: float64 everywhere (scikit-learn computes in float64 for float64 input; handgrad
   and PyTorch are run in float64 too so that precision is not a variable).
 * Each library keeps its own initialisation and its own shuffling, seeded by s.
+* One thread for all three: ``torch.set_num_threads(1)`` and threadpoolctl's BLAS limit
+  (numpy, hence handgrad and scikit-learn). The products are tiny, so more threads do not
+  help; and on a shared 2-CPU machine PyTorch's two OpenMP threads ran digits ~40× slower
+  whenever another process held a CPU, which made the timings meaningless.
 
 Known differences that the protocol does not remove (they are the libraries' own choices):
 
@@ -47,6 +51,7 @@ other library on any dataset.
 from __future__ import annotations
 
 import argparse
+import subprocess
 import datetime as dt
 import json
 import os
@@ -66,6 +71,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_info, threadpool_limits
 
 import handgrad as hg
 from handgrad.optim import Adam
@@ -81,6 +87,7 @@ DATASETS = {
 LIBRARIES = ("handgrad", "torch", "sklearn")
 LABELS = {"handgrad": "handgrad", "torch": "PyTorch", "sklearn": "scikit-learn"}
 THRESHOLD = 0.01  # "within 1 point" of accuracy
+THREADS = 1       # see the docstring
 
 
 @dataclass(frozen=True)
@@ -252,6 +259,19 @@ def summarise(results: dict) -> dict:
     return summary
 
 
+def handgrad_revision() -> str:
+    """The git commit of the handgrad checkout (with "+dirty" if src/ has local changes)."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, text=True,
+                              capture_output=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=root,
+                               text=True, capture_output=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
 def environment() -> dict:
     uname = platform.uname()
     return {
@@ -260,10 +280,13 @@ def environment() -> dict:
             "processor": platform.processor() or uname.machine,
             "uname": f"{uname.system} {uname.release} {uname.version} {uname.machine}",
             "cpu_count": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
+            "threads": {"torch": torch.get_num_threads(),
+                        "blas": sorted({p["num_threads"] for p in threadpool_info()
+                                        if p["user_api"] == "blas"})},
         },
         "versions": {
-            "python": platform.python_version(), "handgrad": hg.__version__,
+            "python": platform.python_version(),
+            "handgrad": f"{hg.__version__} (git {handgrad_revision()})",
             "numpy": np.__version__, "scikit-learn": sklearn.__version__,
             "torch": torch.__version__,
         },
@@ -281,7 +304,7 @@ def render_markdown(summary: dict, results: dict, env: dict, p: Protocol, seeds:
         "",
         f"- Date: {env['date']}",
         f"- Machine: {m['processor']}; {m['uname']}; {m['cpu_count']} CPUs "
-        f"(torch uses {m['torch_threads']} threads)",
+        f"(run on {m['threads']['torch']} torch thread, BLAS threads {m['threads']['blas']})",
         "- Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
         f"- Protocol: stratified 75/25 split per seed (seeds {seeds[0]}..{seeds[-1]}), "
         f"StandardScaler on train; n_in → {p.hidden} ReLU → softmax; Adam lr {p.lr:g}, "
@@ -306,8 +329,8 @@ def render_markdown(summary: dict, results: dict, env: dict, p: Protocol, seeds:
             f"{name} {r['n_test']} ({100 / (r['n_test'] * len(seeds)):.2f} pt)"
             for name, r in results.items()) + ".",
         "",
-        "Wall-clock training time in seconds, summed over seeds (fit only; informational, "
-        "not a target):",
+        "Wall-clock training time in seconds, summed over seeds (fit only, one thread each, "
+        "after an untimed warm-up fit; informational, not a target):",
         "",
         "| dataset | handgrad | PyTorch | scikit-learn |",
         "|---|---|---|---|",
@@ -330,11 +353,13 @@ def main(argv=None) -> int:
 
     p = Protocol(epochs=args.epochs)
     seeds = list(range(args.seeds))
-    env = environment()
-    t0 = time.perf_counter()
-    warm_up(p)
-    results = run_all(seeds, p)
-    wall = time.perf_counter() - t0
+    torch.set_num_threads(THREADS)
+    with threadpool_limits(limits=THREADS, user_api="blas"):
+        env = environment()
+        t0 = time.perf_counter()
+        warm_up(p)
+        results = run_all(seeds, p)
+        wall = time.perf_counter() - t0
     summary = summarise(results)
     report = render_markdown(summary, results, env, p, seeds)
     report += f"\nTotal run time of the benchmark: {wall:.1f} s.\n"

@@ -1,9 +1,7 @@
-import math
 
 import numpy as np
 import pytest
 
-from handgrad import optim
 from handgrad.optim import SGD, Adam, make_optimizer, make_schedule
 
 

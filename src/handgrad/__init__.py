@@ -6,7 +6,7 @@ checked against finite differences (:func:`gradcheck`).
 
 __version__ = "0.1.0"
 
-from . import train
+from . import train  # noqa: F401  (handgrad.train.Callback, stratified_split, ...)
 from .activations import (Activation, available_activations, get_activation, make_leaky_relu,
                           register_activation, unregister_activation)
 from .classifier import train_classifier

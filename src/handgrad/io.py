@@ -34,13 +34,11 @@ message names the file and the problem.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
 import stat
 import struct
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +47,7 @@ from safetensors import SafetensorError, deserialize
 from safetensors.numpy import save as _st_save
 
 from .activations import Activation, available_activations, get_activation
+from .atomic import atomic_write_bytes
 from .errors import InputError
 from .model import Model
 from .network import MLP
@@ -96,7 +95,7 @@ def save_model(model: Model, path) -> Path:
     """
     path = Path(path)
     data = model_to_bytes(model)  # everything that can be refused is refused before any I/O
-    _atomic_write(path, data)
+    atomic_write_bytes(path, data)
     return path
 
 
@@ -233,59 +232,6 @@ def _json_safe_dict(obj: dict, where: str) -> dict:
             raise InputError(f"cannot save the model: {where} has two keys that both read {skey!r}")
         out[skey] = _json_safe(value, f"{where}[{skey!r}]")
     return out
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same directory + ``os.replace``.
-
-    The temporary file must be in the same directory: a rename is only atomic within one
-    filesystem. fsync before the rename, so that after a power cut the new name never points
-    at an empty file; fsync the directory after, so that the rename itself is on disk.
-    """
-    directory = path.parent
-    directory.mkdir(parents=True, exist_ok=True)
-    mode = _new_file_mode(path)
-    tmp = tempfile.NamedTemporaryFile(delete=False, dir=directory, prefix=f".{path.name}.",
-                                      suffix=".tmp")
-    try:
-        with tmp:
-            tmp.write(data)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.chmod(tmp.name, mode)  # NamedTemporaryFile creates 0600; give the usual permissions
-        os.replace(tmp.name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp.name)
-        raise
-    _fsync_directory(directory)
-
-
-def _new_file_mode(path: Path) -> int:
-    """Keep the permissions of the file being replaced, else those of a newly created file.
-
-    Reading the umask means setting it and putting it back (there is no getter); another
-    thread creating a file in that instant could see umask 0, which is acceptable here.
-    """
-    with contextlib.suppress(OSError):
-        return stat.S_IMODE(os.stat(path).st_mode)
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Best effort: not every OS or filesystem lets a directory be opened or fsynced."""
-    try:
-        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # ===== loading =============================================================================

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
-import tempfile
 import urllib.error
 import urllib.request
 import zlib
@@ -22,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_writer
 from .data import Dataset
 from .errors import InputError
 
@@ -142,41 +141,19 @@ def fetch_verified(filename: str, directory, *, mirrors, digests, timeout: float
 
 
 def _download(url: str, target: Path, sha256: str, timeout: float) -> None:
-    """Stream ``url`` into a temp file beside ``target``, check it, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    try:
-        digest = hashlib.sha256()
+    """Stream ``url`` into a temp file beside ``target``; rename it into place only if its
+    SHA-256 matches (a mismatch or a failed download leaves nothing behind)."""
+    digest = hashlib.sha256()
+    with atomic_writer(target, suffix=".part") as out:
         try:
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
                 for chunk in iter(lambda: response.read(1 << 20), b""):
                     digest.update(chunk)
                     out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())  # the bytes must be on disk before the rename makes them official
         except (urllib.error.URLError, OSError, ValueError) as exc:
             raise InputError(f"download failed ({getattr(exc, 'reason', None) or exc})") from None
         if digest.hexdigest() != sha256:
             raise InputError(f"SHA-256 mismatch (got {digest.hexdigest()}, expected {sha256})")
-        os.replace(tmp, target)
-        tmp = None
-        _fsync_directory(target.parent)
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename durable; not every platform can open a directory, which is harmless."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # ---------------------------------------------------------------- loading

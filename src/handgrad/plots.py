@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import os
-import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import SimpleNamespace
@@ -27,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from .atomic import atomic_writer
 from .errors import InputError
 
 __all__ = ["plot_learning_curves", "plot_confusion_matrix", "plot_diagnostics"]
@@ -62,26 +62,12 @@ def _new_figure(m: Any, figsize: tuple[float, float]) -> Any:
 
 
 def _save_atomic(fig: Any, path: str | os.PathLike) -> Path:
-    """Write ``fig`` as PNG to ``path`` via a temporary file in the same directory."""
+    """Write ``fig`` as PNG to ``path`` atomically."""
     path = Path(path)
     if path.exists() and path.is_dir():
         raise InputError(f"cannot write the image to {str(path)!r}: it is a directory")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    # O_EXCL: never clobber someone else's file; 0o666 & ~umask like any normally created file
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png", dpi=_DPI)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_writer(path) as fh:
+        fig.savefig(fh, format="png", dpi=_DPI)
     return path
 
 

@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .errors import InputError, TrainingDivergedError
-from .losses import check_targets, log_softmax
+from .losses import log_softmax
 from .network import MLP
 from .optim import Schedule, make_optimizer, make_schedule
 
