@@ -18,6 +18,7 @@ from .model import Model
 from .network import MLP
 from .preprocessing import LabelEncoder, Standardizer
 from .train import fit, stratified_split
+from .validation import check_matrix
 
 DEFAULTS = {"hidden_sizes": (256,), "activation": "relu", "l2": 1e-4, "dtype": "float32",
             "optimizer": "adam", "lr": 1e-3, "schedule": "constant", "epochs": 200,
@@ -42,7 +43,7 @@ def train_classifier(X, y, *, feature_names: Sequence[str] | None = None,
     ``validation_fraction`` = 0 and no ``X_val`` there is no validation set. Returns a
     :class:`Model` whose ``record`` holds the hyperparameters and the training history.
     """
-    X = _matrix(X, "X")
+    X = check_matrix(X, "X")
     encoder = LabelEncoder().fit(np.asarray(y))
     y_idx = encoder.transform(y)
     if X.shape[0] != y_idx.shape[0]:
@@ -57,7 +58,7 @@ def train_classifier(X, y, *, feature_names: Sequence[str] | None = None,
         if X_val is None or y_val is None:
             raise InputError("give both X_val and y_val, or neither")
         Xtr, ytr, wtr = X, y_idx, w
-        Xv, yv = _matrix(X_val, "X_val"), encoder.transform(y_val)
+        Xv, yv = check_matrix(X_val, "X_val", X.shape[1]), encoder.transform(y_val)
     elif validation_fraction:
         keep, held = stratified_split(y_idx, float(validation_fraction), seed)
         Xtr, ytr, wtr = X[keep], y_idx[keep], None if w is None else w[keep]
@@ -86,16 +87,3 @@ def train_classifier(X, y, *, feature_names: Sequence[str] | None = None,
     full_record.update(record or {})
     names = list(feature_names) if feature_names is not None else None
     return Model(net, encoder.classes, scaler, names, full_record)
-
-
-def _matrix(X, what: str) -> np.ndarray:
-    arr = np.asarray(X)
-    if arr.dtype == object or arr.dtype.kind in "USV":
-        raise InputError(f"{what} must be numeric, got dtype {arr.dtype}")
-    if arr.ndim != 2 or arr.shape[0] == 0:
-        raise InputError(f"{what} must be a non-empty 2-D array (n_samples, n_features), got shape {arr.shape}")
-    arr = arr.astype(np.float64, copy=False)
-    if not np.all(np.isfinite(arr)):
-        r, c = np.argwhere(~np.isfinite(arr))[0]
-        raise InputError(f"{what} contains NaN or inf (first at row {r}, column {c}); remove or impute it")
-    return arr

@@ -17,6 +17,7 @@ from .errors import InputError
 from .losses import log_softmax
 from .network import MLP
 from .preprocessing import LabelEncoder, Standardizer
+from .validation import check_matrix
 
 
 @dataclass
@@ -52,9 +53,10 @@ class Model:
 
     def transform(self, X) -> np.ndarray:
         """Raw features (n, n_features) -> the network's input (standardised, net dtype)."""
-        X = self.net.check_X(X) if self.scaler is None else self.net.check_X(
-            self.scaler.transform(_numeric(X, self.n_features), dtype=np.float64))
-        return X
+        if self.scaler is None:
+            return self.net.check_X(X)
+        raw = check_matrix(X, "X", self.n_features, np.float64)
+        return self.scaler.transform(raw, dtype=self.net.dtype)
 
     def encode(self, y) -> np.ndarray:
         """Original labels -> indices 0..K-1; a label the model never saw is refused."""
@@ -84,18 +86,3 @@ class Model:
         """Accuracy on (X, y) with original labels."""
         y_idx = self.encode(y)
         return float(np.mean(np.argmax(self.predict_log_proba(X), axis=1) == y_idx))
-
-
-def _numeric(X, n_features: int) -> np.ndarray:
-    arr = np.asarray(X)
-    if arr.dtype == object or arr.dtype.kind in "USV":
-        raise InputError(f"X must be numeric, got dtype {arr.dtype}")
-    if arr.ndim != 2 or arr.shape[1] != n_features:
-        raise InputError(f"X must have shape (n_samples, {n_features}), got {arr.shape}")
-    if arr.shape[0] == 0:
-        raise InputError("X has no rows; give at least one sample")
-    if not np.all(np.isfinite(arr)):
-        bad = np.argwhere(~np.isfinite(arr))[0]
-        raise InputError(f"X contains NaN or inf (first at row {bad[0]}, column {bad[1]}); "
-                         "remove or impute those values")
-    return arr

@@ -30,6 +30,7 @@ from .activations import Activation, get_activation
 from .errors import InputError
 from .init import INITIALISERS
 from .layers import dense_backward, dense_forward
+from .validation import check_matrix
 from .losses import check_targets, l2_penalty, log_softmax, softmax, softmax_cross_entropy
 
 Array = np.ndarray
@@ -175,26 +176,7 @@ class MLP:
     # ----- input checks ----------------------------------------------------------------
     def check_X(self, X) -> Array:
         """Validate a feature matrix and return it as a C-contiguous array of the net's dtype."""
-        try:
-            arr = np.asarray(X)
-        except Exception as exc:
-            raise InputError(f"X could not be read as an array: {exc}") from exc
-        if arr.dtype == object or arr.dtype.kind in "USVM":
-            raise InputError(f"X must be numeric, got dtype {arr.dtype}")
-        if arr.ndim != 2:
-            hint = " (a single sample? use X.reshape(1, -1))" if arr.ndim == 1 else ""
-            raise InputError(f"X must be 2-D (n_samples, n_features), got shape {arr.shape}{hint}")
-        if arr.shape[0] == 0:
-            raise InputError("X has no rows; give at least one sample")
-        if arr.shape[1] != self.sizes[0]:
-            raise InputError(f"X has {arr.shape[1]} features but this network takes {self.sizes[0]} "
-                             f"(sizes[0]); check the columns of X")
-        arr = np.ascontiguousarray(arr, dtype=self.dtype)
-        if not np.all(np.isfinite(arr)):
-            bad = np.argwhere(~np.isfinite(arr))[0]
-            raise InputError(f"X contains NaN or inf (first at row {bad[0]}, column {bad[1]}); "
-                             "remove or impute those values")
-        return arr
+        return check_matrix(X, "X", self.sizes[0], self.dtype, owner="this network")
 
     def check_y(self, y, m: int) -> Array:
         """Validate targets for m samples (labels 0..K-1 or probability rows)."""
