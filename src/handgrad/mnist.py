@@ -192,7 +192,7 @@ def _read_split(split: str, directories: list[Path], download: bool, mirrors, di
             path = fetch_verified(f"{stem}.gz", directories[-1], mirrors=mirrors, digests=digests)
         if path is None:
             raise InputError(f"MNIST file {stem}[.gz] not found in {directories[0]}; "
-                             "put the files there or allow downloading (download=True)")
+                             "put the files there or allow downloading (download=True; on the command line --download)")
         arrays.append((path, read_idx(path)))
     (image_path, images), (label_path, labels) = arrays
     if images.ndim != 3 or labels.ndim != 1 or labels.dtype.kind not in "iu":
