@@ -51,12 +51,12 @@ other library on any dataset.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import datetime as dt
 import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 import warnings
@@ -229,7 +229,7 @@ def run_all(seeds: list[int], p: Protocol, log=print) -> dict:
                 f"{LABELS[lib]} {runs[lib][-1].accuracy:.4f}" for lib in LIBRARIES), flush=True)
         results[name] = {
             "n_samples": int(X.shape[0]), "n_features": int(X.shape[1]),
-            "n_classes": int(len(np.unique(y))), "n_train": int(X.shape[0] - n_test),
+            "n_classes": len(np.unique(y)), "n_train": int(X.shape[0] - n_test),
             "n_test": int(n_test),
             "seeds": seeds,
             "libraries": {lib: {
@@ -275,7 +275,7 @@ def handgrad_revision() -> str:
 def environment() -> dict:
     uname = platform.uname()
     return {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {
             "processor": platform.processor() or uname.machine,
             "uname": f"{uname.system} {uname.release} {uname.version} {uname.machine}",
@@ -303,15 +303,16 @@ def render_markdown(summary: dict, results: dict, env: dict, p: Protocol, seeds:
         "# Accuracy parity: handgrad vs PyTorch vs scikit-learn",
         "",
         f"- Date: {env['date']}",
-        f"- Machine: {m['processor']}; {m['uname']}; {m['cpu_count']} CPUs "
-        f"(run on {m['threads']['torch']} torch thread, BLAS threads {m['threads']['blas']})",
+        (f"- Machine: {m['processor']}; {m['uname']}; {m['cpu_count']} CPUs "
+         f"(run on {m['threads']['torch']} torch thread, BLAS threads {m['threads']['blas']})"),
         "- Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
-        f"- Protocol: stratified 75/25 split per seed (seeds {seeds[0]}..{seeds[-1]}), "
-        f"StandardScaler on train; n_in → {p.hidden} ReLU → softmax; Adam lr {p.lr:g}, "
-        f"betas ({p.beta1}, {p.beta2}), eps {p.eps:g}; batch {p.batch_size}; {p.epochs} epochs, "
-        f"no early stopping; L2 on weights: sklearn alpha {p.alpha:g} = handgrad λ {p.l2:g} "
-        f"= torch weight_decay {p.weight_decay:g} (weights-only param group); float64 in all "
-        "three; each library's own init and shuffling. See the script's docstring.",
+        (f"- Protocol: stratified 75/25 split per seed (seeds {seeds[0]}..{seeds[-1]}), "
+         f"StandardScaler on train; n_in → {p.hidden} ReLU → softmax; Adam lr {p.lr:g}, "
+         f"betas ({p.beta1}, {p.beta2}), eps {p.eps:g}; batch {p.batch_size}; {p.epochs} "
+         f"epochs, no early stopping; L2 on weights: sklearn alpha {p.alpha:g} = handgrad "
+         f"λ {p.l2:g} = torch weight_decay {p.weight_decay:g} (weights-only param group); "
+         "float64 in all three; each library's own init and shuffling. See the script's "
+         "docstring."),
         "",
         f"Test accuracy, mean ± std over {len(seeds)} seeds:",
         "",
@@ -329,8 +330,8 @@ def render_markdown(summary: dict, results: dict, env: dict, p: Protocol, seeds:
             f"{name} {r['n_test']} ({100 / (r['n_test'] * len(seeds)):.2f} pt)"
             for name, r in results.items()) + ".",
         "",
-        "Wall-clock training time in seconds, summed over seeds (fit only, one thread each, "
-        "after an untimed warm-up fit; informational, not a target):",
+        ("Wall-clock training time in seconds, summed over seeds (fit only, one thread each, "
+         "after an untimed warm-up fit; informational, not a target):"),
         "",
         "| dataset | handgrad | PyTorch | scikit-learn |",
         "|---|---|---|---|",
