@@ -36,32 +36,47 @@ class Activation:
 
     Attributes:
         name: canonical name, e.g. ``"relu"`` or ``"leaky_relu(alpha=0.2)"``.
-        forward: ``f(Z) -> A``, shape (n, d) -> (n, d).
+        forward: ``f(Z, out=None) -> A``, shape (n, d) -> (n, d); ``out`` may be ``Z`` itself.
         backward: ``(dA, Z, A) -> dZ = dA ⊙ f'(Z)``, all shape (n, d). ``Z`` may be ``None``
             when ``needs_input`` is False.
-        needs_input: whether ``backward`` reads ``Z`` (else only ``A``).
+        derivative: ``(Z, A, out=None) -> f'(Z)`` as an array (None for the identity), the
+            factor ``backward`` multiplies by; the training workspace computes it into a
+            preallocated buffer right after the forward pass. An activation without it is
+            differentiated through ``backward`` only.
+        needs_input: whether ``backward``/``derivative`` read ``Z`` (else only ``A``).
         init: ``"he"`` for the ReLU family, ``"glorot"`` otherwise (see :mod:`handgrad.init`).
         kinks: points where ``f`` is not differentiable (gradient checks stay away from them).
         params: parameters of the activation (e.g. ``{"alpha": 0.01}``), for model files.
     """
 
     name: str
-    forward: Callable[[Array], Array]
+    forward: Callable[..., Array]
     backward: Callable[[Array, Array | None, Array], Array]
     needs_input: bool = False
     init: str = "glorot"
     kinks: tuple[float, ...] = ()
     params: dict = field(default_factory=dict)
     base: str = ""
+    derivative: Callable[..., Array | None] | None = None
 
     def __repr__(self) -> str:
         return f"Activation({self.name!r})"
 
 
+def _backward_from(derivative):
+    """``backward(dA, Z, A) = dA ⊙ f'(Z)``: the chain rule through an elementwise map."""
+    def backward(dA: Array, Z: Array | None, A: Array) -> Array:
+        return dA * derivative(Z, A)
+    return backward
+
+
 # --- identity: f(z) = z, f'(z) = 1 -------------------------------------------------------
 
-def identity_forward(Z: Array) -> Array:
+def identity_forward(Z: Array, out: Array | None = None) -> Array:
     """``A = Z``."""
+    if out is not None and out is not Z:
+        out[...] = Z
+        return out
     return Z
 
 
@@ -72,18 +87,22 @@ def identity_backward(dA: Array, Z: Array | None, A: Array) -> Array:
 
 # --- ReLU: f(z) = max(0, z), f'(z) = 1{z > 0} = 1{a > 0} ---------------------------------
 
-def relu_forward(Z: Array) -> Array:
-    """``A = max(0, Z)`` elementwise."""
-    return np.maximum(Z, 0)
+def relu_forward(Z: Array, out: Array | None = None) -> Array:
+    """``A = Z ⊙ 1{Z > 0}`` (= max(0, Z); a multiply by the mask is cheaper than np.maximum)."""
+    return np.multiply(Z, Z > 0, out=out)
 
 
-def relu_backward(dA: Array, Z: Array | None, A: Array) -> Array:
-    """``dZ = dA ⊙ 1{A > 0}``.
+def relu_derivative(Z: Array | None, A: Array, out: Array | None = None) -> Array:
+    """``f'(Z) = 1{A > 0}``.
 
     ReLU'(0) = 0 by convention (as PyTorch): ``A > 0`` exactly when ``Z > 0``, so the mask can
-    be read off the output.
+    be read off the output. Into a float ``out`` it is written as 1.0 / 0.0.
     """
-    return dA * (A > 0)
+    return np.greater(A, 0, out=out)
+
+
+relu_backward = _backward_from(relu_derivative)
+relu_backward.__doc__ = "``dZ = dA ⊙ 1{A > 0}`` (derivations.md eq. 4.1)."
 
 
 # --- leaky ReLU: f(z) = max(αz, z), f'(z) = 1 if z > 0 else α -----------------------------
@@ -92,7 +111,7 @@ def make_leaky_relu(alpha: float = 0.01) -> Activation:
     """Leaky ReLU ``f(z) = z if z > 0 else αz`` (= ``max(αz, z)`` for 0 < α < 1).
 
     ``f'(z) = 1`` for z > 0 and ``α`` for z ≤ 0. With α > 0, ``sign(a) = sign(z)``, so the
-    derivative is read off the output: ``f' = where(A > 0, 1, α)``.
+    derivative is read off the output: ``f' = α + (1 − α)·1{A > 0}``.
     """
     alpha = float(alpha)
     if not (0.0 < alpha < 1.0):
@@ -100,20 +119,25 @@ def make_leaky_relu(alpha: float = 0.01) -> Activation:
             f"leaky_relu slope alpha must be in (0, 1), got {alpha}; the usual value is 0.01"
         )
 
-    def leaky_relu_forward(Z: Array) -> Array:
-        return np.where(Z > 0, Z, Z * Z.dtype.type(alpha))
+    def leaky_relu_derivative(Z: Array | None, A: Array, out: Array | None = None) -> Array:
+        D = np.greater(A, 0, out=np.empty(A.shape, A.dtype) if out is None else out)
+        D *= 1 - alpha
+        D += alpha
+        return D
 
-    def leaky_relu_backward(dA: Array, Z: Array | None, A: Array) -> Array:
-        return np.where(A > 0, dA, dA * dA.dtype.type(alpha))
+    def leaky_relu_forward(Z: Array, out: Array | None = None) -> Array:
+        # A = Z ⊙ f'(Z): the slope is 1 or α, so multiplying by it is the function itself
+        return np.multiply(Z, leaky_relu_derivative(None, Z), out=out)
 
     name = "leaky_relu" if alpha == 0.01 else f"leaky_relu(alpha={alpha:g})"
-    return Activation(name, leaky_relu_forward, leaky_relu_backward, init="he", kinks=(0.0,),
-                      params={"alpha": alpha}, base="leaky_relu")
+    return Activation(name, leaky_relu_forward, _backward_from(leaky_relu_derivative), init="he",
+                      kinks=(0.0,), params={"alpha": alpha}, base="leaky_relu",
+                      derivative=leaky_relu_derivative)
 
 
 # --- sigmoid: σ(z) = 1/(1+e^{−z}), σ'(z) = σ(z)(1−σ(z)) -----------------------------------
 
-def sigmoid_forward(Z: Array) -> Array:
+def sigmoid_forward(Z: Array, out: Array | None = None) -> Array:
     """``A = 1/(1+exp(−Z))``, without overflow for any |z|.
 
     ``exp(−z)`` overflows for z ≪ 0, so the negative side uses the equal form
@@ -121,34 +145,52 @@ def sigmoid_forward(Z: Array) -> Array:
     E/(1+E) for z < 0. No exponential of a positive number is ever taken.
     """
     E = np.exp(-np.abs(Z))
-    return np.where(Z >= 0, 1 / (1 + E), E / (1 + E))
+    S = np.where(Z >= 0, 1 / (1 + E), E / (1 + E))
+    if out is None:
+        return S
+    out[...] = S
+    return out
 
 
-def sigmoid_backward(dA: Array, Z: Array | None, A: Array) -> Array:
-    """``dZ = dA ⊙ A(1−A)`` (derivations.md §4, seed 004)."""
-    return dA * A * (1 - A)
+def sigmoid_derivative(Z: Array | None, A: Array, out: Array | None = None) -> Array:
+    """``σ'(Z) = A(1 − A)`` (derivations.md eq. 4.3, seed 004), computed as ``(1 − A)·A``."""
+    D = np.subtract(1, A, out=out)
+    D *= A
+    return D
+
+
+sigmoid_backward = _backward_from(sigmoid_derivative)
+sigmoid_backward.__doc__ = "``dZ = dA ⊙ A(1−A)`` (derivations.md eq. 4.3)."
 
 
 # --- tanh: f'(z) = 1 − tanh²(z) ----------------------------------------------------------
 
-def tanh_forward(Z: Array) -> Array:
+def tanh_forward(Z: Array, out: Array | None = None) -> Array:
     """``A = tanh(Z)`` (numpy's tanh saturates cleanly to ±1, no overflow)."""
-    return np.tanh(Z)
+    return np.tanh(Z, out=out)
 
 
-def tanh_backward(dA: Array, Z: Array | None, A: Array) -> Array:
-    """``dZ = dA ⊙ (1 − A²)`` (derivations.md §4, seed 004)."""
-    return dA * (1 - A * A)
+def tanh_derivative(Z: Array | None, A: Array, out: Array | None = None) -> Array:
+    """``tanh'(Z) = 1 − A²`` (derivations.md eq. 4.4, seed 004)."""
+    D = np.multiply(A, A, out=out)
+    np.subtract(1, D, out=D)
+    return D
+
+
+tanh_backward = _backward_from(tanh_derivative)
+tanh_backward.__doc__ = "``dZ = dA ⊙ (1 − A²)`` (derivations.md eq. 4.4)."
 
 
 _REGISTRY: dict[str, Callable[..., Activation]] = {
     "identity": lambda: Activation("identity", identity_forward, identity_backward,
                                    base="identity"),
     "relu": lambda: Activation("relu", relu_forward, relu_backward, init="he", kinks=(0.0,),
-                               base="relu"),
+                               base="relu", derivative=relu_derivative),
     "leaky_relu": make_leaky_relu,
-    "sigmoid": lambda: Activation("sigmoid", sigmoid_forward, sigmoid_backward, base="sigmoid"),
-    "tanh": lambda: Activation("tanh", tanh_forward, tanh_backward, base="tanh"),
+    "sigmoid": lambda: Activation("sigmoid", sigmoid_forward, sigmoid_backward, base="sigmoid",
+                                  derivative=sigmoid_derivative),
+    "tanh": lambda: Activation("tanh", tanh_forward, tanh_backward, base="tanh",
+                               derivative=tanh_derivative),
 }
 _ALIASES = {"linear": "identity", "logistic": "sigmoid", "leakyrelu": "leaky_relu"}
 _SPEC = re.compile(r"^\s*([A-Za-z_][\w]*)\s*(?:\((.*)\))?\s*$")
@@ -222,14 +264,23 @@ def register_activation(name: str, f: Callable[[Array], Array], fprime: Callable
         raise InputError(f"init must be 'he' or 'glorot', got {init!r}")
     check_activation_pair(f, fprime, kinks=kinks, name=key)
 
-    def custom_backward(dA: Array, Z: Array | None, A: Array) -> Array:
-        return dA * np.asarray(fprime(Z), dtype=dA.dtype)
+    def custom_derivative(Z: Array, A: Array, out: Array | None = None) -> Array:
+        D = np.asarray(fprime(Z), dtype=Z.dtype)
+        if out is None:
+            return D
+        out[...] = D
+        return out
 
-    def custom_forward(Z: Array) -> Array:
-        return np.asarray(f(Z), dtype=Z.dtype)
+    def custom_forward(Z: Array, out: Array | None = None) -> Array:
+        A = np.asarray(f(Z), dtype=Z.dtype)
+        if out is None:
+            return A
+        out[...] = A
+        return out
 
-    act = Activation(key, custom_forward, custom_backward, needs_input=True, init=init,
-                     kinks=tuple(float(k) for k in kinks), base=key)
+    act = Activation(key, custom_forward, _backward_from(custom_derivative), needs_input=True,
+                     init=init, kinks=tuple(float(k) for k in kinks), base=key,
+                     derivative=custom_derivative)
     _REGISTRY[key] = lambda: act
     return act
 

@@ -27,15 +27,19 @@ def dense_forward(X: Array, W: Array, b: Array, out: Array | None = None) -> Arr
 
 
 def dense_backward(dZ: Array, X: Array, W: Array, dW: Array | None = None,
-                   db: Array | None = None, need_dX: bool = True
-                   ) -> tuple[Array, Array, Array | None]:
+                   db: Array | None = None, need_dX: bool = True, dX: Array | None = None,
+                   ones: Array | None = None) -> tuple[Array, Array, Array | None]:
     """Gradients of the dense layer from ``dZ = ∂L/∂Z`` (m, n_out).
 
-    Returns ``(dW, db, dX)`` = ``(Xᵀ dZ, 1ᵀ dZ, dZ Wᵀ)``; ``dW`` and ``db`` are written into
-    the given arrays when provided (the network's flat gradient buffer). ``dX`` is None when
-    ``need_dX`` is False (the first layer: nothing upstream needs it).
+    Returns ``(dW, db, dX)`` = ``(Xᵀ dZ, 1ᵀ dZ, dZ Wᵀ)``, each written into the given array
+    when one is provided (the network's flat gradient buffer, the training workspace).
+    ``1ᵀ dZ`` is computed as the product it is (a matrix-vector product with a vector of m
+    ones, optionally given as ``ones``). ``dX`` is None when ``need_dX`` is False (the first
+    layer: nothing upstream needs it).
     """
+    if ones is None:
+        ones = np.ones(dZ.shape[0], dtype=dZ.dtype)
     dW = np.matmul(X.T, dZ, out=dW)
-    db = np.sum(dZ, axis=0, out=db)
-    dX = np.matmul(dZ, W.T) if need_dX else None
+    db = np.matmul(ones, dZ, out=db)
+    dX = np.matmul(dZ, W.T, out=dX) if need_dX else None
     return dW, db, dX

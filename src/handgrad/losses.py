@@ -53,12 +53,13 @@ def one_hot(y: Array, n_classes: int, dtype=np.float64) -> Array:
     return Y
 
 
-def softmax_cross_entropy(Z: Array, y: Array, sample_weight: Array | None = None
+def softmax_cross_entropy(Z: Array, y: Array, sample_weight: Array | None = None,
+                          out: Array | None = None, work: Array | None = None
                           ) -> tuple[float, Array]:
     """Fused softmax + cross-entropy, averaged over the batch, and its gradient.
 
-    Forward (derivations.md eq. 3.1–3.3):
-        ``log P = Z − logsumexp(Z)``,
+    Forward (derivations.md eq. 3.1–3.3), with the row maxima ``c_i = max_k Z_ik``:
+        ``P = exp(Z − c) / Σ_k exp(Z − c)``,   ``log P = (Z − c) − log Σ_k exp(Z − c)``,
         ``L = −(1/m) Σ_i Σ_k Y_ik log P_ik``   (``= −(1/m) Σ_i log P_{i,y_i}`` for labels).
     Backward (derivations.md eq. 3.6):
         ``∂L/∂Z = (P − Y) / m``.
@@ -67,22 +68,27 @@ def softmax_cross_entropy(Z: Array, y: Array, sample_weight: Array | None = None
     ``∂L/∂Z_i = w_i (P_i − Y_i) / m`` (weights of 1 give the plain mean).
 
     Args:
-        Z: logits, (m, K), float32 or float64.
+        Z: logits, (m, K), float32 or float64 (not modified).
         y: integer class labels (m,) in [0, K), or target probabilities (m, K) whose rows
            are ≥ 0 and sum to 1 (one-hot or soft labels). Must already be validated
            (see :func:`check_targets`).
         sample_weight: optional (m,) non-negative weights.
+        out, work: optional (m, K) buffers of Z's dtype for dZ and for log P (the training
+            loop passes preallocated ones; the arithmetic is the same either way).
 
     Returns:
-        ``(loss, dZ)``: loss as a Python float; dZ (m, K) in Z's dtype.
+        ``(loss, dZ)``: loss as a Python float; dZ (m, K) in Z's dtype (``out`` if given).
     """
     m = Z.shape[0]
-    logP = log_softmax(Z)
-    dZ = np.exp(logP)  # P
+    logP = np.subtract(Z, Z.max(axis=1, keepdims=True), out=work)   # Z − c
+    dZ = np.exp(logP, out=out)
+    total = dZ.sum(axis=1, keepdims=True)
+    dZ /= total                                                     # P
+    logP -= np.log(total)                                           # log P
     if y.ndim == 1:
         rows = np.arange(m)
         per_sample = -logP[rows, y]
-        dZ[rows, y] -= 1
+        dZ[rows, y] -= 1                                            # P − Y
     else:
         per_sample = -(y * logP).sum(axis=1)
         dZ -= y

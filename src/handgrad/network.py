@@ -31,6 +31,7 @@ from .errors import InputError
 from .init import INITIALISERS
 from .layers import dense_backward, dense_forward
 from .validation import check_matrix
+from .workspace import Workspace
 from .losses import check_targets, l2_penalty, log_softmax, softmax, softmax_cross_entropy
 
 Array = np.ndarray
@@ -193,33 +194,59 @@ class MLP:
         return w
 
     # ----- forward / backward ----------------------------------------------------------
-    def _forward(self, X: Array, keep: bool) -> tuple[Array, list[Array], list[Array | None]]:
-        """Logits of validated X; with ``keep`` also the layer inputs A_{l-1} and the Z_l that
-        custom activations need for their backward."""
+    def _forward(self, X: Array, keep: bool, ws: Workspace | None = None
+                 ) -> tuple[Array, list[Array], list[Array | None]]:
+        """Logits of validated X (eq. 1.1–1.3); with ``keep`` also the layer inputs A_{l-1}
+        and the Z_l that activations reading their input need for the backward pass.
+
+        With a :class:`~handgrad.workspace.Workspace`, every array is written into its
+        buffers (A_l over Z_l in place) and f'(Z_l) is stored in ``ws.D[l]``.
+        """
         inputs, pre = [], []
+        m = X.shape[0]
         A = X
         for l, (W, b) in enumerate(zip(self.weights, self.biases)):
             if keep:
                 inputs.append(A)
-            Z = dense_forward(A, W, b)
+            Z = dense_forward(A, W, b, out=None if ws is None else ws.Z[l][:m])
             if l == self.n_layers - 1:
                 return Z, inputs, pre
             act = self.activations[l]
-            pre.append(Z if act.needs_input else None)
-            A = act.forward(Z)
+            D = None if ws is None else ws.D[l]
+            if D is None:  # no derivative buffer: keep Z beside A for act.backward
+                pre.append(Z if act.needs_input else None)
+                A = act.forward(Z)
+            elif act.needs_input:  # f'(Z) must be read before A overwrites Z
+                act.derivative(Z, None, out=D[:m])
+                A = act.forward(Z, out=Z)
+            else:
+                A = act.forward(Z, out=Z)
+                act.derivative(None, A, out=D[:m])
         raise AssertionError("unreachable")
 
     def _backward(self, dZ: Array, inputs: list[Array], pre: list[Array | None],
-                  lam: float) -> None:
-        """Fill ``flat_grad`` from δ_L = dZ (derivations.md eq. 2.1–2.5), adding 2λW_l."""
+                  lam: float, ws: Workspace | None = None) -> None:
+        """Fill ``flat_grad`` from δ_L = dZ (derivations.md eq. 2.1–2.5), adding 2λW_l.
+
+        With a workspace, ∂L/∂A_{l-1} is written into ``ws.dZ[l-1]`` and multiplied in place
+        by the stored f'(Z_{l-1}), the same product ``Activation.backward`` forms.
+        """
+        m = dZ.shape[0]
         for l in range(self.n_layers - 1, -1, -1):
+            dX = None if ws is None or l == 0 else ws.dZ[l - 1][:m]
             _, _, dA = dense_backward(dZ, inputs[l], self.weights[l], dW=self.weight_grads[l],
-                                      db=self.bias_grads[l], need_dX=l > 0)
+                                      db=self.bias_grads[l], need_dX=l > 0, dX=dX,
+                                      ones=None if ws is None else ws.ones[:m])
             if lam:
                 # ∂(λ‖W‖²)/∂W = 2λW, added in place (l2_penalty_grad without the temporary)
                 self.weight_grads[l] += (2 * lam) * self.weights[l]
-            if l > 0:
-                dZ = self.activations[l - 1].backward(dA, pre[l - 1], inputs[l])
+            if l == 0:
+                break
+            act = self.activations[l - 1]
+            if ws is not None and ws.D[l - 1] is not None:
+                dZ = np.multiply(dA, ws.D[l - 1][:m], out=dA)        # δ = ∂L/∂A ⊙ f'(Z)
+            else:
+                dZ = act.backward(dA, pre[l - 1], inputs[l])
 
     def forward(self, X) -> Array:
         """Logits ``Z_L`` for X (m, n_0) -> (m, K)."""
@@ -243,9 +270,10 @@ class MLP:
         w = self.check_sample_weight(sample_weight, X.shape[0])
         return self._loss_and_grads(X, y, w, part)
 
-    def _loss_and_grads(self, X: Array, y: Array, w: Array | None, part: str = "total"
-                        ) -> tuple[float, list[Array]]:
-        """:meth:`loss_and_grads` on inputs already validated (the training loop's path)."""
+    def _loss_and_grads(self, X: Array, y: Array, w: Array | None, part: str = "total",
+                        ws: Workspace | None = None) -> tuple[float, list[Array]]:
+        """:meth:`loss_and_grads` on inputs already validated (the training loop's path, which
+        passes a :class:`~handgrad.workspace.Workspace` so that no step allocates)."""
         self.last_l2_loss = l2_penalty(self.weights, self.l2)
         if part == "l2":
             self.last_data_loss = 0.0
@@ -253,10 +281,13 @@ class MLP:
             for g in self.bias_grads:
                 g[...] = 0
             return self.last_l2_loss, self.grads
-        logits, inputs, pre = self._forward(X, keep=True)
+        m = X.shape[0]
+        logits, inputs, pre = self._forward(X, keep=True, ws=ws)
         self.last_logits = logits  # the trainer reads the batch accuracy off these
-        self.last_data_loss, dZ = softmax_cross_entropy(logits, y, w)
-        self._backward(dZ, inputs, pre, self.l2 if part == "total" else 0.0)
+        self.last_data_loss, dZ = softmax_cross_entropy(
+            logits, y, w, out=None if ws is None else ws.dZ[-1][:m],
+            work=None if ws is None else ws.logP[:m])
+        self._backward(dZ, inputs, pre, self.l2 if part == "total" else 0.0, ws)
         if part == "data":
             return self.last_data_loss, self.grads
         return self.last_data_loss + self.last_l2_loss, self.grads

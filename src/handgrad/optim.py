@@ -10,6 +10,10 @@ buffer) and updates the buffer in place with a few whole-buffer numpy operations
 
 ``opt.lr`` is the current learning rate η; a schedule sets it before each epoch.
 ``state_dict()`` / ``load_state_dict()`` expose the state for checkpoints.
+
+The updates go through BLAS level-1 routines (``axpy``: y ← a·x + y, ``scal``: x ← a·x, in
+place on contiguous arrays, see :mod:`handgrad.blas1`): one pass over the buffer each, where
+numpy's ``p -= lr * g`` makes two and allocates a temporary.
 """
 
 from __future__ import annotations
@@ -18,9 +22,18 @@ import math
 
 import numpy as np
 
+from .blas1 import axpy, scal
 from .errors import InputError
 
 Array = np.ndarray
+
+
+def _weight_ranges(decay_mask: Array | None) -> list[tuple[int, int]]:
+    """The runs of True in a boolean mask over the flat buffer, as (start, stop) pairs."""
+    if decay_mask is None:
+        return []
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], decay_mask.astype(np.int8), [0]))))
+    return list(zip(edges[0::2].tolist(), edges[1::2].tolist()))
 
 
 def _positive(value, what: str, allow_zero: bool = False) -> float:
@@ -68,22 +81,21 @@ class SGD:
 
     def init(self, n_params: int, dtype, decay_mask: Array | None = None) -> None:
         self.velocity = np.zeros(n_params, dtype=dtype) if self.momentum else None
-        self._tmp = np.empty(n_params, dtype=dtype)
+        self._tmp = np.empty(n_params, dtype=dtype)  # only the numpy fallback of axpy uses it
 
     def step(self, params: Array, grads: Array) -> None:
-        """One update of ``params`` in place from ``grads`` (flat arrays)."""
-        step = np.multiply(grads, -self.lr, out=self._tmp)            # −η·g
-        if self.velocity is None:
-            params += step
+        """One update of ``params`` in place from ``grads`` (flat contiguous arrays)."""
+        lr, v, tmp = self.lr, self.velocity, self._tmp
+        if v is None:
+            axpy(-lr, grads, params, tmp)                            # θ ← θ − ηg
             return
-        v = self.velocity
-        v *= self.momentum
-        v += step                                                    # v ← μv − ηg
+        scal(self.momentum, v)
+        axpy(-lr, grads, v, tmp)                                     # v ← μv − ηg
         if self.nesterov:
-            step += self.momentum * v                                # μv − ηg
-            params += step
+            axpy(self.momentum, v, params, tmp)
+            axpy(-lr, grads, params, tmp)                            # θ ← θ + μv − ηg
         else:
-            params += v
+            axpy(1.0, v, params, tmp)                                # θ ← θ + v
 
     def state_dict(self) -> dict:
         return {"lr": self.lr, "velocity": None if self.velocity is None else self.velocity.copy()}
@@ -130,32 +142,34 @@ class Adam:
         self.m = np.zeros(n_params, dtype=dtype)
         self.v = np.zeros(n_params, dtype=dtype)
         self._tmp = np.empty(n_params, dtype=dtype)
-        self._tmp2 = np.empty(n_params, dtype=dtype)
+        self._tmp2 = np.empty(n_params, dtype=dtype)  # only the numpy fallback of axpy uses it
         if self.weight_decay and decay_mask is None:
             raise InputError("AdamW weight decay needs the mask of weight entries (decay_mask)")
-        self.decay_mask = decay_mask
+        self._decay_ranges = _weight_ranges(decay_mask) if self.weight_decay else []
         self.t = 0
 
     def step(self, params: Array, grads: Array) -> None:
-        """One update of ``params`` in place from ``grads`` (flat arrays)."""
+        """One update of ``params`` in place from ``grads`` (flat contiguous arrays).
+
+        Computed as ``θ ← θ − (η·√(1−β₂ᵗ)/(1−β₁ᵗ)) · m / (√v + ε·√(1−β₂ᵗ))``, which equals
+        Algorithm 1's ``θ − η·m̂/(√v̂ + ε)`` (multiply numerator and denominator by
+        √(1−β₂ᵗ)) and saves a pass over the buffer.
+        """
         self.t += 1
-        b1, b2, tmp, tmp2 = self.beta1, self.beta2, self._tmp, self._tmp2
-        if self.weight_decay:
-            params[self.decay_mask] *= 1 - self.lr * self.weight_decay
-        self.m *= b1
-        self.m += np.multiply(grads, 1 - b1, out=tmp)                 # m ← β₁m + (1−β₁)g
-        self.v *= b2
+        tmp, tmp2, lr = self._tmp, self._tmp2, self.lr
+        b1, b2 = self.beta1, self.beta2
+        for lo, hi in self._decay_ranges:                            # AdamW: W ← (1 − ηw)W
+            scal(1 - lr * self.weight_decay, params[lo:hi])
+        scal(b1, self.m)
+        axpy(1 - b1, grads, self.m, tmp2)                            # m ← β₁m + (1−β₁)g
         np.multiply(grads, grads, out=tmp)
-        tmp *= 1 - b2
-        self.v += tmp                                                 # v ← β₂v + (1−β₂)g²
-        bias1 = 1 - b1 ** self.t
-        bias2 = 1 - b2 ** self.t
+        scal(b2, self.v)
+        axpy(1 - b2, tmp, self.v, tmp2)                              # v ← β₂v + (1−β₂)g²
+        root_bias2 = math.sqrt(1 - b2 ** self.t)
         np.sqrt(self.v, out=tmp)
-        tmp *= 1 / math.sqrt(bias2)                                   # √v̂
-        tmp += self.eps
-        np.divide(self.m, tmp, out=tmp2)                              # m / (√v̂ + ε)
-        tmp2 *= -self.lr / bias1                                      # −η·m̂/(√v̂ + ε)
-        params += tmp2
+        tmp += self.eps * root_bias2                                 # √v + ε√(1−β₂ᵗ)
+        np.divide(self.m, tmp, out=tmp)
+        axpy(-lr * root_bias2 / (1 - b1 ** self.t), tmp, params, tmp2)
 
     def state_dict(self) -> dict:
         return {"lr": self.lr, "t": self.t, "m": self.m.copy(), "v": self.v.copy()}

@@ -23,6 +23,7 @@ from .errors import InputError, TrainingDivergedError
 from .losses import log_softmax
 from .network import MLP
 from .optim import Schedule, make_optimizer, make_schedule
+from .workspace import Workspace
 
 Array = np.ndarray
 
@@ -120,9 +121,11 @@ def class_weights_for(y: Array, n_classes: int, class_weight) -> Array:
     return weights
 
 
-def _accuracy(logits: Array, y: Array) -> float:
+def _correct(logits: Array, y: Array) -> int:
+    """How many rows have their target class (labels, or the argmax of probability rows) as
+    the largest logit."""
     target = y if y.ndim == 1 else y.argmax(axis=1)
-    return float(np.mean(np.argmax(logits, axis=1) == target))
+    return int(np.count_nonzero(np.argmax(logits, axis=1) == target))
 
 
 def evaluate(net: MLP, X: Array, y: Array, batch_size: int = 4096) -> tuple[float, float]:
@@ -213,7 +216,9 @@ def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 
     opt = optimizer if hasattr(optimizer, "step") else make_optimizer(
         optimizer, lr, **_optimizer_options(optimizer, momentum, nesterov, weight_decay))
     opt.init(net.n_params, net.dtype, decay_mask=net.weight_mask)
-    sched = schedule if isinstance(schedule, Schedule) else make_schedule(schedule, lr, epochs)
+    # an optimizer object brings its own learning rate; the schedule starts from it
+    base_lr = opt.lr if hasattr(optimizer, "step") else lr
+    sched = schedule if isinstance(schedule, Schedule) else make_schedule(schedule, base_lr, epochs)
     loop = _Loop(net, opt, sched, X, y, w, X_val, y_val, batch_size, shuffle, seed,
                  patience, min_delta, restore_best, list(callbacks), diagnostics)
     with limit_blas_threads(net, batch_size, blas_threads):
@@ -283,10 +288,13 @@ class _Loop:
         self.best_flat: Array | None = None
         self.wait = 0
         n = X.shape[0]
-        # reusable batch buffers: no per-step allocation for gathering rows
-        self.Xb = np.empty((batch_size, X.shape[1]), dtype=X.dtype)
-        self.yb = np.empty((batch_size,) + y.shape[1:], dtype=y.dtype)
-        self.wb = None if w is None else np.empty(batch_size, dtype=w.dtype)
+        # reusable buffers: no step allocates (shuffled rows are gathered into Xb/yb/wb;
+        # unshuffled batches are views of X), and the network computes inside ``ws``
+        self.ws = Workspace(net, batch_size)
+        if shuffle:
+            self.Xb = np.empty((batch_size, X.shape[1]), dtype=X.dtype)
+            self.yb = np.empty((batch_size,) + y.shape[1:], dtype=y.dtype)
+            self.wb = None if w is None else np.empty(batch_size, dtype=w.dtype)
         self.probe = X[np.random.default_rng(0).permutation(n)[:1000]] if diagnostics else None
 
     def _notify(self, method: str, *args):
@@ -329,31 +337,39 @@ class _Loop:
         net, opt, X, y, w = self.net, self.opt, self.X, self.y, self.w
         t0 = time.perf_counter()
         opt.lr = self.sched.lr(epoch)
-        order = self.rng.permutation(X.shape[0]) if self.shuffle else np.arange(X.shape[0])
+        order = self.rng.permutation(X.shape[0]) if self.shuffle else None
         start_flat = net.flat.copy()  # the last good weights, if this epoch diverges
-        sums = np.zeros(3)            # data loss, l2 loss, correct — each summed over rows
+        data_sum = l2_sum = correct = 0.0  # each summed over rows
         last_step = None
+        bs = self.batch_size
         for b in range(n_batches):
-            rows = order[b * self.batch_size:(b + 1) * self.batch_size]
-            k = rows.size
-            Xb = np.take(X, rows, axis=0, out=self.Xb[:k])
-            yb = np.take(y, rows, axis=0, out=self.yb[:k])
-            wb = None if w is None else np.take(w, rows, out=self.wb[:k])
-            loss, _ = net._loss_and_grads(Xb, yb, wb)
+            if order is None:
+                Xb, yb = X[b * bs:(b + 1) * bs], y[b * bs:(b + 1) * bs]
+                wb = None if w is None else w[b * bs:(b + 1) * bs]
+            else:
+                rows = order[b * bs:(b + 1) * bs]
+                k = rows.size
+                Xb = np.take(X, rows, axis=0, out=self.Xb[:k])
+                yb = np.take(y, rows, axis=0, out=self.yb[:k])
+                wb = None if w is None else np.take(w, rows, out=self.wb[:k])
+            loss, _ = net._loss_and_grads(Xb, yb, wb, ws=self.ws)
             if not math.isfinite(loss):
                 self._diverged(epoch, start_flat, "the training loss became " + str(loss))
-            sums += (net.last_data_loss * k, net.last_l2_loss * k,
-                     _accuracy(net.last_logits, yb) * k)
+            k = Xb.shape[0]
+            data_sum += net.last_data_loss * k
+            l2_sum += net.last_l2_loss * k
+            correct += _correct(net.last_logits, yb)
             if b == n_batches - 1 and self.diagnostics:
                 last_step = (net.flat.copy(), [np.linalg.norm(g) for g in net.weight_grads])
             opt.step(net.flat, net.flat_grad)
-            self._notify("on_batch_end", epoch, b, n_batches, loss)
+            if self.callbacks:
+                self._notify("on_batch_end", epoch, b, n_batches, loss)
         if not np.all(np.isfinite(net.flat)):
             self._diverged(epoch, start_flat, "the weights became NaN or inf")
         n = X.shape[0]
         record = {"epoch": epoch + 1, "lr": opt.lr,
-                  "train_loss": float(sums[0] + sums[1]) / n, "train_data_loss": float(sums[0]) / n,
-                  "train_l2_loss": float(sums[1]) / n, "train_accuracy": float(sums[2]) / n,
+                  "train_loss": (data_sum + l2_sum) / n, "train_data_loss": data_sum / n,
+                  "train_l2_loss": l2_sum / n, "train_accuracy": correct / n,
                   "val_loss": None, "val_accuracy": None}
         if self.X_val is not None:
             record["val_loss"], record["val_accuracy"] = evaluate(net, self.X_val, self.y_val)
