@@ -599,7 +599,7 @@ def part_d(cfg: Config, X, y, log) -> dict:
     return out
 
 
-def plot_scaling(d: dict, path: Path) -> None:
+def plot_scaling(d: dict, path: Path, note: str = "") -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -611,18 +611,22 @@ def plot_scaling(d: dict, path: Path) -> None:
               "batch": "batch size (784-256-128-10)"}
     for ax, panel in zip(axes, ("width", "depth", "batch")):
         pts = [p for p in d["points"] if p["panel"] == panel]
+        xs = [p["x"] for p in pts]
         if pts:
-            ax.plot([p["x"] for p in pts], [p["ratio"] for p in pts], "o-", label="handgrad")
+            ax.plot(xs, [p["ratio"] for p in pts], "o-", label="handgrad")
         ax.axhline(VS_FLOOR, ls="--", color="grey", label=f"target {VS_FLOOR}")
         ax.axhline(1.0, ls=":", color="lightgrey")
         if panel != "depth":
             ax.set_xscale("log", base=2)
+        ax.set_xticks(xs, [str(x) for x in xs])
+        ax.minorticks_off()
         ax.set_xlabel(titles[panel])
         ax.set_ylabel("SGD epoch time / GEMM floor")
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
     axes[0].legend()
-    fig.suptitle("handgrad SGD epoch relative to its matrix products alone (median of reps)")
+    fig.suptitle("handgrad SGD epoch time / the time of its matrix products alone "
+                 f"(ratio of medians){note}")
     fig.savefig(path, dpi=110)
 
 
@@ -935,7 +939,10 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "speed.md").write_text(report, encoding="utf-8")
     if "d" in results:
-        plot_scaling(results["d"], out / "speed_scaling.png")
+        plot_scaling(results["d"], out / "speed_scaling.png",
+                     f"\n{env['date'][:10]}, handgrad {(env['handgrad']['commit'] or '?')[:8]}"
+                     f"{'+dirty' if env['handgrad']['dirty'] else ''}"
+                     + (" — QUICK RUN, not results" if cfg.quick else ""))
     payload = {**env, "config": asdict(cfg), "parts": sorted(parts), "total_seconds": wall,
                "targets": targets, "results": results}
     (out / "speed.json").write_text(json.dumps(payload, indent=2, default=str) + "\n",
