@@ -215,3 +215,16 @@ class TestBadInput:
     def test_bad_part(self):
         with pytest.raises(ValueError, match="part must be"):
             self.net.loss_and_grads(np.zeros((2, 3)), np.array([0, 1]), part="weights")
+
+
+def test_finiteness_check_finds_the_first_bad_entry_and_ignores_overflowing_sums():
+    from handgrad.validation import first_non_finite
+
+    X = np.full((10_000, 3), 3e38, dtype=np.float32)  # finite, but the sum overflows
+    assert first_non_finite(X) is None
+    X[9_000, 2] = np.nan
+    X[9_500, 0] = np.inf
+    assert first_non_finite(X) == (9_000, 2)
+    Y = np.zeros((5, 4))
+    Y[3, 1] = -np.inf
+    assert first_non_finite(Y) == (3, 1)
