@@ -47,6 +47,9 @@ class Activation:
         init: ``"he"`` for the ReLU family, ``"glorot"`` otherwise (see :mod:`handgrad.init`).
         kinks: points where ``f`` is not differentiable (gradient checks stay away from them).
         params: parameters of the activation (e.g. ``{"alpha": 0.01}``), for model files.
+        homogeneous: ``f(z) = z·f'(z)`` (positively homogeneous of degree 1: ReLU, leaky ReLU),
+            with ``f'`` computable from ``Z`` as from ``A``; the workspace then computes
+            ``f'(Z)`` first and forms ``A = Z ⊙ f'(Z)`` in place, one pass fewer.
     """
 
     name: str
@@ -58,6 +61,7 @@ class Activation:
     params: dict = field(default_factory=dict)
     base: str = ""
     derivative: Callable[..., Array | None] | None = None
+    homogeneous: bool = False
 
     def __repr__(self) -> str:
         return f"Activation({self.name!r})"
@@ -132,7 +136,7 @@ def make_leaky_relu(alpha: float = 0.01) -> Activation:
     name = "leaky_relu" if alpha == 0.01 else f"leaky_relu(alpha={alpha:g})"
     return Activation(name, leaky_relu_forward, _backward_from(leaky_relu_derivative), init="he",
                       kinks=(0.0,), params={"alpha": alpha}, base="leaky_relu",
-                      derivative=leaky_relu_derivative)
+                      derivative=leaky_relu_derivative, homogeneous=True)
 
 
 # --- sigmoid: σ(z) = 1/(1+e^{−z}), σ'(z) = σ(z)(1−σ(z)) -----------------------------------
@@ -185,7 +189,7 @@ _REGISTRY: dict[str, Callable[..., Activation]] = {
     "identity": lambda: Activation("identity", identity_forward, identity_backward,
                                    base="identity"),
     "relu": lambda: Activation("relu", relu_forward, relu_backward, init="he", kinks=(0.0,),
-                               base="relu", derivative=relu_derivative),
+                               base="relu", derivative=relu_derivative, homogeneous=True),
     "leaky_relu": make_leaky_relu,
     "sigmoid": lambda: Activation("sigmoid", sigmoid_forward, sigmoid_backward, base="sigmoid",
                                   derivative=sigmoid_derivative),

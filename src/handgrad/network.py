@@ -216,6 +216,8 @@ class MLP:
             if D is None:  # no derivative buffer: keep Z beside A for act.backward
                 pre.append(Z if act.needs_input else None)
                 A = act.forward(Z)
+            elif act.homogeneous:  # A = Z ⊙ f'(Z), and f' reads the same off Z as off A
+                A = np.multiply(Z, act.derivative(Z, Z, out=D[:m]), out=Z)
             elif act.needs_input:  # f'(Z) must be read before A overwrites Z
                 act.derivative(Z, None, out=D[:m])
                 A = act.forward(Z, out=Z)
