@@ -21,8 +21,8 @@ def test_checker_catches_l2_gradient_off_by_factor_two(monkeypatch):
     net, X, y = make_problem([4, 6, 3], "relu", l2=0.1, seed=2)
     original = network.MLP._backward
 
-    def broken(self, dZ, inputs, pre, lam, ws=None):  # as if someone wrote 4λW instead of 2λW
-        return original(self, dZ, inputs, pre, 2 * lam, ws)
+    def broken(self, dZ, inputs, pre, lam, *rest):  # as if someone wrote 4λW instead of 2λW
+        return original(self, dZ, inputs, pre, 2 * lam, *rest)
 
     monkeypatch.setattr(network.MLP, "_backward", broken)
     report = hg.gradcheck(net, X, y)

@@ -27,6 +27,7 @@ from typing import Sequence
 import numpy as np
 
 from .activations import Activation, get_activation
+from .blas import gemm_tn, gemv_t
 from .errors import InputError
 from .init import INITIALISERS
 from .layers import dense_backward, dense_forward
@@ -227,21 +228,33 @@ class MLP:
         raise AssertionError("unreachable")
 
     def _backward(self, dZ: Array, inputs: list[Array], pre: list[Array | None],
-                  lam: float, ws: Workspace | None = None) -> None:
+                  lam: float, ws: Workspace | None = None, sgd_lr: float | None = None) -> None:
         """Fill ``flat_grad`` from δ_L = dZ (derivations.md eq. 2.1–2.5), adding 2λW_l.
 
         With a workspace, ∂L/∂A_{l-1} is written into ``ws.dZ[l-1]`` and multiplied in place
         by the stored f'(Z_{l-1}), the same product ``Activation.backward`` forms.
+
+        With ``sgd_lr`` = η (plain SGD, a workspace required) the gradients are not stored:
+        each layer's update happens inside the products that compute them,
+        ``W_l ← (1 − 2λη)·W_l − η·A_{l−1}ᵀδ_l`` and ``b_l ← b_l − η·1ᵀδ_l``, after
+        ``δ_l W_lᵀ`` has used the old ``W_l``. Same step as storing ∂L/∂θ and then
+        ``θ ← θ − η·∂L/∂θ``, up to rounding inside the BLAS kernel.
         """
         m = dZ.shape[0]
         for l in range(self.n_layers - 1, -1, -1):
             dX = None if ws is None or l == 0 else ws.dZ[l - 1][:m]
-            _, _, dA = dense_backward(dZ, inputs[l], self.weights[l], dW=self.weight_grads[l],
-                                      db=self.bias_grads[l], need_dX=l > 0, dX=dX,
-                                      ones=None if ws is None else ws.ones[:m])
-            if lam:
-                # ∂(λ‖W‖²)/∂W = 2λW, added in place (l2_penalty_grad without the temporary)
-                self.weight_grads[l] += (2 * lam) * self.weights[l]
+            W = self.weights[l]
+            if sgd_lr is None:
+                _, _, dA = dense_backward(dZ, inputs[l], W, dW=self.weight_grads[l],
+                                          db=self.bias_grads[l], need_dX=l > 0, dX=dX,
+                                          ones=None if ws is None else ws.ones[:m])
+                if lam:
+                    # ∂(λ‖W‖²)/∂W = 2λW, added in place (l2_penalty_grad without the temporary)
+                    self.weight_grads[l] += (2 * lam) * W
+            else:
+                dA = np.matmul(dZ, W.T, out=dX) if l > 0 else None       # eq. 2.4, old W
+                gemm_tn(-sgd_lr, inputs[l], dZ, 1 - 2 * lam * sgd_lr, W)  # eq. 2.2 + step
+                gemv_t(-sgd_lr, dZ, ws.ones[:m], 1.0, self.biases[l])     # eq. 2.3 + step
             if l == 0:
                 break
             act = self.activations[l - 1]
@@ -273,9 +286,14 @@ class MLP:
         return self._loss_and_grads(X, y, w, part)
 
     def _loss_and_grads(self, X: Array, y: Array, w: Array | None, part: str = "total",
-                        ws: Workspace | None = None) -> tuple[float, list[Array]]:
+                        ws: Workspace | None = None, sgd_lr: float | None = None
+                        ) -> tuple[float, list[Array]]:
         """:meth:`loss_and_grads` on inputs already validated (the training loop's path, which
-        passes a :class:`~handgrad.workspace.Workspace` so that no step allocates)."""
+        passes a :class:`~handgrad.workspace.Workspace` so that no step allocates).
+
+        ``sgd_lr`` = η makes this a whole plain-SGD step: the parameters are updated inside
+        the backward products (see :meth:`_backward`) and ``flat_grad`` is left untouched.
+        """
         self.last_l2_loss = l2_penalty(self.weights, self.l2)
         if part == "l2":
             self.last_data_loss = 0.0
@@ -283,13 +301,15 @@ class MLP:
             for g in self.bias_grads:
                 g[...] = 0
             return self.last_l2_loss, self.grads
+        if sgd_lr is not None and (ws is None or part != "total"):
+            raise ValueError("a fused SGD step needs a workspace and the total loss")
         m = X.shape[0]
         logits, inputs, pre = self._forward(X, keep=True, ws=ws)
         self.last_logits = logits  # the trainer reads the batch accuracy off these
         self.last_data_loss, dZ = softmax_cross_entropy(
             logits, y, w, out=None if ws is None else ws.dZ[-1][:m],
             work=None if ws is None else ws.logP[:m])
-        self._backward(dZ, inputs, pre, self.l2 if part == "total" else 0.0, ws)
+        self._backward(dZ, inputs, pre, self.l2 if part == "total" else 0.0, ws, sgd_lr)
         if part == "data":
             return self.last_data_loss, self.grads
         return self.last_data_loss + self.last_l2_loss, self.grads

@@ -12,7 +12,7 @@ buffer) and updates the buffer in place with a few whole-buffer numpy operations
 ``state_dict()`` / ``load_state_dict()`` expose the state for checkpoints.
 
 The updates go through BLAS level-1 routines (``axpy``: y ← a·x + y, ``scal``: x ← a·x, in
-place on contiguous arrays, see :mod:`handgrad.blas1`): one pass over the buffer each, where
+place on contiguous arrays, see :mod:`handgrad.blas`): one pass over the buffer each, where
 numpy's ``p -= lr * g`` makes two and allocates a temporary.
 """
 
@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from .blas1 import axpy, scal
+from .blas import axpy, scal
 from .errors import InputError
 
 Array = np.ndarray
@@ -96,6 +96,12 @@ class SGD:
             axpy(-lr, grads, params, tmp)                            # θ ← θ + μv − ηg
         else:
             axpy(1.0, v, params, tmp)                                # θ ← θ + v
+
+    @property
+    def fuses_into_backward(self) -> bool:
+        """Plain SGD (μ = 0) can update each layer inside the products that compute its
+        gradient (``MLP._backward(sgd_lr=η)``), which the training loop then does."""
+        return self.velocity is None and self.momentum == 0
 
     def state_dict(self) -> dict:
         return {"lr": self.lr, "velocity": None if self.velocity is None else self.velocity.copy()}

@@ -342,6 +342,7 @@ class _Loop:
         data_sum = l2_sum = correct = 0.0  # each summed over rows
         last_step = None
         bs = self.batch_size
+        fuse = getattr(opt, "fuses_into_backward", False)
         for b in range(n_batches):
             if order is None:
                 Xb, yb = X[b * bs:(b + 1) * bs], y[b * bs:(b + 1) * bs]
@@ -352,16 +353,23 @@ class _Loop:
                 Xb = np.take(X, rows, axis=0, out=self.Xb[:k])
                 yb = np.take(y, rows, axis=0, out=self.yb[:k])
                 wb = None if w is None else np.take(w, rows, out=self.wb[:k])
-            loss, _ = net._loss_and_grads(Xb, yb, wb, ws=self.ws)
+            last = b == n_batches - 1
+            # plain SGD updates inside the backward products, except where the diagnostics
+            # need this step's gradient
+            fused = fuse and not (last and self.diagnostics)
+            if last and self.diagnostics:
+                before = net.flat.copy()
+            loss, _ = net._loss_and_grads(Xb, yb, wb, ws=self.ws, sgd_lr=opt.lr if fused else None)
             if not math.isfinite(loss):
                 self._diverged(epoch, start_flat, "the training loss became " + str(loss))
             k = Xb.shape[0]
             data_sum += net.last_data_loss * k
             l2_sum += net.last_l2_loss * k
             correct += _correct(net.last_logits, yb)
-            if b == n_batches - 1 and self.diagnostics:
-                last_step = (net.flat.copy(), [np.linalg.norm(g) for g in net.weight_grads])
-            opt.step(net.flat, net.flat_grad)
+            if last and self.diagnostics:
+                last_step = (before, [np.linalg.norm(g) for g in net.weight_grads])
+            if not fused:
+                opt.step(net.flat, net.flat_grad)
             if self.callbacks:
                 self._notify("on_batch_end", epoch, b, n_batches, loss)
         if not np.all(np.isfinite(net.flat)):
