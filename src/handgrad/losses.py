@@ -58,11 +58,13 @@ def softmax_cross_entropy(Z: Array, y: Array, sample_weight: Array | None = None
                           ) -> tuple[float, Array]:
     """Fused softmax + cross-entropy, averaged over the batch, and its gradient.
 
-    Forward (derivations.md eq. 3.1–3.3), with the row maxima ``c_i = max_k Z_ik``:
-        ``P = exp(Z − c) / Σ_k exp(Z − c)``,   ``log P = (Z − c) − log Σ_k exp(Z − c)``,
-        ``L = −(1/m) Σ_i Σ_k Y_ik log P_ik``   (``= −(1/m) Σ_i log P_{i,y_i}`` for labels).
+    Forward (derivations.md eq. 3.1–3.3), with the row maxima ``c_i = max_k Z_ik``,
+    ``T = Z − c`` and ``s_i = Σ_k exp(T_ik)``:
+        ``log P = T − log s``,   so   ``CE_i = −Σ_k Y_ik log P_ik = log s_i − Σ_k Y_ik T_ik``
+        (using ``Σ_k Y_ik = 1``; for labels ``Σ_k Y_ik T_ik = T_{i,y_i}``),
+        ``L = (1/m) Σ_i CE_i``.
     Backward (derivations.md eq. 3.6):
-        ``∂L/∂Z = (P − Y) / m``.
+        ``∂L/∂Z = (P − Y) / m = exp(T)·(1/(m·s)) − Y/m``.
 
     With ``sample_weight`` w (m,), each sample's term is scaled: ``L = (1/m) Σ_i w_i CE_i`` and
     ``∂L/∂Z_i = w_i (P_i − Y_i) / m`` (weights of 1 give the plain mean).
@@ -73,29 +75,29 @@ def softmax_cross_entropy(Z: Array, y: Array, sample_weight: Array | None = None
            are ≥ 0 and sum to 1 (one-hot or soft labels). Must already be validated
            (see :func:`check_targets`).
         sample_weight: optional (m,) non-negative weights.
-        out, work: optional (m, K) buffers of Z's dtype for dZ and for log P (the training
+        out, work: optional (m, K) buffers of Z's dtype for dZ and for T (the training
             loop passes preallocated ones; the arithmetic is the same either way).
 
     Returns:
         ``(loss, dZ)``: loss as a Python float; dZ (m, K) in Z's dtype (``out`` if given).
     """
     m = Z.shape[0]
-    logP = np.subtract(Z, Z.max(axis=1, keepdims=True), out=work)   # Z − c
-    dZ = np.exp(logP, out=out)
-    total = dZ.sum(axis=1, keepdims=True)
-    dZ /= total                                                     # P
-    logP -= np.log(total)                                           # log P
+    T = np.subtract(Z, Z.max(axis=1, keepdims=True), out=work)      # T = Z − c ≤ 0
+    dZ = np.exp(T, out=out)
+    s = dZ.sum(axis=1, keepdims=True)
+    row_scale = 1 / (m * s) if sample_weight is None else sample_weight[:, None] / (m * s)
+    dZ *= row_scale                                                 # w·P/m
+    target_scale = (1 / m) if sample_weight is None else sample_weight / m
     if y.ndim == 1:
         rows = np.arange(m)
-        per_sample = -logP[rows, y]
-        dZ[rows, y] -= 1                                            # P − Y
+        t_y = T[rows, y]
+        dZ[rows, y] -= target_scale                                 # w·(P − Y)/m
     else:
-        per_sample = -(y * logP).sum(axis=1)
-        dZ -= y
+        t_y = (y * T).sum(axis=1)
+        dZ -= y * (target_scale if sample_weight is None else target_scale[:, None])
+    per_sample = np.log(s[:, 0]) - t_y                              # CE_i = log s_i − Σ_k Y_ik T_ik
     if sample_weight is not None:
         per_sample = per_sample * sample_weight
-        dZ *= sample_weight[:, None]
-    dZ /= m
     return float(per_sample.sum(dtype=np.float64) / m), dZ
 
 

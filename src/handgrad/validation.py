@@ -39,14 +39,17 @@ def check_matrix(X, what: str = "X", n_features: int | None = None, dtype=np.flo
 def first_non_finite(arr: np.ndarray, rows_per_chunk: int = 4096) -> tuple[int, int] | None:
     """(row, column) of the first NaN/±inf of a 2-D array, or None when all are finite.
 
-    The common case costs one pass and no temporary: a sum is NaN or ±inf whenever any term
-    is, so a finite sum clears the whole array. (``np.isfinite(arr)`` would allocate a boolean
-    array as large as the data — 47 MB for 60k×784 — whose page faults alone took ~100 ms
-    here.) Only when the sum is not finite (a bad value, or an overflow of huge ones) are the
-    rows searched, a chunk at a time.
+    The common case costs one pass and no data-sized temporary: a sum is NaN or ±inf whenever
+    any term is, so finite row sums clear the whole array. They are taken as the product
+    ``arr @ 1`` (BLAS, multithreaded: 4.6 ms for 60k×784 float32 here, against 11 ms for
+    ``arr.sum()`` and ~100 ms for ``np.isfinite(arr).all()``, whose data-sized boolean
+    temporary costs page faults). Only when a row sum is not finite (a bad value, or an
+    overflow of huge ones) are the rows searched, a chunk at a time.
     """
+    if arr.size == 0:
+        return None
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is what we test for
-        if np.isfinite(arr.sum()):
+        if np.isfinite(arr @ np.ones(arr.shape[1], dtype=arr.dtype)).all():
             return None
         for start in range(0, arr.shape[0], rows_per_chunk):
             chunk = arr[start:start + rows_per_chunk]
