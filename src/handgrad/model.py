@@ -17,7 +17,7 @@ from .errors import InputError
 from .losses import log_softmax
 from .network import MLP
 from .preprocessing import LabelEncoder, Standardizer
-from .validation import check_matrix
+from .validation import check_matrix, check_shape
 
 
 @dataclass
@@ -62,21 +62,24 @@ class Model:
         """Original labels -> indices 0..K-1; a label the model never saw is refused."""
         return LabelEncoder(self.classes).transform(np.asarray(y))
 
-    def predict_proba(self, X, batch_size: int = 8192) -> np.ndarray:
+    def predict_proba(self, X, batch_size: int = 4096) -> np.ndarray:
         """Class probabilities (n, K), in ``classes`` order."""
         return np.exp(self.predict_log_proba(X, batch_size))
 
-    def predict_log_proba(self, X, batch_size: int = 8192) -> np.ndarray:
-        """Log-probabilities from log-softmax (finite wherever the logits are)."""
-        Xt = self.transform(X)
-        out = np.empty((Xt.shape[0], self.net.n_classes), dtype=self.net.dtype)
-        for start in range(0, Xt.shape[0], batch_size):
-            logits = self.net._forward(Xt[start:start + batch_size], keep=False)[0]
-            out[start:start + batch_size] = log_softmax(logits)
-        if not np.all(np.isfinite(out)):
-            raise InputError("the model produced non-finite outputs for this input; "
-                             "its weights or the input scale are broken")
+    def predict_log_proba(self, X, batch_size: int = 4096) -> np.ndarray:
+        """Log-probabilities from log-softmax (finite wherever the logits are), computed a
+        chunk of rows at a time (standardisation included), so memory does not grow with X."""
+        check_shape(X, "X", self.n_features)
+        out = np.empty((np.shape(X)[0], self.net.n_classes), dtype=self.net.dtype)
+        transform = None if self.scaler is None else self._standardize
+        for start, logits in self.net.logits_in_chunks(X, batch_size, transform):
+            out[start:start + logits.shape[0]] = log_softmax(logits)
         return out
+
+    def _standardize(self, chunk: np.ndarray) -> np.ndarray:
+        # NaN/inf are refused by the network right after this, naming the row
+        with np.errstate(invalid="ignore", over="ignore"):
+            return self.scaler.transform(chunk, dtype=self.net.dtype)
 
     def predict(self, X, batch_size: int = 8192) -> np.ndarray:
         """Predicted original labels (n,)."""

@@ -31,7 +31,7 @@ from .blas import gemm_tn, gemv_t
 from .errors import InputError
 from .init import INITIALISERS
 from .layers import dense_backward, dense_forward
-from .validation import check_matrix
+from .validation import check_finite, check_matrix, check_shape, first_non_finite
 from .workspace import Workspace
 from .losses import check_targets, l2_penalty, log_softmax, softmax, softmax_cross_entropy
 
@@ -213,6 +213,9 @@ class MLP:
             if l == self.n_layers - 1:
                 return Z, inputs, pre
             act = self.activations[l]
+            if not keep:  # prediction: no backward pass, no derivatives
+                A = act.forward(Z, out=None if ws is None else Z)
+                continue
             D = None if ws is None else ws.D[l]
             if D is None:  # no derivative buffer: keep Z beside A for act.backward
                 pre.append(Z if act.needs_input else None)
@@ -326,13 +329,54 @@ class MLP:
             per = per * w
         return float(per.sum(dtype=np.float64) / X.shape[0]) + l2_penalty(self.weights, self.l2)
 
-    def predict_proba(self, X) -> Array:
-        """Class probabilities ``softmax(Z_L)``, (m, K); rows sum to 1."""
-        return softmax(self.forward(X))
+    def logits_in_chunks(self, X, batch_size: int = 4096, transform=None):
+        """Yield ``(start, logits)`` for consecutive chunks of at most ``batch_size`` rows.
 
-    def predict(self, X) -> Array:
+        For predicting on more rows than fit in memory twice over: X is validated for shape
+        up front, then converted (to the net's dtype, after ``transform`` if given) and checked
+        for NaN/inf one chunk at a time, and the layers are computed in one reused
+        :class:`~handgrad.workspace.Workspace`. Extra memory stays at a few chunks' worth,
+        whatever the number of rows. ``logits`` is a view into the workspace: use it before
+        the next chunk.
+        """
+        n_in = self.sizes[0] if transform is None else None
+        arr = check_shape(X, "X", n_in, owner="this network")
+        batch_size = max(1, int(batch_size))
+        ws = Workspace(self, min(batch_size, arr.shape[0]), training=False)
+        for start in range(0, arr.shape[0], batch_size):
+            chunk = arr[start:start + batch_size]
+            chunk = transform(chunk) if transform is not None else chunk
+            chunk = np.ascontiguousarray(chunk, dtype=self.dtype)
+            if chunk.shape[1] != self.sizes[0]:
+                raise InputError(f"X has {chunk.shape[1]} features but this network takes {self.sizes[0]}")
+            check_finite(chunk, "X", row_offset=start)
+            with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused just below
+                logits = self._forward(chunk, keep=False, ws=ws)[0]
+            bad = first_non_finite(logits)
+            if bad is not None:
+                raise InputError(f"the network's output is NaN or inf for row {start + bad[0]}: its "
+                                 "inputs are too large for the weights (overflow); rescale them")
+            yield start, logits
+
+    def predict_proba(self, X, batch_size: int = 4096) -> Array:
+        """Class probabilities ``softmax(Z_L)``, (m, K); rows sum to 1. Computed in chunks of
+        ``batch_size`` rows, so the extra memory is the (m, K) result plus a few chunks."""
+        out = None
+        for start, logits in self.logits_in_chunks(X, batch_size):
+            if out is None:
+                out = np.empty((np.shape(X)[0], self.n_classes), dtype=self.dtype)
+            P = out[start:start + logits.shape[0]]
+            np.subtract(logits, logits.max(axis=1, keepdims=True), out=P)
+            np.exp(P, out=P)
+            P /= P.sum(axis=1, keepdims=True)
+        return out
+
+    def predict(self, X, batch_size: int = 4096) -> Array:
         """Class indices ``argmax_k Z_L`` (m,) (softmax is monotone, so the logits suffice)."""
-        return np.argmax(self.forward(X), axis=1)
+        out = np.empty(np.shape(X)[0], dtype=np.int64) if np.ndim(X) == 2 else None
+        for start, logits in self.logits_in_chunks(X, batch_size):
+            out[start:start + logits.shape[0]] = np.argmax(logits, axis=1)
+        return out
 
 
 def _views(buffer: Array, sizes: list[int]) -> tuple[list[Array], list[Array]]:

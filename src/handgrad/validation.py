@@ -14,6 +14,15 @@ def check_matrix(X, what: str = "X", n_features: int | None = None, dtype=np.flo
     Refused: non-numeric data, anything not 2-D, no rows, a column count other than
     ``n_features`` (when given), NaN or ±inf (the first offending row and column are named).
     """
+    arr = np.ascontiguousarray(check_shape(X, what, n_features, owner), dtype=dtype)
+    check_finite(arr, what)
+    return arr
+
+
+def check_shape(X, what: str = "X", n_features: int | None = None,
+                owner: str = "the model") -> np.ndarray:
+    """``X`` as an array (not converted, not copied) after the checks of :func:`check_matrix`
+    that do not read the values: numeric, 2-D, some rows, ``n_features`` columns."""
     try:
         arr = np.asarray(X)
     except Exception as exc:
@@ -28,12 +37,16 @@ def check_matrix(X, what: str = "X", n_features: int | None = None, dtype=np.flo
     if n_features is not None and arr.shape[1] != n_features:
         raise InputError(f"{what} has {arr.shape[1]} features but {owner} takes {n_features}; "
                          f"check the columns of {what}")
-    arr = np.ascontiguousarray(arr, dtype=dtype)
+    return arr
+
+
+def check_finite(arr: np.ndarray, what: str = "X", row_offset: int = 0) -> None:
+    """Refuse NaN/±inf in a 2-D float array, naming the first one (rows counted from
+    ``row_offset``, for arrays that are chunks of a larger one)."""
     bad = first_non_finite(arr)
     if bad is not None:
-        raise InputError(f"{what} contains NaN or inf (first at row {bad[0]}, column {bad[1]}); "
-                         "remove or impute those values")
-    return arr
+        raise InputError(f"{what} contains NaN or inf (first at row {bad[0] + row_offset}, "
+                         f"column {bad[1]}); remove or impute those values")
 
 
 def first_non_finite(arr: np.ndarray, rows_per_chunk: int = 4096) -> tuple[int, int] | None:

@@ -23,14 +23,19 @@ import numpy as np
 
 
 class Workspace:
-    """Buffers for batches of up to ``capacity`` rows of ``net`` (same dtype as the net)."""
+    """Buffers for batches of up to ``capacity`` rows of ``net`` (same dtype as the net).
 
-    def __init__(self, net, capacity: int):
+    ``training=False`` allocates only the forward buffers ``Z`` (prediction in chunks).
+    """
+
+    def __init__(self, net, capacity: int, training: bool = True):
         dt = net.dtype
         self.capacity = int(capacity)
         self.sizes = list(net.sizes)
         self.dtype = dt
         self.Z = [np.empty((capacity, n), dt) for n in net.sizes[1:]]
+        if not training:
+            return
         self.D = [np.empty((capacity, n), dt) if act.derivative is not None
                   and act.base != "identity" else None
                   for n, act in zip(net.sizes[1:-1], net.activations)]
