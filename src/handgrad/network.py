@@ -195,13 +195,14 @@ class MLP:
         return w
 
     # ----- forward / backward ----------------------------------------------------------
-    def _forward(self, X: Array, keep: bool, ws: Workspace | None = None
+    def _forward(self, X: Array, keep: bool, ws: Workspace | None = None, check_z1=None
                  ) -> tuple[Array, list[Array], list[Array | None]]:
         """Logits of validated X (eq. 1.1–1.3); with ``keep`` also the layer inputs A_{l-1}
         and the Z_l that activations reading their input need for the backward pass.
 
         With a :class:`~handgrad.workspace.Workspace`, every array is written into its
         buffers (A_l over Z_l in place) and f'(Z_l) is stored in ``ws.D[l]``.
+        ``check_z1(Z_1)`` is called on the first pre-activation before any activation reads it.
         """
         inputs, pre = [], []
         m = X.shape[0]
@@ -210,6 +211,8 @@ class MLP:
             if keep:
                 inputs.append(A)
             Z = dense_forward(A, W, b, out=None if ws is None else ws.Z[l][:m])
+            if l == 0 and check_z1 is not None:
+                check_z1(Z)
             if l == self.n_layers - 1:
                 return Z, inputs, pre
             act = self.activations[l]
@@ -349,9 +352,19 @@ class MLP:
             chunk = np.ascontiguousarray(chunk, dtype=self.dtype)
             if chunk.shape[1] != self.sizes[0]:
                 raise InputError(f"X has {chunk.shape[1]} features but this network takes {self.sizes[0]}")
-            check_finite(chunk, "X", row_offset=start)
-            with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused just below
-                logits = self._forward(chunk, keep=False, ws=ws)[0]
+
+            def check_z1(Z1, chunk=chunk, start=start):
+                # NaN/±inf anywhere in a row of X makes that whole row of Z_1 = X W_1 + b_1
+                # non-finite (NaN·w and ±inf·0 are NaN), so checking Z_1 (n_1 columns) clears X
+                # (n_0 columns) more cheaply; on a hit, X itself is searched for the message.
+                if first_non_finite(Z1) is not None:
+                    check_finite(chunk, "X", row_offset=start)
+                    bad = first_non_finite(Z1)
+                    raise InputError(f"X row {start + bad[0]} is too large for the network's weights: "
+                                     "its first layer overflows; rescale the inputs")
+
+            with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused here
+                logits = self._forward(chunk, keep=False, ws=ws, check_z1=check_z1)[0]
             bad = first_non_finite(logits)
             if bad is not None:
                 raise InputError(f"the network's output is NaN or inf for row {start + bad[0]}: its "
