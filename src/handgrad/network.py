@@ -32,7 +32,7 @@ from .errors import InputError
 from .init import INITIALISERS
 from .layers import dense_backward, dense_forward
 from .validation import check_finite, check_matrix, check_shape, first_non_finite
-from .workspace import Workspace
+from .workspace import Workspace, aligned_empty, aligned_zeros
 from .losses import check_targets, l2_penalty, log_softmax, softmax, softmax_cross_entropy
 
 Array = np.ndarray
@@ -90,8 +90,9 @@ class MLP:
         self.l2 = _check_l2(l2)
         self.dtype = resolve_dtype(dtype)
         self.seed = seed
-        self.flat = np.zeros(self.n_params, dtype=self.dtype)
-        self.flat_grad = np.zeros(self.n_params, dtype=self.dtype)
+        # one contiguous, cache-line-aligned buffer each (see workspace.aligned_empty)
+        self.flat = aligned_zeros(self.n_params, self.dtype)
+        self.flat_grad = aligned_zeros(self.n_params, self.dtype)
         self.weights, self.biases = _views(self.flat, self.sizes)
         self.weight_grads, self.bias_grads = _views(self.flat_grad, self.sizes)
         self._init_weights(seed)
@@ -161,8 +162,9 @@ class MLP:
         other = MLP.__new__(MLP)
         other.__dict__.update(self.__dict__)
         other.dtype = resolve_dtype(dtype)
-        other.flat = self.flat.astype(other.dtype)
-        other.flat_grad = np.zeros_like(other.flat)
+        other.flat = aligned_empty(self.n_params, other.dtype)
+        other.flat[...] = self.flat
+        other.flat_grad = aligned_zeros(self.n_params, other.dtype)
         other.weights, other.biases = _views(other.flat, self.sizes)
         other.weight_grads, other.bias_grads = _views(other.flat_grad, self.sizes)
         return other

@@ -24,6 +24,7 @@ import numpy as np
 
 from .blas import axpy, scal
 from .errors import InputError
+from .workspace import aligned_empty, aligned_zeros
 
 Array = np.ndarray
 
@@ -80,8 +81,8 @@ class SGD:
         self._tmp: Array | None = None
 
     def init(self, n_params: int, dtype, decay_mask: Array | None = None) -> None:
-        self.velocity = np.zeros(n_params, dtype=dtype) if self.momentum else None
-        self._tmp = np.empty(n_params, dtype=dtype)  # only the numpy fallback of axpy uses it
+        self.velocity = aligned_zeros(n_params, dtype) if self.momentum else None
+        self._tmp = aligned_empty(n_params, dtype)  # only the numpy fallback of axpy uses it
 
     def step(self, params: Array, grads: Array) -> None:
         """One update of ``params`` in place from ``grads`` (flat contiguous arrays)."""
@@ -145,10 +146,10 @@ class Adam:
         self.v: Array | None = None
 
     def init(self, n_params: int, dtype, decay_mask: Array | None = None) -> None:
-        self.m = np.zeros(n_params, dtype=dtype)
-        self.v = np.zeros(n_params, dtype=dtype)
-        self._tmp = np.empty(n_params, dtype=dtype)
-        self._tmp2 = np.empty(n_params, dtype=dtype)  # only the numpy fallback of axpy uses it
+        self.m = aligned_zeros(n_params, dtype)
+        self.v = aligned_zeros(n_params, dtype)
+        self._tmp = aligned_empty(n_params, dtype)
+        self._tmp2 = aligned_empty(n_params, dtype)  # only the numpy fallback of axpy uses it
         if self.weight_decay and decay_mask is None:
             raise InputError("AdamW weight decay needs the mask of weight entries (decay_mask)")
         self._decay_ranges = _weight_ranges(decay_mask) if self.weight_decay else []

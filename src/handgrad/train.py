@@ -23,7 +23,7 @@ from .errors import InputError, TrainingDivergedError
 from .losses import log_softmax
 from .network import MLP
 from .optim import Schedule, make_optimizer, make_schedule
-from .workspace import Workspace
+from .workspace import Workspace, aligned_empty
 
 Array = np.ndarray
 
@@ -292,7 +292,7 @@ class _Loop:
         # unshuffled batches are views of X), and the network computes inside ``ws``
         self.ws = Workspace(net, batch_size)
         if shuffle:
-            self.Xb = np.empty((batch_size, X.shape[1]), dtype=X.dtype)
+            self.Xb = aligned_empty((batch_size, X.shape[1]), X.dtype)
             self.yb = np.empty((batch_size,) + y.shape[1:], dtype=y.dtype)
             self.wb = None if w is None else np.empty(batch_size, dtype=w.dtype)
         self.probe = X[np.random.default_rng(0).permutation(n)[:1000]] if diagnostics else None

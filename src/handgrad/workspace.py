@@ -21,6 +21,28 @@ from __future__ import annotations
 
 import numpy as np
 
+ALIGN = 64  # bytes: a cache line, and the width of an AVX-512 register
+
+
+def aligned_empty(shape, dtype, align: int = ALIGN) -> np.ndarray:
+    """An uninitialised C-contiguous array whose data starts on an ``align``-byte boundary.
+
+    numpy's allocator only promises 16 bytes. Where a buffer starts relative to cache lines
+    changes how fast the BLAS kernels read and write it: with 16-byte-aligned workspaces an
+    epoch took 0.34 s or 0.43 s here depending on where the allocator happened to put them.
+    """
+    dtype = np.dtype(dtype)
+    n = int(np.prod(shape, dtype=np.int64))
+    raw = np.empty(n * dtype.itemsize + align, dtype=np.uint8)
+    offset = (-raw.ctypes.data) % align
+    return raw[offset:offset + n * dtype.itemsize].view(dtype).reshape(shape)
+
+
+def aligned_zeros(shape, dtype, align: int = ALIGN) -> np.ndarray:
+    out = aligned_empty(shape, dtype, align)
+    out.fill(0)
+    return out
+
 
 class Workspace:
     """Buffers for batches of up to ``capacity`` rows of ``net`` (same dtype as the net).
@@ -33,14 +55,14 @@ class Workspace:
         self.capacity = int(capacity)
         self.sizes = list(net.sizes)
         self.dtype = dt
-        self.Z = [np.empty((capacity, n), dt) for n in net.sizes[1:]]
+        self.Z = [aligned_empty((capacity, n), dt) for n in net.sizes[1:]]
         if not training:
             return
-        self.D = [np.empty((capacity, n), dt) if act.derivative is not None
+        self.D = [aligned_empty((capacity, n), dt) if act.derivative is not None
                   and act.base != "identity" else None
                   for n, act in zip(net.sizes[1:-1], net.activations)]
-        self.dZ = [np.empty((capacity, n), dt) for n in net.sizes[1:]]
-        self.logP = np.empty((capacity, net.sizes[-1]), dt)
+        self.dZ = [aligned_empty((capacity, n), dt) for n in net.sizes[1:]]
+        self.logP = aligned_empty((capacity, net.sizes[-1]), dt)
         self.ones = np.ones(capacity, dt)
 
     def fits(self, net, m: int) -> bool:
