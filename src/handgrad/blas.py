@@ -86,6 +86,19 @@ def _bind(lib, pattern: str, prefix: str, real, c_int) -> dict:
 _FUNCS, SOURCE = _load()
 
 
+def kernel_info() -> dict:
+    """Which BLAS numpy uses, its kernel set ("architecture": OpenBLAS picks one for the CPU
+    when it loads, unless ``OPENBLAS_CORETYPE`` names one) and its threads."""
+    from threadpoolctl import threadpool_info
+
+    for info in threadpool_info():
+        if info.get("user_api") == "blas" and "numpy" in info.get("filepath", ""):
+            return {"library": info.get("internal_api"), "version": info.get("version"),
+                    "kernels": info.get("architecture"), "threads": info.get("num_threads"),
+                    "level1": SOURCE}
+    return {"library": None, "kernels": None, "threads": None, "level1": SOURCE}
+
+
 def _check(*arrays: np.ndarray) -> None:
     for a in arrays:
         if not a.flags.c_contiguous or a.dtype != arrays[0].dtype:
