@@ -21,14 +21,29 @@ from .errors import InputError
 Array = np.ndarray
 
 
+def row_max(Z: Array) -> Array:
+    """``max_k Z_ik`` as an (m, 1) column.
+
+    numpy reduces along a short contiguous axis slowly (23 µs for 512×10 here); reducing the
+    transposed copy along its first axis is elementwise maxima of long rows (3 µs).
+    """
+    return np.maximum.reduce(np.ascontiguousarray(Z.T), axis=0)[:, None]
+
+
+def row_sum(Z: Array) -> Array:
+    """``Σ_k Z_ik`` as an (m, 1) column, as the product ``Z·1`` (BLAS; 1.7 µs against 8.6 µs
+    for ``Z.sum(axis=1)`` at 512×10 here)."""
+    return (Z @ np.ones(Z.shape[1], dtype=Z.dtype))[:, None]
+
+
 def logsumexp(Z: Array) -> Array:
     """Row-wise ``log Σ_k exp(Z_ik)`` computed as ``c + log Σ_k exp(Z_ik − c)``, c = max_k Z_ik.
 
     Shapes: Z (m, K) -> (m, 1). Subtracting the row maximum makes the largest exponent
     exactly 0, so nothing overflows and at least one term is 1 (no log(0)).
     """
-    c = Z.max(axis=1, keepdims=True)
-    return c + np.log(np.exp(Z - c).sum(axis=1, keepdims=True))
+    c = row_max(Z)
+    return c + np.log(row_sum(np.exp(Z - c)))
 
 
 def log_softmax(Z: Array) -> Array:
@@ -36,13 +51,14 @@ def log_softmax(Z: Array) -> Array:
     return Z - logsumexp(Z)
 
 
-def softmax(Z: Array) -> Array:
+def softmax(Z: Array, out: Array | None = None) -> Array:
     """``P_ik = exp(Z_ik − c_i) / Σ_j exp(Z_ij − c_i)``, c_i = max_j Z_ij; (m, K) -> (m, K).
 
-    Rows sum to 1 up to rounding; no overflow for any finite logits.
+    Rows sum to 1 up to rounding; no overflow for any finite logits. ``out`` may be ``Z``.
     """
-    E = np.exp(Z - Z.max(axis=1, keepdims=True))
-    E /= E.sum(axis=1, keepdims=True)
+    E = np.subtract(Z, row_max(Z), out=out)
+    np.exp(E, out=E)
+    E /= row_sum(E)
     return E
 
 
@@ -82,9 +98,9 @@ def softmax_cross_entropy(Z: Array, y: Array, sample_weight: Array | None = None
         ``(loss, dZ)``: loss as a Python float; dZ (m, K) in Z's dtype (``out`` if given).
     """
     m = Z.shape[0]
-    T = np.subtract(Z, Z.max(axis=1, keepdims=True), out=work)      # T = Z − c ≤ 0
+    T = np.subtract(Z, row_max(Z), out=work)                        # T = Z − c ≤ 0
     dZ = np.exp(T, out=out)
-    s = dZ.sum(axis=1, keepdims=True)
+    s = row_sum(dZ)
     row_scale = 1 / (m * s) if sample_weight is None else sample_weight[:, None] / (m * s)
     dZ *= row_scale                                                 # w·P/m
     target_scale = (1 / m) if sample_weight is None else sample_weight / m

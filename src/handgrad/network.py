@@ -380,10 +380,7 @@ class MLP:
         for start, logits in self.logits_in_chunks(X, batch_size):
             if out is None:
                 out = np.empty((np.shape(X)[0], self.n_classes), dtype=self.dtype)
-            P = out[start:start + logits.shape[0]]
-            np.subtract(logits, logits.max(axis=1, keepdims=True), out=P)
-            np.exp(P, out=P)
-            P /= P.sum(axis=1, keepdims=True)
+            softmax(logits, out=out[start:start + logits.shape[0]])
         return out
 
     def predict(self, X, batch_size: int = 4096) -> Array:
