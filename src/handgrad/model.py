@@ -39,6 +39,9 @@ class Model:
     record: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        if self.net.output != "softmax":
+            raise InputError("a Model (and its file) holds a softmax classifier; this network's "
+                             f"output is {self.net.output!r}")
         self.classes = np.asarray(self.classes)
         if self.classes.shape != (self.net.n_classes,):
             raise InputError(f"{self.classes.size} class labels for a network with "

@@ -33,7 +33,8 @@ from .init import INITIALISERS
 from .layers import dense_backward, dense_forward
 from .validation import check_finite, check_matrix, check_shape, first_non_finite
 from .workspace import Workspace, aligned_empty, aligned_zeros
-from .losses import check_targets, l2_penalty, log_softmax, softmax, softmax_cross_entropy
+from .heads import LOSSES, check_head, check_head_targets, decide, probabilities
+from .losses import l2_penalty
 
 Array = np.ndarray
 _DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -73,6 +74,9 @@ class MLP:
         l2: λ ≥ 0 of the penalty ``λ Σ_l ‖W_l‖²_F`` (biases not penalised).
         dtype: ``"float32"`` or ``"float64"``; all computation stays in it.
         seed: seed of the initialisation.
+        output: the output layer and its loss (:mod:`handgrad.heads`): ``"softmax"``
+            (classes, cross-entropy; the default), ``"logistic"`` (independent yes/no outputs,
+            binary cross-entropy) or ``"identity"`` (regression, half squared error).
 
     Example:
         >>> import numpy as np, handgrad as hg
@@ -84,8 +88,9 @@ class MLP:
     """
 
     def __init__(self, sizes: Sequence[int], activation="relu", l2: float = 0.0,
-                 dtype="float32", seed: int | None = 0):
+                 dtype="float32", seed: int | None = 0, output: str = "softmax"):
         self.sizes = _check_sizes(sizes)
+        self.output = check_head(output, self.sizes[-1])
         self.activations = _check_activations(activation, len(self.sizes) - 2)
         self.l2 = _check_l2(l2)
         self.dtype = resolve_dtype(dtype)
@@ -112,6 +117,11 @@ class MLP:
 
     @property
     def n_classes(self) -> int:
+        """Width of the output layer (classes for softmax, outputs otherwise)."""
+        return self.sizes[-1]
+
+    @property
+    def n_outputs(self) -> int:
         return self.sizes[-1]
 
     @property
@@ -174,7 +184,7 @@ class MLP:
 
     def __repr__(self) -> str:
         hidden = " → ".join(f"{n} {a.name}" for n, a in zip(self.sizes[1:-1], self.activations))
-        arch = f"{self.sizes[0]} → " + (hidden + " → " if hidden else "") + f"{self.sizes[-1]} softmax"
+        arch = f"{self.sizes[0]} → " + (hidden + " → " if hidden else "") + f"{self.sizes[-1]} {self.output}"
         return f"MLP({arch}; l2={self.l2:g}, dtype={self.dtype.name}, params={self.n_params})"
 
     # ----- input checks ----------------------------------------------------------------
@@ -184,7 +194,7 @@ class MLP:
 
     def check_y(self, y, m: int) -> Array:
         """Validate targets for m samples (labels 0..K-1 or probability rows)."""
-        return check_targets(y, m, self.n_classes, dtype=self.dtype)
+        return check_head_targets(self.output, y, m, self.n_classes, self.dtype)
 
     def check_sample_weight(self, sample_weight, m: int) -> Array | None:
         if sample_weight is None:
@@ -314,7 +324,7 @@ class MLP:
         m = X.shape[0]
         logits, inputs, pre = self._forward(X, keep=True, ws=ws)
         self.last_logits = logits  # the trainer reads the batch accuracy off these
-        self.last_data_loss, dZ = softmax_cross_entropy(
+        self.last_data_loss, dZ = LOSSES[self.output](
             logits, y, w, out=None if ws is None else ws.dZ[-1][:m],
             work=None if ws is None else ws.logP[:m])
         self._backward(dZ, inputs, pre, self.l2 if part == "total" else 0.0, ws, sgd_lr)
@@ -323,16 +333,12 @@ class MLP:
         return self.last_data_loss + self.last_l2_loss, self.grads
 
     def loss(self, X, y, sample_weight=None) -> float:
-        """Total loss (data + L2) without computing gradients."""
+        """Total loss (data + L2) at X, y (the gradient is computed and discarded)."""
         X = self.check_X(X)
         y = self.check_y(y, X.shape[0])
         w = self.check_sample_weight(sample_weight, X.shape[0])
         logits = self._forward(X, keep=False)[0]
-        logP = log_softmax(logits)
-        per = -logP[np.arange(len(y)), y] if y.ndim == 1 else -(y * logP).sum(axis=1)
-        if w is not None:
-            per = per * w
-        return float(per.sum(dtype=np.float64) / X.shape[0]) + l2_penalty(self.weights, self.l2)
+        return LOSSES[self.output](logits, y, w)[0] + l2_penalty(self.weights, self.l2)
 
     def logits_in_chunks(self, X, batch_size: int = 4096, transform=None):
         """Yield ``(start, logits)`` for consecutive chunks of at most ``batch_size`` rows.
@@ -374,20 +380,31 @@ class MLP:
             yield start, logits
 
     def predict_proba(self, X, batch_size: int = 4096) -> Array:
-        """Class probabilities ``softmax(Z_L)``, (m, K); rows sum to 1. Computed in chunks of
-        ``batch_size`` rows, so the extra memory is the (m, K) result plus a few chunks."""
+        """Probabilities P (m, K): softmax rows that sum to 1, or σ(Z) for a logistic output.
+        Computed in chunks of ``batch_size`` rows, so the extra memory is the (m, K) result plus
+        a few chunks. A regression network (``output="identity"``) has none."""
+        if self.output == "identity":
+            probabilities(self.output, None)  # raises the explanation
         out = None
         for start, logits in self.logits_in_chunks(X, batch_size):
             if out is None:
                 out = np.empty((np.shape(X)[0], self.n_classes), dtype=self.dtype)
-            softmax(logits, out=out[start:start + logits.shape[0]])
+            probabilities(self.output, logits, out=out[start:start + logits.shape[0]])
         return out
 
     def predict(self, X, batch_size: int = 4096) -> Array:
-        """Class indices ``argmax_k Z_L`` (m,) (softmax is monotone, so the logits suffice)."""
-        out = np.empty(np.shape(X)[0], dtype=np.int64) if np.ndim(X) == 2 else None
+        """Class indices ``argmax_k Z_L`` (m,) for softmax (softmax is monotone, so the logits
+        suffice); 0/1 decisions 1{Z > 0} for logistic outputs; the values Z for regression.
+        A single logistic or identity output gives shape (m,), several (m, K)."""
+        out = None
         for start, logits in self.logits_in_chunks(X, batch_size):
-            out[start:start + logits.shape[0]] = np.argmax(logits, axis=1)
+            decided = decide(self.output, logits)
+            if out is None:
+                shape = (np.shape(X)[0],) + decided.shape[1:]
+                out = np.empty(shape, dtype=decided.dtype)
+            out[start:start + logits.shape[0]] = decided
+        if self.output != "softmax" and self.n_outputs == 1:
+            return out[:, 0]
         return out
 
 
@@ -413,8 +430,6 @@ def _check_sizes(sizes) -> list[int]:
         raise InputError(f"sizes needs at least the input width and the number of classes, got {out}")
     if any(s < 1 for s in out):
         raise InputError(f"every layer width must be ≥ 1, got {out}")
-    if out[-1] < 2:
-        raise InputError(f"the last size is the number of classes and must be ≥ 2, got {out[-1]}")
     return out
 
 

@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .errors import InputError, TrainingDivergedError
-from .losses import log_softmax
+from .heads import LOSSES, n_correct
 from .network import MLP
 from .optim import Schedule, make_optimizer, make_schedule
 from .workspace import Workspace, aligned_empty
@@ -103,6 +103,22 @@ def stratified_split(y: Array, fraction: float, seed: int | None = 0) -> tuple[A
     return keep, held_out
 
 
+def holdout_split(y: Array, fraction: float, seed: int | None = 0, stratify: bool = True
+                  ) -> tuple[Array, Array]:
+    """(keep, held_out) indices: :func:`stratified_split` for class targets, a seeded random
+    ``fraction`` (at least one row, at most all but one) for regression targets."""
+    if stratify:
+        return stratified_split(y, fraction, seed)
+    if not 0 < fraction < 1:
+        raise InputError(f"the held-out fraction must be in (0, 1), got {fraction}")
+    n = np.shape(y)[0]
+    if n < 2:
+        raise InputError("cannot hold out a validation part from fewer than 2 samples")
+    k = min(max(int(round(fraction * n)), 1), n - 1)
+    held = np.sort(np.random.default_rng(seed).choice(n, size=k, replace=False))
+    return np.setdiff1d(np.arange(n), held), held
+
+
 def class_weights_for(y: Array, n_classes: int, class_weight) -> Array:
     """Per-class weights c_k (K,): from a dict {class index: weight} or ``"balanced"``,
     c_k = n / (K · n_k) (scikit-learn's definition)."""
@@ -121,25 +137,17 @@ def class_weights_for(y: Array, n_classes: int, class_weight) -> Array:
     return weights
 
 
-def _correct(logits: Array, y: Array) -> int:
-    """How many rows have their target class (labels, or the argmax of probability rows) as
-    the largest logit."""
-    target = y if y.ndim == 1 else y.argmax(axis=1)
-    return int(np.count_nonzero(np.argmax(logits, axis=1) == target))
-
-
-def evaluate(net: MLP, X: Array, y: Array, batch_size: int = 4096) -> tuple[float, float]:
-    """(mean cross-entropy without L2, accuracy) of validated X, y, in batches."""
+def evaluate(net: MLP, X: Array, y: Array, batch_size: int = 4096) -> tuple[float, float | None]:
+    """(mean data loss without L2, accuracy — None for regression) of validated X, y, in
+    batches."""
     total, correct = 0.0, 0
     for s in range(0, X.shape[0], batch_size):
         logits = net._forward(X[s:s + batch_size], keep=False)[0]
         yb = y[s:s + batch_size]
-        logP = log_softmax(logits)
-        per = -logP[np.arange(len(yb)), yb] if yb.ndim == 1 else -(yb * logP).sum(axis=1)
-        total += float(per.sum(dtype=np.float64))
-        target = yb if yb.ndim == 1 else yb.argmax(axis=1)
-        correct += int(np.sum(np.argmax(logits, axis=1) == target))
-    return total / X.shape[0], correct / X.shape[0]
+        total += LOSSES[net.output](logits, yb)[0] * logits.shape[0]
+        hits = n_correct(net.output, logits, yb)
+        correct = None if hits is None else correct + hits
+    return total / X.shape[0], None if correct is None else correct / X.shape[0]
 
 
 def _dead_fractions(net: MLP, probe: Array) -> list[float | None]:
@@ -192,8 +200,9 @@ def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 
     y = net.check_y(y, X.shape[0])
     w = net.check_sample_weight(sample_weight, X.shape[0])
     if class_weight is not None:
-        if y.ndim != 1:
-            raise InputError("class_weight needs integer labels, not probability rows")
+        if net.output != "softmax" or y.ndim != 1:
+            raise InputError("class_weight needs a softmax output with integer labels; "
+                             "give sample_weight instead")
         cw = class_weights_for(y, net.n_classes, class_weight).astype(net.dtype)
         w = cw[y] if w is None else w * cw[y]
     if X_val is not None or y_val is not None:
@@ -204,7 +213,7 @@ def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 
         X_val = net.check_X(X_val)
         y_val = net.check_y(y_val, X_val.shape[0])
     elif validation_fraction:
-        keep, held = stratified_split(y, float(validation_fraction), seed)
+        keep, held = holdout_split(y, float(validation_fraction), seed, stratify=net.output != "identity")
         X_val, y_val = X[held], y[held]
         X, y = X[keep], y[keep]
         w = None if w is None else w[keep]
@@ -365,7 +374,8 @@ class _Loop:
             k = Xb.shape[0]
             data_sum += net.last_data_loss * k
             l2_sum += net.last_l2_loss * k
-            correct += _correct(net.last_logits, yb)
+            hits = n_correct(net.output, net.last_logits, yb)
+            correct = None if hits is None else correct + hits
             if last and self.diagnostics:
                 last_step = (before, [np.linalg.norm(g) for g in net.weight_grads])
             if not fused:
@@ -377,7 +387,7 @@ class _Loop:
         n = X.shape[0]
         record = {"epoch": epoch + 1, "lr": opt.lr,
                   "train_loss": (data_sum + l2_sum) / n, "train_data_loss": data_sum / n,
-                  "train_l2_loss": l2_sum / n, "train_accuracy": correct / n,
+                  "train_l2_loss": l2_sum / n, "train_accuracy": None if correct is None else correct / n,
                   "val_loss": None, "val_accuracy": None}
         if self.X_val is not None:
             record["val_loss"], record["val_accuracy"] = evaluate(net, self.X_val, self.y_val)
