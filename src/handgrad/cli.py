@@ -12,6 +12,7 @@ import sys
 from . import __version__, commands
 from .data import BUILTIN_DATASETS
 from .errors import InputError, TrainingDivergedError
+from .train import TrainingInterrupted
 
 DATASETS = list(BUILTIN_DATASETS) + ["mnist"]
 
@@ -58,6 +59,12 @@ def _train_parser(sub) -> None:
     p.add_argument("--model", metavar="PATH", help="model file (default OUT_DIR/model.safetensors)")
     p.add_argument("--plot", metavar="PATH", help="learning-curve PNG (default OUT_DIR/learning_curve.png)")
     p.add_argument("--no-plot", action="store_true", help="do not draw plots")
+    p.add_argument("--checkpoint-dir", metavar="DIR",
+                   help="write checkpoints there (every epoch by default, and on Ctrl-C)")
+    p.add_argument("--checkpoint-every", type=int, default=1, metavar="N",
+                   help="epochs between checkpoints (default 1)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the newest checkpoint in --checkpoint-dir (same data and options)")
     p.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress bar, one summary line")
     p.set_defaults(func=commands.cmd_train)
@@ -131,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"handgrad {args.command}: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
               file=sys.stderr)
         return 2
+    except TrainingInterrupted as exc:  # Ctrl-C in training: the step finished, a checkpoint written
+        print(f"handgrad {args.command}: {exc}", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
         print(f"handgrad {args.command}: interrupted", file=sys.stderr)
         return 130

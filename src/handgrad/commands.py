@@ -61,6 +61,8 @@ def cmd_train(args) -> int:
         batch_size=args.batch_size, validation_fraction=args.val_fraction,
         patience=args.patience or None, class_weight=args.class_weight, seed=args.seed,
         callbacks=[progress], momentum=args.momentum, weight_decay=args.weight_decay,
+        checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
+        resume=args.resume,
         record={"dataset": data.name, "target": data.target_name})
     history = model.record["history"]
     test = classification_summary(model.encode(data.y[test_idx]),

@@ -19,6 +19,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .checkpoint import Checkpointer, data_fingerprint
 from .errors import InputError, TrainingDivergedError
 from .heads import LOSSES, n_correct
 from .network import MLP
@@ -165,7 +166,8 @@ def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 
         weight_decay: float = 0.0, patience: int | None = None, min_delta: float = 0.0,
         restore_best: bool = True, sample_weight=None, class_weight=None,
         callbacks: Sequence[Callable | Callback] = (), shuffle: bool = True,
-        seed: int | None = 0, diagnostics: bool = True, blas_threads="auto") -> History:
+        seed: int | None = 0, diagnostics: bool = True, blas_threads="auto",
+        checkpoint_dir=None, checkpoint_every: int = 1, resume: bool = False) -> History:
     """Train ``net`` in place by mini-batch gradient descent; return the :class:`History`.
 
     Args:
@@ -188,6 +190,10 @@ def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 
         callbacks: callables ``cb(record, net)`` or :class:`Callback` objects.
         seed: seeds shuffling and the validation split.
         diagnostics: record the per-layer backprop diagnostics.
+        checkpoint_dir: write checkpoints there (:mod:`handgrad.checkpoint`) every
+            ``checkpoint_every`` epochs, at the end, and when Ctrl-C stops training;
+            ``resume=True`` continues from the newest usable one (bit-identically: same final
+            weights as an uninterrupted run), or starts afresh when there is none.
         blas_threads: BLAS threads during training: an int, None (the BLAS default), or
             ``"auto"``: one thread when the largest product per step is small (see
             :func:`limit_blas_threads`).
@@ -230,6 +236,21 @@ def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 
     sched = schedule if isinstance(schedule, Schedule) else make_schedule(schedule, base_lr, epochs)
     loop = _Loop(net, opt, sched, X, y, w, X_val, y_val, batch_size, shuffle, seed,
                  patience, min_delta, restore_best, list(callbacks), diagnostics)
+    if checkpoint_dir is not None:
+        loop.checkpoint_every = _check_count(checkpoint_every, "checkpoint_every")
+        fingerprint = {"sizes": net.sizes, "activations": [a.name for a in net.activations],
+                       "output": net.output, "dtype": net.dtype.name, "l2": net.l2,
+                       "optimizer": opt.config(), "schedule": sched.config(),
+                       "batch_size": batch_size, "shuffle": bool(shuffle), "seed": seed,
+                       "patience": patience, "data": data_fingerprint(X, y, w, X_val, y_val)}
+        loop.checkpointer = Checkpointer(checkpoint_dir, fingerprint)
+        if resume:
+            found = loop.checkpointer.load_latest()
+            if found is not None:
+                arrays, meta, loop.resume_notes = found
+                loop.restore(arrays, meta)
+    elif resume:
+        raise InputError("resume=True needs the checkpoint_dir to resume from")
     with limit_blas_threads(net, batch_size, blas_threads):
         return loop.run(epochs)
 
@@ -279,6 +300,40 @@ def _check_count(value, what: str) -> int:
     return v
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`fit`: the current step was finished and, with a checkpoint
+    directory, a checkpoint written. ``epoch`` (1-based) and ``history`` say where it stopped."""
+
+    def __init__(self, message: str, epoch: int, history=None):
+        super().__init__(message)
+        self.epoch = epoch
+        self.history = history
+
+
+@contextlib.contextmanager
+def _sigint_sets_flag(loop):
+    """While training, SIGINT (Ctrl-C) sets ``loop.interrupted`` instead of raising at an
+    arbitrary point; the loop stops after the current step. A second Ctrl-C interrupts at once.
+    Only the main thread can install signal handlers; elsewhere SIGINT is left alone."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        if loop.interrupted:  # the second Ctrl-C: the user insists
+            raise KeyboardInterrupt
+        loop.interrupted = True
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class _Loop:
     """The state of one training run (kept together so it can later be checkpointed)."""
 
@@ -296,6 +351,13 @@ class _Loop:
         self.best = math.inf
         self.best_flat: Array | None = None
         self.wait = 0
+        # checkpointing and resuming (set up by fit); position to start from
+        self.checkpointer = None
+        self.checkpoint_every = 1
+        self.start_epoch = 0
+        self.resume_mid: dict | None = None
+        self.epoch_rng_state = None
+        self.interrupted = False
         n = X.shape[0]
         # reusable buffers: no step allocates (shuffled rows are gathered into Xb/yb/wb;
         # unshuffled batches are views of X), and the network computes inside ``ws``
@@ -323,20 +385,27 @@ class _Loop:
         self._notify("on_train_begin", {"epochs": epochs, "n_batches": n_batches, "n_train": n,
                                         "n_val": None if self.X_val is None else self.X_val.shape[0]})
         self.history.stop_reason = f"completed {epochs} epochs"
-        for epoch in range(epochs):
-            # overflow inside a diverging step is detected and reported by _epoch itself
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                record = self._epoch(epoch, n_batches)
-            self.history.epochs.append(record)
-            early = self._early_stop(record)
-            by_callback = self._notify("on_epoch_end", record, net)
-            if early:
-                self.history.stop_reason = (f"early stopping: no improvement of {self.history.monitor} "
-                                            f"for {self.patience} epochs")
-                break
-            if by_callback:
-                self.history.stop_reason = f"stopped by a callback after epoch {record['epoch']}"
-                break
+        with _sigint_sets_flag(self):
+            for epoch in range(self.start_epoch, epochs):
+                # overflow inside a diverging step is detected and reported by _epoch itself
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    record = self._epoch(epoch, n_batches)
+                self.history.epochs.append(record)
+                early = self._early_stop(record)
+                by_callback = self._notify("on_epoch_end", record, net)
+                if early:
+                    self.history.stop_reason = (f"early stopping: no improvement of "
+                                                f"{self.history.monitor} for {self.patience} epochs")
+                elif by_callback:
+                    self.history.stop_reason = f"stopped by a callback after epoch {record['epoch']}"
+                done = early or by_callback or epoch + 1 == epochs
+                if self.checkpointer is not None and (done or self.interrupted
+                                                      or (epoch + 1) % self.checkpoint_every == 0):
+                    self._save(epoch + 1, 0)
+                if self.interrupted and not done:
+                    raise TrainingInterrupted(self._interrupt_message(epoch + 1, 0), epoch + 1, self.history)
+                if done:
+                    break
         if self.restore_best and self.patience is not None and self.best_flat is not None:
             net.flat[...] = self.best_flat
         self._notify("on_train_end", self.history)
@@ -346,13 +415,25 @@ class _Loop:
         net, opt, X, y, w = self.net, self.opt, self.X, self.y, self.w
         t0 = time.perf_counter()
         opt.lr = self.sched.lr(epoch)
+        mid = self.resume_mid  # a checkpoint taken inside this epoch: continue from its batch
+        self.resume_mid = None
+        if mid is not None:
+            self.rng.bit_generator.state = mid["epoch_rng"]
+        # the generator's state before the shuffle recomputes this epoch's order on resume
+        self.epoch_rng_state = self.rng.bit_generator.state
         order = self.rng.permutation(X.shape[0]) if self.shuffle else None
-        start_flat = net.flat.copy()  # the last good weights, if this epoch diverges
-        data_sum = l2_sum = correct = 0.0  # each summed over rows
+        if mid is None:
+            start_flat = net.flat.copy()  # the last good weights, if this epoch diverges
+            data_sum = l2_sum = correct = 0.0  # each summed over rows
+            first = 0
+        else:
+            start_flat = mid["start_flat"]
+            data_sum, l2_sum, correct = mid["sums"]
+            first = mid["batch"]
         last_step = None
         bs = self.batch_size
         fuse = getattr(opt, "fuses_into_backward", False)
-        for b in range(n_batches):
+        for b in range(first, n_batches):
             if order is None:
                 Xb, yb = X[b * bs:(b + 1) * bs], y[b * bs:(b + 1) * bs]
                 wb = None if w is None else w[b * bs:(b + 1) * bs]
@@ -382,6 +463,11 @@ class _Loop:
                 opt.step(net.flat, net.flat_grad)
             if self.callbacks:
                 self._notify("on_batch_end", epoch, b, n_batches, loss)
+            if self.interrupted and b + 1 < n_batches:
+                # Ctrl-C: this step is finished; keep its place and stop (see run())
+                self._save(epoch, b + 1, mid_epoch={"sums": [data_sum, l2_sum, correct],
+                                                     "start_flat": start_flat})
+                raise TrainingInterrupted(self._interrupt_message(epoch, b + 1), epoch + 1, self.history)
         if not np.all(np.isfinite(net.flat)):
             self._diverged(epoch, start_flat, "the weights became NaN or inf")
         n = X.shape[0]
@@ -396,7 +482,9 @@ class _Loop:
         record["time"] = time.perf_counter() - t0
         return record
 
-    def _diagnostics(self, last_step) -> dict:
+    def _diagnostics(self, last_step) -> dict | None:
+        if last_step is None:
+            return None
         before, grad_norms = last_step
         net = self.net
         ratios = []
@@ -406,6 +494,50 @@ class _Loop:
             ratios.append(float(np.linalg.norm(W.reshape(-1) - old)) / denom if denom else math.inf)
         return {"grad_norm": [float(g) for g in grad_norms], "update_ratio": ratios,
                 "dead_fraction": _dead_fractions(net, self.probe)}
+
+    def _save(self, epoch: int, batch: int, mid_epoch: dict | None = None) -> None:
+        """Checkpoint the run at (epoch, batch); batch 0 = before ``epoch`` starts."""
+        if self.checkpointer is None:
+            return
+        opt_state = self.opt.state_dict()
+        arrays = {"flat": self.net.flat}
+        arrays.update({f"opt.{k}": v for k, v in opt_state.items() if isinstance(v, np.ndarray)})
+        if self.best_flat is not None:
+            arrays["best_flat"] = self.best_flat
+        meta = {"rng": self.rng.bit_generator.state,
+                "opt": {k: v for k, v in opt_state.items() if not isinstance(v, np.ndarray)},
+                "sched": self.sched.state_dict(), "best": self.best, "wait": self.wait,
+                "history": self.history.to_dict()}
+        if mid_epoch is not None:
+            arrays["start_flat"] = mid_epoch["start_flat"]
+            meta["epoch_rng"] = self.epoch_rng_state
+            meta["sums"] = mid_epoch["sums"]
+        self.last_checkpoint = self.checkpointer.save(epoch, batch, arrays, meta)
+
+    def restore(self, arrays: dict, meta: dict) -> None:
+        """Continue from a checkpoint read by :class:`~handgrad.checkpoint.Checkpointer`."""
+        self.net.flat[...] = arrays["flat"]
+        opt_state = dict(meta["opt"])
+        opt_state.update({k[4:]: v for k, v in arrays.items() if k.startswith("opt.")})
+        self.opt.load_state_dict(opt_state)
+        self.sched.load_state_dict(meta["sched"])
+        self.rng.bit_generator.state = meta["rng"]
+        self.best, self.wait = meta["best"], meta["wait"]
+        self.best_flat = arrays.get("best_flat")
+        hist = meta["history"]
+        self.history.epochs = list(hist["epochs"])
+        self.history.best_epoch = hist["best_epoch"]
+        self.start_epoch = meta["epoch"]
+        if meta["batch"]:
+            self.resume_mid = {"batch": meta["batch"], "epoch_rng": meta["epoch_rng"],
+                               "sums": meta["sums"], "start_flat": arrays["start_flat"]}
+
+    def _interrupt_message(self, epoch: int, batch: int) -> str:
+        where = f"epoch {epoch + 1}, batch {batch}" if batch else f"the end of epoch {epoch}"
+        if self.checkpointer is None:
+            return f"training interrupted at {where}; no checkpoint directory was given, nothing was saved"
+        return (f"training interrupted at {where}; checkpoint written to {self.last_checkpoint}; "
+                "run again with resume=True (handgrad train ... --resume) to continue")
 
     def _early_stop(self, record: dict) -> bool:
         metric = record[self.history.monitor]

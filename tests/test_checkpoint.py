@@ -1,0 +1,199 @@
+"""Checkpoints and resume: nothing lost on a crash, bit-identical continuation."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+import handgrad as hg
+from handgrad.checkpoint import CheckpointError
+from handgrad.train import TrainingInterrupted
+
+
+def _data(n=600, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 8))
+    y = (X[:, 0] + X[:, 1] * X[:, 2] > 0).astype(int) + (X[:, 3] > 1)
+    return X, y
+
+
+KW = dict(epochs=6, batch_size=32, validation_fraction=0.2, seed=3)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "nesterov", "adam"])
+def test_resume_after_a_stop_is_bit_identical(tmp_path, optimizer):
+    X, y = _data()
+    ref = hg.MLP([8, 16, 3], seed=1)
+    hg.fit(ref, X, y, optimizer=optimizer, schedule="plateau", **KW)
+
+    net = hg.MLP([8, 16, 3], seed=1)
+    h = hg.fit(net, X, y, optimizer=optimizer, schedule="plateau", checkpoint_dir=tmp_path,
+               callbacks=[lambda rec, n: rec["epoch"] == 2], **KW)
+    assert len(h) == 2
+    again = hg.MLP([8, 16, 3], seed=99)  # a fresh process would start from other weights
+    h2 = hg.fit(again, X, y, optimizer=optimizer, schedule="plateau", checkpoint_dir=tmp_path,
+                resume=True, **KW)
+    assert np.array_equal(again.flat, ref.flat)
+    assert h2["epoch"] == list(range(1, 7))
+
+
+def test_ctrl_c_mid_epoch_checkpoints_and_resumes_bit_identically(tmp_path):
+    X, y = _data()
+    ref = hg.MLP([8, 16, 3], seed=1)
+    hg.fit(ref, X, y, optimizer="adam", **KW)
+
+    class CtrlC(hg.train.Callback):
+        def on_batch_end(self, epoch, batch, n_batches, loss):
+            if epoch == 3 and batch == 5:
+                os.kill(os.getpid(), signal.SIGINT)
+
+    net = hg.MLP([8, 16, 3], seed=1)
+    with pytest.raises(TrainingInterrupted, match=r"epoch 4, batch 6.*resume") as info:
+        hg.fit(net, X, y, optimizer="adam", checkpoint_dir=tmp_path, callbacks=[CtrlC()], **KW)
+    assert info.value.epoch == 4 and len(info.value.history) == 3
+    assert any(p.name.endswith("-0000006.safetensors") for p in tmp_path.iterdir())
+    again = hg.MLP([8, 16, 3], seed=5)
+    hg.fit(again, X, y, optimizer="adam", checkpoint_dir=tmp_path, resume=True, **KW)
+    assert np.array_equal(again.flat, ref.flat)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
+def test_damaged_newest_checkpoint_falls_back_to_the_previous(tmp_path):
+    X, y = _data()
+    net = hg.MLP([8, 16, 3], seed=1)
+    hg.fit(net, X, y, checkpoint_dir=tmp_path, **KW)
+    files = sorted(tmp_path.glob("ckpt-*.safetensors"))
+    assert len(files) == 2  # the newest and the one before it are kept
+    files[-1].write_bytes(files[-1].read_bytes()[:500])  # truncated
+    ref = hg.MLP([8, 16, 3], seed=1)
+    hg.fit(ref, X, y, **KW)
+    again = hg.MLP([8, 16, 3], seed=7)
+    hg.fit(again, X, y, checkpoint_dir=tmp_path, resume=True, **KW)
+    assert np.array_equal(again.flat, ref.flat)  # redid the last epoch from the previous file
+    assert np.all(np.isfinite(again.flat))
+
+
+def test_all_damaged_or_nan_checkpoints_are_refused(tmp_path):
+    X, y = _data()
+    hg.fit(hg.MLP([8, 16, 3], seed=1), X, y, checkpoint_dir=tmp_path, **KW)
+    files = sorted(tmp_path.glob("ckpt-*.safetensors"))
+    files[0].write_bytes(b"garbage")
+    data = bytearray(files[1].read_bytes())
+    # put a NaN into the parameters: find the float32 'flat' block and overwrite its first value
+    header_len = int.from_bytes(data[:8], "little")
+    import json
+    header = json.loads(data[8:8 + header_len])
+    start = 8 + header_len + header["flat"]["data_offsets"][0]
+    data[start:start + 4] = np.array([np.nan], dtype=np.float32).tobytes()
+    files[1].write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="no usable checkpoint.*NaN"):
+        hg.fit(hg.MLP([8, 16, 3], seed=1), X, y, checkpoint_dir=tmp_path, resume=True, **KW)
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(l2=0.1), "l2"),
+    (dict(sizes=[8, 32, 3]), "sizes"),
+    (dict(data=True), "data"),
+    (dict(dtype="float64"), "dtype"),
+])
+def test_resume_with_another_configuration_is_refused(tmp_path, change, message):
+    X, y = _data()
+    hg.fit(hg.MLP([8, 16, 3], seed=1), X, y, checkpoint_dir=tmp_path, **KW)
+    sizes = change.get("sizes", [8, 16, 3])
+    net = hg.MLP(sizes, seed=1, l2=change.get("l2", 0.0), dtype=change.get("dtype", "float32"))
+    Xc = X.copy()
+    if change.get("data"):
+        Xc[0, 0] += 1
+    with pytest.raises(CheckpointError, match=f"different run configuration.*{message}"):
+        hg.fit(net, Xc, y, checkpoint_dir=tmp_path, resume=True, **KW)
+
+
+def test_resume_without_a_checkpoint_starts_afresh_and_without_a_dir_is_refused(tmp_path):
+    X, y = _data()
+    a, b = hg.MLP([8, 16, 3], seed=1), hg.MLP([8, 16, 3], seed=1)
+    hg.fit(a, X, y, checkpoint_dir=tmp_path / "empty", resume=True, **KW)
+    hg.fit(b, X, y, **KW)
+    assert np.array_equal(a.flat, b.flat)
+    with pytest.raises(ValueError, match="checkpoint_dir"):
+        hg.fit(hg.MLP([8, 16, 3]), X, y, resume=True, epochs=1)
+
+
+SCRIPT = textwrap.dedent("""
+    import hashlib, sys
+    import numpy as np
+    import handgrad as hg
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(16000, 20)).astype(np.float32)
+    y = (X[:, :3].sum(axis=1) > 0).astype(int) + (X[:, 3] > 0.5)
+    net = hg.MLP([20, 64, 32, 3], seed=1)
+    ckpt = sys.argv[1] if len(sys.argv) > 1 and sys.argv[1] != "-" else None
+    hg.fit(net, X, y, epochs=40, batch_size=16, optimizer="adam", validation_fraction=0.1,
+           seed=2, checkpoint_dir=ckpt, resume=ckpt is not None, diagnostics=False)
+    print(hashlib.sha256(net.flat.tobytes()).hexdigest())
+""")
+
+
+def test_sigkill_at_random_moments_then_resume_gives_the_uninterrupted_weights(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text(SCRIPT)
+    run = lambda *a: subprocess.run([sys.executable, str(script), *a], capture_output=True, text=True, timeout=300)
+    t0 = time.perf_counter()
+    reference = run("-")
+    whole = time.perf_counter() - t0
+    assert reference.returncode == 0, reference.stderr
+    ckpt = tmp_path / "ckpt"
+    rng = np.random.default_rng(11)
+    kills, reached = 0, []
+    for _ in range(20):
+        proc = subprocess.Popen([sys.executable, str(script), str(ckpt)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        # somewhere in the middle of a run: after start-up, before a whole run's time
+        time.sleep(float(rng.uniform(0.15, 0.3)) * whole)
+        if proc.poll() is not None:  # finished before the kill
+            break
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        kills += 1
+        done = sorted(int(p.name[5:11]) for p in ckpt.glob("ckpt-*.safetensors")) if ckpt.exists() else []
+        reached.append(done[-1] if done else 0)
+    print(f"SIGKILLed {kills} times (whole run {whole:.2f} s); latest checkpoint epoch after each: {reached}")
+    assert kills >= 5
+    # the kills landed during training, at different places, and each run built on the last
+    assert len(set(reached)) >= 5 and reached == sorted(reached) and 0 < reached[-1] < 40
+    final = run(str(ckpt))
+    assert final.returncode == 0, final.stderr
+    assert final.stdout.strip() == reference.stdout.strip()
+    assert not [p for p in ckpt.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_cli_ctrl_c_then_resume(tmp_path):
+    """handgrad train: SIGINT finishes the step, writes a checkpoint, says how to resume."""
+    args = [sys.executable, "-m", "handgrad", "train", "--dataset", "digits", "--epochs", "60",
+            "--patience", "0", "--batch-size", "8", "--checkpoint-dir", str(tmp_path / "ck"),
+            "--out-dir", str(tmp_path / "out"), "--no-plot", "--quiet", "--seed", "4"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not list((tmp_path / "ck").glob("ckpt-000002-*")):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "--resume" in err and "Traceback" not in err
+    assert err.strip().count("\n") == 0
+    resumed = subprocess.run(args + ["--resume", "--json"], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    import json
+    result = json.loads(resumed.stdout)
+    assert result["epochs_run"] == 60
+    fresh = subprocess.run([a for a in args if a not in (str(tmp_path / "ck"), "--checkpoint-dir")]
+                           + ["--json", "--model", str(tmp_path / "fresh.safetensors")],
+                           capture_output=True, text=True, timeout=300)
+    assert fresh.returncode == 0, fresh.stderr
+    a = hg.load_model(tmp_path / "out" / "model.safetensors").net.flat
+    b = hg.load_model(tmp_path / "fresh.safetensors").net.flat
+    assert np.array_equal(a, b)
