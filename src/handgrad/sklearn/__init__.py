@@ -1,0 +1,26 @@
+"""scikit-learn estimators on handgrad's hand-written backpropagation.
+
+Drop-in replacements for :class:`sklearn.neural_network.MLPClassifier` and
+:class:`sklearn.neural_network.MLPRegressor`::
+
+    from handgrad.sklearn import MLPClassifier, MLPRegressor
+
+Same constructor parameters, meanings, defaults, fitted attributes and methods as
+scikit-learn's (version 1.9), and the same training semantics — with the same
+``random_state`` they start from the same weights, shuffle the same way, hold out the same
+early-stopping split and so follow scikit-learn's training run up to rounding. The loss,
+its gradient and the optimizer steps are handgrad's own (:class:`handgrad.MLP` with a
+softmax, logistic or identity output head; :mod:`handgrad.optim`; SciPy's L-BFGS-B over
+handgrad's flat parameter buffer).
+
+Beyond scikit-learn: ``activation="leaky_relu"``, ``class_weight`` (classifier),
+``callbacks``, a user-supplied early-stopping validation set (``fit(..., X_val=, y_val=)``),
+float32 kept end to end, ``predict_log_proba`` from log-softmax / log σ, and the per-epoch
+backprop diagnostics in ``history_``. Needs the ``sklearn`` extra
+(``pip install "handgrad[sklearn]"``).
+"""
+
+from ._classifier import MLPClassifier
+from ._regressor import MLPRegressor
+
+__all__ = ["MLPClassifier", "MLPRegressor"]

@@ -1,0 +1,509 @@
+"""The shared machinery of the two estimators: parameters, the training loops, the forward pass.
+
+Training follows ``sklearn/neural_network/_multilayer_perceptron.py`` (scikit-learn 1.9) step
+by step — the same random draws in the same order (initial weights, early-stopping split,
+shuffles), the same batches, the same bookkeeping of ``loss_curve_``, ``t_``, ``n_iter_``,
+``best_loss_``, ``validation_scores_`` and the same stopping rules — while every loss,
+gradient and update is handgrad's:
+
+* the network is a :class:`handgrad.MLP` with the output head scikit-learn would use
+  (``"softmax"``, ``"logistic"`` or ``"identity"``), its loss and backprop
+  ``MLP._loss_and_grads`` computed inside a :class:`~handgrad.workspace.Workspace`;
+* scikit-learn's penalty ``0.5·alpha·Σ‖W‖²/n_batch`` is handgrad's ``λ Σ‖W‖²`` with
+  ``λ = alpha/(2·n_batch)`` (:func:`handgrad.regularization.l2_from_sklearn_alpha`), set per
+  batch because the last batch can be smaller; with sample weights scikit-learn averages the
+  loss with the weights and divides the penalty by their sum s, which is handgrad's weighted
+  loss with weights ``w·n_batch/s`` and ``λ = alpha/(2·s)``;
+* ``"sgd"`` and ``"adam"`` are :class:`handgrad.optim.SGD` (Sutskever form, scikit-learn's)
+  and :class:`handgrad.optim.Adam` stepping the flat parameter buffer; ``"lbfgs"`` is
+  ``scipy.optimize.minimize(method="L-BFGS-B", jac=True)`` over that buffer.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from itertools import pairwise
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, _fit_context, is_classifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state, gen_batches
+from sklearn.utils import shuffle as sk_shuffle
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.validation import _check_sample_weight
+
+from ..heads import LOSSES, n_correct
+from ..network import MLP
+from ..optim import SGD, Adam
+from ..regularization import l2_from_sklearn_alpha
+from ..train import History, limit_blas_threads
+from ..workspace import Workspace, aligned_empty
+from ._lbfgs import fit_lbfgs
+from ._util import CHUNK, _as_training_X, _dense, _diagnostics, _notify
+
+# scikit-learn's activation names -> handgrad's
+ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
+               "leaky_relu": "leaky_relu"}
+STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+
+class BaseMLP(BaseEstimator):
+    """Base of :class:`MLPClassifier` and :class:`MLPRegressor`; not for direct use."""
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "callbacks": [list, tuple, None],
+    }
+
+    # ----- what the subclasses provide ------------------------------------------------------
+    def _validate_input(self, X, y, incremental: bool, reset: bool):
+        """-> (X, Y): validated X, and Y (n, n_outputs) as scikit-learn trains on it."""
+        raise NotImplementedError
+
+    def _output_head(self) -> str:
+        raise NotImplementedError
+
+    def _targets(self, Y: np.ndarray, dtype) -> np.ndarray:
+        """Y -> the targets handgrad's head takes (class indices for softmax, else values)."""
+        return np.ascontiguousarray(Y, dtype=dtype)
+
+    def _sample_weight(self, sample_weight, X, Y, incremental: bool):
+        """-> (training weights or None, the user's weights or None)."""
+        if sample_weight is None:
+            return None, None
+        sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+        return sw, sw
+
+    def _val_score(self, logits, y_true, sample_weight) -> float:
+        raise NotImplementedError
+
+    def _validation_set(self, X_val, y_val, dtype):
+        """A user-supplied validation set -> (X_val, Y_val) like the training set."""
+        raise NotImplementedError
+
+    _data_loss_scale = 1  # scikit-learn reports the squared error averaged over outputs too
+
+    # ----- fitting ----------------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None):
+        """Fit the model to data matrix X and target(s) y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data. float32 data train a float32 network; anything else float64.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The target values (class labels in classification, real numbers in regression).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights: the loss of each batch is their weighted average.
+        X_val, y_val : validation set, default=None
+            With ``early_stopping=True`` and solver 'sgd' or 'adam': the validation set that
+            early stopping scores every epoch, instead of holding out
+            ``validation_fraction`` of (X, y). Giving them without early stopping is an
+            error; solver 'lbfgs' ignores them with a warning.
+
+        Returns
+        -------
+        self : object
+            The trained estimator.
+        """
+        return self._fit(X, y, sample_weight=sample_weight, X_val=X_val, y_val=y_val)
+
+    def _fit(self, X, y, sample_weight=None, incremental=False, X_val=None, y_val=None):
+        hidden = self.hidden_layer_sizes
+        if not hasattr(hidden, "__iter__"):
+            hidden = [hidden]
+        hidden = list(hidden)
+        if np.any(np.array(hidden) <= 0):
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden}.")
+        first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
+        X, Y = self._validate_input(X, y, incremental, reset=first_pass)
+        sw, sw_user = self._sample_weight(sample_weight, X, Y, incremental)
+        if Y.ndim == 1:
+            Y = Y.reshape((-1, 1))
+        self.n_outputs_ = Y.shape[1]
+        n_features = X.shape[1]
+        layer_units = [n_features] + hidden + [self.n_outputs_]
+        rs = check_random_state(self.random_state)
+        # float32 in -> float32 network; a later warm start / partial_fit promotes as numpy does
+        dtype = X.dtype if first_pass else np.promote_types(X.dtype, self.coefs_[0].dtype)
+        X = _as_training_X(X, dtype)
+        if first_pass:
+            self._initialize(layer_units, dtype, rs)
+        elif [n_features] + [W.shape[1] for W in self.coefs_] != layer_units:
+            raise ValueError(f"warm_start/partial_fit needs the same layers as the previous fit: "
+                             f"{[self.coefs_[0].shape[0]] + [W.shape[1] for W in self.coefs_]}, "
+                             f"now {layer_units}")
+        net = self._network(dtype)
+        T = self._targets(Y, dtype)
+        if self.solver in STOCHASTIC_SOLVERS:
+            if X_val is not None or y_val is not None:
+                X_val, y_val = self._check_user_validation(X_val, y_val, dtype)
+            self._fit_stochastic(net, X, Y, T, sw, sw_user, incremental, rs, X_val, y_val)
+        else:
+            if X_val is not None or y_val is not None:
+                warnings.warn("X_val and y_val are ignored by solver='lbfgs' (early stopping is "
+                              "for 'sgd' and 'adam')", UserWarning, stacklevel=3)
+            fit_lbfgs(self, net, X, T, sw)
+        if not all(np.isfinite(w).all() for w in self.coefs_ + self.intercepts_):
+            raise ValueError("Solver produced non-finite parameter weights. The input data may "
+                             "contain large values and need to be preprocessed.")
+        self._template = self._network(dtype)
+        return self
+
+    def _initialize(self, layer_units, dtype, rs) -> None:
+        """Fitted attributes of a first fit, and the initial weights drawn exactly as
+        scikit-learn draws them (Glorot-uniform weights and biases, bound √(6/(fan_in+fan_out)),
+        √(2/…) for the logistic activation), so the same random_state gives the same start."""
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_layers_ = len(layer_units)
+        self.out_activation_ = self._output_head()
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        self.coefs_, self.intercepts_ = [], []
+        for fan_in, fan_out in pairwise(layer_units):
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            self.coefs_.append(rs.uniform(-bound, bound, (fan_in, fan_out)).astype(dtype))
+            self.intercepts_.append(rs.uniform(-bound, bound, fan_out).astype(dtype))
+        self._best_coefs = [c.copy() for c in self.coefs_]
+        self._best_intercepts = [i.copy() for i in self.intercepts_]
+        self.history_ = []
+        self._optimizer_state = None
+        if self.solver in STOCHASTIC_SOLVERS:
+            self._reset_stochastic_state()
+
+    def _reset_stochastic_state(self) -> None:
+        self.loss_curve_ = []
+        self._no_improvement_count = 0
+        if self.early_stopping:
+            self.validation_scores_ = []
+            self.best_validation_score_ = -np.inf
+            self.best_loss_ = None
+        else:
+            self.best_loss_ = np.inf
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+
+    def _network(self, dtype, l2: float = 0.0) -> MLP:
+        """A handgrad MLP holding copies of coefs_ and intercepts_ in ``dtype``."""
+        sizes = [self.coefs_[0].shape[0]] + [W.shape[1] for W in self.coefs_]
+        net = MLP(sizes, activation=ACTIVATIONS[self.activation], l2=l2, dtype=dtype, seed=0,
+                  output=self.out_activation_)
+        net.set_params([p for pair in zip(self.coefs_, self.intercepts_) for p in pair])
+        return net
+
+    def _store(self, net: MLP) -> None:
+        """coefs_ / intercepts_ become copies of the network's W_l / b_l."""
+        self.coefs_ = [W.copy() for W in net.weights]
+        self.intercepts_ = [b.copy() for b in net.biases]
+
+    def _make_optimizer(self, net: MLP, incremental: bool):
+        """handgrad's SGD / Adam with scikit-learn's parameters; partial_fit resumes its state."""
+        if self.solver == "sgd":
+            mu = float(self.momentum)
+            # scikit-learn allows μ = 1 (and Nesterov with μ = 0); handgrad's SGD refuses both
+            # up front, so build it with a legal μ and set the real one before init
+            opt = SGD(lr=self.learning_rate_init, momentum=mu if mu < 1 else 0.5,
+                      nesterov=bool(self.nesterovs_momentum) and mu > 0)
+            opt.momentum = mu
+        else:
+            opt = Adam(lr=self.learning_rate_init, beta1=self.beta_1, beta2=self.beta_2,
+                       eps=self.epsilon)
+        opt.init(net.n_params, net.dtype)
+        state = getattr(self, "_optimizer_state", None)
+        if incremental and state is not None and state.get("solver") == self.solver:
+            if self.solver == "adam" or (state["velocity"] is None) == (opt.velocity is None):
+                opt.load_state_dict(state)  # casts the arrays if the dtype changed
+            else:  # momentum switched on or off between calls: keep the learning rate only
+                opt.lr = state["lr"]
+        return opt
+
+    def _check_solver(self) -> bool:
+        if self.solver not in STOCHASTIC_SOLVERS:
+            raise AttributeError("partial_fit is only available for stochastic optimizers. "
+                                 f"{self.solver} is not stochastic.")
+        return True
+
+    def _check_user_validation(self, X_val, y_val, dtype):
+        if X_val is None or y_val is None:
+            raise ValueError("give both X_val and y_val, or neither")
+        if not self.early_stopping:
+            raise ValueError("X_val and y_val are the validation set of early stopping: "
+                             "set early_stopping=True to use them")
+        return self._validation_set(X_val, y_val, dtype)
+
+    def _fit_stochastic(self, net, X, Y, T, sw, sw_user, incremental, rs, X_val, y_val):
+        if not hasattr(self, "loss_curve_"):  # a warm start after an lbfgs fit
+            self._reset_stochastic_state()
+        if self.early_stopping and self.validation_scores_ is None:
+            self.validation_scores_, self.best_validation_score_ = [], -np.inf
+        opt = self._make_optimizer(net, incremental)
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        early_stopping = self.early_stopping
+        val = None
+        if early_stopping:
+            if X_val is not None:  # the user's validation set (validated, in Y form)
+                Y_val, sw_val = y_val, None
+            else:
+                stratify = Y if (is_classifier(self) and self.n_outputs_ == 1) else None
+                train_idx, val_idx = train_test_split(
+                    np.arange(X.shape[0]), random_state=rs, test_size=self.validation_fraction,
+                    stratify=stratify)
+                if val_idx.shape[0] < 2:
+                    raise ValueError("The validation set is too small. Increase "
+                                     "'validation_fraction' or the size of your dataset.")
+                X_val, Y_val = X[val_idx], Y[val_idx]
+                sw_val = None if sw_user is None else sw_user[val_idx]
+                X, Y, T = X[train_idx], Y[train_idx], T[train_idx]
+                sw = None if sw is None else sw[train_idx]
+            val = (X_val, Y_val, self._targets(Y_val, net.dtype), sw_val)
+        n_samples = X.shape[0]
+        if self.batch_size == "auto":
+            batch_size = min(200, n_samples)
+        else:
+            if self.batch_size > n_samples:
+                warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
+                              "going to be clipped")
+            batch_size = int(np.clip(self.batch_size, 1, n_samples))
+        # overflow in a diverging run is not refused mid-way (scikit-learn refuses non-finite
+        # weights at the end of fit)
+        with limit_blas_threads(net, batch_size), np.errstate(over="ignore", invalid="ignore",
+                                                              divide="ignore"):
+            self._epochs(net, opt, X, T, sw, batch_size, incremental, rs, val)
+
+    def _epochs(self, net, opt, X, T, sw, batch_size, incremental, rs, val) -> None:
+        """scikit-learn's epoch loop (``_fit_stochastic``) over handgrad's steps."""
+        n_samples, sparse = X.shape[0], sp.issparse(X)
+        sample_idx = np.arange(n_samples, dtype=int)
+        ws = Workspace(net, batch_size)
+        Xb_buf = None if sparse else aligned_empty((batch_size, X.shape[1]), X.dtype)
+        Tb_buf = np.empty((batch_size,) + T.shape[1:], dtype=T.dtype)
+        adam = isinstance(opt, Adam)
+        fuse = getattr(opt, "fuses_into_backward", False)
+        probe_rows = np.random.default_rng(0).permutation(n_samples)[:1000]
+        probe = _dense(X[probe_rows] if sparse else X.take(probe_rows, axis=0), net.dtype)
+        callbacks = list(self.callbacks or ())
+        records, stop_reason = [], f"completed max_iter={self.max_iter} epochs"
+        _notify(callbacks, "on_train_begin", {
+            "epochs": self.max_iter, "n_batches": -(-n_samples // batch_size),
+            "n_train": n_samples, "n_val": None if val is None else val[0].shape[0]})
+        early_stopping = val is not None
+        try:
+            self.n_iter_ = 0
+            for _ in range(self.max_iter):
+                t0 = time.perf_counter()
+                if self.shuffle:
+                    sample_idx = sk_shuffle(sample_idx, random_state=rs)
+                accumulated_loss = data_sum = l2_sum = 0.0
+                correct = 0
+                start_lr, last_step = opt.lr, None
+                batches = list(gen_batches(n_samples, batch_size))
+                for b, batch_slice in enumerate(batches):
+                    k = batch_slice.stop - batch_slice.start
+                    rows = sample_idx[batch_slice] if self.shuffle else batch_slice
+                    if sparse:
+                        Xb = _dense(X[rows], net.dtype)
+                    elif self.shuffle:
+                        Xb = np.take(X, rows, axis=0, out=Xb_buf[:k])
+                    else:
+                        Xb = X[rows]
+                    Tb = np.take(T, rows, axis=0, out=Tb_buf[:k]) if self.shuffle else T[rows]
+                    if sw is None:
+                        wb, net.l2 = None, l2_from_sklearn_alpha(self.alpha, k)
+                    else:
+                        swb = sw[rows]
+                        s = float(swb.sum())
+                        if s <= 0:  # nothing to learn from (scikit-learn divides by zero here)
+                            continue
+                        wb = (swb * (k / s)).astype(net.dtype)
+                        net.l2 = self.alpha / (2 * s)
+                    last = b == len(batches) - 1
+                    fused = fuse and not last  # the diagnostics need the last step's gradient
+                    if last:
+                        before = net.flat.copy()
+                    net._loss_and_grads(Xb, Tb, wb, ws=ws, sgd_lr=opt.lr if fused else None)
+                    data = net.last_data_loss / self._data_loss_scale
+                    accumulated_loss += (data + net.last_l2_loss) * k
+                    data_sum += data * k
+                    l2_sum += net.last_l2_loss * k
+                    hits = n_correct(net.output, net.last_logits, Tb)
+                    correct = None if hits is None else correct + hits
+                    if last:
+                        last_step = (before, [float(np.linalg.norm(g)) for g in net.weight_grads])
+                    if not fused:
+                        if adam:  # scikit-learn adds ε to √v, handgrad to √v̂: the same ε here
+                            opt.eps = self.epsilon / math.sqrt(1 - self.beta_2 ** (opt.t + 1))
+                        opt.step(net.flat, net.flat_grad)
+                    if callbacks:
+                        _notify(callbacks, "on_batch_end", len(self.loss_curve_), b, len(batches),
+                                float(net.last_data_loss + net.last_l2_loss))
+                self.n_iter_ += 1
+                self.loss_ = accumulated_loss / n_samples
+                self.t_ += n_samples
+                self.loss_curve_.append(self.loss_)
+                if self.verbose:
+                    print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+                record = {"epoch": len(self.loss_curve_), "lr": start_lr,
+                          "train_loss": self.loss_, "train_data_loss": data_sum / n_samples,
+                          "train_l2_loss": l2_sum / n_samples,
+                          "train_accuracy": None if correct is None else correct / n_samples,
+                          "val_loss": None, "val_accuracy": None, "val_score": None}
+                self._update_no_improvement_count(net, record, val)
+                if self.solver == "sgd" and self.learning_rate == "invscaling":
+                    opt.lr = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
+                if last_step is not None:
+                    record["diagnostics"] = _diagnostics(net, last_step, probe)
+                record["time"] = time.perf_counter() - t0
+                self.history_.append(record)
+                records.append(record)
+                if _notify(callbacks, "on_epoch_end", record, net):
+                    stop_reason = f"stopped by a callback after epoch {record['epoch']}"
+                    break
+                if self._no_improvement_count > self.n_iter_no_change:
+                    if early_stopping:
+                        msg = ("Validation score did not improve more than tol=%f for %d "
+                               "consecutive epochs." % (self.tol, self.n_iter_no_change))
+                    else:
+                        msg = ("Training loss did not improve more than tol=%f for %d "
+                               "consecutive epochs." % (self.tol, self.n_iter_no_change))
+                    adaptive = self.solver == "sgd" and self.learning_rate == "adaptive"
+                    if adaptive and opt.lr > 1e-6:
+                        opt.lr /= 5.0
+                        if self.verbose:
+                            print(msg + " Setting learning rate to %f" % opt.lr)
+                        self._no_improvement_count = 0
+                    else:
+                        if self.verbose:
+                            print(msg + (" Learning rate too small." if adaptive else "")
+                                  + " Stopping.")
+                        stop_reason = msg
+                        break
+                if incremental:
+                    stop_reason = "partial_fit: one epoch"
+                    break
+                if self.n_iter_ == self.max_iter:
+                    warnings.warn("Stochastic Optimizer: Maximum iterations (%d) reached and the "
+                                  "optimization hasn't converged yet." % self.max_iter,
+                                  ConvergenceWarning)
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.")
+            stop_reason = "interrupted by the user"
+        self._optimizer_state = {"solver": self.solver, **opt.state_dict()}
+        if early_stopping:  # the weights of the best validation score
+            self.coefs_, self.intercepts_ = self._best_coefs, self._best_intercepts
+        else:
+            self._store(net)
+        _notify(callbacks, "on_train_end", History(
+            epochs=records, stop_reason=stop_reason,
+            monitor="val_score" if early_stopping else "train_loss"))
+
+    def _update_no_improvement_count(self, net, record, val) -> None:
+        if val is not None:
+            X_val, Y_val, T_val, sw_val = val
+            score, loss = self._evaluate(net, X_val, Y_val, T_val, sw_val)
+            record["val_score"], record["val_loss"] = score, loss
+            if is_classifier(self):
+                record["val_accuracy"] = score
+            self.validation_scores_.append(score)
+            if self.verbose:
+                print("Validation score: %f" % self.validation_scores_[-1])
+            if score < self.best_validation_score_ + self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if score > self.best_validation_score_:
+                self.best_validation_score_ = score
+                self._best_coefs = [W.copy() for W in net.weights]
+                self._best_intercepts = [b.copy() for b in net.biases]
+        else:
+            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if self.loss_curve_[-1] < self.best_loss_:
+                self.best_loss_ = self.loss_curve_[-1]
+
+    def _evaluate(self, net, X, Y, T, sample_weight) -> tuple[float, float]:
+        """(score, data loss) on a validation set; NaN for both when the outputs are not finite
+        (scikit-learn's score is NaN then too)."""
+        logits = np.empty((X.shape[0], net.n_outputs), dtype=net.dtype)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for s in range(0, X.shape[0], CHUNK):
+                logits[s:s + CHUNK] = net._forward(_dense(X[s:s + CHUNK], net.dtype), keep=False)[0]
+            if not np.all(np.isfinite(logits)):
+                return float("nan"), float("nan")
+            loss = LOSSES[net.output](logits, T)[0] / self._data_loss_scale
+        return float(self._val_score(logits, Y, sample_weight)), float(loss)
+
+    # ----- prediction ---------------------------------------------------------------------
+    def _logits(self, X) -> np.ndarray:
+        """Output-layer pre-activations Z_L (n, n_outputs) of validated X, in X's dtype promoted
+        with the coefficients' (float32 data on a float32 model stay float32)."""
+        dtype = np.promote_types(X.dtype, self.coefs_[0].dtype)
+        net = self._predict_network(dtype)
+        out = np.empty((X.shape[0], self.n_outputs_), dtype=dtype)
+        for start in range(0, X.shape[0], CHUNK):
+            chunk = X[start:start + CHUNK]
+            chunk = _dense(chunk, dtype) if sp.issparse(chunk) else chunk
+            for s, logits in net.logits_in_chunks(chunk, CHUNK):
+                out[start + s:start + s + logits.shape[0]] = logits
+        return out
+
+    def _predict_network(self, dtype) -> MLP:
+        """A network holding the current coefs_ / intercepts_ (so edits to them count, as in
+        scikit-learn): the template that fit keeps (building an MLP draws initial weights,
+        which costs more than a small prediction), or its copy in another dtype. Concurrent
+        predictions write the same values into the template; each has its own workspace."""
+        template = self.__dict__.get("_template")
+        sizes = [self.coefs_[0].shape[0]] + [W.shape[1] for W in self.coefs_]
+        if (template is None or template.sizes != sizes or template.output != self.out_activation_
+                or [a.name for a in template.activations]
+                != [ACTIVATIONS[self.activation]] * (len(sizes) - 2)):
+            return self._network(dtype)
+        net = template if template.dtype == dtype else template.astype(dtype)
+        net.set_params([p for pair in zip(self.coefs_, self.intercepts_) for p in pair])
+        return net
+
+    def __getstate__(self):
+        # a pickled MLP would lose the views of its flat buffer; __setstate__ rebuilds it
+        state = dict(super().__getstate__())
+        state.pop("_template", None)
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "coefs_" in state:
+            self._template = self._network(self.coefs_[0].dtype)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # accepted; densified a batch / chunk at a time
+        return tags

@@ -1,0 +1,90 @@
+"""solver="lbfgs": SciPy's L-BFGS-B over handgrad's loss, its gradient and the flat buffer."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import scipy.optimize
+from sklearn.utils.optimize import _check_optimize_result
+
+from ..losses import l2_penalty
+from ..train import History, limit_blas_threads
+from ..workspace import Workspace
+from ._util import CHUNK, _dense, _notify, _weight_ranges
+
+
+def fit_lbfgs(est, net, X, T, sw) -> None:
+    """Train ``net`` for the estimator ``est`` (scikit-learn's ``_fit_lbfgs``): L-BFGS-B
+    over the flat parameter buffer, on handgrad's full-batch loss and gradient, computed in
+    chunks of rows (sparse X is densified a chunk at a time). Sets ``n_iter_``, ``loss_``,
+    ``coefs_``, ``intercepts_`` and appends one ``history_`` record per iteration; callbacks
+    are called after every iteration and may stop it."""
+    n = X.shape[0]
+    s = n if sw is None else float(sw.sum())
+    net.l2 = est.alpha / (2 * s)
+    w = None if sw is None else (sw * (n / s)).astype(net.dtype)
+    ws = Workspace(net, min(n, CHUNK))
+    ranges = _weight_ranges(net)
+    last = {}
+
+    def loss_and_grad(x):
+        net.flat[...] = x
+        grad = np.zeros(net.n_params)
+        data = 0.0
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for start in range(0, n, CHUNK):
+                stop = min(start + CHUNK, n)
+                net._loss_and_grads(_dense(X[start:stop], net.dtype), T[start:stop],
+                                    None if w is None else w[start:stop], part="data", ws=ws)
+                f = (stop - start) / n  # each chunk's mean, weighted by its share of rows
+                data += net.last_data_loss * f
+                grad += net.flat_grad if f == 1 else f * net.flat_grad
+            l2 = l2_penalty(net.weights, net.l2)
+            for lo, hi in ranges:  # ∂(λ‖W‖²)/∂W = 2λW, weights only
+                grad[lo:hi] += (2 * net.l2) * net.flat[lo:hi]
+        last.update(x=np.array(x, copy=True), data=data, l2=l2)
+        return data + l2, grad
+
+    def reported(x) -> tuple[float, float]:
+        if "x" not in last or not np.array_equal(last["x"], x):
+            loss_and_grad(x)
+        return last["data"] / est._data_loss_scale, last["l2"]
+
+    callbacks = list(est.callbacks or ())
+    records, state = [], {"it": 0, "stopped": False, "t0": time.perf_counter()}
+
+    def on_iteration(intermediate_result):
+        state["it"] += 1
+        data, l2 = reported(intermediate_result.x)
+        net.flat[...] = intermediate_result.x
+        record = {"epoch": state["it"], "lr": None, "train_loss": data + l2,
+                  "train_data_loss": data, "train_l2_loss": l2,
+                  "time": time.perf_counter() - state["t0"]}
+        state["t0"] = time.perf_counter()
+        records.append(record)
+        est.history_.append(record)
+        if est.verbose:
+            print("Iteration %d, loss = %.8f" % (state["it"], data + l2))
+        if _notify(callbacks, "on_epoch_end", record, net):
+            state["stopped"] = True
+            raise StopIteration
+
+    _notify(callbacks, "on_train_begin", {"epochs": est.max_iter, "n_batches": 1,
+                                          "n_train": n, "n_val": None})
+    with limit_blas_threads(net, min(n, CHUNK)):
+        res = scipy.optimize.minimize(
+            loss_and_grad, net.flat.astype(np.float64), method="L-BFGS-B", jac=True,
+            callback=on_iteration,
+            options={"maxfun": est.max_fun, "maxiter": est.max_iter, "gtol": est.tol})
+    if state["stopped"]:
+        est.n_iter_ = min(res.nit, est.max_iter)
+    else:
+        est.n_iter_ = _check_optimize_result("lbfgs", res, est.max_iter)
+    data, l2 = reported(res.x)
+    est.loss_ = data + l2
+    net.flat[...] = res.x
+    est._store(net)
+    _notify(callbacks, "on_train_end", History(
+        epochs=records, monitor="train_loss",
+        stop_reason="stopped by a callback" if state["stopped"] else str(res.message)))
