@@ -175,3 +175,14 @@ def test_small_networks_train_on_one_blas_thread(problem):
         callbacks=[lambda rec, net: seen.append(sorted(i["num_threads"] for i in threadpool_info()
                                                          if i["user_api"] == "blas"))])
     assert seen[-1] == sorted(before)  # None leaves BLAS alone, and the limit was undone
+
+
+def test_dead_relu_fraction_counts_units_silent_on_every_training_row(problem):
+    X, y = problem
+    net = hg.MLP([3, 10, 8, 3], activation=["relu", "leaky_relu"], seed=0)
+    net.biases[0][:4] = -1e3   # 4 of 10 first-layer units can never fire on this data
+    net.biases[1][:2] = -1e3   # 2 of 8 leaky units stay on the α side
+    h = fit(net, X, y, epochs=2, lr=1e-4)
+    assert h.epochs[-1]["diagnostics"]["dead_fraction"] == [pytest.approx(0.4), pytest.approx(0.25)]
+    h2 = fit(hg.MLP([3, 10, 3], activation="tanh", seed=0), X, y, epochs=1)
+    assert h2.epochs[0]["diagnostics"]["dead_fraction"] == [None]

@@ -20,6 +20,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .checkpoint import Checkpointer, data_fingerprint
+from .diagnostics import DeadUnits, epoch_diagnostics, notify
 from .errors import InputError, TrainingDivergedError
 from .heads import LOSSES, n_correct
 from .network import MLP
@@ -43,8 +44,8 @@ class History:
       the L2 term, so compare it with ``train_data_loss``) and ``val_accuracy``, or None;
     * ``diagnostics``: per layer ``grad_norm`` (‖∂L/∂W_l‖_F at the epoch's last step),
       ``update_ratio`` (‖ΔW_l‖_F / ‖W_l‖_F of that step) and per hidden layer
-      ``dead_fraction`` (ReLU-family units whose pre-activation is ≤ 0 on every sample of a
-      fixed probe of up to 1000 training rows; None for other activations).
+      ``dead_fraction`` (ReLU-family units whose pre-activation was ≤ 0 on every training
+      row of the epoch; None for other activations); see :mod:`handgrad.diagnostics`.
 
     ``best_epoch`` is the epoch whose weights the network holds at the end when early
     stopping restored them; ``stop_reason`` says why training ended.
@@ -149,15 +150,6 @@ def evaluate(net: MLP, X: Array, y: Array, batch_size: int = 4096) -> tuple[floa
         hits = n_correct(net.output, logits, yb)
         correct = None if hits is None else correct + hits
     return total / X.shape[0], None if correct is None else correct / X.shape[0]
-
-
-def _dead_fractions(net: MLP, probe: Array) -> list[float | None]:
-    out, A = [], probe
-    for l, act in enumerate(net.activations):
-        Z = A @ net.weights[l] + net.biases[l]
-        out.append(float(np.mean(np.all(Z <= 0, axis=0))) if act.base in ("relu", "leaky_relu") else None)
-        A = act.forward(Z)
-    return out
 
 
 def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 0.0,
@@ -358,7 +350,6 @@ class _Loop:
         self.resume_mid: dict | None = None
         self.epoch_rng_state = None
         self.interrupted = False
-        n = X.shape[0]
         # reusable buffers: no step allocates (shuffled rows are gathered into Xb/yb/wb;
         # unshuffled batches are views of X), and the network computes inside ``ws``
         self.ws = Workspace(net, batch_size)
@@ -366,18 +357,10 @@ class _Loop:
             self.Xb = aligned_empty((batch_size, X.shape[1]), X.dtype)
             self.yb = np.empty((batch_size,) + y.shape[1:], dtype=y.dtype)
             self.wb = None if w is None else np.empty(batch_size, dtype=w.dtype)
-        self.probe = X[np.random.default_rng(0).permutation(n)[:1000]] if diagnostics else None
+        self.dead = DeadUnits(net) if diagnostics else None
 
-    def _notify(self, method: str, *args):
-        stop = False
-        for cb in self.callbacks:
-            fn = getattr(cb, method, None)
-            if fn is None and method == "on_epoch_end" and callable(cb):
-                fn = cb
-            if fn is not None:
-                stop |= bool(fn(*args))
-                stop |= bool(getattr(cb, "stop", False))
-        return stop
+    def _notify(self, method: str, *args) -> bool:
+        return notify(self.callbacks, method, *args)
 
     def run(self, epochs: int) -> History:
         net, n = self.net, self.X.shape[0]
@@ -431,6 +414,8 @@ class _Loop:
             data_sum, l2_sum, correct = mid["sums"]
             first = mid["batch"]
         last_step = None
+        if self.dead is not None:
+            self.dead.reset()
         bs = self.batch_size
         fuse = getattr(opt, "fuses_into_backward", False)
         for b in range(first, n_batches):
@@ -457,6 +442,8 @@ class _Loop:
             l2_sum += net.last_l2_loss * k
             hits = n_correct(net.output, net.last_logits, yb)
             correct = None if hits is None else correct + hits
+            if self.dead is not None:
+                self.dead.update(self.ws, k)
             if last and self.diagnostics:
                 last_step = (before, [np.linalg.norm(g) for g in net.weight_grads])
             if not fused:
@@ -478,22 +465,9 @@ class _Loop:
         if self.X_val is not None:
             record["val_loss"], record["val_accuracy"] = evaluate(net, self.X_val, self.y_val)
         if self.diagnostics:
-            record["diagnostics"] = self._diagnostics(last_step)
+            record["diagnostics"] = epoch_diagnostics(net, *(last_step or (None, None)), self.dead)
         record["time"] = time.perf_counter() - t0
         return record
-
-    def _diagnostics(self, last_step) -> dict | None:
-        if last_step is None:
-            return None
-        before, grad_norms = last_step
-        net = self.net
-        ratios = []
-        for W, (lo, hi) in zip(net.weights, _weight_ranges(net)):
-            old = before[lo:hi]
-            denom = float(np.linalg.norm(old))
-            ratios.append(float(np.linalg.norm(W.reshape(-1) - old)) / denom if denom else math.inf)
-        return {"grad_norm": [float(g) for g in grad_norms], "update_ratio": ratios,
-                "dead_fraction": _dead_fractions(net, self.probe)}
 
     def _save(self, epoch: int, batch: int, mid_epoch: dict | None = None) -> None:
         """Checkpoint the run at (epoch, batch); batch 0 = before ``epoch`` starts."""
@@ -557,11 +531,3 @@ class _Loop:
             f"training diverged in epoch {epoch + 1}: {what}; try a smaller learning rate "
             f"(now {self.opt.lr:g}) — the weights from the start of epoch {epoch + 1} were kept",
             epoch + 1, self.history)
-
-
-def _weight_ranges(net: MLP) -> list[tuple[int, int]]:
-    out, off = [], 0
-    for n_in, n_out in zip(net.sizes[:-1], net.sizes[1:]):
-        out.append((off, off + n_in * n_out))
-        off += n_in * n_out + n_out
-    return out

@@ -44,7 +44,9 @@ from ..regularization import l2_from_sklearn_alpha
 from ..train import History, limit_blas_threads
 from ..workspace import Workspace, aligned_empty
 from ._lbfgs import fit_lbfgs
-from ._util import CHUNK, _as_training_X, _dense, _diagnostics, _notify
+from ..diagnostics import DeadUnits, epoch_diagnostics
+from ..diagnostics import notify as _notify
+from ._util import CHUNK, _as_training_X, _dense
 
 # scikit-learn's activation names -> handgrad's
 ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
@@ -308,8 +310,7 @@ class BaseMLP(BaseEstimator):
         Tb_buf = np.empty((batch_size,) + T.shape[1:], dtype=T.dtype)
         adam = isinstance(opt, Adam)
         fuse = getattr(opt, "fuses_into_backward", False)
-        probe_rows = np.random.default_rng(0).permutation(n_samples)[:1000]
-        probe = _dense(X[probe_rows] if sparse else X.take(probe_rows, axis=0), net.dtype)
+        dead = DeadUnits(net)
         callbacks = list(self.callbacks or ())
         records, stop_reason = [], f"completed max_iter={self.max_iter} epochs"
         _notify(callbacks, "on_train_begin", {
@@ -325,6 +326,7 @@ class BaseMLP(BaseEstimator):
                 accumulated_loss = data_sum = l2_sum = 0.0
                 correct = 0
                 start_lr, last_step = opt.lr, None
+                dead.reset()
                 batches = list(gen_batches(n_samples, batch_size))
                 for b, batch_slice in enumerate(batches):
                     k = batch_slice.stop - batch_slice.start
@@ -350,6 +352,7 @@ class BaseMLP(BaseEstimator):
                     if last:
                         before = net.flat.copy()
                     net._loss_and_grads(Xb, Tb, wb, ws=ws, sgd_lr=opt.lr if fused else None)
+                    dead.update(ws, k)
                     data = net.last_data_loss / self._data_loss_scale
                     accumulated_loss += (data + net.last_l2_loss) * k
                     data_sum += data * k
@@ -380,7 +383,7 @@ class BaseMLP(BaseEstimator):
                 if self.solver == "sgd" and self.learning_rate == "invscaling":
                     opt.lr = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
                 if last_step is not None:
-                    record["diagnostics"] = _diagnostics(net, last_step, probe)
+                    record["diagnostics"] = epoch_diagnostics(net, *last_step, dead)
                 record["time"] = time.perf_counter() - t0
                 self.history_.append(record)
                 records.append(record)

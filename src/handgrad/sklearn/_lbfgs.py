@@ -11,7 +11,9 @@ from sklearn.utils.optimize import _check_optimize_result
 from ..losses import l2_penalty
 from ..train import History, limit_blas_threads
 from ..workspace import Workspace
-from ._util import CHUNK, _dense, _notify, _weight_ranges
+from ..diagnostics import notify as _notify
+from ..diagnostics import weight_ranges as _weight_ranges
+from ._util import CHUNK, _dense
 
 
 def fit_lbfgs(est, net, X, T, sw) -> None:
