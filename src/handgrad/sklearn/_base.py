@@ -33,7 +33,6 @@ from sklearn.base import BaseEstimator, _fit_context, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, gen_batches
-from sklearn.utils import shuffle as sk_shuffle
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import _check_sample_weight
 
@@ -322,7 +321,11 @@ class BaseMLP(BaseEstimator):
             for _ in range(self.max_iter):
                 t0 = time.perf_counter()
                 if self.shuffle:
-                    sample_idx = sk_shuffle(sample_idx, random_state=rs)
+                    # what sklearn.utils.shuffle does, without its per-call validation
+                    # overhead: the same draws from rs, so the same order as scikit-learn
+                    perm = np.arange(n_samples)
+                    rs.shuffle(perm)
+                    sample_idx = sample_idx[perm]
                 accumulated_loss = data_sum = l2_sum = 0.0
                 correct = 0
                 start_lr, last_step = opt.lr, None
