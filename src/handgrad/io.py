@@ -183,6 +183,9 @@ def _classes_to_json(classes, n_classes: int) -> tuple[list, str]:
                          f"or all strings, got {_short(values)}")
     if len(set(values)) != len(values):
         raise InputError(f"cannot save the model: class labels are not unique: {_short(values)}")
+    if kind == "str" and not all(_is_unicode(v) for v in values):
+        raise InputError(f"cannot save the model: class labels hold text that is not valid Unicode "
+                         f"(a lone surrogate): {_short(values)}")
     return values, kind
 
 
@@ -192,6 +195,9 @@ def _feature_names_to_json(names, n_features: int) -> list[str] | None:
     names = list(names)
     if len(names) != n_features or not all(isinstance(n, str) for n in names):
         raise InputError(f"cannot save the model: feature_names must be {n_features} strings")
+    if not all(_is_unicode(n) for n in names):
+        raise InputError("cannot save the model: feature_names hold text that is not valid Unicode "
+                         f"(a lone surrogate): {_short(names)}")
     return names
 
 
@@ -274,12 +280,16 @@ def _read_file(path: Path) -> bytes:
             data = f.read(info.st_size)
             if len(data) != info.st_size or f.read(1):
                 raise ModelFileError(path, "the file changed while it was being read; try again")
+    except ModelFileError:
+        raise
     except FileNotFoundError:
         raise ModelFileError(path, "no such file") from None
     except IsADirectoryError:
         raise ModelFileError(path, "it is a directory, not a model file") from None
     except OSError as exc:
         raise ModelFileError(path, f"cannot read it: {exc.strerror or exc}") from None
+    except ValueError as exc:  # open() refuses a path with a NUL character in it
+        raise ModelFileError(repr(str(path)), f"not a usable file path ({exc})") from None
     return data
 
 
@@ -443,9 +453,21 @@ def _check_classes(meta: dict, n_classes: int, path) -> np.ndarray:
                                    "(sizes[-1]); need one class label per output")
     if not all(_is_class_label(c, kind) for c in classes):
         raise ModelFileError(path, f"'classes' must all be of kind {kind!r}, got {_short(classes)}")
+    if kind == "str" and not all(_is_unicode(c) for c in classes):
+        raise ModelFileError(path, f"'classes' holds text that is not valid Unicode (a lone "
+                                   f"surrogate): {_short(classes)}")
     if len(set(classes)) != len(classes):
         raise ModelFileError(path, f"'classes' has duplicates: {_short(classes)}")
-    return np.array(classes, dtype=_CLASS_KINDS[kind])
+    converted = np.array(classes, dtype=_CLASS_KINDS[kind])
+    # a label must read back as itself: numpy strings drop trailing NUL characters ("a\0" would
+    # become "a") and a float64 rounds integers beyond 2**53 (2**53 + 1 would become 2**53),
+    # which could make two classes one and mislabel every prediction of the other
+    changed = [(c, v) for c, v in zip(classes, converted.tolist()) if c != v]
+    if changed:
+        original, became = changed[0]
+        raise ModelFileError(path, f"class label {_short(original, 40)} cannot be held as a "
+                                   f"{kind!r} label (it would read as {_short(became, 40)})")
+    return converted
 
 
 def _is_class_label(value, kind: str) -> bool:
@@ -462,6 +484,9 @@ def _check_feature_names(names, n_features: int, path) -> list[str] | None:
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise ModelFileError(path, f"'feature_names' must be null or a list of strings, "
                                    f"got {_short(names)}")
+    if not all(_is_unicode(n) for n in names):
+        raise ModelFileError(path, f"'feature_names' holds text that is not valid Unicode (a lone "
+                                   f"surrogate): {_short(names)}")
     if len(names) != n_features:
         raise ModelFileError(path, f"{len(names)} feature_names for a network with {n_features} "
                                    "inputs (sizes[0])")
@@ -530,9 +555,19 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_unicode(text: str) -> bool:
+    """Whether ``text`` can be written out as UTF-8: JSON's ``"\\ud800"`` decodes to a lone
+    surrogate, which would only fail later, when a prediction is printed or saved."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _names(names: list[str], limit: int = 8) -> str:
     """A readable list of tensor names, cut short: a corrupt file can hold thousands."""
-    shown = ", ".join(_short(n, 40)[1:-1] for n in names[:limit])
+    shown = ", ".join(_short(n, 40)[1:-1] or "''" for n in names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
