@@ -178,8 +178,14 @@ def test_cli_ctrl_c_then_resume(tmp_path):
             "--out-dir", str(tmp_path / "out"), "--no-plot", "--quiet", "--seed", "4"]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
-    while time.time() < deadline and not list((tmp_path / "ck").glob("ckpt-000002-*")):
-        time.sleep(0.05)
+
+    def epochs_checkpointed():
+        names = [p.name for p in (tmp_path / "ck").glob("ckpt-*.safetensors")]
+        return max((int(n[5:11]) for n in names), default=0)
+
+    while time.time() < deadline and epochs_checkpointed() < 2:
+        time.sleep(0.02)
+    assert proc.poll() is None, "training finished before it could be interrupted"
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err

@@ -17,8 +17,6 @@
 * Numerical extremes: inputs ×1e6 and logits up to ±1e4 give finite (log-)probabilities; a
   network whose outputs would be NaN/inf raises an InputError instead of answering.
 
-Tests marked ``xfail(strict=True)`` document bugs in files this change did not touch
-(network.py, validation.py, model.py, losses.py); each reason says what is wrong.
 
 Profiles: ``ci`` (derandomized, 200 examples, no deadline) when the environment variable CI
 is set, ``dev`` (random, fewer examples) otherwise; ``HYPOTHESIS_PROFILE=ci`` forces one.
@@ -966,8 +964,6 @@ def test_predict_agrees_with_argmax_of_predict_proba_away_from_ties():
     assert net.predict(X)[0] == net.predict_proba(X).argmax(axis=1)[0] == 1
 
 
-@pytest.mark.xfail(strict=True, reason="network.py: MLP.predict disagrees with "
-                   "argmax(predict_proba) on logits tied after softmax's rounding (see docstring)")
 def test_predict_equals_argmax_of_predict_proba_on_near_ties():
     """MLP.predict takes the argmax of the logits, while predict_proba's softmax maps logits
     closer than ~1 ulp of 1.0 to the same probability, whose argmax is the first index:
@@ -1111,7 +1107,7 @@ def test_huge_weights_give_probabilities_or_an_input_error(case, layer, seed, hu
     blown_up(net, layer, value, seed)
     model = Model(net, np.arange(net.n_classes))
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)   # see the xfail tests below
+        warnings.simplefilter("ignore", RuntimeWarning)   # the refusals are tested below
         P = outcome_no_warning_check(net.predict_proba, X)
         if not isinstance(P, InputError):
             assert np.all(np.isfinite(P)) and np.all(P >= 0)
@@ -1149,8 +1145,6 @@ def test_outputs_that_would_be_nan_or_inf_raise_at_predict_time(dtype, where):
             outcome(fn, X, expect=())
 
 
-@pytest.mark.xfail(strict=True, reason="network.py: float64 inputs beyond float32's range warn "
-                   "on the cast and are refused as 'NaN or inf' (see docstring)")
 def test_float64_inputs_beyond_float32_range_are_refused_clearly():
     """MLP.logits_in_chunks casts each chunk to float32 outside its np.errstate, so finite
     float64 inputs beyond float32's range (1e39) emit 'RuntimeWarning: overflow encountered in
@@ -1167,8 +1161,6 @@ def test_float64_inputs_beyond_float32_range_are_refused_clearly():
     assert "NaN" not in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason="validation.py: complex and timedelta X are accepted "
-                   "(imaginary part silently dropped; see docstring)")
 @pytest.mark.parametrize("X", [np.array([[1 + 5j, 2.0]]), np.array([[1, 2]], dtype="m8[s]")],
                          ids=["complex", "timedelta"])
 def test_complex_or_timedelta_inputs_are_refused(X):
@@ -1184,8 +1176,6 @@ def test_complex_or_timedelta_inputs_are_refused(X):
             net.predict(X)
 
 
-@pytest.mark.xfail(strict=True, reason="losses.py/network.py: finite logits farther apart than "
-                   "the dtype's range give -inf log-probabilities (see docstring)")
 def test_log_probabilities_are_finite_for_finite_logits_far_apart():
     """log_softmax(Z) = Z − logsumexp(Z) overflows to -inf (with 'RuntimeWarning: overflow
     encountered in subtract') for finite float32 logits [3e38, -3e38], though
@@ -1219,8 +1209,6 @@ def test_model_probabilities_sum_to_one_for_large_logits(dtype, Z, tol):
     np.testing.assert_allclose(P.sum(axis=1, dtype=np.float64), 1.0, rtol=0, atol=tol)
 
 
-@pytest.mark.xfail(strict=True, reason="model.py: an overflowing standardisation is reported as "
-                   "'X contains NaN or inf' (see docstring)")
 def test_standardisation_overflow_is_named_as_such():
     """Model._standardize lets (X − mean)/scale overflow silently and the network then refuses
     the chunk as 'X contains NaN or inf (first at row 0, column 0)', though X is finite.

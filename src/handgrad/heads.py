@@ -127,7 +127,9 @@ def decide(output: str, logits: Array) -> Array:
     """Predictions from logits: argmax class (softmax), 1{z > 0} = 1{σ(z) > ½} (logistic),
     the values themselves (identity)."""
     if output == "softmax":
-        return np.argmax(logits, axis=1)
+        # the argmax of the probabilities, not of the logits: logits closer than softmax can
+        # resolve would otherwise pick a class predict_proba does not rank first
+        return np.argmax(softmax(logits.copy()), axis=1)
     if output == "logistic":
         return (logits > 0).astype(np.int64)
     return logits.copy()

@@ -80,7 +80,8 @@ class Model:
         return out
 
     def _standardize(self, chunk: np.ndarray) -> np.ndarray:
-        # NaN/inf are refused by the network right after this, naming the row
+        # NaN/inf are refused by the network right after this, naming the row and saying
+        # whether the value was given so or overflowed in the standardisation
         with np.errstate(invalid="ignore", over="ignore"):
             return self.scaler.transform(chunk, dtype=self.net.dtype)
 

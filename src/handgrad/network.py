@@ -34,7 +34,7 @@ from .layers import dense_backward, dense_forward
 from .validation import check_finite, check_matrix, check_shape, first_non_finite
 from .workspace import Workspace, aligned_empty, aligned_zeros
 from .heads import LOSSES, check_head, check_head_targets, decide, probabilities
-from .losses import l2_penalty
+from .losses import l2_penalty, row_max
 
 Array = np.ndarray
 _DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -355,25 +355,39 @@ class MLP:
         batch_size = max(1, int(batch_size))
         ws = Workspace(self, min(batch_size, arr.shape[0]), training=False)
         for start in range(0, arr.shape[0], batch_size):
-            chunk = arr[start:start + batch_size]
-            chunk = transform(chunk) if transform is not None else chunk
-            chunk = np.ascontiguousarray(chunk, dtype=self.dtype)
+            raw = arr[start:start + batch_size]
+            with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused below
+                chunk = transform(raw) if transform is not None else raw
+                chunk = np.ascontiguousarray(chunk, dtype=self.dtype)
             if chunk.shape[1] != self.sizes[0]:
                 raise InputError(f"X has {chunk.shape[1]} features but this network takes {self.sizes[0]}")
 
-            def check_z1(Z1, chunk=chunk, start=start):
+            def check_z1(Z1, raw=raw, chunk=chunk, start=start):
                 # NaN/±inf anywhere in a row of X makes that whole row of Z_1 = X W_1 + b_1
                 # non-finite (NaN·w and ±inf·0 are NaN), so checking Z_1 (n_1 columns) clears X
                 # (n_0 columns) more cheaply; on a hit, X itself is searched for the message.
-                if first_non_finite(Z1) is not None:
-                    check_finite(chunk, "X", row_offset=start)
-                    bad = first_non_finite(Z1)
-                    raise InputError(f"X row {start + bad[0]} is too large for the network's weights: "
-                                     "its first layer overflows; rescale the inputs")
+                if first_non_finite(Z1) is None:
+                    return
+                check_finite(raw, "X", row_offset=start)  # a NaN/inf the user gave
+                bad = first_non_finite(chunk)
+                if bad is not None:  # finite as given, not after conversion/standardisation
+                    r, c = bad
+                    raise InputError(
+                        f"X row {start + r}, column {c} ({raw[r, c]!r:.12}) is too large for this "
+                        f"{self.dtype.name} network" + (" after its standardisation" if transform else "")
+                        + "; rescale it")
+                bad = first_non_finite(Z1)
+                raise InputError(f"X row {start + bad[0]} is too large for the network's weights: "
+                                 "its first layer overflows; rescale the inputs")
 
             with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused here
-                logits = self._forward(chunk, keep=False, ws=ws, check_z1=check_z1)[0]
+                logits = self._forward(chunk, keep=False, ws=ws, check_z1=check_z1)
+                logits = logits[0]
+                # log-probabilities need max − min of a row to be finite as well
+                spread = row_max(logits)[:, 0] + row_max(-logits)[:, 0]
             bad = first_non_finite(logits)
+            if bad is None and not np.all(np.isfinite(spread)):
+                bad = (int(np.argmax(~np.isfinite(spread))), 0)
             if bad is not None:
                 raise InputError(f"the network's output is NaN or inf for row {start + bad[0]}: its "
                                  "inputs are too large for the weights (overflow); rescale them")

@@ -27,8 +27,8 @@ def check_shape(X, what: str = "X", n_features: int | None = None,
         arr = np.asarray(X)
     except Exception as exc:
         raise InputError(f"{what} could not be read as an array: {exc}") from exc
-    if arr.dtype == object or arr.dtype.kind in "USVM":
-        raise InputError(f"{what} must be numeric, got dtype {arr.dtype}")
+    if arr.dtype == object or arr.dtype.kind in "USVMmc":
+        raise InputError(f"{what} must be numeric (real numbers), got dtype {arr.dtype}")
     if arr.ndim != 2:
         hint = " (a single sample? use X.reshape(1, -1))" if arr.ndim == 1 else ""
         raise InputError(f"{what} must be 2-D (n_samples, n_features), got shape {arr.shape}{hint}")
