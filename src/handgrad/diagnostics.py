@@ -32,7 +32,7 @@ class DeadUnits:
 
     def __init__(self, net):
         # f'(z) of an active unit is 1; of an inactive one 0 (ReLU) or α (leaky ReLU)
-        self.layers = [(l, (1 + act.params.get("alpha", 0.0)) / 2)
+        self.layers = [(l, act.params.get("alpha", 0.0))
                        for l, act in enumerate(net.activations)
                        if act.base in ("relu", "leaky_relu") and act.derivative is not None]
         self.active = {l: np.zeros(n, dtype=bool) for l, n in enumerate(net.sizes[1:-1])}
@@ -45,11 +45,16 @@ class DeadUnits:
         self.seen = False
 
     def update(self, ws, m: int) -> None:
-        """Fold in the step just computed in workspace ``ws`` (its first ``m`` rows)."""
-        for l, threshold in self.layers:
+        """Fold in the step just computed in workspace ``ws`` (its first ``m`` rows).
+
+        A unit is active on some row iff its column of f'(Z) sums to more than m·α (every row
+        inactive) — the column sums are one matrix-vector product with the workspace's ones.
+        """
+        for l, alpha in self.layers:
             D = ws.D[l]
             if D is not None:
-                np.logical_or(self.active[l], D[:m].max(axis=0) > threshold, out=self.active[l])
+                sums = ws.ones[:m] @ D[:m]
+                np.logical_or(self.active[l], sums > m * alpha + (1 - alpha) / 2, out=self.active[l])
         self.seen = True
 
     def fractions(self) -> list[float | None]:

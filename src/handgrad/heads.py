@@ -31,8 +31,8 @@ def softplus(Z: Array) -> Array:
 
 
 def sigmoid_binary_cross_entropy(Z: Array, Y: Array, sample_weight: Array | None = None,
-                                 out: Array | None = None, work: Array | None = None
-                                 ) -> tuple[float, Array]:
+                                 out: Array | None = None, work: Array | None = None,
+                                 stats: dict | None = None) -> tuple[float, Array]:
     """Fused logistic output + binary cross-entropy, summed over outputs, batch-averaged.
 
     With P = σ(Z) and targets Y ∈ [0, 1] (m, K):
@@ -54,7 +54,8 @@ def sigmoid_binary_cross_entropy(Z: Array, Y: Array, sample_weight: Array | None
 
 
 def squared_error(Z: Array, Y: Array, sample_weight: Array | None = None,
-                  out: Array | None = None, work: Array | None = None) -> tuple[float, Array]:
+                  out: Array | None = None, work: Array | None = None,
+                  stats: dict | None = None) -> tuple[float, Array]:
     """Identity output + half the squared error, summed over outputs, batch-averaged.
 
         ``ℓ_i = ½ Σ_k (Z_ik − Y_ik)²``   (eq. 12.4),   ``∂L/∂Z = (Z − Y)/m``   (eq. 12.5).

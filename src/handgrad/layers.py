@@ -28,18 +28,20 @@ def dense_forward(X: Array, W: Array, b: Array, out: Array | None = None) -> Arr
 
 def dense_backward(dZ: Array, X: Array, W: Array, dW: Array | None = None,
                    db: Array | None = None, need_dX: bool = True, dX: Array | None = None,
-                   ones: Array | None = None) -> tuple[Array, Array, Array | None]:
+                   ones: Array | None = None, need_dW: bool = True
+                   ) -> tuple[Array | None, Array, Array | None]:
     """Gradients of the dense layer from ``dZ = ∂L/∂Z`` (m, n_out).
 
     Returns ``(dW, db, dX)`` = ``(Xᵀ dZ, 1ᵀ dZ, dZ Wᵀ)``, each written into the given array
     when one is provided (the network's flat gradient buffer, the training workspace).
     ``1ᵀ dZ`` is computed as the product it is (a matrix-vector product with a vector of m
     ones, optionally given as ``ones``). ``dX`` is None when ``need_dX`` is False (the first
-    layer: nothing upstream needs it).
+    layer: nothing upstream needs it); ``dW`` is None when ``need_dW`` is False (the caller
+    forms it another way, e.g. together with the L2 term).
     """
     if ones is None:
         ones = np.ones(dZ.shape[0], dtype=dZ.dtype)
-    dW = np.matmul(X.T, dZ, out=dW)
+    dW = np.matmul(X.T, dZ, out=dW) if need_dW else None
     db = np.matmul(ones, dZ, out=db)
     dX = np.matmul(dZ, W.T, out=dX) if need_dX else None
     return dW, db, dX

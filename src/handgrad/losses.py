@@ -14,6 +14,8 @@ fused gradient directly is cheaper (no K×K) and exact where ``p`` underflows to
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .errors import InputError
@@ -33,7 +35,22 @@ def row_max(Z: Array) -> Array:
 def row_sum(Z: Array) -> Array:
     """``Σ_k Z_ik`` as an (m, 1) column, as the product ``Z·1`` (BLAS; 1.7 µs against 8.6 µs
     for ``Z.sum(axis=1)`` at 512×10 here)."""
-    return (Z @ np.ones(Z.shape[1], dtype=Z.dtype))[:, None]
+    return (Z @ _ones(Z.shape[1], Z.dtype))[:, None]
+
+
+@functools.lru_cache(maxsize=64)
+def _ones(n: int, dtype) -> Array:
+    out = np.ones(n, dtype=dtype)
+    out.flags.writeable = False
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _row_starts(m: int, k: int) -> Array:
+    """``[0, k, 2k, …]`` (m,): where each row of a C-ordered (m, k) array starts, flat."""
+    out = np.arange(0, m * k, k)
+    out.flags.writeable = False
+    return out
 
 
 def logsumexp(Z: Array) -> Array:
@@ -77,8 +94,8 @@ def one_hot(y: Array, n_classes: int, dtype=np.float64) -> Array:
 
 
 def softmax_cross_entropy(Z: Array, y: Array, sample_weight: Array | None = None,
-                          out: Array | None = None, work: Array | None = None
-                          ) -> tuple[float, Array]:
+                          out: Array | None = None, work: Array | None = None,
+                          stats: dict | None = None) -> tuple[float, Array]:
     """Fused softmax + cross-entropy, averaged over the batch, and its gradient.
 
     Forward (derivations.md eq. 3.1–3.3), with the row maxima ``c_i = max_k Z_ik``,
@@ -100,6 +117,9 @@ def softmax_cross_entropy(Z: Array, y: Array, sample_weight: Array | None = None
         sample_weight: optional (m,) non-negative weights.
         out, work: optional (m, K) buffers of Z's dtype for dZ and for T (the training
             loop passes preallocated ones; the arithmetic is the same either way).
+        stats: optional dict; for integer labels ``stats["correct"]`` is set to the number of
+            rows whose true class has the largest logit (T_{i,y_i} = 0), the training accuracy
+            at no extra pass.
 
     Returns:
         ``(loss, dZ)``: loss as a Python float; dZ (m, K) in Z's dtype (``out`` if given).
@@ -112,9 +132,11 @@ def softmax_cross_entropy(Z: Array, y: Array, sample_weight: Array | None = None
     dZ *= row_scale                                                 # w·P/m
     target_scale = (1 / m) if sample_weight is None else sample_weight / m
     if y.ndim == 1:
-        rows = np.arange(m)
-        t_y = T[rows, y]
-        dZ[rows, y] -= target_scale                                 # w·(P − Y)/m
+        at = _row_starts(m, Z.shape[1]) + y                         # flat index of (i, y_i)
+        t_y = T.reshape(-1)[at]
+        dZ.reshape(-1)[at] -= target_scale                          # w·(P − Y)/m
+        if stats is not None:
+            stats["correct"] = int(np.count_nonzero(t_y == 0))
     else:
         t_y = (y * T).sum(axis=1)
         dZ -= y * (target_scale if sample_weight is None else target_scale[:, None])

@@ -12,6 +12,7 @@ early-stopping bookkeeping, backprop diagnostics, callbacks.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import time
 from dataclasses import dataclass, field
@@ -266,9 +267,16 @@ def limit_blas_threads(net: MLP, batch_size: int, threads="auto"):
         if largest >= SMALL_GEMM:
             return contextlib.nullcontext()
         threads = 1
-    from threadpoolctl import threadpool_limits
+    return _blas_controller().limit(limits=int(threads), user_api="blas")
 
-    return threadpool_limits(limits=int(threads), user_api="blas")
+
+@functools.lru_cache(maxsize=1)
+def _blas_controller():
+    """One threadpoolctl controller for the process: building one scans every loaded library
+    (~3 ms, a tenth of a small fit); the BLAS libraries do not change once numpy is loaded."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def _optimizer_options(name, momentum, nesterov, weight_decay) -> dict:
@@ -440,8 +448,7 @@ class _Loop:
             k = Xb.shape[0]
             data_sum += net.last_data_loss * k
             l2_sum += net.last_l2_loss * k
-            hits = n_correct(net.output, net.last_logits, yb)
-            correct = None if hits is None else correct + hits
+            correct = None if net.last_correct is None else correct + net.last_correct
             if self.dead is not None:
                 self.dead.update(self.ws, k)
             if last and self.diagnostics:

@@ -36,7 +36,7 @@ from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import _check_sample_weight
 
-from ..heads import LOSSES, n_correct
+from ..heads import LOSSES
 from ..network import MLP
 from ..optim import SGD, Adam
 from ..regularization import l2_from_sklearn_alpha
@@ -360,8 +360,7 @@ class BaseMLP(BaseEstimator):
                     accumulated_loss += (data + net.last_l2_loss) * k
                     data_sum += data * k
                     l2_sum += net.last_l2_loss * k
-                    hits = n_correct(net.output, net.last_logits, Tb)
-                    correct = None if hits is None else correct + hits
+                    correct = None if net.last_correct is None else correct + net.last_correct
                     if last:
                         last_step = (before, [float(np.linalg.norm(g)) for g in net.weight_grads])
                     if not fused:
