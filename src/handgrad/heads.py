@@ -43,8 +43,11 @@ def sigmoid_binary_cross_entropy(Z: Array, Y: Array, sample_weight: Array | None
     Shapes: Z, Y (m, K); returns (loss, dZ (m, K)).
     """
     m = Z.shape[0]
-    per_sample = (softplus(Z) - Y * Z).sum(axis=1)
-    dZ = sigmoid_forward(Z, out=out)
+    # one E = e^{−|Z|} serves both: softplus(Z) = max(Z, 0) + log1p(E), and σ(Z) = 1/(1+E)
+    # for Z ≥ 0, E/(1+E) for Z < 0 (the same values softplus() and sigmoid_forward() give)
+    E = np.exp(-np.abs(Z))
+    per_sample = (np.maximum(Z, 0) + np.log1p(E) - Y * Z).sum(axis=1)
+    dZ = np.divide(np.where(Z >= 0, 1.0, E), np.add(E, 1.0), out=out)
     dZ -= Y
     if sample_weight is not None:
         per_sample = per_sample * sample_weight

@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .checkpoint import Checkpointer, data_fingerprint
-from .diagnostics import DeadUnits, epoch_diagnostics, notify
+from .diagnostics import DeadUnits, epoch_diagnostics, frobenius, notify
 from .errors import InputError, TrainingDivergedError
 from .heads import LOSSES, n_correct
 from .network import MLP
@@ -452,7 +452,7 @@ class _Loop:
             if self.dead is not None:
                 self.dead.update(self.ws, k)
             if last and self.diagnostics:
-                last_step = (before, [np.linalg.norm(g) for g in net.weight_grads])
+                last_step = (before, [frobenius(g) for g in net.weight_grads])
             if not fused:
                 opt.step(net.flat, net.flat_grad)
             if self.callbacks:

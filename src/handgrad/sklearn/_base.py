@@ -43,7 +43,7 @@ from ..regularization import l2_from_sklearn_alpha
 from ..train import History, limit_blas_threads
 from ..workspace import Workspace, aligned_empty
 from ._lbfgs import fit_lbfgs
-from ..diagnostics import DeadUnits, epoch_diagnostics
+from ..diagnostics import DeadUnits, epoch_diagnostics, frobenius
 from ..diagnostics import notify as _notify
 from ._util import CHUNK, _as_training_X, _dense
 
@@ -362,7 +362,7 @@ class BaseMLP(BaseEstimator):
                     l2_sum += net.last_l2_loss * k
                     correct = None if net.last_correct is None else correct + net.last_correct
                     if last:
-                        last_step = (before, [float(np.linalg.norm(g)) for g in net.weight_grads])
+                        last_step = (before, [frobenius(g) for g in net.weight_grads])
                     if not fused:
                         if adam:  # scikit-learn adds ε to √v, handgrad to √v̂: the same ε here
                             opt.eps = self.epsilon / math.sqrt(1 - self.beta_2 ** (opt.t + 1))
