@@ -16,7 +16,10 @@ backend; ``plt.show()`` is then a no-op and the runner saves the figures afterwa
 Recorded per example: what it printed (compared line by line), every ``score`` it computed
 and every ``loss_`` / ``n_iter_`` of a fitted estimator (collected by wrapping the class's
 methods from outside the script), the total time spent inside ``MLPClassifier.fit``, and
-the figures (``<example>-scikit-learn.png`` / ``<example>-handgrad.png``).
+the figures (``<example>-scikit-learn.png`` / ``<example>-handgrad.png``) and the warnings
+each run printed. (``plot_mlp_training_curves.py`` silences ConvergenceWarning with
+``filterwarnings(..., module="sklearn")``; handgrad's warnings come from
+``handgrad.sklearn._base``, which that filter does not match, so they are printed.)
 
 Examples: ``plot_mlp_training_curves.py`` (SGD with constant / invscaling learning rates,
 momentum and Nesterov, and Adam on iris, digits, circles and moons) and
@@ -152,8 +155,14 @@ def report(results: dict) -> str:
                 if a != b:
                     lines.append(f"| {i + 1} | `{a}` | `{b}` |")
             lines.append("")
-        if hg["stderr"].strip():
-            lines += ["handgrad run's stderr:", "", "```", hg["stderr"].strip()[-2000:], "```", ""]
+        for lib in ("scikit-learn", "handgrad"):
+            warned = [w for w in r[lib]["stderr"].splitlines() if "Warning: " in w]
+            kinds = sorted({w.split("Warning: ")[0].rsplit(" ", 1)[-1] + "Warning" for w in warned})
+            lines.append(f"- Warnings on stderr ({lib}): {len(warned)}"
+                         + (f" ({', '.join(kinds)})" if kinds else "") + ".")
+            if warned:
+                lines += ["", "```", *sorted(set(warned))[:5], "```"]
+        lines.append("")
     return "\n".join(lines)
 
 
