@@ -13,7 +13,7 @@ Run on 2026-11-23 (numba 0.68.1, numpy 2.4.6, one BLAS thread): 0.43 (sgd) and 0
 import sys, time, warnings
 import numpy as np, numba
 from threadpoolctl import threadpool_limits
-from sklearn.datasets import load_digits, load_breast_cancer
+from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 from sklearn.neural_network import MLPClassifier as S
