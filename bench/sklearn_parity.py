@@ -62,12 +62,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
-import hashlib
 import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -85,12 +83,12 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
-import handgrad as hg
 from handgrad import sklearn as hg_nn
+from benchenv import (ROOT, blas_libraries, blas_record, cpu_model, cpu_snapshot, foreign_cpu,
+                      handgrad_source, numpy_blas)
 
-ROOT = Path(__file__).resolve().parent.parent
 DATASETS = {  # name -> (loader, task)
     "digits": (load_digits, "classification"),
     "breast_cancer": (load_breast_cancer, "classification"),
@@ -244,73 +242,6 @@ def summarise(cell: dict) -> dict:
 
 # ----- environment ------------------------------------------------------------------------------
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def cpu_snapshot() -> tuple[float, float, float] | None:
-    """(busy CPU-seconds of the machine, CPU-seconds of this process and its children, steal
-    seconds) from /proc/stat and os.times(); None where /proc/stat is missing."""
-    try:
-        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    except (OSError, ValueError):
-        return None
-    tick = os.sysconf("SC_CLK_TCK")
-    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
-    t = os.times()
-    return ((user + nice + system + irq + softirq) / tick,
-            t.user + t.system + t.children_user + t.children_system, steal / tick)
-
-
-def foreign_cpu(before, after, wall: float) -> dict | None:
-    """CPU time other processes used between two snapshots."""
-    if before is None or after is None:
-        return None
-    others = max(0.0, (after[0] - before[0]) - (after[1] - before[1]))
-    return {"seconds": others, "share_of_one_cpu": others / wall if wall else 0.0,
-            "steal_seconds": after[2] - before[2], "wall_seconds": wall}
-
-
-def blas_libraries() -> list[dict]:
-    return [{k: i.get(k) for k in ("internal_api", "version", "num_threads", "threading_layer",
-                                   "architecture", "filepath")}
-            for i in threadpool_info() if i["user_api"] == "blas"]
-
-
-def numpy_blas() -> dict:
-    blas = blas_libraries()
-    own = [i for i in blas if "numpy" in (i["filepath"] or "")]
-    return (own or blas or [{}])[0]
-
-
-def git(*args: str) -> str | None:
-    try:
-        return subprocess.run(["git", "--no-optional-locks", *args], cwd=ROOT, text=True,
-                              capture_output=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
-def handgrad_source() -> dict:
-    """Commit, dirty state (read-only git calls) and a digest of the imported sources."""
-    pkg = Path(hg.__file__).resolve().parent
-    digest = hashlib.sha256()
-    for f in sorted(pkg.rglob("*.py")):
-        digest.update(str(f.relative_to(pkg)).encode() + b"\0" + f.read_bytes())
-    status = git("status", "--porcelain", "--", "src")
-    changed = status.splitlines() if status else []
-    return {"version": hg.__version__, "commit": git("rev-parse", "HEAD"),
-            "src_dirty": bool(changed) if status is not None else None,
-            "src_changed": changed[:50], "source_sha256": digest.hexdigest()[:16],
-            "path": str(pkg)}
-
-
 def environment() -> dict:
     return {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -320,11 +251,11 @@ def environment() -> dict:
                     "uname": " ".join(platform.uname()),
                     "loadavg_at_start": list(os.getloadavg()),
                     "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE")},
-        "numpy_blas_default": numpy_blas(),
+        "numpy_blas_default": blas_record(numpy_blas()),
         "versions": {"python": platform.python_version(), "numpy": np.__version__,
                      "scipy": scipy.__version__, "scikit-learn": sklearn.__version__,
                      "threadpoolctl": threadpoolctl.__version__},
-        "handgrad": handgrad_source(),
+        "handgrad": handgrad_source("src"),
     }
 
 
@@ -350,7 +281,7 @@ def render_markdown(cells: list[dict], env: dict, cfg: dict, wall: float) -> str
     m, h, blas = env["machine"], env["handgrad"], env["numpy_blas_default"]
     run_blas = env.get("blas_during_run", [])
     commit = (h["commit"] or "unknown")[:12] + (" + uncommitted changes in src/"
-                                                if h["src_dirty"] else "")
+                                                if h["dirty"] else "")
     busy = m.get("foreign_cpu")
     lines = [
         "# scikit-learn parity: handgrad.sklearn vs sklearn.neural_network"

@@ -90,7 +90,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
-import hashlib
 import json
 import os
 import platform
@@ -106,11 +105,12 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from threadpoolctl import ThreadpoolController, threadpool_info
+from threadpoolctl import ThreadpoolController
 
 import handgrad as hg
+from benchenv import (ROOT, blas_record, cpu_model, cpu_snapshot, foreign_cpu,
+                      handgrad_source, numpy_blas)
 
-ROOT = Path(__file__).resolve().parent.parent
 SIZES = [784, 256, 128, 10]
 N_CLASSES = SIZES[-1]
 SGD_LR = 0.01
@@ -164,13 +164,6 @@ def make_data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     for s in range(0, n, 65536):
         y[s:s + 65536] = np.argmax(X[s:s + 65536] @ teacher, axis=1)
     return X, y
-
-
-def numpy_blas() -> dict:
-    """threadpoolctl's record of numpy's own BLAS (scipy and torch may load others)."""
-    blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
-    own = [i for i in blas if "numpy" in i["filepath"]]
-    return (own or blas or [{"num_threads": None}])[0]
 
 
 def numpy_blas_controller():
@@ -632,61 +625,6 @@ def plot_scaling(d: dict, path: Path, note: str = "") -> None:
 
 # ----- environment, report ----------------------------------------------------------------------
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def cpu_snapshot() -> tuple[float, float, float] | None:
-    """(busy CPU-seconds of the whole machine, CPU-seconds of this process and its waited-for
-    children, steal seconds) from /proc/stat and os.times(); None where /proc/stat is missing."""
-    try:
-        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    except (OSError, ValueError):
-        return None
-    tick = os.sysconf("SC_CLK_TCK")
-    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
-    t = os.times()
-    return ((user + nice + system + irq + softirq) / tick,
-            t.user + t.system + t.children_user + t.children_system, steal / tick)
-
-
-def foreign_cpu(before, after, wall: float) -> dict | None:
-    """CPU time other processes used between two snapshots: the measure of a busy machine."""
-    if before is None or after is None:
-        return None
-    others = max(0.0, (after[0] - before[0]) - (after[1] - before[1]))
-    return {"seconds": others, "share_of_one_cpu": others / wall if wall else 0.0,
-            "steal_seconds": after[2] - before[2], "wall_seconds": wall}
-
-
-def git(*args: str) -> str | None:
-    try:
-        return subprocess.run(["git", "--no-optional-locks", *args], cwd=ROOT, text=True,
-                              capture_output=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
-def handgrad_source() -> dict:
-    """Commit, dirty state (read-only git calls) and a digest of the imported sources."""
-    pkg = Path(hg.__file__).resolve().parent
-    digest = hashlib.sha256()
-    for f in sorted(pkg.rglob("*.py")):
-        digest.update(str(f.relative_to(pkg)).encode() + b"\0" + f.read_bytes())
-    status = git("status", "--porcelain")
-    changed = status.splitlines() if status else []
-    return {"version": hg.__version__, "commit": git("rev-parse", "HEAD"),
-            "dirty": bool(changed) if status is not None else None,
-            "changed": changed[:50], "source_sha256": digest.hexdigest()[:16],
-            "path": str(pkg)}
-
-
 def environment() -> dict:
     import matplotlib
     import scipy
@@ -703,9 +641,7 @@ def environment() -> dict:
                     if hasattr(os, "sched_getaffinity") else None,
                     "uname": " ".join(platform.uname()),
                     "loadavg_at_start": list(os.getloadavg())},
-        "numpy_blas": {k: blas.get(k) for k in ("internal_api", "version", "num_threads",
-                                                 "threading_layer", "architecture",
-                                                 "filepath")},
+        "numpy_blas": blas_record(blas),
         "torch": {"version": torch.__version__, "threads": torch.get_num_threads(),
                   "interop_threads": torch.get_num_interop_threads(),
                   "parallel": [l.strip() for l in parallel
