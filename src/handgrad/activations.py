@@ -148,12 +148,13 @@ def sigmoid_forward(Z: Array, out: Array | None = None) -> Array:
     ``e^{z}/(1+e^{z})``: with ``E = exp(−|z|) ∈ (0, 1]``, σ(z) = 1/(1+E) for z ≥ 0 and
     E/(1+E) for z < 0. No exponential of a positive number is ever taken.
     """
-    E = np.exp(-np.abs(Z))
-    S = np.where(Z >= 0, 1 / (1 + E), E / (1 + E))
-    if out is None:
-        return S
-    out[...] = S
-    return out
+    return sigmoid_from_exp(Z, np.exp(-np.abs(Z)), out=out)
+
+
+def sigmoid_from_exp(Z: Array, E: Array, out: Array | None = None) -> Array:
+    """σ(Z) given ``E = exp(−|Z|)`` (which the logistic loss needs too): ``1/(1+E)`` where
+    Z ≥ 0, ``E/(1+E)`` where Z < 0, one division for both. ``out`` may be Z itself."""
+    return np.divide(np.where(Z >= 0, 1.0, E), np.add(E, 1.0), out=out)
 
 
 def sigmoid_derivative(Z: Array | None, A: Array, out: Array | None = None) -> Array:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activations import sigmoid_forward
+from .activations import sigmoid_forward, sigmoid_from_exp
 from .errors import InputError
 from .losses import check_targets, log_softmax, softmax, softmax_cross_entropy
 
@@ -25,9 +25,12 @@ Array = np.ndarray
 HEADS = ("softmax", "logistic", "identity")
 
 
-def softplus(Z: Array) -> Array:
-    """``log(1 + e^Z)`` without overflow: ``max(Z, 0) + log1p(e^{−|Z|})``."""
-    return np.maximum(Z, 0) + np.log1p(np.exp(-np.abs(Z)))
+def softplus(Z: Array, E: Array | None = None) -> Array:
+    """``log(1 + e^Z)`` without overflow: ``max(Z, 0) + log1p(E)`` with ``E = e^{−|Z|}``
+    (computed here unless given)."""
+    if E is None:
+        E = np.exp(-np.abs(Z))
+    return np.maximum(Z, 0) + np.log1p(E)
 
 
 def sigmoid_binary_cross_entropy(Z: Array, Y: Array, sample_weight: Array | None = None,
@@ -43,11 +46,9 @@ def sigmoid_binary_cross_entropy(Z: Array, Y: Array, sample_weight: Array | None
     Shapes: Z, Y (m, K); returns (loss, dZ (m, K)).
     """
     m = Z.shape[0]
-    # one E = e^{−|Z|} serves both: softplus(Z) = max(Z, 0) + log1p(E), and σ(Z) = 1/(1+E)
-    # for Z ≥ 0, E/(1+E) for Z < 0 (the same values softplus() and sigmoid_forward() give)
-    E = np.exp(-np.abs(Z))
-    per_sample = (np.maximum(Z, 0) + np.log1p(E) - Y * Z).sum(axis=1)
-    dZ = np.divide(np.where(Z >= 0, 1.0, E), np.add(E, 1.0), out=out)
+    E = np.exp(-np.abs(Z))                          # shared by softplus(Z) and σ(Z)
+    per_sample = (softplus(Z, E) - Y * Z).sum(axis=1)
+    dZ = sigmoid_from_exp(Z, E, out=out)
     dZ -= Y
     if sample_weight is not None:
         per_sample = per_sample * sample_weight
