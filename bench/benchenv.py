@@ -29,6 +29,16 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def machine_record() -> dict:
+    """CPU, cores, kernel and load at the start of a run."""
+    return {"cpu": cpu_model(), "cpu_count": os.cpu_count(),
+            "cpus_available": len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity") else None,
+            "uname": " ".join(platform.uname()),
+            "loadavg_at_start": list(os.getloadavg()),
+            "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE")}
+
+
 def cpu_snapshot() -> tuple[float, float, float] | None:
     """(busy CPU-seconds of the whole machine, CPU-seconds of this process and its waited-for
     children, steal seconds) from /proc/stat and os.times(); None where /proc/stat is missing."""

@@ -86,8 +86,8 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from handgrad import sklearn as hg_nn
-from benchenv import (ROOT, blas_libraries, blas_record, cpu_model, cpu_snapshot, foreign_cpu,
-                      handgrad_source, numpy_blas)
+from benchenv import (ROOT, blas_libraries, blas_record, cpu_snapshot, foreign_cpu,
+                      handgrad_source, machine_record, numpy_blas)
 
 DATASETS = {  # name -> (loader, task)
     "digits": (load_digits, "classification"),
@@ -245,12 +245,7 @@ def summarise(cell: dict) -> dict:
 def environment() -> dict:
     return {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": {"cpu": cpu_model(), "cpu_count": os.cpu_count(),
-                    "cpus_available": len(os.sched_getaffinity(0))
-                    if hasattr(os, "sched_getaffinity") else None,
-                    "uname": " ".join(platform.uname()),
-                    "loadavg_at_start": list(os.getloadavg()),
-                    "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE")},
+        "machine": machine_record(),
         "numpy_blas_default": blas_record(numpy_blas()),
         "versions": {"python": platform.python_version(), "numpy": np.__version__,
                      "scipy": scipy.__version__, "scikit-learn": sklearn.__version__,

@@ -108,8 +108,8 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 import handgrad as hg
-from benchenv import (ROOT, blas_record, cpu_model, cpu_snapshot, foreign_cpu,
-                      handgrad_source, numpy_blas)
+from benchenv import (ROOT, blas_record, cpu_snapshot, foreign_cpu, handgrad_source,
+                      machine_record, numpy_blas)
 
 SIZES = [784, 256, 128, 10]
 N_CLASSES = SIZES[-1]
@@ -636,11 +636,7 @@ def environment() -> dict:
     parallel = torch.__config__.parallel_info().splitlines()
     return {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": {"cpu": cpu_model(), "cpu_count": os.cpu_count(),
-                    "cpus_available": len(os.sched_getaffinity(0))
-                    if hasattr(os, "sched_getaffinity") else None,
-                    "uname": " ".join(platform.uname()),
-                    "loadavg_at_start": list(os.getloadavg())},
+        "machine": machine_record(),
         "numpy_blas": blas_record(blas),
         "torch": {"version": torch.__version__, "threads": torch.get_num_threads(),
                   "interop_threads": torch.get_num_interop_threads(),
