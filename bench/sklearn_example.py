@@ -32,8 +32,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -88,10 +90,19 @@ def sdist_path(given: str | None) -> Path:
     cache = Path.home() / ".cache" / "handgrad"
     path = cache / f"scikit_learn-{version}.tar.gz"
     if not path.exists():
+        # PyPI's simple index (what pip reads): the sdist's link carries its sha256
+        with urllib.request.urlopen("https://pypi.org/simple/scikit-learn/") as r:
+            index = r.read().decode()
+        found = re.search(rf'href="([^"]*/{re.escape(path.name)})#sha256=([0-9a-f]{{64}})"', index)
+        if found is None:
+            raise SystemExit(f"{path.name} is not on PyPI's simple index; give --sdist")
+        url, digest = found.groups()
+        with urllib.request.urlopen(url) as r:
+            data = r.read()
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise SystemExit(f"{url}: the download does not match the index's sha256")
         cache.mkdir(parents=True, exist_ok=True)
-        with urllib.request.urlopen(f"https://pypi.org/pypi/scikit-learn/{version}/json") as r:
-            urls = [u["url"] for u in json.load(r)["urls"] if u["packagetype"] == "sdist"]
-        urllib.request.urlretrieve(urls[0], path)
+        path.write_bytes(data)
     return path
 
 
