@@ -1,24 +1,26 @@
 """handgrad: MLP classifiers trained by backpropagation derived and written by hand.
 
-Every gradient is derived in docs/derivations.md, implemented next to its forward pass, and
-checked against finite differences (:func:`gradcheck`).
+Every gradient is derived in docs/derivations.md, implemented in plain numpy in
+:mod:`handgrad.core` (the reference), computed fast in :mod:`handgrad.fast` (proven equal to
+the reference by the tests), and checked against finite differences (:func:`gradcheck`).
+docs/architecture.md shows the layers.
 """
 
-__version__ = "0.1.0"
-
-from . import train  # noqa: F401  (handgrad.train.Callback, stratified_split, ...)
-from .activations import (Activation, available_activations, get_activation, make_leaky_relu,
-                          register_activation, unregister_activation)
-from .classifier import train_classifier
+from . import _compat
+from ._version import __version__
+from .core.activations import (Activation, available_activations, get_activation, make_leaky_relu,
+                               register_activation, unregister_activation)
+from .core.losses import (l2_penalty, l2_penalty_grad, log_softmax, logsumexp, quadratic_form,
+                          quadratic_form_grad, softmax, softmax_cross_entropy)
 from .data import Dataset, load_dataset
-from .errors import GradientCheckError, InputError, TrainingDivergedError
+from .errors import GradientCheckError, InputError, TrainingDivergedError, TrainingInterrupted
 from .gradcheck import GradcheckReport, gradcheck, gradcheck_function, gradcheck_op
-from .io import ModelFileError, load_model, save_model
-from .losses import (l2_penalty, l2_penalty_grad, log_softmax, logsumexp, quadratic_form,
-                     quadratic_form_grad, softmax, softmax_cross_entropy)
-from .model import Model
+from .model import Model, ModelFileError, load_model, save_model, train_classifier
 from .network import MLP
-from .train import History, fit
+from .training import loop as train  # handgrad.train.Callback, stratified_split, ... (old path)
+from .training.loop import History, fit
+
+_compat.install()
 
 __all__ = [
     # the network, training and models
@@ -32,6 +34,6 @@ __all__ = [
     "softmax_cross_entropy", "l2_penalty", "l2_penalty_grad", "quadratic_form",
     "quadratic_form_grad",
     # errors
-    "InputError", "GradientCheckError", "TrainingDivergedError", "ModelFileError",
-    "__version__",
+    "InputError", "GradientCheckError", "TrainingDivergedError", "TrainingInterrupted",
+    "ModelFileError", "__version__",
 ]

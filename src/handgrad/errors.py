@@ -25,3 +25,14 @@ class TrainingDivergedError(FloatingPointError):
         super().__init__(message)
         self.epoch = epoch
         self.history = history
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`~handgrad.fit`: the current step was finished and, with a
+    checkpoint directory, a checkpoint written. ``epoch`` (1-based) and ``history`` say where
+    it stopped. A ``KeyboardInterrupt``, so code that does not know it still stops."""
+
+    def __init__(self, message: str, epoch: int, history=None):
+        super().__init__(message)
+        self.epoch = epoch
+        self.history = history

@@ -26,15 +26,15 @@ from typing import Sequence
 
 import numpy as np
 
-from .activations import Activation, get_activation
-from .blas import gemm_tn, gemv_t
+from .core.activations import Activation, get_activation
+from .fast.blas import gemm_tn, gemv_t
 from .errors import InputError
-from .init import INITIALISERS
-from .layers import dense_backward, dense_forward
+from .core.init import INITIALISERS
+from .core.dense import dense_backward, dense_forward
 from .validation import check_finite, check_matrix, check_shape, first_non_finite
-from .workspace import Workspace, aligned_empty, aligned_zeros
-from .heads import LOSSES, check_head, check_head_targets, decide, n_correct, probabilities
-from .losses import l2_penalty, row_max
+from .fast.memory import Workspace, aligned_empty, aligned_zeros
+from .core.heads import LOSSES, check_head, check_head_targets, decide, n_correct, probabilities
+from .core.losses import l2_penalty, row_max
 
 Array = np.ndarray
 _DTYPES = {"float32": np.float32, "float64": np.float64}

@@ -36,15 +36,15 @@ from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import _check_sample_weight
 
-from ..heads import LOSSES
+from ..core.heads import LOSSES
 from ..network import MLP
-from ..optim import SGD, Adam
-from ..regularization import l2_from_sklearn_alpha
-from ..train import History, limit_blas_threads
-from ..workspace import Workspace, aligned_empty
+from ..training.optim import SGD, Adam
+from ..core.regularization import l2_from_sklearn_alpha
+from ..training.loop import History, limit_blas_threads
+from ..fast.memory import Workspace, aligned_empty
 from ._lbfgs import fit_lbfgs
-from ..diagnostics import DeadUnits, epoch_diagnostics, frobenius
-from ..diagnostics import notify as _notify
+from ..training.diagnostics import DeadUnits, epoch_diagnostics, frobenius
+from ..training.diagnostics import notify as _notify
 from ._util import CHUNK, _as_training_X, _dense
 
 # scikit-learn's activation names -> handgrad's

@@ -14,9 +14,9 @@ from sklearn.utils.multiclass import (_check_partial_fit_first_call, check_class
 from sklearn.utils.validation import (_check_sample_weight, check_consistent_length,
                                       check_is_fitted, column_or_1d, validate_data)
 
-from ..activations import sigmoid_forward
-from ..heads import log_probabilities, probabilities
-from ..losses import row_max, row_sum
+from ..core.activations import sigmoid_forward
+from ..core.heads import log_probabilities, probabilities
+from ..core.losses import row_max, row_sum
 from ._base import BaseMLP, _as_training_X
 
 

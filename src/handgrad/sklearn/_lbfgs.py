@@ -8,11 +8,11 @@ import numpy as np
 import scipy.optimize
 from sklearn.utils.optimize import _check_optimize_result
 
-from ..losses import l2_penalty
-from ..train import History, limit_blas_threads
-from ..workspace import Workspace
-from ..diagnostics import notify as _notify
-from ..diagnostics import weight_ranges as _weight_ranges
+from ..core.losses import l2_penalty
+from ..training.loop import History, limit_blas_threads
+from ..fast.memory import Workspace
+from ..training.diagnostics import notify as _notify
+from ..training.diagnostics import weight_ranges as _weight_ranges
 from ._util import CHUNK, _dense
 
 

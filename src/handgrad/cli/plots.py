@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import atomic_writer
-from .errors import InputError
+from ..atomic import atomic_writer
+from ..errors import InputError
 
 __all__ = ["plot_learning_curves", "plot_confusion_matrix", "plot_diagnostics"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 
 
 def classification_summary(y_true: np.ndarray, y_pred: np.ndarray, classes) -> dict:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import __version__, commands
-from .data import BUILTIN_DATASETS
-from .errors import InputError, TrainingDivergedError
-from .train import TrainingInterrupted
+from .._version import __version__
+from . import commands
+from ..data import BUILTIN_DATASETS
+from ..errors import InputError, TrainingDivergedError
+from ..errors import TrainingInterrupted
 
 DATASETS = list(BUILTIN_DATASETS) + ["mnist"]
 
@@ -28,7 +29,7 @@ def _data_options(p, *, required_target: bool = False) -> None:
 
 
 def _train_parser(sub) -> None:
-    from .classifier import DEFAULTS as D
+    from ..model.classifier import DEFAULTS as D
 
     p = sub.add_parser("train", help="train a classifier (default: digits) and save it",
                        description="Train an MLP classifier, evaluate it on a held-out test set, and "

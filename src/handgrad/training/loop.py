@@ -22,11 +22,11 @@ import numpy as np
 
 from .checkpoint import Checkpointer, data_fingerprint
 from .diagnostics import DeadUnits, epoch_diagnostics, frobenius, notify
-from .errors import InputError, TrainingDivergedError
-from .heads import LOSSES, n_correct
-from .network import MLP
+from ..errors import InputError, TrainingDivergedError, TrainingInterrupted
+from ..core.heads import LOSSES, n_correct
+from ..network import MLP
 from .optim import Schedule, make_optimizer, make_schedule
-from .workspace import Workspace, aligned_empty
+from ..fast.memory import Workspace, aligned_empty
 
 Array = np.ndarray
 
@@ -298,16 +298,6 @@ def _check_count(value, what: str) -> int:
     if v < 1 or v != value:
         raise InputError(f"{what} must be a whole number ≥ 1, got {value!r}")
     return v
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C during :func:`fit`: the current step was finished and, with a checkpoint
-    directory, a checkpoint written. ``epoch`` (1-based) and ``history`` say where it stopped."""
-
-    def __init__(self, message: str, epoch: int, history=None):
-        super().__init__(message)
-        self.epoch = epoch
-        self.history = history
 
 
 @contextlib.contextmanager

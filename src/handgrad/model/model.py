@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import InputError
-from .losses import log_softmax
-from .network import MLP
-from .preprocessing import LabelEncoder, Standardizer
-from .validation import check_matrix, check_shape
+from ..errors import InputError
+from ..core.losses import log_softmax
+from ..network import MLP
+from ..data.preprocessing import LabelEncoder, Standardizer
+from ..validation import check_matrix, check_shape
 
 
 @dataclass

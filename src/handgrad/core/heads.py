@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from .activations import sigmoid_forward, sigmoid_from_exp
-from .errors import InputError
+from ..errors import InputError
 from .losses import check_targets, log_softmax, softmax, softmax_cross_entropy
 
 Array = np.ndarray

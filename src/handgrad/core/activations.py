@@ -25,7 +25,7 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import GradientCheckError, InputError
+from ..errors import GradientCheckError, InputError
 
 Array = np.ndarray
 

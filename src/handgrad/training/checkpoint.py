@@ -30,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write_bytes
-from .errors import InputError
+from ..atomic import atomic_write_bytes
+from ..errors import InputError
 
 FORMAT = "handgrad-checkpoint"
 VERSION = 1

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import make_three_class
-from .network import MLP
+from ..data import make_three_class
+from ..network import MLP
 
 
 def run_demo(epochs: int = 3000, lr: float = 0.1, seed: int = 0, every: int = 300,

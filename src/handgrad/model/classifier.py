@@ -13,12 +13,12 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 from .model import Model
-from .network import MLP
-from .preprocessing import LabelEncoder, Standardizer
-from .train import fit, stratified_split
-from .validation import check_matrix
+from ..network import MLP
+from ..data.preprocessing import LabelEncoder, Standardizer
+from ..training.loop import fit, stratified_split
+from ..validation import check_matrix
 
 DEFAULTS = {"hidden_sizes": (256,), "activation": "relu", "l2": 1e-4, "dtype": "float32",
             "optimizer": "adam", "lr": 1e-3, "schedule": "constant", "epochs": 200,

@@ -18,7 +18,7 @@ import functools
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 
 Array = np.ndarray
 

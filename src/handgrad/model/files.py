@@ -46,12 +46,12 @@ import numpy as np
 from safetensors import SafetensorError, deserialize
 from safetensors.numpy import save as _st_save
 
-from .activations import Activation, available_activations, get_activation
-from .atomic import atomic_write_bytes
-from .errors import InputError
+from ..core.activations import Activation, available_activations, get_activation
+from ..atomic import atomic_write_bytes
+from ..errors import InputError
 from .model import Model
-from .network import MLP
-from .preprocessing import Standardizer
+from ..network import MLP
+from ..data.preprocessing import Standardizer
 
 FORMAT = "handgrad-model"
 FORMAT_VERSION = 1
@@ -130,7 +130,7 @@ def _tensors_of(model: Model) -> dict[str, np.ndarray]:
 
 
 def _metadata_of(model: Model) -> dict[str, Any]:
-    from . import __version__  # lazy: handgrad/__init__ may import this module
+    from .._version import __version__  # lazy: handgrad/__init__ may import this module
 
     net = model.net
     classes, kind = _classes_to_json(model.classes, net.n_classes)
@@ -386,7 +386,7 @@ def _field(meta: dict, key: str, path):
 
 
 def _check_format(meta: dict, path) -> None:
-    from . import __version__
+    from .._version import __version__
 
     if meta.get("format") != FORMAT:
         raise ModelFileError(path, f"metadata 'format' is {_short(meta.get('format'))}, "

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_writer
-from .data import Dataset
-from .errors import InputError
+from ..atomic import atomic_writer
+from .dataset import Dataset
+from ..errors import InputError
 
 # the two (images, labels) file names per split, without the .gz ending
 MNIST_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),

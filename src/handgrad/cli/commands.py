@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 
 
 def _load(args, features=None, target=None):
-    from .data import load_dataset
+    from ..data import load_dataset
 
     if getattr(args, "data", None):
         return load_dataset(args.data, target=target, features=features)
@@ -28,11 +28,11 @@ def _emit_json(obj) -> None:
 
 
 def cmd_train(args) -> int:
-    from .classifier import train_classifier
+    from ..model.classifier import train_classifier
     from .evaluation import classification_summary
-    from .io import save_model
+    from ..model.files import save_model
     from .terminal import TrainingProgress, print_lines, print_metrics
-    from .train import stratified_split
+    from ..training.loop import stratified_split
 
     if args.data and not args.target:
         raise InputError("--data needs --target COLUMN: the name of the column holding the labels")
@@ -119,7 +119,7 @@ def _evaluation_data(args, model):
 
 def cmd_evaluate(args) -> int:
     from .evaluation import classification_summary
-    from .io import load_model
+    from ..model.files import load_model
     from .terminal import print_metrics
 
     model = load_model(args.model)
@@ -134,7 +134,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from .io import load_model
+    from ..model.files import load_model
 
     model = load_model(args.model)
     data = _load(args, features=model.feature_names)
@@ -151,7 +151,7 @@ def cmd_predict(args) -> int:
 
 
 def _write_csv_atomic(path: Path, header, rows) -> None:
-    from .atomic import atomic_writer
+    from ..atomic import atomic_writer
 
     with atomic_writer(path, "w", newline="") as fh:
         writer = csv.writer(fh)
@@ -160,7 +160,7 @@ def _write_csv_atomic(path: Path, header, rows) -> None:
 
 
 def cmd_info(args) -> int:
-    from .io import model_info
+    from ..model.files import model_info
 
     info = model_info(args.model)
     if args.json:
@@ -201,8 +201,8 @@ def cmd_demo(args) -> int:
 
 
 def cmd_gradcheck(args) -> int:
-    from .gradcheck import gradcheck
-    from .network import MLP
+    from ..gradcheck import gradcheck
+    from ..network import MLP
 
     net = MLP(args.sizes, activation=args.activation, l2=args.l2, dtype=args.dtype, seed=args.seed)
     rng = np.random.default_rng(args.seed + 1)

@@ -22,9 +22,9 @@ import math
 
 import numpy as np
 
-from .blas import axpy, scal
-from .errors import InputError
-from .workspace import aligned_empty, aligned_zeros
+from ..fast.blas import axpy, scal
+from ..errors import InputError
+from ..fast.memory import aligned_empty, aligned_zeros
 
 Array = np.ndarray
 

@@ -14,7 +14,7 @@ handgrad's penalty is ``λ Σ_l ‖W_l‖²_F`` added to the batch-mean loss, gr
 
 from __future__ import annotations
 
-from .errors import InputError
+from ..errors import InputError
 
 
 def _nonneg(value, what: str) -> float:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 import time
 
-from .train import Callback
+from ..training.loop import Callback
 
 
 def _rich():

@@ -1,10 +1,10 @@
-"""Datasets: the generated 3-class problem, scikit-learn's bundled sets, CSV/Parquet tables, MNIST.
+"""Tables: CSV, TSV and Parquet files read into a :class:`Dataset`.
 
 Everything is returned as a :class:`Dataset`: float64 features ``X`` (n, d), raw labels ``y``
 (ints or strings, as read), and the feature names a trained model stores so that later input
 can be checked against them. Bad input is refused with an :class:`~handgrad.errors.InputError`
 whose message says what is wrong and how to fix it. Row numbers in messages count data rows
-from 1 (the header line is not counted). MNIST's IDX files are read by :mod:`handgrad.mnist`.
+from 1 (the header line is not counted). MNIST's IDX files are read by :mod:`handgrad.data.mnist`.
 
 pandas, scikit-learn and pyarrow are optional dependencies, so they are imported only inside
 the functions that need them.
@@ -12,16 +12,13 @@ the functions that need them.
 
 from __future__ import annotations
 
-import os
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
-
-BUILTIN_DATASETS = ("digits", "iris", "wine", "breast_cancer", "three_class")
+from ..errors import InputError
+from .dataset import Dataset
 
 # file name endings load_table understands, and the CSV separator for each text format
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".txt.gz", ".parquet", ".pq")
@@ -30,102 +27,6 @@ _TEXT_SEPARATORS = {".csv": ",", ".txt": ",", ".tsv": "\t"}
 _MAX_LISTED = 12  # column names shown in a message before "… (N in all)"
 _INT64_MAX = int(np.iinfo(np.int64).max)
 _EXACT_FLOAT_INT = 2.0 ** 53  # float64 holds every whole number below this, not all above
-
-
-@dataclass
-class Dataset:
-    """Features, labels and names of one dataset.
-
-    Attributes:
-        X: (n, d) float64 features, C-contiguous.
-        y: (n,) raw labels (int64 or str) or None when the data has no target.
-        feature_names: the d column names, in the order of ``X``'s columns.
-        name: a short name for display and for the training record.
-        target_name: name of the label column, if any.
-        class_names: readable names of the classes (e.g. iris species), display only.
-        test_size: if set, the last ``test_size`` rows are the official test split (MNIST).
-    """
-
-    X: np.ndarray
-    y: np.ndarray | None
-    feature_names: list[str]
-    name: str
-    target_name: str | None = None
-    class_names: list[str] | None = None
-    test_size: int | None = None
-
-    def __post_init__(self):
-        self.X = np.ascontiguousarray(self.X, dtype=np.float64)
-        if self.X.ndim != 2:
-            raise InputError(f"dataset {self.name!r}: X must be 2-D (n, d), got shape {self.X.shape}")
-        n, d = self.X.shape
-        if self.y is not None:
-            self.y = np.asarray(self.y)
-            if self.y.shape != (n,):
-                raise InputError(f"dataset {self.name!r}: {n} rows of features but y has shape {self.y.shape}")
-        self.feature_names = [str(f) for f in self.feature_names]
-        if len(self.feature_names) != d:
-            raise InputError(f"dataset {self.name!r}: {len(self.feature_names)} feature names for {d} columns")
-        if self.test_size is not None and not 0 <= self.test_size <= n:
-            raise InputError(f"dataset {self.name!r}: test_size {self.test_size} is not within 0..{n}")
-
-    @property
-    def n_samples(self) -> int:
-        return self.X.shape[0]
-
-    @property
-    def n_features(self) -> int:
-        return self.X.shape[1]
-
-
-def make_three_class(n_samples: int = 600, seed: int = 0, noise: float = 0.03
-                     ) -> tuple[np.ndarray, np.ndarray]:
-    """A 3-feature, 3-class dataset that a linear model cannot separate well.
-
-    Points are drawn uniformly in the cube [−1, 1]³; the class is decided by which of three
-    regions of the (radius, angle) plane the first two features fall in, the third feature
-    bends the boundary (so it matters), and Gaussian noise of scale ``noise`` is added to the
-    features after labelling. Returns ``X`` (n, 3) float64 and ``y`` (n,) int64 in {0, 1, 2},
-    classes roughly balanced.
-    """
-    if int(n_samples) < 3:
-        raise InputError(f"n_samples must be ≥ 3, got {n_samples}")
-    rng = np.random.default_rng(seed)
-    X = rng.uniform(-1, 1, size=(int(n_samples), 3))
-    radius = np.hypot(X[:, 0], X[:, 1])
-    angle = np.arctan2(X[:, 1], X[:, 0]) + 1.5 * X[:, 2]
-    y = np.where(radius < 0.55, 0, np.where(np.sin(2 * angle) > 0, 1, 2)).astype(np.int64)
-    X = X + noise * rng.standard_normal(X.shape)
-    return X, y
-
-
-# ---------------------------------------------------------------- built-in datasets
-
-# scikit-learn loader name and the name of the label, per built-in dataset
-_SKLEARN_SETS = {"digits": ("load_digits", "digit"), "iris": ("load_iris", "species"),
-                 "wine": ("load_wine", "cultivar"), "breast_cancer": ("load_breast_cancer", "diagnosis")}
-
-
-def load_builtin(name: str) -> Dataset:
-    """One of :data:`BUILTIN_DATASETS`: scikit-learn's bundled sets, or ``three_class``."""
-    if name == "three_class":
-        X, y = make_three_class(600, seed=0)
-        return Dataset(X, y, ["x0", "x1", "x2"], "three_class", "class", ["0", "1", "2"])
-    if name not in _SKLEARN_SETS:
-        raise InputError(f"unknown built-in dataset {name!r}; choose one of {', '.join(BUILTIN_DATASETS)}")
-    try:
-        from sklearn import datasets
-    except ImportError:
-        raise InputError(f"the {name!r} dataset comes with scikit-learn, which is not installed; "
-                         "pip install 'handgrad[cli]'") from None
-    loader, target_name = _SKLEARN_SETS[name]
-    bunch = getattr(datasets, loader)()
-    X = np.asarray(bunch.data, dtype=np.float64)
-    # older scikit-learn gives digits no feature names; use the same pixel_{i} style then
-    names = getattr(bunch, "feature_names", None)
-    names = [str(f) for f in names] if names is not None else [f"pixel_{i}" for i in range(X.shape[1])]
-    return Dataset(X, np.asarray(bunch.target, dtype=np.int64), names, name, target_name,
-                   [str(c) for c in bunch.target_names])
 
 
 # ---------------------------------------------------------------- tables (CSV, Parquet)
@@ -432,47 +333,3 @@ def _huge_int_to_inf(value):
         except OverflowError:
             return -np.inf if value < 0 else np.inf
     return value
-
-
-# ---------------------------------------------------------------- one entry point
-
-def load_dataset(name_or_path, target: str | None = None, *, features: list[str] | None = None,
-                 data_dir=None, download: bool = False) -> Dataset:
-    """A dataset by name (:data:`BUILTIN_DATASETS` or ``"mnist"``) or a table file by path.
-
-    ``"mnist"`` gives the 60 000 training rows followed by the 10 000 official test rows, with
-    ``test_size`` set to the size of the test split; its files are looked for (and with
-    ``download=True`` fetched) in ``data_dir`` (default ``~/.cache/handgrad/mnist``). Anything
-    that looks like a path (has a directory separator or a table file ending, or is an
-    existing file) is read by :func:`load_table` with ``target`` and ``features``.
-    """
-    text = os.fspath(name_or_path)
-    looks_like_path = (isinstance(name_or_path, os.PathLike) or "/" in text or os.sep in text
-                       or text.lower().endswith(TABLE_SUFFIXES))
-    if looks_like_path or (text not in BUILTIN_DATASETS and text != "mnist" and Path(text).is_file()):
-        return load_table(text, target, features)
-    if text not in BUILTIN_DATASETS and text != "mnist":
-        raise InputError(f"unknown dataset {text!r}; give one of {', '.join(BUILTIN_DATASETS)}, mnist, "
-                         f"or the path of a table file ({', '.join(TABLE_SUFFIXES)})")
-    if target is not None:
-        raise InputError(f"a target column applies to table files only; {text!r} has its labels built in")
-    if text == "mnist":
-        from .mnist import load_mnist
-        dataset = load_mnist(data_dir, split="all", download=download)
-    else:
-        dataset = load_builtin(text)
-    return dataset if features is None else _select(dataset, features)
-
-
-def _select(dataset: Dataset, features) -> Dataset:
-    """``dataset`` restricted to ``features`` in that order (a model's stored feature names)."""
-    names = [str(f) for f in features]
-    missing = [f for f in names if f not in dataset.feature_names]
-    if missing:
-        raise InputError(f"dataset {dataset.name!r} lacks feature(s) {_list_names(missing)}; "
-                         f"it has {_list_names(dataset.feature_names)}")
-    if names == dataset.feature_names:
-        return dataset
-    index = [dataset.feature_names.index(f) for f in names]
-    return Dataset(dataset.X[:, index], dataset.y, names, dataset.name, dataset.target_name,
-                   dataset.class_names, dataset.test_size)
