@@ -51,3 +51,12 @@ def make_problem(sizes, activation="relu", l2=0.0, seed=0, m=7, soft=False, dtyp
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """How often the fast path took each BLAS route (ctypes calls into numpy's OpenBLAS) during
+    this run: a fast path that silently fell back to numpy everywhere would show zeros."""
+    from handgrad.fast import blas
+
+    counts = ", ".join(f"{k} {blas.CALLS[k]:,}" for k in ("gemm", "gemv", "axpy", "scal"))
+    terminalreporter.write_line(f"handgrad BLAS calls in this run: {counts} ({blas.SOURCE})")

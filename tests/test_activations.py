@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import handgrad as hg
-from handgrad import activations as A
+from handgrad.core import activations as A
 
 from conftest import ACTIVATIONS
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import handgrad as hg
-from handgrad.checkpoint import CheckpointError
-from handgrad.train import TrainingInterrupted
+from handgrad.training.checkpoint import CheckpointError
+from handgrad.errors import TrainingInterrupted
 
 
 def _data(n=600, seed=0):
@@ -47,7 +47,7 @@ def test_ctrl_c_mid_epoch_checkpoints_and_resumes_bit_identically(tmp_path):
     ref = hg.MLP([8, 16, 3], seed=1)
     hg.fit(ref, X, y, optimizer="adam", **KW)
 
-    class CtrlC(hg.train.Callback):
+    class CtrlC(hg.training.history.Callback):
         def on_batch_end(self, epoch, batch, n_batches, loss):
             if epoch == 3 and batch == 5:
                 os.kill(os.getpid(), signal.SIGINT)

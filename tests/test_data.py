@@ -17,7 +17,7 @@ import pytest
 from handgrad.data import (BUILTIN_DATASETS, Dataset, load_builtin, load_dataset, load_table,
                            make_three_class)
 from handgrad.errors import InputError
-from handgrad.mnist import (MNIST_FILES, MNIST_SHA256, download_mnist, fetch_verified, load_mnist,
+from handgrad.data.mnist import (MNIST_FILES, MNIST_SHA256, download_mnist, fetch_verified, load_mnist,
                             read_idx, write_idx)
 
 

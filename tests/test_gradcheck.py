@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 import handgrad as hg
-from handgrad import activations, network
+from handgrad.core import activations, backprop
 
 from conftest import ACTIVATIONS, make_problem
 
@@ -19,12 +19,12 @@ def test_five_layer_network_every_entry_within_tolerance(activation):
 
 def test_checker_catches_l2_gradient_off_by_factor_two(monkeypatch):
     net, X, y = make_problem([4, 6, 3], "relu", l2=0.1, seed=2)
-    original = network.MLP._backward
+    original = backprop.l2_penalty_grad
 
-    def broken(self, dZ, inputs, pre, lam, *rest):  # as if someone wrote 4λW instead of 2λW
-        return original(self, dZ, inputs, pre, 2 * lam, *rest)
+    def broken(W, lam):  # as if someone wrote 4λW instead of 2λW
+        return original(W, 2 * lam)
 
-    monkeypatch.setattr(network.MLP, "_backward", broken)
+    monkeypatch.setattr(backprop, "l2_penalty_grad", broken)
     report = hg.gradcheck(net, X, y)
     assert not report.passed
     assert not report["W1"].passed and not report["W2"].passed

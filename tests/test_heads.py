@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import handgrad as hg
-from handgrad.heads import sigmoid_binary_cross_entropy, softplus, squared_error
+from handgrad.core.heads import sigmoid_binary_cross_entropy, softplus, squared_error
 
 from conftest import ACTIVATIONS, far_from_kinks
 

@@ -17,11 +17,11 @@ from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
 import handgrad as hg
-import handgrad.io as hio
+import handgrad.model.files as hio
 from handgrad.errors import InputError
-from handgrad.io import ModelFileError, load_model, model_info, save_model
+from handgrad.model.files import ModelFileError, load_model, model_info, save_model
 from handgrad.model import Model
-from handgrad.preprocessing import Standardizer
+from handgrad.data.preprocessing import Standardizer
 
 SIZES = [4, 6, 5, 3]
 FUZZ = settings(max_examples=200, deadline=None, derandomize=True,

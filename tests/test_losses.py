@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import handgrad as hg
-from handgrad.losses import check_targets, one_hot
+from handgrad.core.losses import one_hot
+from handgrad.validation import check_targets
 
 
 def test_logsumexp_and_softmax_are_stable(rng):

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from handgrad.optim import SGD, Adam, make_optimizer, make_schedule
+from handgrad.training.optim import SGD, Adam, make_optimizer, make_schedule
 
 
 def _flat(rng, n=7):
@@ -81,7 +81,7 @@ def test_adamw_decays_weights_not_biases(rng):
     mask = np.array([True, True, True, False, True, False])
     g = np.zeros(6)
     opt = Adam(lr=0.1, weight_decay=0.5)
-    opt.init(6, theta.dtype, decay_mask=mask)
+    opt.init(6, theta.dtype, weight_ranges=[(0, 3), (4, 5)])  # the True runs of mask
     before = theta.copy()
     opt.step(theta, g)  # zero gradient: only the decoupled decay acts
     np.testing.assert_allclose(theta[mask], before[mask] * (1 - 0.1 * 0.5))
@@ -102,7 +102,7 @@ def test_optimizers_match_torch_over_several_steps(rng):
     ]
     for ours, make_theirs in cases:
         theta = start.copy()
-        ours.init(10, theta.dtype, decay_mask=np.ones(10, dtype=bool))
+        ours.init(10, theta.dtype, weight_ranges=[(0, 10)])
         p = torch.tensor(start.copy(), requires_grad=True)
         theirs = make_theirs([p])
         for g in grads:

@@ -16,7 +16,7 @@ import matplotlib.image as mpimg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from handgrad.errors import InputError  # noqa: E402
-from handgrad.plots import (plot_confusion_matrix, plot_diagnostics,  # noqa: E402
+from handgrad.cli.plots import (plot_confusion_matrix, plot_diagnostics,  # noqa: E402
                             plot_learning_curves)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -270,7 +270,7 @@ def test_no_pyplot_and_backend_untouched(tmp_path):
         import matplotlib
         matplotlib.use("TkAgg", force=False)  # what an interactive session might have chosen
         before = matplotlib.get_backend()
-        import handgrad.plots as p
+        import handgrad.cli.plots as p
         assert "matplotlib" in sys.modules and "matplotlib.pyplot" not in sys.modules
         p.plot_confusion_matrix([[3, 1], [0, 4]], ["a", "b"], {str(tmp_path / "m.png")!r})
         assert "matplotlib.pyplot" not in sys.modules, "pyplot was imported"

@@ -8,7 +8,7 @@ import pytest
 
 import handgrad as hg
 from handgrad.model import Model
-from handgrad.preprocessing import Standardizer
+from handgrad.data.preprocessing import Standardizer
 
 
 @pytest.fixture

@@ -44,9 +44,9 @@ from hypothesis.extra import numpy as hnp
 import handgrad as hg
 from handgrad.data import Dataset, load_table
 from handgrad.errors import InputError
-from handgrad.io import ModelFileError, load_model, model_from_bytes, model_to_bytes
+from handgrad.model.files import ModelFileError, load_model, model_from_bytes, model_to_bytes
 from handgrad.model import Model
-from handgrad.preprocessing import Standardizer
+from handgrad.data.preprocessing import Standardizer
 
 pd = pytest.importorskip("pandas")
 pa = pytest.importorskip("pyarrow")

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 import handgrad as hg
-from handgrad import regularization as R
+from handgrad.core import regularization as R
 
 
 def test_conversions_round_trip():

@@ -10,7 +10,7 @@ import pytest
 
 import handgrad as hg
 from handgrad.data import make_three_class
-from handgrad.demo import run_demo
+from handgrad.cli.demo import run_demo
 
 from conftest import far_from_kinks
 

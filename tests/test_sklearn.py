@@ -510,7 +510,7 @@ def test_callbacks_see_each_epoch_and_can_stop_training(iris):
         assert isinstance(net, hg.MLP)
         return record["epoch"] == 3
 
-    class Recorder(hg.train.Callback):
+    class Recorder(hg.training.history.Callback):
         def __init__(self):
             self.begun, self.batches, self.history = None, 0, None
 

@@ -3,7 +3,7 @@ import pytest
 
 import handgrad as hg
 from handgrad.data import make_three_class
-from handgrad.train import class_weights_for, fit, stratified_split
+from handgrad.training.loop import class_weights_for, fit, stratified_split
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ For a scalar function L(θ) and each checked entry θ_j::
 
 whose error is O(h²) (the O(h) terms cancel), against the analytic ``∂L/∂θ_j``. An entry
 passes when ``|analytic − numeric| ≤ atol + rtol·|numeric|`` with atol = 1e-8, rtol = 1e-6
-(DESIGN.md §1). Everything runs in float64: in float32 the rounding error of L, about
+(derivations.md §1). Everything runs in float64: in float32 the rounding error of L, about
 1e-7·|L|/h ≈ 1e-2, would swamp the differences being measured.
 
 Three entry points, all returning a :class:`GradcheckReport` (prints as a table, is truthy
@@ -214,7 +214,7 @@ def gradcheck_network(net, X, y, sample_weight=None, *, part: str = "total",
     w = net64.check_sample_weight(sample_weight, X64.shape[0])
 
     def fn(*_params):  # the params are views of net64.flat: perturbing them perturbs the net
-        return net64._loss_and_grads(X64, y64, w, part)
+        return net64.loss_and_grads(X64, y64, w, part)
 
     report = gradcheck_function(fn, net64.params, net64.param_names, max_entries=max_entries,
                                 seed=seed, title=f"{net!r}, {part} loss, {X64.shape[0]} samples", **kw)

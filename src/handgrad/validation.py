@@ -1,6 +1,9 @@
-"""Checks of feature matrices shared by the network, the trainer and models."""
+"""Checks of what users give: feature matrices, targets, sample weights; shared by the network,
+the trainer and models. A leaf: imports only numpy and :mod:`handgrad.errors`."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -71,3 +74,101 @@ def first_non_finite(arr: np.ndarray, rows_per_chunk: int = 4096) -> tuple[int, 
                 if hits.size:
                     return int(start + hits[0][0]), int(hits[0][1])
     return None
+
+
+def check_targets(y, m: int, n_classes: int, dtype=np.float64) -> np.ndarray:
+    """Validate targets for ``m`` samples and ``n_classes`` classes; return them ready for the loss.
+
+    Integer labels (or floats holding whole numbers) become an int64 array (m,); probability
+    rows become a (m, K) array of ``dtype``. Anything else raises :class:`InputError`
+    saying what is wrong.
+    """
+    y = np.asarray(y)
+    if y.dtype == object or y.dtype.kind in "USb":
+        raise InputError(f"targets must be numeric class indices or probability rows, got dtype {y.dtype}; "
+                         "map string labels to 0..K-1 first (handgrad train does this for you)")
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim == 1:
+        if y.shape[0] != m:
+            raise InputError(f"got {y.shape[0]} labels for {m} samples; give one label per row of X")
+        if y.dtype.kind == "f":
+            if not np.all(np.isfinite(y)):
+                raise InputError("labels contain NaN or inf; every label must be a class index 0..K-1")
+            if not np.all(y == np.round(y)):
+                raise InputError("labels must be whole numbers 0..K-1 (class indices); got fractional values. "
+                                 "For soft labels pass a (n_samples, n_classes) array of probabilities")
+        labels = y.astype(np.int64)
+        if m and (labels.min() < 0 or labels.max() >= n_classes):
+            bad = labels[(labels < 0) | (labels >= n_classes)]
+            raise InputError(f"label {int(bad[0])} is out of range: this network has {n_classes} "
+                             f"outputs, so labels must be in 0..{n_classes - 1}")
+        return labels
+    if y.ndim == 2:
+        if y.shape != (m, n_classes):
+            raise InputError(f"target probabilities have shape {y.shape}, expected ({m}, {n_classes}): "
+                             "one row per sample, one column per class")
+        Y = y.astype(dtype, copy=False)
+        if not np.all(np.isfinite(Y)):
+            raise InputError("target probabilities contain NaN or inf")
+        if np.any(Y < 0):
+            raise InputError("target probabilities must be ≥ 0; found a negative entry")
+        sums = Y.sum(axis=1, dtype=np.float64)
+        tol = 1e-6 if Y.dtype == np.float64 else 1e-4
+        if np.any(np.abs(sums - 1) > tol):
+            i = int(np.argmax(np.abs(sums - 1)))
+            raise InputError(f"each row of target probabilities must sum to 1; row {i} sums to {sums[i]:.6g}")
+        # renormalise the rounding away: the fused gradient P − Y is exact only when Σ_k Y_ik = 1
+        return (Y / sums[:, None]).astype(dtype, copy=False)
+    raise InputError(f"targets must be 1-D labels or 2-D probability rows, got {y.ndim}-D shape {y.shape}")
+
+
+def check_head_targets(output: str, y, m: int, n_out: int, dtype) -> np.ndarray:
+    """Targets for a head: labels or probability rows (softmax), values in [0, 1] (logistic),
+    real numbers (identity); a 1-D y is accepted for one output. Returns (m, K) arrays for
+    logistic/identity."""
+    if output == "softmax":
+        return check_targets(y, m, n_out, dtype=dtype)
+    Y = np.asarray(y)
+    if Y.dtype == object or Y.dtype.kind in "USVM":
+        raise InputError(f"targets must be numeric, got dtype {Y.dtype}")
+    if Y.ndim == 1:
+        Y = Y[:, None]
+    if Y.ndim != 2 or Y.shape != (m, n_out):
+        raise InputError(f"targets have shape {np.shape(y)}, expected ({m}, {n_out})"
+                         + (f" or ({m},)" if n_out == 1 else ""))
+    Y = np.ascontiguousarray(Y, dtype=dtype)
+    if not np.all(np.isfinite(Y)):
+        raise InputError("targets contain NaN or inf")
+    if output == "logistic" and (Y.min() < 0 or Y.max() > 1):
+        raise InputError("targets of a logistic output must lie in [0, 1] (0/1 labels or probabilities)")
+    return Y
+
+
+def check_sample_weight(sample_weight, m: int, dtype) -> np.ndarray | None:
+    """``sample_weight`` as an (m,) array of ``dtype`` with finite entries ≥ 0, or None."""
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight, dtype=dtype)
+    if w.shape != (m,):
+        raise InputError(f"sample_weight must have shape ({m},), one weight per sample; got {w.shape}")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise InputError("sample_weight must be finite and ≥ 0")
+    return w
+
+
+def check_positive(value, what: str, allow_zero: bool = False) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{what} must be a number, got {value!r}") from None
+    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        raise InputError(f"{what} must be a finite number {'≥' if allow_zero else '>'} 0, got {value!r}")
+    return v
+
+
+def check_fraction(value, what: str) -> float:
+    v = check_positive(value, what, allow_zero=True)
+    if v >= 1:
+        raise InputError(f"{what} must be in [0, 1), got {value!r}")
+    return v

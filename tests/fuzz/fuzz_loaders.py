@@ -77,9 +77,9 @@ PER_INPUT_SECONDS = 30
 
 def _model_seeds() -> list[bytes]:
     import handgrad as hg
-    from handgrad.io import model_to_bytes
+    from handgrad.model.files import model_to_bytes
     from handgrad.model import Model
-    from handgrad.preprocessing import Standardizer
+    from handgrad.data.preprocessing import Standardizer
 
     seeds = []
     specs = [([3, 4, 2], "relu", "float32", ["a", "b"], True),
@@ -360,7 +360,7 @@ def check(case: Case, scratch: Path) -> str:
     """Run the loader(s) on ``case``; return "returned" or "refused", or raise
     UndocumentedError if the contract is broken."""
     from handgrad.errors import InputError
-    from handgrad.io import ModelFileError, load_model, model_from_bytes
+    from handgrad.model.files import ModelFileError, load_model, model_from_bytes
 
     path = scratch / f"input{SUFFIXES[case.kind]}"
     path.write_bytes(case.data)
@@ -691,7 +691,7 @@ def main(argv: list[str] | None = None) -> int:
         import pyarrow.parquet  # noqa: F401
         with atheris.instrument_imports(include=["handgrad"]):
             import handgrad.data  # noqa: F401
-            import handgrad.io  # noqa: F401
+            import handgrad.model.files  # noqa: F401
     fuzzer = Fuzzer(seed, out_dir)
     where = out_dir if out_dir is not None else "a new temporary directory"
     print(f"fuzz_loaders: engine {args.engine}, seed {seed}, {args.seconds:g} s; a failing input is "

@@ -1,20 +1,22 @@
-"""Hidden-layer activations: each forward ``f`` beside its derivative ``f'``.
+"""Hidden-layer activations: each forward ``f`` beside its derivative ``f'`` (derivations.md §4).
 
 Every activation is an :class:`Activation` holding
 
-* ``forward(Z) -> A``, elementwise, shape-preserving: ``A = f(Z)``;
-* ``backward(dA, Z, A) -> dZ``, the chain rule through an elementwise map:
-  ``dZ = dA ⊙ f'(Z)``  (derivations.md §4).
+* ``forward(Z) -> A``, elementwise, shape-preserving: ``A = f(Z)``  (eq. 1.2);
+* ``derivative(Z, A) -> f'(Z)``, the same shape;
+* ``backward(dA, Z, A) -> dZ = dA ⊙ f'(Z)``, the chain rule through an elementwise map (eq. 2.5).
 
 For the built-ins the derivative is written in terms of the *output* ``A`` where that is
 possible (sigmoid' = A(1−A), tanh' = 1−A², ReLU' = 1{A>0}), so the backward pass only needs
 what the forward pass already kept; ``needs_input`` is False for them. A custom activation,
-registered as a pair ``(f, f')`` with ``f'`` a function of ``Z``, has ``needs_input=True`` and
-the network keeps ``Z`` for it.
+registered as a pair ``(f, f')`` with ``f'`` a function of ``Z``, has ``needs_input=True``.
+
+These are the reference forms: plain numpy, a new array out of every call. The in-place
+kernels the training step uses are in :mod:`handgrad.fast.kernels` and are tested equal.
 
 Softmax is *not* here: it never gets a derivative of its own; it is fused with the
-cross-entropy in :mod:`handgrad.losses` (its Jacobian is ``diag(p) − p pᵀ``, and composing it
-with the loss gives the much simpler ``P − Y``).
+cross-entropy in :mod:`handgrad.core.losses` (its Jacobian is ``diag(p) − p pᵀ``, and composing
+it with the loss gives the much simpler ``P − Y``).
 """
 
 from __future__ import annotations
@@ -36,31 +38,31 @@ class Activation:
 
     Attributes:
         name: canonical name, e.g. ``"relu"`` or ``"leaky_relu(alpha=0.2)"``.
-        forward: ``f(Z, out=None) -> A``, shape (n, d) -> (n, d); ``out`` may be ``Z`` itself.
+        forward: ``f(Z) -> A``, shape (n, d) -> (n, d).
         backward: ``(dA, Z, A) -> dZ = dA ⊙ f'(Z)``, all shape (n, d). ``Z`` may be ``None``
             when ``needs_input`` is False.
-        derivative: ``(Z, A, out=None) -> f'(Z)`` as an array (None for the identity), the
-            factor ``backward`` multiplies by; the training workspace computes it into a
-            preallocated buffer right after the forward pass. An activation without it is
-            differentiated through ``backward`` only.
         needs_input: whether ``backward``/``derivative`` read ``Z`` (else only ``A``).
-        init: ``"he"`` for the ReLU family, ``"glorot"`` otherwise (see :mod:`handgrad.init`).
+        init: ``"he"`` for the ReLU family, ``"glorot"`` otherwise (see :mod:`handgrad.core.init`).
         kinks: points where ``f`` is not differentiable (gradient checks stay away from them).
         params: parameters of the activation (e.g. ``{"alpha": 0.01}``), for model files.
-        homogeneous: ``f(z) = z·f'(z)`` (positively homogeneous of degree 1: ReLU, leaky ReLU),
-            with ``f'`` computable from ``Z`` as from ``A``; the workspace then computes
-            ``f'(Z)`` first and forms ``A = Z ⊙ f'(Z)`` in place, one pass fewer.
+        base: the family name (``"leaky_relu"`` for every α), which picks the fast kernel.
+        derivative: ``(Z, A) -> f'(Z)`` as an array (None for the identity), the factor
+            ``backward`` multiplies by. An activation without it is differentiated through
+            ``backward`` only.
+        homogeneous: ``f(z) = z·f'(z)`` (positively homogeneous of degree 1: ReLU, leaky
+            ReLU), with ``f'`` readable off ``Z`` as off ``A``; the fast path uses it to form
+            ``A = Z ⊙ f'(Z)`` from the derivative it stores anyway.
     """
 
     name: str
-    forward: Callable[..., Array]
+    forward: Callable[[Array], Array]
     backward: Callable[[Array, Array | None, Array], Array]
     needs_input: bool = False
     init: str = "glorot"
     kinks: tuple[float, ...] = ()
     params: dict = field(default_factory=dict)
     base: str = ""
-    derivative: Callable[..., Array | None] | None = None
+    derivative: Callable[[Array | None, Array], Array] | None = None
     homogeneous: bool = False
 
     def __repr__(self) -> str:
@@ -68,7 +70,7 @@ class Activation:
 
 
 def _backward_from(derivative):
-    """``backward(dA, Z, A) = dA ⊙ f'(Z)``: the chain rule through an elementwise map."""
+    """``backward(dA, Z, A) = dA ⊙ f'(Z)``: the chain rule through an elementwise map (eq. 2.5)."""
     def backward(dA: Array, Z: Array | None, A: Array) -> Array:
         return dA * derivative(Z, A)
     return backward
@@ -76,11 +78,8 @@ def _backward_from(derivative):
 
 # --- identity: f(z) = z, f'(z) = 1 -------------------------------------------------------
 
-def identity_forward(Z: Array, out: Array | None = None) -> Array:
+def identity_forward(Z: Array) -> Array:
     """``A = Z``."""
-    if out is not None and out is not Z:
-        out[...] = Z
-        return out
     return Z
 
 
@@ -91,18 +90,18 @@ def identity_backward(dA: Array, Z: Array | None, A: Array) -> Array:
 
 # --- ReLU: f(z) = max(0, z), f'(z) = 1{z > 0} = 1{a > 0} ---------------------------------
 
-def relu_forward(Z: Array, out: Array | None = None) -> Array:
-    """``A = Z ⊙ 1{Z > 0}`` (= max(0, Z); a multiply by the mask is cheaper than np.maximum)."""
-    return np.multiply(Z, Z > 0, out=out)
+def relu_forward(Z: Array) -> Array:
+    """``A = max(0, Z)`` (eq. 4.1)."""
+    return np.maximum(Z, 0)
 
 
-def relu_derivative(Z: Array | None, A: Array, out: Array | None = None) -> Array:
-    """``f'(Z) = 1{A > 0}``.
+def relu_derivative(Z: Array | None, A: Array) -> Array:
+    """``f'(Z) = 1{A > 0}`` (eq. 4.1), in A's dtype.
 
     ReLU'(0) = 0 by convention (as PyTorch): ``A > 0`` exactly when ``Z > 0``, so the mask can
-    be read off the output. Into a float ``out`` it is written as 1.0 / 0.0.
+    be read off the output.
     """
-    return np.greater(A, 0, out=out)
+    return (A > 0).astype(A.dtype)
 
 
 relu_backward = _backward_from(relu_derivative)
@@ -112,10 +111,10 @@ relu_backward.__doc__ = "``dZ = dA ⊙ 1{A > 0}`` (derivations.md eq. 4.1)."
 # --- leaky ReLU: f(z) = max(αz, z), f'(z) = 1 if z > 0 else α -----------------------------
 
 def make_leaky_relu(alpha: float = 0.01) -> Activation:
-    """Leaky ReLU ``f(z) = z if z > 0 else αz`` (= ``max(αz, z)`` for 0 < α < 1).
+    """Leaky ReLU ``f(z) = z if z > 0 else αz`` (= ``max(αz, z)`` for 0 < α < 1; eq. 4.2).
 
     ``f'(z) = 1`` for z > 0 and ``α`` for z ≤ 0. With α > 0, ``sign(a) = sign(z)``, so the
-    derivative is read off the output: ``f' = α + (1 − α)·1{A > 0}``.
+    derivative is read off the output: ``f' = 1`` where ``A > 0``, else ``α``.
     """
     alpha = float(alpha)
     if not (0.0 < alpha < 1.0):
@@ -123,15 +122,11 @@ def make_leaky_relu(alpha: float = 0.01) -> Activation:
             f"leaky_relu slope alpha must be in (0, 1), got {alpha}; the usual value is 0.01"
         )
 
-    def leaky_relu_derivative(Z: Array | None, A: Array, out: Array | None = None) -> Array:
-        D = np.greater(A, 0, out=np.empty(A.shape, A.dtype) if out is None else out)
-        D *= 1 - alpha
-        D += alpha
-        return D
+    def leaky_relu_forward(Z: Array) -> Array:
+        return np.where(Z > 0, Z, alpha * Z)
 
-    def leaky_relu_forward(Z: Array, out: Array | None = None) -> Array:
-        # A = Z ⊙ f'(Z): the slope is 1 or α, so multiplying by it is the function itself
-        return np.multiply(Z, leaky_relu_derivative(None, Z), out=out)
+    def leaky_relu_derivative(Z: Array | None, A: Array) -> Array:
+        return np.where(A > 0, 1.0, alpha).astype(A.dtype)
 
     name = "leaky_relu" if alpha == 0.01 else f"leaky_relu(alpha={alpha:g})"
     return Activation(name, leaky_relu_forward, _backward_from(leaky_relu_derivative), init="he",
@@ -141,27 +136,20 @@ def make_leaky_relu(alpha: float = 0.01) -> Activation:
 
 # --- sigmoid: σ(z) = 1/(1+e^{−z}), σ'(z) = σ(z)(1−σ(z)) -----------------------------------
 
-def sigmoid_forward(Z: Array, out: Array | None = None) -> Array:
-    """``A = 1/(1+exp(−Z))``, without overflow for any |z|.
+def sigmoid_forward(Z: Array) -> Array:
+    """``A = 1/(1+exp(−Z))`` (eq. 4.3), without overflow for any |z|.
 
     ``exp(−z)`` overflows for z ≪ 0, so the negative side uses the equal form
     ``e^{z}/(1+e^{z})``: with ``E = exp(−|z|) ∈ (0, 1]``, σ(z) = 1/(1+E) for z ≥ 0 and
     E/(1+E) for z < 0. No exponential of a positive number is ever taken.
     """
-    return sigmoid_from_exp(Z, np.exp(-np.abs(Z)), out=out)
+    E = np.exp(-np.abs(Z))
+    return np.where(Z >= 0, 1.0, E).astype(Z.dtype) / (1 + E)
 
 
-def sigmoid_from_exp(Z: Array, E: Array, out: Array | None = None) -> Array:
-    """σ(Z) given ``E = exp(−|Z|)`` (which the logistic loss needs too): ``1/(1+E)`` where
-    Z ≥ 0, ``E/(1+E)`` where Z < 0, one division for both. ``out`` may be Z itself."""
-    return np.divide(np.where(Z >= 0, 1.0, E), np.add(E, 1.0), out=out)
-
-
-def sigmoid_derivative(Z: Array | None, A: Array, out: Array | None = None) -> Array:
-    """``σ'(Z) = A(1 − A)`` (derivations.md eq. 4.3, seed 004), computed as ``(1 − A)·A``."""
-    D = np.subtract(1, A, out=out)
-    D *= A
-    return D
+def sigmoid_derivative(Z: Array | None, A: Array) -> Array:
+    """``σ'(Z) = A(1 − A)`` (derivations.md eq. 4.3, seed 004)."""
+    return A * (1 - A)
 
 
 sigmoid_backward = _backward_from(sigmoid_derivative)
@@ -170,16 +158,14 @@ sigmoid_backward.__doc__ = "``dZ = dA ⊙ A(1−A)`` (derivations.md eq. 4.3)."
 
 # --- tanh: f'(z) = 1 − tanh²(z) ----------------------------------------------------------
 
-def tanh_forward(Z: Array, out: Array | None = None) -> Array:
-    """``A = tanh(Z)`` (numpy's tanh saturates cleanly to ±1, no overflow)."""
-    return np.tanh(Z, out=out)
+def tanh_forward(Z: Array) -> Array:
+    """``A = tanh(Z)`` (eq. 4.4; numpy's tanh saturates cleanly to ±1, no overflow)."""
+    return np.tanh(Z)
 
 
-def tanh_derivative(Z: Array | None, A: Array, out: Array | None = None) -> Array:
+def tanh_derivative(Z: Array | None, A: Array) -> Array:
     """``tanh'(Z) = 1 − A²`` (derivations.md eq. 4.4, seed 004)."""
-    D = np.multiply(A, A, out=out)
-    np.subtract(1, D, out=D)
-    return D
+    return 1 - A * A
 
 
 tanh_backward = _backward_from(tanh_derivative)
@@ -269,19 +255,11 @@ def register_activation(name: str, f: Callable[[Array], Array], fprime: Callable
         raise InputError(f"init must be 'he' or 'glorot', got {init!r}")
     check_activation_pair(f, fprime, kinks=kinks, name=key)
 
-    def custom_derivative(Z: Array, A: Array, out: Array | None = None) -> Array:
-        D = np.asarray(fprime(Z), dtype=Z.dtype)
-        if out is None:
-            return D
-        out[...] = D
-        return out
+    def custom_derivative(Z: Array, A: Array) -> Array:
+        return np.asarray(fprime(Z), dtype=Z.dtype)
 
-    def custom_forward(Z: Array, out: Array | None = None) -> Array:
-        A = np.asarray(f(Z), dtype=Z.dtype)
-        if out is None:
-            return A
-        out[...] = A
-        return out
+    def custom_forward(Z: Array) -> Array:
+        return np.asarray(f(Z), dtype=Z.dtype)
 
     act = Activation(key, custom_forward, _backward_from(custom_derivative), needs_input=True,
                      init=init, kinks=tuple(float(k) for k in kinks), base=key,
@@ -304,7 +282,7 @@ def check_activation_pair(f, fprime, *, kinks=(), name="activation", h=1e-5,
 
     Central differences in float64 on 161 points of [−4, 4] shifted by 0.0123 off the integers (so
     that common kinks such as 0 are avoided), minus points within 1e-3 of ``kinks``.
-    Pass rule per point: ``|f'(z) − num| ≤ atol + rtol·|num|`` (DESIGN.md tolerances).
+    Pass rule per point: ``|f'(z) − num| ≤ atol + rtol·|num|`` (the tolerances of :mod:`handgrad.gradcheck`).
     """
     z = np.linspace(-4.0, 4.0, 161) + 0.0123
     for k in kinks:

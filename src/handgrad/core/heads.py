@@ -3,7 +3,7 @@
 Three heads, chosen with ``MLP(..., output=...)`` (derivations.md §3 and §12):
 
 * ``"softmax"`` — classes that exclude each other: P = softmax(Z), categorical cross-entropy
-  (:func:`handgrad.losses.softmax_cross_entropy`).
+  (:func:`handgrad.core.losses.softmax_cross_entropy`).
 * ``"logistic"`` — independent yes/no outputs (binary classification with one output, or
   multilabel): P = σ(Z), binary cross-entropy summed over the outputs (eq. 12.1–12.3).
 * ``"identity"`` — regression: P = Z, half the squared error summed over the outputs (eq. 12.4–12.5).
@@ -11,68 +11,55 @@ Three heads, chosen with ``MLP(..., output=...)`` (derivations.md §3 and §12):
 Every loss is averaged over the batch (the (1/m) of eq. 1.6) and takes optional per-sample
 weights w: ``L = (1/m) Σ_i w_i ℓ_i``, ``δ_L = diag(w)(P − Y)/m``. For all three the gradient
 w.r.t. the logits has the same form, P − Y: that is what makes each a "canonical link".
+These are the reference forms; :mod:`handgrad.fast.kernels` has the in-place ones.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .activations import sigmoid_forward, sigmoid_from_exp
 from ..errors import InputError
-from .losses import check_targets, log_softmax, softmax, softmax_cross_entropy
+from .activations import sigmoid_forward
+from .losses import log_softmax, softmax, softmax_cross_entropy
 
 Array = np.ndarray
 HEADS = ("softmax", "logistic", "identity")
 
 
-def softplus(Z: Array, E: Array | None = None) -> Array:
-    """``log(1 + e^Z)`` without overflow: ``max(Z, 0) + log1p(E)`` with ``E = e^{−|Z|}``
-    (computed here unless given)."""
-    if E is None:
-        E = np.exp(-np.abs(Z))
-    return np.maximum(Z, 0) + np.log1p(E)
+def softplus(Z: Array) -> Array:
+    """``log(1 + e^Z)`` without overflow: ``max(Z, 0) + log1p(e^{−|Z|})``."""
+    return np.maximum(Z, 0) + np.log1p(np.exp(-np.abs(Z)))
 
 
-def sigmoid_binary_cross_entropy(Z: Array, Y: Array, sample_weight: Array | None = None,
-                                 out: Array | None = None, work: Array | None = None,
-                                 stats: dict | None = None) -> tuple[float, Array]:
+def sigmoid_binary_cross_entropy(Z: Array, Y: Array, sample_weight: Array | None = None
+                                 ) -> tuple[float, Array]:
     """Fused logistic output + binary cross-entropy, summed over outputs, batch-averaged.
 
     With P = σ(Z) and targets Y ∈ [0, 1] (m, K):
         ``ℓ_i = −Σ_k [Y_ik log P_ik + (1 − Y_ik) log(1 − P_ik)] = Σ_k [softplus(Z_ik) − Y_ik Z_ik]``
     (eq. 12.2: log σ(z) = −softplus(−z), log(1 − σ(z)) = −softplus(z), softplus(−z) = softplus(z) − z),
     evaluated without overflow for any logits, and
-        ``∂L/∂Z = (σ(Z) − Y)/m``   (eq. 12.3: softplus' = σ).
+        ``∂L/∂Z = diag(w)(σ(Z) − Y)/m``   (eq. 12.3: softplus' = σ).
     Shapes: Z, Y (m, K); returns (loss, dZ (m, K)).
     """
     m = Z.shape[0]
-    E = np.exp(-np.abs(Z))                          # shared by softplus(Z) and σ(Z)
-    per_sample = (softplus(Z, E) - Y * Z).sum(axis=1)
-    dZ = sigmoid_from_exp(Z, E, out=out)
-    dZ -= Y
-    if sample_weight is not None:
-        per_sample = per_sample * sample_weight
-        dZ *= sample_weight[:, None]
-    dZ /= m
-    return float(per_sample.sum(dtype=np.float64) / m), dZ
+    w = np.ones(m, dtype=Z.dtype) if sample_weight is None else sample_weight
+    per_sample = (softplus(Z) - Y * Z).sum(axis=1)                     # eq. 12.2
+    dZ = w[:, None] * (sigmoid_forward(Z) - Y) / m                      # eq. 12.3
+    return float((w * per_sample).sum(dtype=np.float64) / m), dZ.astype(Z.dtype, copy=False)
 
 
-def squared_error(Z: Array, Y: Array, sample_weight: Array | None = None,
-                  out: Array | None = None, work: Array | None = None,
-                  stats: dict | None = None) -> tuple[float, Array]:
+def squared_error(Z: Array, Y: Array, sample_weight: Array | None = None) -> tuple[float, Array]:
     """Identity output + half the squared error, summed over outputs, batch-averaged.
 
-        ``ℓ_i = ½ Σ_k (Z_ik − Y_ik)²``   (eq. 12.4),   ``∂L/∂Z = (Z − Y)/m``   (eq. 12.5).
+        ``ℓ_i = ½ Σ_k (Z_ik − Y_ik)²``   (eq. 12.4),   ``∂L/∂Z = diag(w)(Z − Y)/m``   (eq. 12.5).
     Shapes: Z, Y (m, K); returns (loss, dZ (m, K)).
     """
     m = Z.shape[0]
-    dZ = np.subtract(Z, Y, out=out)
-    per_sample = 0.5 * np.einsum("ik,ik->i", dZ, dZ)
-    if sample_weight is not None:
-        per_sample = per_sample * sample_weight
-        dZ *= sample_weight[:, None]
-    dZ /= m
-    return float(per_sample.sum(dtype=np.float64) / m), dZ
+    w = np.ones(m, dtype=Z.dtype) if sample_weight is None else sample_weight
+    per_sample = 0.5 * ((Z - Y) ** 2).sum(axis=1)                      # eq. 12.4
+    dZ = w[:, None] * (Z - Y) / m                                       # eq. 12.5
+    return float((w * per_sample).sum(dtype=np.float64) / m), dZ.astype(Z.dtype, copy=False)
 
 
 LOSSES = {"softmax": softmax_cross_entropy, "logistic": sigmoid_binary_cross_entropy,
@@ -88,34 +75,12 @@ def check_head(output: str, n_out: int) -> str:
     return output
 
 
-def check_head_targets(output: str, y, m: int, n_out: int, dtype) -> Array:
-    """Targets for a head: labels or probability rows (softmax), values in [0, 1] (logistic),
-    real numbers (identity); a 1-D y is accepted for one output. Returns (m, K) arrays for
-    logistic/identity."""
-    if output == "softmax":
-        return check_targets(y, m, n_out, dtype=dtype)
-    Y = np.asarray(y)
-    if Y.dtype == object or Y.dtype.kind in "USVM":
-        raise InputError(f"targets must be numeric, got dtype {Y.dtype}")
-    if Y.ndim == 1:
-        Y = Y[:, None]
-    if Y.ndim != 2 or Y.shape != (m, n_out):
-        raise InputError(f"targets have shape {np.shape(y)}, expected ({m}, {n_out})"
-                         + (f" or ({m},)" if n_out == 1 else ""))
-    Y = np.ascontiguousarray(Y, dtype=dtype)
-    if not np.all(np.isfinite(Y)):
-        raise InputError("targets contain NaN or inf")
-    if output == "logistic" and (Y.min() < 0 or Y.max() > 1):
-        raise InputError("targets of a logistic output must lie in [0, 1] (0/1 labels or probabilities)")
-    return Y
-
-
-def probabilities(output: str, logits: Array, out: Array | None = None) -> Array:
+def probabilities(output: str, logits: Array) -> Array:
     """P for the head: softmax rows, σ elementwise; the identity head has none."""
     if output == "softmax":
-        return softmax(logits, out=out)
+        return softmax(logits)
     if output == "logistic":
-        return sigmoid_forward(logits, out=out)
+        return sigmoid_forward(logits)
     raise InputError("a regression network (output='identity') has no probabilities; use predict")
 
 
@@ -126,18 +91,6 @@ def log_probabilities(output: str, logits: Array) -> Array:
     if output == "logistic":
         return -softplus(-logits)
     raise InputError("a regression network (output='identity') has no probabilities; use predict")
-
-
-def decide(output: str, logits: Array) -> Array:
-    """Predictions from logits: argmax class (softmax), 1{z > 0} = 1{σ(z) > ½} (logistic),
-    the values themselves (identity)."""
-    if output == "softmax":
-        # the argmax of the probabilities, not of the logits: logits closer than softmax can
-        # resolve would otherwise pick a class predict_proba does not rank first
-        return np.argmax(softmax(logits.copy()), axis=1)
-    if output == "logistic":
-        return (logits > 0).astype(np.int64)
-    return logits.copy()
 
 
 def n_correct(output: str, logits: Array, y: Array) -> int | None:

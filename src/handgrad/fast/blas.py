@@ -22,9 +22,14 @@ with more passes and temporaries; ``SOURCE`` says which is in use.
 
 from __future__ import annotations
 
+import collections
 import ctypes
 
 import numpy as np
+
+# How often each routine took the BLAS route (not numpy's) in this process: tests read it to
+# prove the fast path really runs (a silent fall-back to numpy everywhere would leave it at 0).
+CALLS: collections.Counter = collections.Counter()
 
 # (symbol pattern, C integer type): ILP64 builds carry the "64_" suffix
 _CANDIDATES = (("scipy_cblas_{}64_", ctypes.c_int64), ("cblas_{}64_", ctypes.c_int64),
@@ -112,7 +117,7 @@ def _rows(a: np.ndarray) -> int:
     return max(a.strides[0] // a.itemsize, a.shape[1], 1)
 
 
-# Below this many elements the ctypes call (two pointer look-ups, ~4 µs) costs more than
+# Below this many elements the ctypes call (read at every call, so tests can lower it) (two pointer look-ups, ~4 µs) costs more than
 # numpy's two passes (~2.5 µs at 7,500 float64 here): small buffers take the numpy route.
 SMALL = 32_768
 
@@ -124,6 +129,7 @@ def axpy(a: float, x: np.ndarray, y: np.ndarray, tmp: np.ndarray | None = None) 
     if fns is not None and y.size >= SMALL:
         _check(y, x)
         fns["axpy"](y.size, a, x.ctypes.data, 1, y.ctypes.data, 1)
+        CALLS["axpy"] += 1
         return
     y += np.multiply(x, a, out=tmp)
 
@@ -134,6 +140,7 @@ def scal(a: float, x: np.ndarray) -> None:
     if fns is not None and x.size >= SMALL:
         _check(x)
         fns["scal"](x.size, a, x.ctypes.data, 1)
+        CALLS["scal"] += 1
         return
     x *= a
 
@@ -154,6 +161,10 @@ def gemm_tn(alpha: float, A: np.ndarray, B: np.ndarray, beta: float, C: np.ndarr
         n = B.shape[1]
         fns["gemm"](_ROW_MAJOR, _TRANS, _NO_TRANS, m, n, k, alpha, A.ctypes.data, _rows(A),
                     B.ctypes.data, _rows(B), beta, C.ctypes.data, n)
+        CALLS["gemm"] += 1
+        return
+    if beta == 0 and alpha == 1:
+        np.matmul(A.T, B, out=C)
         return
     product = np.matmul(A.T, B)
     if alpha != 1:
@@ -174,10 +185,14 @@ def gemv_t(alpha: float, A: np.ndarray, x: np.ndarray, beta: float, y: np.ndarra
         m, n = A.shape
         fns["gemv"](_ROW_MAJOR, _TRANS, m, n, alpha, A.ctypes.data, _rows(A), x.ctypes.data, 1,
                     beta, y.ctypes.data, 1)
+        CALLS["gemv"] += 1
         return
     product = x @ A
     if alpha != 1:
         product *= alpha
+    if beta == 0:
+        y[...] = product
+        return
     if beta != 1:
         y *= beta
     y += product

@@ -12,14 +12,18 @@ Layout per layer l = 1..L (row convention, see docs/derivations.md §2):
 * ``Z[l]`` (capacity, n_l): Z_l, overwritten in place by A_l = f(Z_l) for hidden layers
   whose activation does not need Z_l in its backward pass;
 * ``D[l]`` (capacity, n_l): f'(Z_l) for hidden layers (None for the identity, or for an
-  activation without a ``derivative``);
+  activation without a ``derivative``); ``kernels[l]``: the in-place forms of f_l
+  (:func:`handgrad.fast.kernels.kernel_for`);
 * ``dZ[l]`` (capacity, n_l): ∂L/∂A_l, turned in place into δ_l = ∂L/∂A_l ⊙ f'(Z_l);
-* ``logP`` (capacity, K): log-probabilities of the fused loss; ``ones`` (capacity,): for 1ᵀδ.
+* ``T`` (capacity, K): the shifted logits ``Z_L − max_k Z_L`` of the fused loss (eq. 3.3');
+  ``ones`` (capacity,): for 1ᵀδ as a matrix-vector product.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from .kernels import kernel_for
 
 ALIGN = 64  # bytes: a cache line, and the width of an AVX-512 register
 
@@ -55,16 +59,21 @@ class Workspace:
         self.capacity = int(capacity)
         self.sizes = list(net.sizes)
         self.dtype = dt
+        self.kernels = [kernel_for(act) for act in net.activations]
         self.Z = [aligned_empty((capacity, n), dt) for n in net.sizes[1:]]
         if not training:
             return
-        self.D = [aligned_empty((capacity, n), dt) if act.derivative is not None
-                  and act.base != "identity" else None
-                  for n, act in zip(net.sizes[1:-1], net.activations)]
+        self.D = [aligned_empty((capacity, n), dt) if k.derivative_into is not None else None
+                  for n, k in zip(net.sizes[1:-1], self.kernels)]
         self.dZ = [aligned_empty((capacity, n), dt) for n in net.sizes[1:]]
-        self.logP = aligned_empty((capacity, net.sizes[-1]), dt)
+        self.T = aligned_empty((capacity, net.sizes[-1]), dt)
         self.ones = np.ones(capacity, dt)
 
     def fits(self, net, m: int) -> bool:
         """Whether this workspace can serve ``net`` for a batch of ``m`` rows."""
         return m <= self.capacity and self.sizes == list(net.sizes) and self.dtype == net.dtype
+
+    @classmethod
+    def for_prediction(cls, net, capacity: int) -> "Workspace":
+        """Only the forward buffers ``Z`` (prediction and evaluation in chunks)."""
+        return cls(net, capacity, training=False)

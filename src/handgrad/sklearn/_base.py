@@ -8,7 +8,8 @@ gradient and update is handgrad's:
 
 * the network is a :class:`handgrad.MLP` with the output head scikit-learn would use
   (``"softmax"``, ``"logistic"`` or ``"identity"``), its loss and backprop
-  ``MLP._loss_and_grads`` computed inside a :class:`~handgrad.workspace.Workspace`;
+  ``MLP.train_step``, in the epoch loop :func:`handgrad.fit` uses too
+  (:class:`handgrad.training.steps.EpochRunner`);
 * scikit-learn's penalty ``0.5·alpha·Σ‖W‖²/n_batch`` is handgrad's ``λ Σ‖W‖²`` with
   ``λ = alpha/(2·n_batch)`` (:func:`handgrad.regularization.l2_from_sklearn_alpha`), set per
   batch because the last batch can be smaller; with sample weights scikit-learn averages the
@@ -36,15 +37,16 @@ from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import _check_sample_weight
 
-from ..core.heads import LOSSES
-from ..network import MLP
-from ..training.optim import SGD, Adam
 from ..core.regularization import l2_from_sklearn_alpha
-from ..training.loop import History, limit_blas_threads
-from ..fast.memory import Workspace, aligned_empty
-from ._lbfgs import fit_lbfgs
-from ..training.diagnostics import DeadUnits, epoch_diagnostics, frobenius
+from ..fast.kernels import LOSSES
+from ..fast.predict import forward_in_chunks
+from ..fast.threads import limit_blas_threads
+from ..network import MLP
 from ..training.diagnostics import notify as _notify
+from ..training.history import History
+from ..training.optim import SGD, Adam
+from ..training.steps import SKIP, EpochRunner
+from ._lbfgs import fit_lbfgs
 from ._util import CHUNK, _as_training_X, _dense
 
 # scikit-learn's activation names -> handgrad's
@@ -235,8 +237,9 @@ class BaseMLP(BaseEstimator):
                       nesterov=bool(self.nesterovs_momentum) and mu > 0)
             opt.momentum = mu
         else:
+            # scikit-learn adds ε to √v, not to √v̂
             opt = Adam(lr=self.learning_rate_init, beta1=self.beta_1, beta2=self.beta_2,
-                       eps=self.epsilon)
+                       eps=self.epsilon, eps_on="v")
         opt.init(net.n_params, net.dtype)
         state = getattr(self, "_optimizer_state", None)
         if incremental and state is not None and state.get("solver") == self.solver:
@@ -304,18 +307,28 @@ class BaseMLP(BaseEstimator):
         """scikit-learn's epoch loop (``_fit_stochastic``) over handgrad's steps."""
         n_samples, sparse = X.shape[0], sp.issparse(X)
         sample_idx = np.arange(n_samples, dtype=int)
-        ws = Workspace(net, batch_size)
-        Xb_buf = None if sparse else aligned_empty((batch_size, X.shape[1]), X.dtype)
-        Tb_buf = np.empty((batch_size,) + T.shape[1:], dtype=T.dtype)
-        adam = isinstance(opt, Adam)
-        fuse = getattr(opt, "fuses_into_backward", False)
-        dead = DeadUnits(net)
         callbacks = list(self.callbacks or ())
+        runner = EpochRunner(net, opt, batch_size, diagnostics=True, callbacks=callbacks)
         records, stop_reason = [], f"completed max_iter={self.max_iter} epochs"
         _notify(callbacks, "on_train_begin", {
             "epochs": self.max_iter, "n_batches": -(-n_samples // batch_size),
             "n_train": n_samples, "n_val": None if val is None else val[0].shape[0]})
         early_stopping = val is not None
+
+        def batch_weights(rows, k):
+            """scikit-learn's per-batch penalty 0.5·alpha·Σ‖W‖²/n_batch as handgrad's λ; with
+            sample weights its weighted mean and penalty over Σw, as weights w·k/Σw and λ."""
+            if sw is None:
+                net.l2 = l2_from_sklearn_alpha(self.alpha, k)
+                return None
+            swb = sw[rows]
+            s = float(swb.sum())
+            if s <= 0:  # nothing to learn from (scikit-learn divides by zero here)
+                return SKIP
+            net.l2 = self.alpha / (2 * s)
+            return (swb * (k / s)).astype(net.dtype)
+
+        densify = (lambda Xb: _dense(Xb, net.dtype)) if sparse else None
         try:
             self.n_iter_ = 0
             for _ in range(self.max_iter):
@@ -326,66 +339,27 @@ class BaseMLP(BaseEstimator):
                     perm = np.arange(n_samples)
                     rs.shuffle(perm)
                     sample_idx = sample_idx[perm]
-                accumulated_loss = data_sum = l2_sum = 0.0
-                correct = 0
-                start_lr, last_step = opt.lr, None
-                dead.reset()
-                batches = list(gen_batches(n_samples, batch_size))
-                for b, batch_slice in enumerate(batches):
-                    k = batch_slice.stop - batch_slice.start
-                    rows = sample_idx[batch_slice] if self.shuffle else batch_slice
-                    if sparse:
-                        Xb = _dense(X[rows], net.dtype)
-                    elif self.shuffle:
-                        Xb = np.take(X, rows, axis=0, out=Xb_buf[:k])
-                    else:
-                        Xb = X[rows]
-                    Tb = np.take(T, rows, axis=0, out=Tb_buf[:k]) if self.shuffle else T[rows]
-                    if sw is None:
-                        wb, net.l2 = None, l2_from_sklearn_alpha(self.alpha, k)
-                    else:
-                        swb = sw[rows]
-                        s = float(swb.sum())
-                        if s <= 0:  # nothing to learn from (scikit-learn divides by zero here)
-                            continue
-                        wb = (swb * (k / s)).astype(net.dtype)
-                        net.l2 = self.alpha / (2 * s)
-                    last = b == len(batches) - 1
-                    fused = fuse and not last  # the diagnostics need the last step's gradient
-                    if last:
-                        before = net.flat.copy()
-                    net._loss_and_grads(Xb, Tb, wb, ws=ws, sgd_lr=opt.lr if fused else None)
-                    dead.update(ws, k)
-                    data = net.last_data_loss / self._data_loss_scale
-                    accumulated_loss += (data + net.last_l2_loss) * k
-                    data_sum += data * k
-                    l2_sum += net.last_l2_loss * k
-                    correct = None if net.last_correct is None else correct + net.last_correct
-                    if last:
-                        last_step = (before, [frobenius(g) for g in net.weight_grads])
-                    if not fused:
-                        if adam:  # scikit-learn adds ε to √v, handgrad to √v̂: the same ε here
-                            opt.eps = self.epsilon / math.sqrt(1 - self.beta_2 ** (opt.t + 1))
-                        opt.step(net.flat, net.flat_grad)
-                    if callbacks:
-                        _notify(callbacks, "on_batch_end", len(self.loss_curve_), b, len(batches),
-                                float(net.last_data_loss + net.last_l2_loss))
+                start_lr = opt.lr
+                sums = runner.run(X, T, None, sample_idx if self.shuffle else None,
+                                  epoch=len(self.loss_curve_), batch_weights=batch_weights,
+                                  densify=densify)
+                data_sum = sums.data / self._data_loss_scale
                 self.n_iter_ += 1
-                self.loss_ = accumulated_loss / n_samples
+                self.loss_ = (data_sum + sums.l2) / n_samples
                 self.t_ += n_samples
                 self.loss_curve_.append(self.loss_)
                 if self.verbose:
                     print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
                 record = {"epoch": len(self.loss_curve_), "lr": start_lr,
                           "train_loss": self.loss_, "train_data_loss": data_sum / n_samples,
-                          "train_l2_loss": l2_sum / n_samples,
-                          "train_accuracy": None if correct is None else correct / n_samples,
+                          "train_l2_loss": sums.l2 / n_samples,
+                          "train_accuracy": None if sums.correct is None else sums.correct / n_samples,
                           "val_loss": None, "val_accuracy": None, "val_score": None}
                 self._update_no_improvement_count(net, record, val)
                 if self.solver == "sgd" and self.learning_rate == "invscaling":
                     opt.lr = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
-                if last_step is not None:
-                    record["diagnostics"] = epoch_diagnostics(net, *last_step, dead)
+                if sums.diagnostics is not None:
+                    record["diagnostics"] = sums.diagnostics
                 record["time"] = time.perf_counter() - t0
                 self.history_.append(record)
                 records.append(record)
@@ -459,10 +433,9 @@ class BaseMLP(BaseEstimator):
     def _evaluate(self, net, X, Y, T, sample_weight) -> tuple[float, float]:
         """(score, data loss) on a validation set; NaN for both when the outputs are not finite
         (scikit-learn's score is NaN then too)."""
-        logits = np.empty((X.shape[0], net.n_outputs), dtype=net.dtype)
         with np.errstate(over="ignore", invalid="ignore"):
-            for s in range(0, X.shape[0], CHUNK):
-                logits[s:s + CHUNK] = net._forward(_dense(X[s:s + CHUNK], net.dtype), keep=False)[0]
+            logits = np.concatenate([forward_in_chunks(net, _dense(X[s:s + CHUNK], net.dtype))
+                                     for s in range(0, X.shape[0], CHUNK)])
             if not np.all(np.isfinite(logits)):
                 return float("nan"), float("nan")
             loss = LOSSES[net.output](logits, T)[0] / self._data_loss_scale

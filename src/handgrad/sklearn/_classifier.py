@@ -15,8 +15,8 @@ from sklearn.utils.validation import (_check_sample_weight, check_consistent_len
                                       check_is_fitted, column_or_1d, validate_data)
 
 from ..core.activations import sigmoid_forward
-from ..core.heads import log_probabilities, probabilities
-from ..core.losses import row_max, row_sum
+from ..core.heads import log_probabilities
+from ..fast.kernels import probabilities_into
 from ._base import BaseMLP, _as_training_X
 
 
@@ -253,7 +253,7 @@ epsilon, n_iter_no_change, max_fun
             z = logits[:, 0]
             yes = sigmoid_forward(z) > sigmoid_forward(-z)
             return self._label_binarizer.inverse_transform(yes.astype(np.float64))
-        return self._label_binarizer.inverse_transform(probabilities(self.out_activation_, logits))
+        return self._label_binarizer.inverse_transform(probabilities_into(self.out_activation_, logits))
 
     def _check_X(self, X):
         check_is_fitted(self)
@@ -297,7 +297,7 @@ epsilon, n_iter_no_change, max_fun
             z = Z[:, 0]
             P = np.column_stack([sigmoid_forward(-z), sigmoid_forward(z)])
         else:
-            P = probabilities(self.out_activation_, Z, out=Z)
+            P = probabilities_into(self.out_activation_, Z, out=Z)
         # a finite logit gives a probability strictly inside (0, 1): undo rounding to 0 or 1
         one = P.dtype.type(1)
         return np.clip(P, np.finfo(P.dtype).tiny, np.nextafter(one, 0 * one), out=P)
@@ -327,8 +327,7 @@ epsilon, n_iter_no_change, max_fun
             L = np.column_stack([log_probabilities("logistic", -z[:, None])[:, 0],
                                  log_probabilities("logistic", z[:, None])[:, 0]])
         else:
-            L = (_log_softmax(Z) if self.out_activation_ == "softmax"
-                 else log_probabilities("logistic", Z))
+            L = log_probabilities(self.out_activation_, Z)
         return np.maximum(L, np.log(np.finfo(L.dtype).tiny), out=L)
 
     @available_if(lambda est: est._check_solver())
@@ -373,15 +372,3 @@ def _balanced(index, sample_weight, n_classes: int):
     present = counts > 0
     n_present = np.count_nonzero(present)
     return np.where(present, counts.sum() / (n_present * np.where(present, counts, 1)), 0.0)
-
-
-def _log_softmax(Z):
-    """``log softmax(Z)`` as ``T − log Σ_k exp(T_k)`` with ``T = Z − max_k Z_k``.
-
-    Same value as :func:`handgrad.losses.log_softmax` (``Z − logsumexp(Z)``), but the
-    subtraction of the large row maximum happens first, so the result keeps its precision
-    when the logits are large (``Z − (c + log s)`` rounds at the scale of ``c``).
-    """
-    T = np.subtract(Z, row_max(Z))
-    T -= np.log(row_sum(np.exp(T)))
-    return T

@@ -8,11 +8,10 @@ import numpy as np
 import scipy.optimize
 from sklearn.utils.optimize import _check_optimize_result
 
-from ..core.losses import l2_penalty
-from ..training.loop import History, limit_blas_threads
-from ..fast.memory import Workspace
+from ..core.losses import l2_penalty, l2_penalty_grad
+from ..fast.threads import limit_blas_threads
 from ..training.diagnostics import notify as _notify
-from ..training.diagnostics import weight_ranges as _weight_ranges
+from ..training.history import History
 from ._util import CHUNK, _dense
 
 
@@ -26,8 +25,7 @@ def fit_lbfgs(est, net, X, T, sw) -> None:
     s = n if sw is None else float(sw.sum())
     net.l2 = est.alpha / (2 * s)
     w = None if sw is None else (sw * (n / s)).astype(net.dtype)
-    ws = Workspace(net, min(n, CHUNK))
-    ranges = _weight_ranges(net)
+    ws = net.workspace(min(n, CHUNK))
     last = {}
 
     def loss_and_grad(x):
@@ -37,14 +35,14 @@ def fit_lbfgs(est, net, X, T, sw) -> None:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for start in range(0, n, CHUNK):
                 stop = min(start + CHUNK, n)
-                net._loss_and_grads(_dense(X[start:stop], net.dtype), T[start:stop],
-                                    None if w is None else w[start:stop], part="data", ws=ws)
+                step = net.train_step(_dense(X[start:stop], net.dtype), T[start:stop],
+                                      None if w is None else w[start:stop], ws, part="data")
                 f = (stop - start) / n  # each chunk's mean, weighted by its share of rows
-                data += net.last_data_loss * f
+                data += step.data_loss * f
                 grad += net.flat_grad if f == 1 else f * net.flat_grad
             l2 = l2_penalty(net.weights, net.l2)
-            for lo, hi in ranges:  # ∂(λ‖W‖²)/∂W = 2λW, weights only
-                grad[lo:hi] += (2 * net.l2) * net.flat[lo:hi]
+            for gW, W in zip(net.layout.views(grad)[0], net.weights):  # weights only
+                gW += l2_penalty_grad(W, net.l2)
         last.update(x=np.array(x, copy=True), data=data, l2=l2)
         return data + l2, grad
 

@@ -18,15 +18,6 @@ import math
 import numpy as np
 
 
-def weight_ranges(net) -> list[tuple[int, int]]:
-    """(start, stop) of each W_l in the flat parameter buffer (the biases lie between them)."""
-    out, off = [], 0
-    for n_in, n_out in zip(net.sizes[:-1], net.sizes[1:]):
-        out.append((off, off + n_in * n_out))
-        off += n_in * n_out + n_out
-    return out
-
-
 class DeadUnits:
     """Which ReLU-family units were active on at least one training row of the epoch."""
 
@@ -77,7 +68,7 @@ def epoch_diagnostics(net, before: np.ndarray | None, grad_norms, dead: DeadUnit
     if before is None:
         return None
     ratios = []
-    for W, (lo, hi) in zip(net.weights, weight_ranges(net)):
+    for W, (lo, hi) in zip(net.weights, net.layout.weight_ranges):
         old = before[lo:hi]
         denom = frobenius(old)
         ratios.append(frobenius(W.reshape(-1) - old) / denom if denom else math.inf)

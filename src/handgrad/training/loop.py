@@ -12,145 +12,38 @@ early-stopping bookkeeping, backprop diagnostics, callbacks.
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
 import time
-from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
 
-from .checkpoint import Checkpointer, data_fingerprint
-from .diagnostics import DeadUnits, epoch_diagnostics, frobenius, notify
+from ..core.heads import n_correct
 from ..errors import InputError, TrainingDivergedError, TrainingInterrupted
-from ..core.heads import LOSSES, n_correct
+from ..fast.kernels import LOSSES
+from ..fast.predict import forward_in_chunks
+from ..fast.threads import limit_blas_threads
 from ..network import MLP
-from .optim import Schedule, make_optimizer, make_schedule
-from ..fast.memory import Workspace, aligned_empty
+from .checkpoint import Checkpointer, data_fingerprint
+from .diagnostics import notify
+from .history import Callback, History
+from .optim import make_optimizer
+from .schedules import Schedule, make_schedule
+from .splits import class_weights_for, holdout_split, stratified_split
+from .steps import EpochRunner, EpochSums
+
+# names this module offered before the package had layers (handgrad.train.*)
+__all__ = ["fit", "evaluate", "History", "Callback", "stratified_split", "holdout_split",
+           "class_weights_for", "limit_blas_threads", "TrainingInterrupted"]
 
 Array = np.ndarray
 
 
-@dataclass
-class History:
-    """What happened during :func:`fit`.
-
-    ``epochs`` is a list with one dict per epoch:
-
-    * ``epoch`` (1-based), ``lr``, ``time`` (seconds);
-    * ``train_loss`` = ``train_data_loss`` + ``train_l2_loss``, averaged over the epoch's
-      mini-batches (weighted by batch size) while the weights were changing; ``train_accuracy``
-      likewise;
-    * ``val_loss`` (the cross-entropy on the validation set at the end of the epoch, without
-      the L2 term, so compare it with ``train_data_loss``) and ``val_accuracy``, or None;
-    * ``diagnostics``: per layer ``grad_norm`` (‖∂L/∂W_l‖_F at the epoch's last step),
-      ``update_ratio`` (‖ΔW_l‖_F / ‖W_l‖_F of that step) and per hidden layer
-      ``dead_fraction`` (ReLU-family units whose pre-activation was ≤ 0 on every training
-      row of the epoch; None for other activations); see :mod:`handgrad.diagnostics`.
-
-    ``best_epoch`` is the epoch whose weights the network holds at the end when early
-    stopping restored them; ``stop_reason`` says why training ended.
-    """
-
-    epochs: list[dict] = field(default_factory=list)
-    best_epoch: int | None = None
-    stop_reason: str = ""
-    monitor: str = "val_loss"
-
-    def __getitem__(self, key: str) -> list:
-        """``history["val_loss"]`` -> that value for every epoch."""
-        return [e.get(key) for e in self.epochs]
-
-    def __len__(self) -> int:
-        return len(self.epochs)
-
-    def to_dict(self) -> dict:
-        return {"epochs": self.epochs, "best_epoch": self.best_epoch,
-                "stop_reason": self.stop_reason, "monitor": self.monitor}
-
-
-class Callback:
-    """Optional hooks. Any callable ``cb(record, net)`` also works as an epoch-end callback;
-    returning True (or setting ``stop = True``) stops training after this epoch."""
-
-    def on_train_begin(self, info: dict) -> None: ...
-    def on_batch_end(self, epoch: int, batch: int, n_batches: int, loss: float) -> None: ...
-    def on_epoch_end(self, record: dict, net: MLP) -> bool | None: ...
-    def on_train_end(self, history: History) -> None: ...
-
-
-def stratified_split(y: Array, fraction: float, seed: int | None = 0) -> tuple[Array, Array]:
-    """Indices (keep, held_out) with about ``fraction`` of every class held out.
-
-    Each class with at least 2 samples gives ``round(fraction·count)`` of them (at least 1,
-    at most count − 1) to the held-out part; both parts are returned sorted. Soft labels are
-    stratified by their argmax.
-    """
-    if not 0 < fraction < 1:
-        raise InputError(f"the held-out fraction must be in (0, 1), got {fraction}")
-    labels = np.asarray(y)
-    if labels.ndim == 2:
-        labels = labels.argmax(axis=1)
-    rng = np.random.default_rng(seed)
-    held = []
-    for c in np.unique(labels):
-        members = np.flatnonzero(labels == c)
-        if members.size < 2:
-            continue
-        k = min(max(int(round(fraction * members.size)), 1), members.size - 1)
-        held.append(rng.choice(members, size=k, replace=False))
-    held_out = np.sort(np.concatenate(held)) if held else np.array([], dtype=np.int64)
-    if held_out.size == 0:
-        raise InputError("cannot hold out a validation/test part: every class has fewer than 2 samples")
-    keep = np.setdiff1d(np.arange(labels.shape[0]), held_out)
-    return keep, held_out
-
-
-def holdout_split(y: Array, fraction: float, seed: int | None = 0, stratify: bool = True
-                  ) -> tuple[Array, Array]:
-    """(keep, held_out) indices: :func:`stratified_split` for class targets, a seeded random
-    ``fraction`` (at least one row, at most all but one) for regression targets."""
-    if stratify:
-        return stratified_split(y, fraction, seed)
-    if not 0 < fraction < 1:
-        raise InputError(f"the held-out fraction must be in (0, 1), got {fraction}")
-    n = np.shape(y)[0]
-    if n < 2:
-        raise InputError("cannot hold out a validation part from fewer than 2 samples")
-    k = min(max(int(round(fraction * n)), 1), n - 1)
-    held = np.sort(np.random.default_rng(seed).choice(n, size=k, replace=False))
-    return np.setdiff1d(np.arange(n), held), held
-
-
-def class_weights_for(y: Array, n_classes: int, class_weight) -> Array:
-    """Per-class weights c_k (K,): from a dict {class index: weight} or ``"balanced"``,
-    c_k = n / (K · n_k) (scikit-learn's definition)."""
-    if isinstance(class_weight, str):
-        if class_weight != "balanced":
-            raise InputError(f"class_weight must be a dict or 'balanced', got {class_weight!r}")
-        counts = np.bincount(y, minlength=n_classes).astype(np.float64)
-        return np.where(counts > 0, y.shape[0] / (n_classes * np.maximum(counts, 1)), 0.0)
-    weights = np.ones(n_classes)
-    for k, v in dict(class_weight).items():
-        if not (isinstance(k, (int, np.integer)) and 0 <= k < n_classes):
-            raise InputError(f"class_weight key {k!r} is not a class index 0..{n_classes - 1}")
-        if not (np.isfinite(v) and v >= 0):
-            raise InputError(f"class_weight[{k}] must be a finite number ≥ 0, got {v!r}")
-        weights[k] = v
-    return weights
-
-
 def evaluate(net: MLP, X: Array, y: Array, batch_size: int = 4096) -> tuple[float, float | None]:
-    """(mean data loss without L2, accuracy — None for regression) of validated X, y, in
-    batches."""
-    total, correct = 0.0, 0
-    for s in range(0, X.shape[0], batch_size):
-        logits = net._forward(X[s:s + batch_size], keep=False)[0]
-        yb = y[s:s + batch_size]
-        total += LOSSES[net.output](logits, yb)[0] * logits.shape[0]
-        hits = n_correct(net.output, logits, yb)
-        correct = None if hits is None else correct + hits
-    return total / X.shape[0], None if correct is None else correct / X.shape[0]
+    """(mean data loss without L2, accuracy — None for regression) of validated X, y."""
+    logits = forward_in_chunks(net, X, batch_size)
+    hits = n_correct(net.output, logits, y)
+    return LOSSES[net.output](logits, y)[0], None if hits is None else hits / X.shape[0]
 
 
 def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 0.0,
@@ -223,7 +116,7 @@ def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 
 
     opt = optimizer if hasattr(optimizer, "step") else make_optimizer(
         optimizer, lr, **_optimizer_options(optimizer, momentum, nesterov, weight_decay))
-    opt.init(net.n_params, net.dtype, decay_mask=net.weight_mask)
+    opt.init(net.n_params, net.dtype, weight_ranges=net.layout.weight_ranges)
     # an optimizer object brings its own learning rate; the schedule starts from it
     base_lr = opt.lr if hasattr(optimizer, "step") else lr
     sched = schedule if isinstance(schedule, Schedule) else make_schedule(schedule, base_lr, epochs)
@@ -248,35 +141,6 @@ def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 
         return loop.run(epochs)
 
 
-# Below this many multiply-adds per product, a second BLAS thread costs more than it saves; and
-# on a busy machine OpenBLAS threads that spin-wait for a core can make small products 30x
-# slower (seen here: digits training 3 s alone, 75-100 s beside another CPU-bound process).
-SMALL_GEMM = 1 << 22
-
-
-def limit_blas_threads(net: MLP, batch_size: int, threads="auto"):
-    """A context limiting BLAS threads for training ``net`` at ``batch_size``.
-
-    ``"auto"``: one thread when ``batch_size · n_in · n_out < SMALL_GEMM`` for every layer,
-    else the BLAS default; an int sets the count; None leaves BLAS alone.
-    """
-    if threads is None:
-        return contextlib.nullcontext()
-    if threads == "auto":
-        largest = max(batch_size * a * b for a, b in zip(net.sizes[:-1], net.sizes[1:]))
-        if largest >= SMALL_GEMM:
-            return contextlib.nullcontext()
-        threads = 1
-    return _blas_controller().limit(limits=int(threads), user_api="blas")
-
-
-@functools.lru_cache(maxsize=1)
-def _blas_controller():
-    """One threadpoolctl controller for the process: building one scans every loaded library
-    (~3 ms, a tenth of a small fit); the BLAS libraries do not change once numpy is loaded."""
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
 
 
 def _optimizer_options(name, momentum, nesterov, weight_decay) -> dict:
@@ -348,14 +212,7 @@ class _Loop:
         self.resume_mid: dict | None = None
         self.epoch_rng_state = None
         self.interrupted = False
-        # reusable buffers: no step allocates (shuffled rows are gathered into Xb/yb/wb;
-        # unshuffled batches are views of X), and the network computes inside ``ws``
-        self.ws = Workspace(net, batch_size)
-        if shuffle:
-            self.Xb = aligned_empty((batch_size, X.shape[1]), X.dtype)
-            self.yb = np.empty((batch_size,) + y.shape[1:], dtype=y.dtype)
-            self.wb = None if w is None else np.empty(batch_size, dtype=w.dtype)
-        self.dead = DeadUnits(net) if diagnostics else None
+        self.runner = EpochRunner(net, opt, batch_size, diagnostics, callbacks)
 
     def _notify(self, method: str, *args) -> bool:
         return notify(self.callbacks, method, *args)
@@ -393,7 +250,7 @@ class _Loop:
         return self.history
 
     def _epoch(self, epoch: int, n_batches: int) -> dict:
-        net, opt, X, y, w = self.net, self.opt, self.X, self.y, self.w
+        net, opt, X = self.net, self.opt, self.X
         t0 = time.perf_counter()
         opt.lr = self.sched.lr(epoch)
         mid = self.resume_mid  # a checkpoint taken inside this epoch: continue from its batch
@@ -405,64 +262,35 @@ class _Loop:
         order = self.rng.permutation(X.shape[0]) if self.shuffle else None
         if mid is None:
             start_flat = net.flat.copy()  # the last good weights, if this epoch diverges
-            data_sum = l2_sum = correct = 0.0  # each summed over rows
-            first = 0
+            sums, first = EpochSums(), 0
         else:
             start_flat = mid["start_flat"]
-            data_sum, l2_sum, correct = mid["sums"]
-            first = mid["batch"]
-        last_step = None
-        if self.dead is not None:
-            self.dead.reset()
-        bs = self.batch_size
-        fuse = getattr(opt, "fuses_into_backward", False)
-        for b in range(first, n_batches):
-            if order is None:
-                Xb, yb = X[b * bs:(b + 1) * bs], y[b * bs:(b + 1) * bs]
-                wb = None if w is None else w[b * bs:(b + 1) * bs]
-            else:
-                rows = order[b * bs:(b + 1) * bs]
-                k = rows.size
-                Xb = np.take(X, rows, axis=0, out=self.Xb[:k])
-                yb = np.take(y, rows, axis=0, out=self.yb[:k])
-                wb = None if w is None else np.take(w, rows, out=self.wb[:k])
-            last = b == n_batches - 1
-            # plain SGD updates inside the backward products, except where the diagnostics
-            # need this step's gradient
-            fused = fuse and not (last and self.diagnostics)
-            if last and self.diagnostics:
-                before = net.flat.copy()
-            loss, _ = net._loss_and_grads(Xb, yb, wb, ws=self.ws, sgd_lr=opt.lr if fused else None)
-            if not math.isfinite(loss):
-                self._diverged(epoch, start_flat, "the training loss became " + str(loss))
-            k = Xb.shape[0]
-            data_sum += net.last_data_loss * k
-            l2_sum += net.last_l2_loss * k
-            correct = None if net.last_correct is None else correct + net.last_correct
-            if self.dead is not None:
-                self.dead.update(self.ws, k)
-            if last and self.diagnostics:
-                last_step = (before, [frobenius(g) for g in net.weight_grads])
-            if not fused:
-                opt.step(net.flat, net.flat_grad)
-            if self.callbacks:
-                self._notify("on_batch_end", epoch, b, n_batches, loss)
-            if self.interrupted and b + 1 < n_batches:
-                # Ctrl-C: this step is finished; keep its place and stop (see run())
-                self._save(epoch, b + 1, mid_epoch={"sums": [data_sum, l2_sum, correct],
-                                                     "start_flat": start_flat})
-                raise TrainingInterrupted(self._interrupt_message(epoch, b + 1), epoch + 1, self.history)
+            data, l2, correct = mid["sums"]
+            sums, first = EpochSums(data, l2, correct), mid["batch"]
+
+        def diverged(loss):
+            self._diverged(epoch, start_flat, "the training loss became " + str(loss))
+
+        sums = self.runner.run(X, self.y, self.w, order, epoch=epoch, first=first, sums=sums,
+                               on_nonfinite=diverged, should_stop=lambda: self.interrupted)
+        if sums.stopped_at is not None:
+            # Ctrl-C: the step is finished; keep its place and stop (see run())
+            self._save(epoch, sums.stopped_at, mid_epoch={
+                "sums": [sums.data, sums.l2, sums.correct], "start_flat": start_flat})
+            raise TrainingInterrupted(self._interrupt_message(epoch, sums.stopped_at), epoch + 1,
+                                      self.history)
         if not np.all(np.isfinite(net.flat)):
             self._diverged(epoch, start_flat, "the weights became NaN or inf")
         n = X.shape[0]
         record = {"epoch": epoch + 1, "lr": opt.lr,
-                  "train_loss": (data_sum + l2_sum) / n, "train_data_loss": data_sum / n,
-                  "train_l2_loss": l2_sum / n, "train_accuracy": None if correct is None else correct / n,
+                  "train_loss": (sums.data + sums.l2) / n, "train_data_loss": sums.data / n,
+                  "train_l2_loss": sums.l2 / n,
+                  "train_accuracy": None if sums.correct is None else sums.correct / n,
                   "val_loss": None, "val_accuracy": None}
         if self.X_val is not None:
             record["val_loss"], record["val_accuracy"] = evaluate(net, self.X_val, self.y_val)
         if self.diagnostics:
-            record["diagnostics"] = epoch_diagnostics(net, *(last_step or (None, None)), self.dead)
+            record["diagnostics"] = sums.diagnostics
         record["time"] = time.perf_counter() - t0
         return record
 

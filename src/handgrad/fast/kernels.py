@@ -1,0 +1,251 @@
+"""In-place kernels of the training step and of prediction, each equal to a reference function.
+
+| kernel                         | must equal (handgrad.core…)                       |
+|--------------------------------|---------------------------------------------------|
+| ``row_max``, ``row_sum``       | ``Z.max(axis=1)``, ``Z.sum(axis=1)`` as columns   |
+| ``softmax_into``               | ``losses.softmax``                                |
+| ``softmax_cross_entropy``      | ``losses.softmax_cross_entropy``                  |
+| ``sigmoid_binary_cross_entropy`` | ``heads.sigmoid_binary_cross_entropy``          |
+| ``squared_error``              | ``heads.squared_error``                           |
+| ``kernel_for(act)``            | ``act.forward`` / ``act.derivative``              |
+
+They write into buffers the caller owns (``out=``, ``work=``) and take fewer passes over
+memory than the reference forms; tests/fast/ runs both on the same inputs.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ..core.activations import Activation
+
+Array = np.ndarray
+
+
+# ----- row reductions over the class axis ---------------------------------------------------
+
+def row_max(Z: Array) -> Array:
+    """``max_k Z_ik`` as an (m, 1) column.
+
+    numpy reduces along a short contiguous axis slowly (23 µs for 512×10 here); reducing the
+    transposed copy along its first axis is elementwise maxima of long rows (3 µs).
+    """
+    return np.maximum.reduce(np.ascontiguousarray(Z.T), axis=0)[:, None]
+
+
+def row_sum(Z: Array) -> Array:
+    """``Σ_k Z_ik`` as an (m, 1) column, as the product ``Z·1`` (BLAS; 1.7 µs against 8.6 µs
+    for ``Z.sum(axis=1)`` at 512×10 here)."""
+    return (Z @ _ones(Z.shape[1], Z.dtype))[:, None]
+
+
+@functools.lru_cache(maxsize=64)
+def _ones(n: int, dtype) -> Array:
+    out = np.ones(n, dtype=dtype)
+    out.flags.writeable = False
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _row_starts(m: int, k: int) -> Array:
+    """``[0, k, 2k, …]`` (m,): where each row of a C-ordered (m, k) array starts, flat."""
+    out = np.arange(0, m * k, k)
+    out.flags.writeable = False
+    return out
+
+
+# ----- output heads -------------------------------------------------------------------------
+
+def softmax_into(Z: Array, out: Array | None = None) -> Array:
+    """``core.losses.softmax`` with the row reductions above; ``out`` may be ``Z``."""
+    E = np.subtract(Z, row_max(Z), out=out)
+    np.exp(E, out=E)
+    E /= row_sum(E)
+    return E
+
+
+def sigmoid_from_exp(Z: Array, E: Array, out: Array | None = None) -> Array:
+    """``core.activations.sigmoid_forward`` given ``E = exp(−|Z|)`` (which the logistic loss
+    needs too): ``1/(1+E)`` where Z ≥ 0, ``E/(1+E)`` where Z < 0, one division for both.
+    ``out`` may be Z itself."""
+    return np.divide(np.where(Z >= 0, 1.0, E), np.add(E, 1.0), out=out)
+
+
+def softmax_cross_entropy(Z: Array, y: Array, sample_weight: Array | None = None,
+                          out: Array | None = None, work: Array | None = None,
+                          stats: dict | None = None) -> tuple[float, Array]:
+    """``core.losses.softmax_cross_entropy`` in fewer passes (derivations.md eq. 3.3').
+
+    With ``c_i = max_k Z_ik``, ``T = Z − c`` (into ``work``) and ``s_i = Σ_k exp(T_ik)``:
+    ``CE_i = log s_i − Σ_k Y_ik T_ik`` (using ``Σ_k Y_ik = 1``; for labels ``T_{i,y_i}``) and
+    ``∂L/∂Z = exp(T)·(w/(m·s)) − w·Y/m`` (into ``out``): P − Y without forming P or Y.
+    ``stats["correct"]`` is set, for labels, to the number of rows whose true class has the
+    largest logit (T_{i,y_i} = 0), the training accuracy at no extra pass.
+    """
+    m = Z.shape[0]
+    T = np.subtract(Z, row_max(Z), out=work)                        # T = Z − c ≤ 0
+    dZ = np.exp(T, out=out)
+    s = row_sum(dZ)
+    row_scale = 1 / (m * s) if sample_weight is None else sample_weight[:, None] / (m * s)
+    dZ *= row_scale                                                 # w·P/m
+    target_scale = (1 / m) if sample_weight is None else sample_weight / m
+    if y.ndim == 1:
+        at = _row_starts(m, Z.shape[1]) + y                         # flat index of (i, y_i)
+        t_y = T.reshape(-1)[at]
+        dZ.reshape(-1)[at] -= target_scale                          # w·(P − Y)/m
+        if stats is not None:
+            stats["correct"] = int(np.count_nonzero(t_y == 0))
+    else:
+        t_y = (y * T).sum(axis=1)
+        dZ -= y * (target_scale if sample_weight is None else target_scale[:, None])
+    per_sample = np.log(s[:, 0]) - t_y                              # CE_i = log s_i − Σ_k Y_ik T_ik
+    if sample_weight is not None:
+        per_sample = per_sample * sample_weight
+    return float(per_sample.sum(dtype=np.float64) / m), dZ
+
+
+def sigmoid_binary_cross_entropy(Z: Array, Y: Array, sample_weight: Array | None = None,
+                                 out: Array | None = None, work: Array | None = None,
+                                 stats: dict | None = None) -> tuple[float, Array]:
+    """``core.heads.sigmoid_binary_cross_entropy`` with ``e^{−|Z|}`` computed once for both
+    softplus and σ, and ∂L/∂Z written into ``out``."""
+    m = Z.shape[0]
+    E = np.exp(-np.abs(Z))
+    per_sample = (np.maximum(Z, 0) + np.log1p(E) - Y * Z).sum(axis=1)
+    dZ = sigmoid_from_exp(Z, E, out=out)
+    dZ -= Y
+    if sample_weight is not None:
+        per_sample = per_sample * sample_weight
+        dZ *= sample_weight[:, None]
+    dZ /= m
+    return float(per_sample.sum(dtype=np.float64) / m), dZ
+
+
+def squared_error(Z: Array, Y: Array, sample_weight: Array | None = None,
+                  out: Array | None = None, work: Array | None = None,
+                  stats: dict | None = None) -> tuple[float, Array]:
+    """``core.heads.squared_error`` with ∂L/∂Z written into ``out``."""
+    m = Z.shape[0]
+    dZ = np.subtract(Z, Y, out=out)
+    per_sample = 0.5 * np.einsum("ik,ik->i", dZ, dZ)
+    if sample_weight is not None:
+        per_sample = per_sample * sample_weight
+        dZ *= sample_weight[:, None]
+    dZ /= m
+    return float(per_sample.sum(dtype=np.float64) / m), dZ
+
+
+LOSSES = {"softmax": softmax_cross_entropy, "logistic": sigmoid_binary_cross_entropy,
+          "identity": squared_error}
+
+
+def probabilities_into(output: str, logits: Array, out: Array | None = None) -> Array:
+    """``core.heads.probabilities``: softmax rows or σ elementwise, into ``out``."""
+    if output == "softmax":
+        return softmax_into(logits, out=out)
+    return sigmoid_from_exp(logits, np.exp(-np.abs(logits)), out=out)
+
+
+def decide(output: str, logits: Array) -> Array:
+    """Predictions from logits: the argmax of :func:`probabilities_into` (so that ``predict``
+    always agrees with ``predict_proba``, even where logits closer than softmax can resolve
+    tie), 1{z > 0} = 1{σ(z) > ½} for logistic outputs, the values for regression."""
+    if output == "softmax":
+        return np.argmax(softmax_into(logits.copy()), axis=1)
+    if output == "logistic":
+        return (logits > 0).astype(np.int64)
+    return logits.copy()
+
+
+# ----- hidden activations --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ActivationKernel:
+    """In-place forms of an :class:`~handgrad.core.activations.Activation`.
+
+    ``forward_into(Z, out)``: ``A = f(Z)`` into ``out`` (which may be ``Z``);
+    ``derivative_into(Z, A, out)``: ``f'(Z)`` into ``out``, or None (identity, or an activation
+    known only by its ``backward``); ``homogeneous``: ``A = Z ⊙ f'(Z)`` (the ReLU family);
+    ``needs_input``: f' reads Z, so it must be taken before A overwrites Z.
+    """
+
+    forward_into: Callable[[Array, Array | None], Array]
+    derivative_into: Callable[[Array | None, Array, Array], Array] | None
+    homogeneous: bool = False
+    needs_input: bool = False
+
+
+def _relu_derivative_into(Z, A, out):
+    return np.greater(A, 0, out=out)            # 1{A > 0} as 1.0 / 0.0
+
+
+def _leaky_kernel(alpha: float) -> ActivationKernel:
+    def derivative_into(Z, A, out):
+        D = np.greater(A, 0, out=np.empty(A.shape, A.dtype) if out is None else out)
+        D *= 1 - alpha
+        D += alpha                              # 1 where A > 0, α elsewhere
+        return D
+
+    def forward_into(Z, out):
+        return np.multiply(Z, derivative_into(None, Z, None), out=out)   # A = Z ⊙ f'(Z)
+
+    return ActivationKernel(forward_into, derivative_into, homogeneous=True)
+
+
+def _sigmoid_derivative_into(Z, A, out):
+    D = np.subtract(1, A, out=out)
+    D *= A                                      # (1 − A)·A
+    return D
+
+
+def _tanh_derivative_into(Z, A, out):
+    D = np.multiply(A, A, out=out)
+    return np.subtract(1, D, out=D)             # 1 − A²
+
+
+def _identity_into(Z, out):
+    if out is not None and out is not Z:
+        out[...] = Z
+        return out
+    return Z
+
+
+def _generic(act: Activation) -> ActivationKernel:
+    """Any other activation: its reference functions, copied into the buffers."""
+    def forward_into(Z, out):
+        A = act.forward(Z)
+        if out is None:
+            return A
+        out[...] = A
+        return out
+
+    def derivative_into(Z, A, out):
+        out[...] = act.derivative(Z, A)
+        return out
+
+    return ActivationKernel(forward_into, None if act.derivative is None else derivative_into,
+                            needs_input=act.needs_input)
+
+
+def kernel_for(act: Activation) -> ActivationKernel:
+    """The in-place kernel of ``act``: a hand-written one for the built-in families, else the
+    activation's own functions (always for one that reads Z, as registered ones do)."""
+    if act.needs_input:
+        return _generic(act)
+    if act.base == "relu":
+        return ActivationKernel(lambda Z, out: np.multiply(Z, Z > 0, out=out),
+                                _relu_derivative_into, homogeneous=True)
+    if act.base == "leaky_relu":
+        return _leaky_kernel(act.params["alpha"])
+    if act.base == "sigmoid":
+        return ActivationKernel(lambda Z, out: sigmoid_from_exp(Z, np.exp(-np.abs(Z)), out=out),
+                                _sigmoid_derivative_into)
+    if act.base == "tanh":
+        return ActivationKernel(lambda Z, out: np.tanh(Z, out=out), _tanh_derivative_into)
+    if act.base == "identity":
+        return ActivationKernel(_identity_into, None)
+    return _generic(act)

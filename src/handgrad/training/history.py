@@ -1,0 +1,53 @@
+"""What a training run records: :class:`History`, and the :class:`Callback` hooks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class History:
+    """What happened during :func:`fit`.
+
+    ``epochs`` is a list with one dict per epoch:
+
+    * ``epoch`` (1-based), ``lr``, ``time`` (seconds);
+    * ``train_loss`` = ``train_data_loss`` + ``train_l2_loss``, averaged over the epoch's
+      mini-batches (weighted by batch size) while the weights were changing; ``train_accuracy``
+      likewise;
+    * ``val_loss`` (the cross-entropy on the validation set at the end of the epoch, without
+      the L2 term, so compare it with ``train_data_loss``) and ``val_accuracy``, or None;
+    * ``diagnostics``: per layer ``grad_norm`` (‖∂L/∂W_l‖_F at the epoch's last step),
+      ``update_ratio`` (‖ΔW_l‖_F / ‖W_l‖_F of that step) and per hidden layer
+      ``dead_fraction`` (ReLU-family units whose pre-activation was ≤ 0 on every training
+      row of the epoch; None for other activations); see :mod:`handgrad.diagnostics`.
+
+    ``best_epoch`` is the epoch whose weights the network holds at the end when early
+    stopping restored them; ``stop_reason`` says why training ended.
+    """
+
+    epochs: list[dict] = field(default_factory=list)
+    best_epoch: int | None = None
+    stop_reason: str = ""
+    monitor: str = "val_loss"
+
+    def __getitem__(self, key: str) -> list:
+        """``history["val_loss"]`` -> that value for every epoch."""
+        return [e.get(key) for e in self.epochs]
+
+    def __len__(self) -> int:
+        return len(self.epochs)
+
+    def to_dict(self) -> dict:
+        return {"epochs": self.epochs, "best_epoch": self.best_epoch,
+                "stop_reason": self.stop_reason, "monitor": self.monitor}
+
+
+class Callback:
+    """Optional hooks. Any callable ``cb(record, net)`` also works as an epoch-end callback;
+    returning True (or setting ``stop = True``) stops training after this epoch."""
+
+    def on_train_begin(self, info: dict) -> None: ...
+    def on_batch_end(self, epoch: int, batch: int, n_batches: int, loss: float) -> None: ...
+    def on_epoch_end(self, record: dict, net) -> bool | None: ...
+    def on_train_end(self, history: History) -> None: ...

@@ -1,0 +1,70 @@
+"""Held-out parts (stratified for classes) and class weights."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InputError
+
+Array = np.ndarray
+
+
+def stratified_split(y: Array, fraction: float, seed: int | None = 0) -> tuple[Array, Array]:
+    """Indices (keep, held_out) with about ``fraction`` of every class held out.
+
+    Each class with at least 2 samples gives ``round(fraction·count)`` of them (at least 1,
+    at most count − 1) to the held-out part; both parts are returned sorted. Soft labels are
+    stratified by their argmax.
+    """
+    if not 0 < fraction < 1:
+        raise InputError(f"the held-out fraction must be in (0, 1), got {fraction}")
+    labels = np.asarray(y)
+    if labels.ndim == 2:
+        labels = labels.argmax(axis=1)
+    rng = np.random.default_rng(seed)
+    held = []
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        if members.size < 2:
+            continue
+        k = min(max(int(round(fraction * members.size)), 1), members.size - 1)
+        held.append(rng.choice(members, size=k, replace=False))
+    held_out = np.sort(np.concatenate(held)) if held else np.array([], dtype=np.int64)
+    if held_out.size == 0:
+        raise InputError("cannot hold out a validation/test part: every class has fewer than 2 samples")
+    keep = np.setdiff1d(np.arange(labels.shape[0]), held_out)
+    return keep, held_out
+
+
+def holdout_split(y: Array, fraction: float, seed: int | None = 0, stratify: bool = True
+                  ) -> tuple[Array, Array]:
+    """(keep, held_out) indices: :func:`stratified_split` for class targets, a seeded random
+    ``fraction`` (at least one row, at most all but one) for regression targets."""
+    if stratify:
+        return stratified_split(y, fraction, seed)
+    if not 0 < fraction < 1:
+        raise InputError(f"the held-out fraction must be in (0, 1), got {fraction}")
+    n = np.shape(y)[0]
+    if n < 2:
+        raise InputError("cannot hold out a validation part from fewer than 2 samples")
+    k = min(max(int(round(fraction * n)), 1), n - 1)
+    held = np.sort(np.random.default_rng(seed).choice(n, size=k, replace=False))
+    return np.setdiff1d(np.arange(n), held), held
+
+
+def class_weights_for(y: Array, n_classes: int, class_weight) -> Array:
+    """Per-class weights c_k (K,): from a dict {class index: weight} or ``"balanced"``,
+    c_k = n / (K · n_k) (scikit-learn's definition)."""
+    if isinstance(class_weight, str):
+        if class_weight != "balanced":
+            raise InputError(f"class_weight must be a dict or 'balanced', got {class_weight!r}")
+        counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+        return np.where(counts > 0, y.shape[0] / (n_classes * np.maximum(counts, 1)), 0.0)
+    weights = np.ones(n_classes)
+    for k, v in dict(class_weight).items():
+        if not (isinstance(k, (int, np.integer)) and 0 <= k < n_classes):
+            raise InputError(f"class_weight key {k!r} is not a class index 0..{n_classes - 1}")
+        if not (np.isfinite(v) and v >= 0):
+            raise InputError(f"class_weight[{k}] must be a finite number ≥ 0, got {v!r}")
+        weights[k] = v
+    return weights

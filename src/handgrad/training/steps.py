@@ -1,0 +1,117 @@
+"""One epoch of mini-batch steps, shared by :func:`handgrad.fit` and the scikit-learn
+estimators.
+
+Per batch: gather the rows (into reused buffers when shuffled), the fast forward and backward
+pass (:meth:`~handgrad.MLP.train_step`), the optimizer's step — or, for plain SGD, the update
+fused into the backward products — and the running sums of the epoch's losses and correct
+rows. At the epoch's last step the diagnostics (gradient norms, update ratios) are taken, so
+that step is never fused; dead ReLU units are tracked at every step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ..fast.memory import aligned_empty
+from .diagnostics import DeadUnits, epoch_diagnostics, frobenius, notify
+
+Array = np.ndarray
+SKIP = object()  # returned by a batch_weights hook: leave this batch out (no step)
+
+
+@dataclass
+class EpochSums:
+    """Row-weighted sums over the steps taken: Σ k·data_loss, Σ k·l2_loss, Σ correct rows
+    (None for regression); ``stopped_at`` is the next batch when the epoch was cut short."""
+
+    data: float = 0.0
+    l2: float = 0.0
+    correct: int | None = 0
+    stopped_at: int | None = None
+    diagnostics: dict | None = field(default=None)
+
+
+class EpochRunner:
+    """Mini-batch steps over ``(X, y, w)`` for ``net`` with optimizer ``opt``, in buffers
+    allocated once for batches of up to ``batch_size`` rows."""
+
+    def __init__(self, net, opt, batch_size: int, diagnostics: bool = True, callbacks=()):
+        self.net, self.opt, self.batch_size = net, opt, batch_size
+        self.ws = net.workspace(batch_size)
+        self.dead = DeadUnits(net) if diagnostics else None
+        self.diagnostics = diagnostics
+        self.callbacks = list(callbacks)
+        self._buffers: dict = {}
+
+    def _take(self, name: str, a: Array, rows: Array, k: int) -> Array:
+        """``a[rows]`` into a reused buffer (aligned for X): no allocation per step."""
+        buf = self._buffers.get(name)
+        if buf is None or buf.dtype != a.dtype or buf.shape[1:] != a.shape[1:]:
+            shape = (self.batch_size,) + a.shape[1:]
+            buf = aligned_empty(shape, a.dtype) if name == "X" else np.empty(shape, a.dtype)
+            self._buffers[name] = buf
+        return np.take(a, rows, axis=0, out=buf[:k])
+
+    def run(self, X, y: Array, w: Array | None, order: Array | None, *, epoch: int = 0,
+            first: int = 0, sums: EpochSums | None = None,
+            batch_weights: Callable | None = None, densify: Callable | None = None,
+            on_nonfinite: Callable[[float], None] | None = None,
+            should_stop: Callable[[], bool] | None = None) -> EpochSums:
+        """Steps over batches ``first, first+1, …`` of the rows in ``order`` (None: in order).
+
+        Hooks: ``batch_weights(rows, k)`` gives the batch's sample weights (or :data:`SKIP`)
+        and may set ``net.l2`` for the batch (scikit-learn's per-batch penalty); ``densify(Xb)``
+        turns a sparse batch dense; ``on_nonfinite(loss)`` is called when a step's loss is NaN
+        or inf (it should raise); ``should_stop()`` after each step ends the epoch early,
+        with ``stopped_at`` set to the next batch.
+        """
+        net, opt, bs = self.net, self.opt, self.batch_size
+        n = X.shape[0]
+        n_batches = -(-n // bs)
+        sums = sums or EpochSums()
+        if self.dead is not None:
+            self.dead.reset()
+        fuse = getattr(opt, "fuses_into_backward", False)
+        last_step = None
+        for b in range(first, n_batches):
+            rows = slice(b * bs, min((b + 1) * bs, n)) if order is None else order[b * bs:(b + 1) * bs]
+            k = (rows.stop - rows.start) if order is None else rows.size
+            if batch_weights is not None:
+                wb = batch_weights(rows, k)
+                if wb is SKIP:
+                    continue
+            else:
+                wb = None if w is None else (w[rows] if order is None else self._take("w", w, rows, k))
+            if densify is not None:
+                Xb = densify(X[rows])
+            else:
+                Xb = X[rows] if order is None else self._take("X", X, rows, k)
+            yb = y[rows] if order is None else self._take("y", y, rows, k)
+            last = b == n_batches - 1
+            watch = last and self.diagnostics  # the diagnostics need this step's gradient
+            fused = fuse and not watch
+            before = net.flat.copy() if watch else None
+            result = net.train_step(Xb, yb, wb, self.ws, sgd_lr=opt.lr if fused else None)
+            if on_nonfinite is not None and not math.isfinite(result.loss):
+                on_nonfinite(result.loss)
+            sums.data += result.data_loss * k
+            sums.l2 += result.l2_loss * k
+            sums.correct = None if result.correct is None else sums.correct + result.correct
+            if self.dead is not None:
+                self.dead.update(self.ws, k)
+            if watch:
+                last_step = (before, [frobenius(g) for g in net.weight_grads])
+            if not fused:
+                opt.step(net.flat, net.flat_grad)
+            if self.callbacks:
+                notify(self.callbacks, "on_batch_end", epoch, b, n_batches, result.loss)
+            if should_stop is not None and b + 1 < n_batches and should_stop():
+                sums.stopped_at = b + 1
+                return sums
+        if last_step is not None:
+            sums.diagnostics = epoch_diagnostics(net, *last_step, self.dead)
+        return sums
