@@ -39,7 +39,7 @@ from .fast.kernels import decide, probabilities_into
 from .fast.memory import Workspace, aligned_empty, aligned_zeros
 from .fast.predict import logits_in_chunks
 from .layout import Layout
-from .validation import check_head_targets, check_matrix, check_sample_weight
+from .validation import check_head_targets, check_l2, check_matrix, check_sample_weight, check_sizes
 
 Array = np.ndarray
 _DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -94,10 +94,10 @@ class MLP:
 
     def __init__(self, sizes: Sequence[int], activation="relu", l2: float = 0.0,
                  dtype="float32", seed: int | None = 0, output: str = "softmax"):
-        self.sizes = _check_sizes(sizes)
+        self.sizes = check_sizes(sizes)
         self.output = check_head(output, self.sizes[-1])
         self.activations = _check_activations(activation, len(self.sizes) - 2)
-        self.l2 = _check_l2(l2)
+        self.l2 = check_l2(l2)
         self.dtype = resolve_dtype(dtype)
         self.seed = seed
         self.layout = Layout(self.sizes)
@@ -302,20 +302,6 @@ class MLP:
         return out
 
 
-def _check_sizes(sizes) -> list[int]:
-    try:
-        out = [int(s) for s in sizes]
-    except (TypeError, ValueError):
-        raise InputError(f"sizes must be a list of layer widths such as [784, 128, 10], got {sizes!r}") from None
-    if any(float(s) != o for s, o in zip(sizes, out)):
-        raise InputError(f"layer widths must be whole numbers, got {list(sizes)}")
-    if len(out) < 2:
-        raise InputError(f"sizes needs at least the input width and the number of classes, got {out}")
-    if any(s < 1 for s in out):
-        raise InputError(f"every layer width must be ≥ 1, got {out}")
-    return out
-
-
 def _check_activations(activation, n_hidden: int) -> list[Activation]:
     if isinstance(activation, (list, tuple)):
         if len(activation) != n_hidden:
@@ -324,13 +310,3 @@ def _check_activations(activation, n_hidden: int) -> list[Activation]:
         return [get_activation(a) for a in activation]
     act = get_activation(activation)
     return [act] * n_hidden
-
-
-def _check_l2(l2) -> float:
-    try:
-        lam = float(l2)
-    except (TypeError, ValueError):
-        raise InputError(f"l2 must be a number ≥ 0, got {l2!r}") from None
-    if not np.isfinite(lam) or lam < 0:
-        raise InputError(f"l2 must be a finite number ≥ 0, got {l2!r}")
-    return lam

@@ -158,6 +158,7 @@ def check_sample_weight(sample_weight, m: int, dtype) -> np.ndarray | None:
 
 
 def check_positive(value, what: str, allow_zero: bool = False) -> float:
+    """``value`` as a float that is finite and > 0 (≥ 0 with ``allow_zero``), or refused."""
     try:
         v = float(value)
     except (TypeError, ValueError):
@@ -168,7 +169,34 @@ def check_positive(value, what: str, allow_zero: bool = False) -> float:
 
 
 def check_fraction(value, what: str) -> float:
+    """``value`` as a float in [0, 1), or refused."""
     v = check_positive(value, what, allow_zero=True)
     if v >= 1:
         raise InputError(f"{what} must be in [0, 1), got {value!r}")
     return v
+
+
+def check_sizes(sizes) -> list[int]:
+    """Layer widths ``[n_0, …, n_L]``: whole numbers ≥ 1, at least two of them."""
+    try:
+        out = [int(s) for s in sizes]
+    except (TypeError, ValueError):
+        raise InputError(f"sizes must be a list of layer widths such as [784, 128, 10], got {sizes!r}") from None
+    if any(float(s) != o for s, o in zip(sizes, out)):
+        raise InputError(f"layer widths must be whole numbers, got {list(sizes)}")
+    if len(out) < 2:
+        raise InputError(f"sizes needs at least the input width and the number of classes, got {out}")
+    if any(s < 1 for s in out):
+        raise InputError(f"every layer width must be ≥ 1, got {out}")
+    return out
+
+
+def check_l2(l2) -> float:
+    """The L2 strength λ: a finite number ≥ 0."""
+    try:
+        lam = float(l2)
+    except (TypeError, ValueError):
+        raise InputError(f"l2 must be a number ≥ 0, got {l2!r}") from None
+    if not np.isfinite(lam) or lam < 0:
+        raise InputError(f"l2 must be a finite number ≥ 0, got {l2!r}")
+    return lam

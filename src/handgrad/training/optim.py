@@ -32,6 +32,9 @@ from .schedules import (SCHEDULES, CosineLR, ExponentialLR, ReduceOnPlateau,  # 
                         Schedule, StepLR, make_schedule)
 
 Array = np.ndarray
+__all__ = ["SGD", "Adam", "OPTIMIZERS", "make_optimizer",
+           "Schedule", "StepLR", "ExponentialLR", "CosineLR", "ReduceOnPlateau", "SCHEDULES",
+           "make_schedule"]
 
 
 class SGD:

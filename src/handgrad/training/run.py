@@ -1,0 +1,214 @@
+"""One training run of :func:`handgrad.fit`: epochs over the shared step loop
+(:class:`~handgrad.training.steps.EpochRunner`), validation, early stopping, callbacks,
+checkpoints (with bit-identical resume, also from inside an epoch), Ctrl-C and divergence."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+
+import numpy as np
+
+from ..errors import TrainingDivergedError, TrainingInterrupted
+from .diagnostics import notify
+from .evaluation import evaluate
+from .history import History
+from .steps import EpochRunner, EpochSums
+
+Array = np.ndarray
+
+
+@contextlib.contextmanager
+def _sigint_sets_flag(loop):
+    """While training, SIGINT (Ctrl-C) sets ``loop.interrupted`` instead of raising at an
+    arbitrary point; the loop stops after the current step. A second Ctrl-C interrupts at once.
+    Only the main thread can install signal handlers; elsewhere SIGINT is left alone."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        if loop.interrupted:  # the second Ctrl-C: the user insists
+            raise KeyboardInterrupt
+        loop.interrupted = True
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class TrainingRun:
+    """The state of one training run: network, optimizer, schedule, data, position, early
+    stopping and checkpoints, kept together so that a checkpoint can hold all of it."""
+
+    def __init__(self, net, opt, sched, X, y, w, X_val, y_val, batch_size, shuffle, seed,
+                 patience, min_delta, restore_best, callbacks, diagnostics):
+        self.net, self.opt, self.sched = net, opt, sched
+        self.X, self.y, self.w = X, y, w
+        self.X_val, self.y_val = X_val, y_val
+        self.batch_size, self.shuffle = batch_size, shuffle
+        self.rng = np.random.default_rng(seed)
+        self.patience, self.min_delta, self.restore_best = patience, min_delta, restore_best
+        self.callbacks = callbacks
+        self.diagnostics = diagnostics
+        self.history = History(monitor="val_loss" if X_val is not None else "train_loss")
+        self.best = math.inf
+        self.best_flat: Array | None = None
+        self.wait = 0
+        # checkpointing and resuming (set up by fit); position to start from
+        self.checkpointer = None
+        self.checkpoint_every = 1
+        self.start_epoch = 0
+        self.resume_mid: dict | None = None
+        self.epoch_rng_state = None
+        self.interrupted = False
+        self.runner = EpochRunner(net, opt, batch_size, diagnostics, callbacks)
+
+    def _notify(self, method: str, *args) -> bool:
+        return notify(self.callbacks, method, *args)
+
+    def run(self, epochs: int) -> History:
+        net, n = self.net, self.X.shape[0]
+        n_batches = -(-n // self.batch_size)
+        self._notify("on_train_begin", {"epochs": epochs, "n_batches": n_batches, "n_train": n,
+                                        "n_val": None if self.X_val is None else self.X_val.shape[0]})
+        self.history.stop_reason = f"completed {epochs} epochs"
+        with _sigint_sets_flag(self):
+            for epoch in range(self.start_epoch, epochs):
+                # overflow inside a diverging step is detected and reported by _epoch itself
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    record = self._epoch(epoch, n_batches)
+                self.history.epochs.append(record)
+                early = self._early_stop(record)
+                by_callback = self._notify("on_epoch_end", record, net)
+                if early:
+                    self.history.stop_reason = (f"early stopping: no improvement of "
+                                                f"{self.history.monitor} for {self.patience} epochs")
+                elif by_callback:
+                    self.history.stop_reason = f"stopped by a callback after epoch {record['epoch']}"
+                done = early or by_callback or epoch + 1 == epochs
+                if self.checkpointer is not None and (done or self.interrupted
+                                                      or (epoch + 1) % self.checkpoint_every == 0):
+                    self._save(epoch + 1, 0)
+                if self.interrupted and not done:
+                    raise TrainingInterrupted(self._interrupt_message(epoch + 1, 0), epoch + 1, self.history)
+                if done:
+                    break
+        if self.restore_best and self.patience is not None and self.best_flat is not None:
+            net.flat[...] = self.best_flat
+        self._notify("on_train_end", self.history)
+        return self.history
+
+    def _epoch(self, epoch: int, n_batches: int) -> dict:
+        net, opt, X = self.net, self.opt, self.X
+        t0 = time.perf_counter()
+        opt.lr = self.sched.lr(epoch)
+        mid = self.resume_mid  # a checkpoint taken inside this epoch: continue from its batch
+        self.resume_mid = None
+        if mid is not None:
+            self.rng.bit_generator.state = mid["epoch_rng"]
+        # the generator's state before the shuffle recomputes this epoch's order on resume
+        self.epoch_rng_state = self.rng.bit_generator.state
+        order = self.rng.permutation(X.shape[0]) if self.shuffle else None
+        if mid is None:
+            start_flat = net.flat.copy()  # the last good weights, if this epoch diverges
+            sums, first = EpochSums(), 0
+        else:
+            start_flat = mid["start_flat"]
+            data, l2, correct = mid["sums"]
+            sums, first = EpochSums(data, l2, correct), mid["batch"]
+
+        def diverged(loss):
+            self._diverged(epoch, start_flat, "the training loss became " + str(loss))
+
+        sums = self.runner.run(X, self.y, self.w, order, epoch=epoch, first=first, sums=sums,
+                               on_nonfinite=diverged, should_stop=lambda: self.interrupted)
+        if sums.stopped_at is not None:
+            # Ctrl-C: the step is finished; keep its place and stop (see run())
+            self._save(epoch, sums.stopped_at, mid_epoch={
+                "sums": [sums.data, sums.l2, sums.correct], "start_flat": start_flat})
+            raise TrainingInterrupted(self._interrupt_message(epoch, sums.stopped_at), epoch + 1,
+                                      self.history)
+        if not np.all(np.isfinite(net.flat)):
+            self._diverged(epoch, start_flat, "the weights became NaN or inf")
+        n = X.shape[0]
+        record = {"epoch": epoch + 1, "lr": opt.lr,
+                  "train_loss": (sums.data + sums.l2) / n, "train_data_loss": sums.data / n,
+                  "train_l2_loss": sums.l2 / n,
+                  "train_accuracy": None if sums.correct is None else sums.correct / n,
+                  "val_loss": None, "val_accuracy": None}
+        if self.X_val is not None:
+            record["val_loss"], record["val_accuracy"] = evaluate(net, self.X_val, self.y_val)
+        if self.diagnostics:
+            record["diagnostics"] = sums.diagnostics
+        record["time"] = time.perf_counter() - t0
+        return record
+
+    def _save(self, epoch: int, batch: int, mid_epoch: dict | None = None) -> None:
+        """Checkpoint the run at (epoch, batch); batch 0 = before ``epoch`` starts."""
+        if self.checkpointer is None:
+            return
+        opt_state = self.opt.state_dict()
+        arrays = {"flat": self.net.flat}
+        arrays.update({f"opt.{k}": v for k, v in opt_state.items() if isinstance(v, np.ndarray)})
+        if self.best_flat is not None:
+            arrays["best_flat"] = self.best_flat
+        meta = {"rng": self.rng.bit_generator.state,
+                "opt": {k: v for k, v in opt_state.items() if not isinstance(v, np.ndarray)},
+                "sched": self.sched.state_dict(), "best": self.best, "wait": self.wait,
+                "history": self.history.to_dict()}
+        if mid_epoch is not None:
+            arrays["start_flat"] = mid_epoch["start_flat"]
+            meta["epoch_rng"] = self.epoch_rng_state
+            meta["sums"] = mid_epoch["sums"]
+        self.last_checkpoint = self.checkpointer.save(epoch, batch, arrays, meta)
+
+    def restore(self, arrays: dict, meta: dict) -> None:
+        """Continue from a checkpoint read by :class:`~handgrad.checkpoint.Checkpointer`."""
+        self.net.flat[...] = arrays["flat"]
+        opt_state = dict(meta["opt"])
+        opt_state.update({k[4:]: v for k, v in arrays.items() if k.startswith("opt.")})
+        self.opt.load_state_dict(opt_state)
+        self.sched.load_state_dict(meta["sched"])
+        self.rng.bit_generator.state = meta["rng"]
+        self.best, self.wait = meta["best"], meta["wait"]
+        self.best_flat = arrays.get("best_flat")
+        hist = meta["history"]
+        self.history.epochs = list(hist["epochs"])
+        self.history.best_epoch = hist["best_epoch"]
+        self.start_epoch = meta["epoch"]
+        if meta["batch"]:
+            self.resume_mid = {"batch": meta["batch"], "epoch_rng": meta["epoch_rng"],
+                               "sums": meta["sums"], "start_flat": arrays["start_flat"]}
+
+    def _interrupt_message(self, epoch: int, batch: int) -> str:
+        where = f"epoch {epoch + 1}, batch {batch}" if batch else f"the end of epoch {epoch}"
+        if self.checkpointer is None:
+            return f"training interrupted at {where}; no checkpoint directory was given, nothing was saved"
+        return (f"training interrupted at {where}; checkpoint written to {self.last_checkpoint}; "
+                "run again with resume=True (handgrad train ... --resume) to continue")
+
+    def _early_stop(self, record: dict) -> bool:
+        metric = record[self.history.monitor]
+        self.sched.observe(metric)
+        if metric < self.best - self.min_delta:
+            self.best, self.wait = metric, 0
+            self.history.best_epoch = record["epoch"]
+            if self.patience is not None and self.restore_best:
+                self.best_flat = self.net.flat.copy()
+            return False
+        self.wait += 1
+        return self.patience is not None and self.wait >= self.patience
+
+    def _diverged(self, epoch: int, start_flat: Array, what: str):
+        self.net.flat[...] = start_flat
+        raise TrainingDivergedError(
+            f"training diverged in epoch {epoch + 1}: {what}; try a smaller learning rate "
+            f"(now {self.opt.lr:g}) — the weights from the start of epoch {epoch + 1} were kept",
+            epoch + 1, self.history)
