@@ -202,7 +202,7 @@ class MLP:
 
     # ----- the reference: core.backprop --------------------------------------------------
     def forward(self, X) -> Array:
-        """Logits ``Z_L`` for X (m, n_0) -> (m, K) (eq. 1.1–1.2, the reference forward pass)."""
+        """Logits ``Z_L`` for X (m, n_0) -> (m, K) (eq. 1.1–1.3, the reference forward pass)."""
         return backprop.forward(self.weights, self.biases, self.activations, self.check_X(X))[0]
 
     def backprop(self, X, y, sample_weight=None, part: str = "total") -> StepResult:

@@ -2,7 +2,7 @@
 
 Every activation is an :class:`Activation` holding
 
-* ``forward(Z) -> A``, elementwise, shape-preserving: ``A = f(Z)``  (eq. 1.2);
+* ``forward(Z) -> A``, elementwise, shape-preserving: ``A = f(Z)``  (eq. 1.3);
 * ``derivative(Z, A) -> f'(Z)``, the same shape;
 * ``backward(dA, Z, A) -> dZ = dA ⊙ f'(Z)``, the chain rule through an elementwise map (eq. 2.5).
 

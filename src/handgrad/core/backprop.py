@@ -3,8 +3,8 @@
 The network (row convention, derivations.md §1–2), L dense layers, hidden activations f_l:
 
     A_0 = X                                    (m, n_0)
-    Z_l = A_{l-1} W_l + b_l                    (m, n_l)         l = 1..L        eq. 1.1
-    A_l = f_l(Z_l)                             (m, n_l)         l = 1..L-1      eq. 1.2
+    Z_l = A_{l-1} W_l + b_l                    (m, n_l)         l = 1..L        eq. 1.2
+    A_l = f_l(Z_l)                             (m, n_l)         l = 1..L-1      eq. 1.3
     L   = (1/m) Σ_i ℓ(Y_i, Z_L,i) + λ Σ_l ‖W_l‖²_F                              eq. 1.6, 5.1
 
 and backward, from δ_L = ∂L/∂Z_L = (P − Y)/m, which the head's fused loss returns (eq. 2.1):
@@ -53,13 +53,13 @@ class StepResult:
 def forward(weights: Sequence[Array], biases: Sequence[Array], activations: Sequence[Activation],
             X: Array) -> tuple[Array, list[tuple[Array, Array]]]:
     """Logits ``Z_L`` (m, n_L) of X (m, n_0), and per layer the ``(A_{l-1}, Z_l)`` the backward
-    pass reads (eq. 1.1–1.2)."""
-    cache, A = [], X
+    pass reads (eq. 1.1–1.3)."""
+    cache, A = [], X                                     # eq. 1.1
     for l, (W, b) in enumerate(zip(weights, biases)):
-        Z = dense_forward(A, W, b)                       # eq. 1.1
+        Z = dense_forward(A, W, b)                       # eq. 1.2
         cache.append((A, Z))
         if l < len(activations):
-            A = activations[l].forward(Z)                # eq. 1.2
+            A = activations[l].forward(Z)                # eq. 1.3
     return Z, cache
 
 

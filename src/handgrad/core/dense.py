@@ -20,7 +20,7 @@ Array = np.ndarray
 
 
 def dense_forward(X: Array, W: Array, b: Array) -> Array:
-    """``Z = X W + b`` (eq. 1.1); X (m, n_in), W (n_in, n_out), b (n_out,) -> Z (m, n_out)."""
+    """``Z = X W + b`` (eq. 1.2); X (m, n_in), W (n_in, n_out), b (n_out,) -> Z (m, n_out)."""
     return X @ W + b
 
 

@@ -24,7 +24,7 @@ Array = np.ndarray
 
 def logsumexp(Z: Array) -> Array:
     """Row-wise ``log Σ_k exp(Z_ik)`` computed as ``c + log Σ_k exp(Z_ik − c)``, c = max_k Z_ik
-    (eq. 3.4).
+    (eq. 3.1).
 
     Shapes: Z (m, K) -> (m, 1). Subtracting the row maximum makes the largest exponent
     exactly 0, so nothing overflows and at least one term is 1 (no log(0)).
@@ -46,7 +46,7 @@ def log_softmax(Z: Array) -> Array:
 
 
 def softmax(Z: Array) -> Array:
-    """``P_ik = exp(Z_ik − c_i) / Σ_j exp(Z_ij − c_i)``, c_i = max_j Z_ij (eq. 3.1);
+    """``P_ik = exp(Z_ik − c_i) / Σ_j exp(Z_ij − c_i)``, c_i = max_j Z_ij (eq. 1.4);
     (m, K) -> (m, K).
 
     Rows sum to 1 up to rounding; no overflow for any finite logits.
@@ -68,7 +68,7 @@ def softmax_cross_entropy(Z: Array, y: Array, sample_weight: Array | None = None
 
     Forward (eq. 3.1–3.3):  ``log P = log_softmax(Z)``,  ``CE_i = −Σ_k Y_ik log P_ik``,
     ``L = (1/m) Σ_i w_i CE_i``.
-    Backward (eq. 3.6):     ``∂L/∂Z = diag(w) (P − Y) / m``.
+    Backward (eq. 3.6, 3.7): ``∂L/∂Z = diag(w) (P − Y) / m``.
 
     Args:
         Z: logits (m, K), float32 or float64 (not modified).
@@ -85,8 +85,8 @@ def softmax_cross_entropy(Z: Array, y: Array, sample_weight: Array | None = None
     w = np.ones(m, dtype=Z.dtype) if sample_weight is None else sample_weight
     log_P = log_softmax(Z)                                   # eq. 3.2
     CE = -(Y * log_P).sum(axis=1)                            # eq. 3.3, per sample
-    P = softmax(Z)                                           # eq. 3.1
-    dZ = w[:, None] * (P - Y) / m                            # eq. 3.6
+    P = softmax(Z)                                           # eq. 1.4
+    dZ = w[:, None] * (P - Y) / m                            # eq. 3.6, 3.7
     return float((w * CE).sum(dtype=np.float64) / m), dZ.astype(Z.dtype, copy=False)
 
 

@@ -41,7 +41,7 @@ def forward(net, X: Array, ws: Workspace, keep: bool = False, check_z1=None
         if keep:
             inputs.append(A)
         Z = np.matmul(A, W, out=ws.Z[l][:m])
-        Z += b                                                        # eq. 1.1
+        Z += b                                                        # eq. 1.2
         if l == 0 and check_z1 is not None:
             check_z1(Z)
         if l == last:
