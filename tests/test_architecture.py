@@ -133,3 +133,11 @@ def test_old_module_paths_still_import(old, new, name):
     old_mod, new_mod = importlib.import_module(old), importlib.import_module(new)
     assert old_mod is new_mod and getattr(old_mod, name) is getattr(new_mod, name)
     assert new_mod.__spec__.name == new  # the real module keeps its own spec
+
+
+def test_architecture_doc_quotes_the_recursion_as_it_is():
+    doc = (SRC.parents[1] / "docs" / "architecture.md").read_text()
+    block = doc.split("```python\n", 1)[1].split("```", 1)[0]
+    code = (SRC / "core" / "backprop.py").read_text()
+    for line in block.strip().splitlines():
+        assert line.strip() in code, f"docs/architecture.md quotes a line backprop.py lacks: {line!r}"
