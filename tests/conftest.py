@@ -29,7 +29,7 @@ def far_from_kinks(net: hg.MLP, X: np.ndarray, margin: float = 1e-3) -> bool:
 
 
 def make_problem(sizes, activation="relu", l2=0.0, seed=0, m=7, soft=False, dtype="float64"):
-    """A network with random non-zero biases and a batch far from kinks (DESIGN.md §1)."""
+    """A network with random non-zero biases and a batch far from kinks (derivations.md §7)."""
     rng = np.random.default_rng(seed)
     net = hg.MLP(sizes, activation=activation, l2=l2, dtype=dtype, seed=seed)
     for b in net.biases:  # zero biases would make every kink sit at the same place
