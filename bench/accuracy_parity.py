@@ -74,9 +74,9 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import handgrad as hg
-from handgrad.optim import Adam
-from handgrad.regularization import l2_from_sklearn_alpha, l2_to_torch_weight_decay
-from handgrad.train import fit
+from handgrad.training.optim import Adam
+from handgrad.core.regularization import l2_from_sklearn_alpha, l2_to_torch_weight_decay
+from handgrad import fit
 
 DATASETS = {
     "digits": load_digits,
