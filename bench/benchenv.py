@@ -1,5 +1,6 @@
-"""What the benchmarks record about the machine and the code they ran: shared by
-speed.py and sklearn_parity.py (imported as a sibling module: the scripts run as
+"""What the benchmarks record about the machine and the code they ran: shared by the speed
+benchmark (``python -m bench.speed``, which imports it as ``bench.benchenv``) and
+sklearn_parity.py (which imports it as a sibling module: the scripts run as
 ``python bench/<name>.py``, which puts bench/ first on sys.path)."""
 
 from __future__ import annotations
@@ -86,16 +87,21 @@ def git(*args: str) -> str | None:
         return None
 
 
+def source_digest(pkg: Path) -> str:
+    """A short sha256 of a package's ``*.py`` files (relative names and contents)."""
+    digest = hashlib.sha256()
+    for f in sorted(pkg.rglob("*.py")):
+        digest.update(str(f.relative_to(pkg)).encode() + b"\0" + f.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def handgrad_source(scope: str | None = None) -> dict:
     """Commit, uncommitted changes (in ``scope``, a path of the repository, or anywhere in it;
     read-only git calls) and a digest of the imported sources."""
     pkg = Path(hg.__file__).resolve().parent
-    digest = hashlib.sha256()
-    for f in sorted(pkg.rglob("*.py")):
-        digest.update(str(f.relative_to(pkg)).encode() + b"\0" + f.read_bytes())
     status = git("status", "--porcelain", *(("--", scope) if scope else ()))
     changed = status.splitlines() if status else []
     return {"version": hg.__version__, "commit": git("rev-parse", "HEAD"),
             "dirty": bool(changed) if status is not None else None, "dirty_scope": scope,
-            "changed": changed[:50], "source_sha256": digest.hexdigest()[:16],
+            "changed": changed[:50], "source_sha256": source_digest(pkg),
             "path": str(pkg)}

@@ -10,7 +10,7 @@ time (``tottime``) is put in one group — matrix products (the GEMMs and the bi
 sits in the same function), the fused loss, activations and masks, the optimizer, input
 checks, the rest — and the groups are printed as a table, with the GEMM floor of the same
 epoch (the products alone, preallocated) for scale. cProfile adds a few microseconds per
-call, so the "rest" is inflated a little; compare groups, not the total, with speed.py.
+call, so the "rest" is inflated a little; compare groups, not the total, with `python -m bench.speed`.
 
 ``--repo-path`` profiles another checkout's ``src`` (e.g. an older commit, checked out with
 ``git worktree add``) to compare before and after.

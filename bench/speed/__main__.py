@@ -1,0 +1,7 @@
+"""``python -m bench.speed``: the speed benchmark (options in bench/speed/cli.py)."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

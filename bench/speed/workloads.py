@@ -1,0 +1,158 @@
+"""The timed callables: a handgrad epoch, the GEMM floor of an epoch, a PyTorch eager epoch, a
+scikit-learn epoch, and the handgrad-vs-floor measurement that parts (a), (d) and the
+``--baseline-src`` children share; plus the loss checks and PyTorch's optimizer defaults."""
+
+from __future__ import annotations
+
+import statistics
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+
+import handgrad as hg
+
+from .protocol import (ADAM_LR, SGD_LR, SIZES, Config, handgrad_threads, interleaved, new_net,
+                       numpy_blas_controller, stats)
+
+
+def handgrad_epoch(net, X, y, batch: int, optimizer: str) -> Callable[[], object]:
+    """One handgrad epoch (SGD lr 0.01 without momentum, or Adam lr 1e-3), no shuffling."""
+    lr = SGD_LR if optimizer == "sgd" else ADAM_LR
+    return lambda: hg.fit(net, X, y, epochs=1, batch_size=batch, optimizer=optimizer,
+                          momentum=0.0, lr=lr, shuffle=False, diagnostics=False)
+
+
+class GemmFloor:
+    """Exactly the matrix products of one epoch of MLP steps, back to back, into preallocated
+    outputs: per batch, forward A_{l-1}·W_l for every layer, backward A_{l-1}ᵀ·dZ_l and (except
+    for the first layer) dZ_l·W_lᵀ. A_0 is the real X batch (a view); the other A and dZ are
+    fixed random arrays. Python overhead is one ``np.matmul`` call per product."""
+
+    def __init__(self, sizes: list[int], X: np.ndarray, batch: int, seed: int = 2):
+        rng = np.random.default_rng(seed)
+
+        def rand(*shape):
+            return rng.standard_normal(shape, dtype=np.float32) * np.float32(0.1)
+
+        L = len(sizes) - 1
+        W = [rand(a, b) for a, b in zip(sizes[:-1], sizes[1:])]
+        A = [None] + [rand(batch, n) for n in sizes[1:-1]]       # inputs of layers 2..L
+        dZ = [rand(batch, n) for n in sizes[1:]]
+        Z = [np.empty((batch, n), np.float32) for n in sizes[1:]]
+        dW = [np.empty((a, b), np.float32) for a, b in zip(sizes[:-1], sizes[1:])]
+        dA = [None] + [np.empty((batch, n), np.float32) for n in sizes[1:-1]]
+        self.ops = []
+        for s in range(0, X.shape[0], batch):
+            k = min(batch, X.shape[0] - s)
+            ins = [X[s:s + k]] + [a[:k] for a in A[1:]]
+            for l in range(L):
+                self.ops.append((ins[l], W[l], Z[l][:k]))
+            for l in reversed(range(L)):
+                self.ops.append((ins[l].T, dZ[l][:k], dW[l]))
+                if l > 0:
+                    self.ops.append((dZ[l][:k], W[l].T, dA[l][:k]))
+        self.products_per_batch = 3 * L - 1
+
+    def epoch(self) -> None:
+        matmul = np.matmul
+        for a, b, out in self.ops:
+            matmul(a, b, out=out)
+
+
+def floor_epoch(sizes, X, batch: int, threads: int) -> Callable[[], None]:
+    """The GEMM floor of one epoch with numpy's BLAS set to ``threads`` (as handgrad used)."""
+    floor, blas = GemmFloor(sizes, X, batch), numpy_blas_controller()
+
+    def run():
+        with blas.limit(limits=threads):
+            floor.epoch()
+    return run
+
+
+def handgrad_vs_floor(cfg: Config, sizes: list[int], X, y, batch: int,
+                      optimizer: str = "sgd") -> tuple[dict, object]:
+    """A new net; handgrad's epoch interleaved with its GEMM floor at handgrad's thread count.
+    Returns ({BLAS threads, ratio of the medians handgrad/floor, seconds of both}, the net as
+    the warm-up and timed epochs left it)."""
+    net = new_net(sizes)
+    threads = handgrad_threads(net, X, y, batch, optimizer)
+    fns = {"handgrad": handgrad_epoch(net, X, y, batch, optimizer),
+           "floor": floor_epoch(sizes, X, batch, threads)}
+    times = interleaved(fns, cfg.reps, cfg.warmup, cfg.pause)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    return ({"threads": threads, "ratio": med["handgrad"] / med["floor"],
+             "seconds": {k: stats(v) for k, v in times.items()}}, net)
+
+
+def torch_model_like(net):
+    """``Sequential(Linear, ReLU, …, Linear)`` in float32 holding handgrad's weights."""
+    import torch
+
+    params = net.params
+    layers = []
+    for i in range(0, len(params), 2):
+        W, b = params[i], params[i + 1]
+        lin = torch.nn.Linear(W.shape[0], W.shape[1])
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(W.T, dtype=np.float32)))
+            lin.bias.copy_(torch.from_numpy(np.asarray(b, dtype=np.float32)))
+        layers.append(lin)
+        if i + 2 < len(params):
+            layers.append(torch.nn.ReLU())
+    return torch.nn.Sequential(*layers)
+
+
+def torch_epoch(model, opt, Xt, yt, batch: int) -> Callable[[], None]:
+    """One PyTorch eager epoch over contiguous slices of preconverted tensors."""
+    import torch
+
+    cross_entropy = torch.nn.functional.cross_entropy
+    n = Xt.shape[0]
+
+    def run():
+        for s in range(0, n, batch):
+            loss = cross_entropy(model(Xt[s:s + batch]), yt[s:s + batch])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    return run
+
+
+def sklearn_sgd_epoch(X, y, batch: int, info: dict) -> Callable[[], None]:
+    """One scikit-learn MLPClassifier SGD epoch (a new estimator per call); notes its dtype."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    def run():
+        clf = MLPClassifier(hidden_layer_sizes=tuple(SIZES[1:-1]), activation="relu",
+                            solver="sgd", momentum=0.0, alpha=0.0, max_iter=1, shuffle=False,
+                            batch_size=batch, learning_rate_init=SGD_LR, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)   # max_iter=1 on purpose
+            clf.fit(X, y)
+        info["dtype"] = str(clf.coefs_[0].dtype)
+        info["loss"] = float(clf.loss_)
+    return run
+
+
+def mean_loss_handgrad(net, X, y) -> float:
+    return float(net.loss(X, y))
+
+
+def mean_loss_torch(model, X, y) -> float:
+    import torch
+
+    with torch.inference_mode():
+        return float(torch.nn.functional.cross_entropy(model(torch.from_numpy(X)),
+                                                       torch.from_numpy(y)))
+
+
+def torch_optimizer_defaults(model) -> dict:
+    """What PyTorch's ``foreach=None``/``fused=None`` resolve to for these (CPU) parameters."""
+    try:
+        from torch.optim.optimizer import _default_to_fused_or_foreach
+        fused, foreach = _default_to_fused_or_foreach(list(model.parameters()), False, False)
+        return {"foreach": bool(foreach), "fused": bool(fused)}
+    except Exception as exc:   # a private helper; report rather than guess
+        return {"error": repr(exc)}
