@@ -110,7 +110,7 @@ def main(argv=None) -> int:
     print(report)
     comparison_md = None
     if comparison is not None:
-        comparison_md = render_comparison(comparison, env["date"], cfg.quick)
+        comparison_md = render_comparison(comparison, env, cfg.quick)
         print(comparison_md)
     written = write_outputs(out, cfg, env, parts, results, targets, wall, report,
                             comparison, comparison_md)

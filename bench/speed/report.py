@@ -60,7 +60,7 @@ def busy_line(total: dict | None, results: dict) -> str:
 
 def render_markdown(cfg: Config, env: dict, results: dict, targets: list[dict],
                     wall: float) -> str:
-    m, hgs, blas, tv = env["machine"], env["handgrad"], env["numpy_blas"], env["torch"]
+    hgs, tv = env["handgrad"], env["torch"]
     dirty = {True: "dirty (uncommitted changes: " + ", ".join(
         c.strip() for c in hgs["changed"][:10]) + ")", False: "clean", None: "unknown"}[hgs["dirty"]]
     lines = [
@@ -69,10 +69,7 @@ def render_markdown(cfg: Config, env: dict, results: dict, targets: list[dict],
         *(["**QUICK RUN — tiny sizes, a smoke test of the script, not results.**", ""]
           if cfg.quick else []),
         f"- Date: {env['date']}",
-        f"- Machine: {m['cpu']}; {m['cpu_count']} CPUs ({m['cpus_available']} available); "
-        f"{m['uname']}; load average at start {', '.join(f'{x:.2f}' for x in m['loadavg_at_start'])}",
-        f"- numpy BLAS: {blas['internal_api']} {blas['version']} ({blas['threading_layer']}, "
-        f"{blas['architecture']}), {blas['num_threads']} threads by default",
+        *machine_lines(env),
         f"- PyTorch {tv['version']}: {tv['threads']} threads by default; "
         + "; ".join(tv["parallel"]),
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
@@ -195,7 +192,18 @@ def foreign_line(busy: dict | None) -> str:
                            else " — quiet machine"))
 
 
-def render_comparison(comp: dict, date: str, quick: bool) -> str:
+def machine_lines(env: dict) -> list[str]:
+    """The machine and numpy's BLAS (its kernel set), as every report records them."""
+    m, blas = env["machine"], env["numpy_blas"]
+    pin = m.get("openblas_coretype")
+    return [f"- Machine: {m['cpu']}; {m['cpu_count']} CPUs ({m['cpus_available']} available); "
+            f"{m['uname']}; load average at start {', '.join(f'{x:.2f}' for x in m['loadavg_at_start'])}",
+            f"- numpy BLAS: {blas['internal_api']} {blas['version']} ({blas['threading_layer']}, "
+            f"{blas['architecture']} kernels{f', OPENBLAS_CORETYPE={pin}' if pin else ''}), "
+            f"{blas['num_threads']} threads by default"]
+
+
+def render_comparison(comp: dict, env: dict, quick: bool) -> str:
     """speed_compare.md: per optimizer and batch, current vs baseline handgrad/floor and seconds."""
     def source(side):
         s = comp["sources"][side]
@@ -205,7 +213,7 @@ def render_comparison(comp: dict, date: str, quick: bool) -> str:
         "# Speed before/after: the current handgrad vs a baseline source tree", "",
         *(["**QUICK RUN — tiny sizes, a smoke test of the script, not results.**", ""]
           if quick else []),
-        f"- Date: {date}", source("current"), source("baseline"),
+        f"- Date: {env['date']}", *machine_lines(env), source("current"), source("baseline"),
         *(["- **The two trees have identical handgrad sources.**"]
           if comp["identical_sources"] else []),
         f"- Protocol: {comp['rounds']} child processes per side, alternating current, baseline, "
