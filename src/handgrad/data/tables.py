@@ -15,9 +15,8 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-import numpy as np
-
 from ..errors import InputError
+from .columns import _feature_matrix, _import_pandas, _labels, _short_text
 from .dataset import Dataset
 
 # file name endings load_table understands, and the CSV separator for each text format
@@ -25,8 +24,6 @@ TABLE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".txt.gz", ".par
 _TEXT_SEPARATORS = {".csv": ",", ".txt": ",", ".tsv": "\t"}
 
 _MAX_LISTED = 12  # column names shown in a message before "… (N in all)"
-_INT64_MAX = int(np.iinfo(np.int64).max)
-_EXACT_FLOAT_INT = 2.0 ** 53  # float64 holds every whole number below this, not all above
 
 
 # ---------------------------------------------------------------- tables (CSV, Parquet)
@@ -74,14 +71,6 @@ def _table_format(path: Path) -> str | None:
         if base.endswith(suffix):
             return sep
     raise InputError(f"cannot tell the format of {path} from its name; use one of {', '.join(TABLE_SUFFIXES)}")
-
-
-def _import_pandas():
-    try:
-        import pandas
-    except ImportError:
-        raise InputError("reading tables needs pandas, which is not installed; pip install 'handgrad[cli]'") from None
-    return pandas
 
 
 def _read_frame(path: Path):
@@ -187,149 +176,3 @@ def _feature_names(path: Path, columns: list[str], target: str | None, features)
     if not names:
         raise InputError(f"{path} has no feature columns besides the target {target!r}")
     return names
-
-
-def _plain(col):
-    """Turn categorical and generic-object columns into the dtype their values actually have."""
-    pd = _import_pandas()
-    if isinstance(col.dtype, pd.CategoricalDtype):
-        col = col.astype(object)
-    return col.infer_objects() if col.dtype == object else col
-
-
-def _labels(col, target: str) -> np.ndarray:
-    """The target column as int64 (integers, whole floats, bools) or str (anything textual)."""
-    pd = _import_pandas()
-    col = _plain(col)
-    if col.dtype == object:  # Parquet binary or nested columns: bytes, lists, dicts, ...
-        col = _scalar_cells(col, target)
-    textual = pd.api.types.is_string_dtype(col.dtype) or col.dtype == object
-    missing = np.array(col.isna().to_numpy(), dtype=bool)  # a writable copy
-    if textual:  # an empty or blank cell is no label either
-        missing |= col.astype(str).str.strip().eq("").to_numpy()
-    if missing.any():
-        raise InputError(f"target column {target!r} is empty in row {int(np.argmax(missing)) + 1}; "
-                         "every row needs a class label (drop the unlabelled rows)")
-    if pd.api.types.is_unsigned_integer_dtype(col.dtype):
-        values = col.to_numpy(dtype=np.uint64)
-        too_large = values > np.uint64(_INT64_MAX)
-        if too_large.any():  # int64 would wrap them around to negative labels
-            i = int(np.argmax(too_large))
-            raise InputError(f"target column {target!r} holds the integer {values[i]} in row {i + 1}, "
-                             f"beyond the largest class label handgrad keeps ({_INT64_MAX}); "
-                             "use smaller integers or text labels")
-        return values.astype(np.int64)
-    if pd.api.types.is_bool_dtype(col.dtype) or pd.api.types.is_integer_dtype(col.dtype):
-        return col.to_numpy(dtype=np.int64)
-    if pd.api.types.is_float_dtype(col.dtype):
-        values = col.to_numpy(dtype=np.float64)
-        fractional = ~np.isfinite(values) | (values != np.round(values))
-        if fractional.any():
-            i = int(np.argmax(fractional))
-            raise InputError(f"target column {target!r} holds non-integer numbers (e.g. {values[i]} in row "
-                             f"{i + 1}); a classifier needs class labels")
-        # from 2**53 on a float64 no longer holds every whole number, so two labels written
-        # differently in the file may have been read as the same one (9007199254740993.0 is
-        # read as 2**53), and beyond 2**63 the cast to int64 would make garbage of them
-        too_large = np.abs(values) >= _EXACT_FLOAT_INT
-        if too_large.any():
-            i = int(np.argmax(too_large))
-            raise InputError(f"target column {target!r} holds {values[i]:.17g} in row {i + 1}: whole "
-                             "numbers of 2**53 or more, read as floats, may have been rounded, so "
-                             "they cannot serve as class labels; use smaller integers or text labels")
-        return values.astype(np.int64)
-    if textual:
-        text = col.astype(str)
-        # numpy's str arrays drop trailing NUL characters: "a\0" would silently become the
-        # label "a" (one class merged into another), "\0" the empty label
-        nul = text.str.endswith("\0").to_numpy(dtype=bool)
-        if nul.any():
-            i = int(np.argmax(nul))
-            raise InputError(f"target column {target!r} holds a label ending in a NUL character in row "
-                             f"{i + 1} ({_short_text(text.iloc[i])}), which would be read as another "
-                             "label; remove the NUL characters")
-        return np.asarray(text.to_numpy(), dtype=str)
-    raise InputError(f"target column {target!r} has type {col.dtype}; a classifier needs integer or text labels")
-
-
-def _scalar_cells(col, target: str):
-    """An object label column with bytes decoded (UTF-8) and nested values refused."""
-    pd = _import_pandas()
-    values = col.to_numpy(dtype=object).copy()
-    for i, value in enumerate(values):
-        if isinstance(value, (bytes, bytearray, memoryview)):
-            try:
-                values[i] = bytes(value).decode("utf-8")
-            except UnicodeDecodeError:
-                raise InputError(f"target column {target!r} holds bytes that are not UTF-8 text in row "
-                                 f"{i + 1} ({bytes(value)[:20]!r}); store the labels as text or "
-                                 "integers") from None
-        elif isinstance(value, (list, tuple, dict, set, np.ndarray)):
-            raise InputError(f"target column {target!r} holds a {type(value).__name__} in row {i + 1} "
-                             f"({_short_text(value)}); a class label must be one integer or one text")
-    return pd.Series(values, index=col.index, dtype=object)
-
-
-def _short_text(value, limit: int = 60) -> str:
-    """``repr(value)`` cut to ``limit`` characters: cells and names read from a file can be huge."""
-    text = repr(value) if not isinstance(value, np.ndarray) else repr(value.tolist())
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
-def _feature_matrix(frame, names: list[str]) -> np.ndarray:
-    """(n, d) float64 from the named columns; NaN/inf anywhere is refused with row and column."""
-    X = np.empty((len(frame), len(names)), dtype=np.float64)
-    for j, name in enumerate(names):
-        X[:, j] = _numeric(frame[name], name)
-    bad = ~np.isfinite(X)
-    if bad.any():
-        i, j = np.argwhere(bad)[0]
-        if np.isnan(X[i, j]):
-            what = "a missing value (NaN)"
-        else:  # written as inf, or a number beyond float64's range (~1.8e308) that became inf
-            cell = frame[names[j]].iloc[i]
-            what = f"an infinite value ({X[i, j]})"
-            if not isinstance(cell, (float, np.floating)) and "inf" not in str(cell).lower():
-                what = f"an infinite value ({X[i, j]}, from {_short_text(cell)}: too large for float64)"
-        raise InputError(f"feature column {_short_text(names[j])} has {what} in row {i + 1}; "
-                         "remove or impute such rows")
-    return X
-
-
-def _numeric(col, name: str) -> np.ndarray:
-    """One feature column as float64 (NaN where missing); text that is not a number is refused."""
-    pd = _import_pandas()
-    col = _plain(col)
-    if pd.api.types.is_bool_dtype(col.dtype) or (pd.api.types.is_numeric_dtype(col.dtype)
-                                                  and not pd.api.types.is_complex_dtype(col.dtype)):
-        return col.to_numpy(dtype=np.float64, na_value=np.nan)
-    textual = pd.api.types.is_string_dtype(col.dtype) or col.dtype == object
-    # numbers stored as text (e.g. a Parquet string column) are accepted; anything else is not
-    if textual:
-        try:
-            numbers = pd.to_numeric(col, errors="coerce")
-        except (OverflowError, TypeError, ValueError):
-            # pandas' CSV reader keeps an integer with more digits than float64 can hold as a
-            # Python int, on which to_numeric raises OverflowError instead of coercing: make
-            # such integers ±inf (refused afterwards as too large) and convert again
-            cells = pd.Series([_huge_int_to_inf(v) for v in col.to_numpy(dtype=object)],
-                              index=col.index, dtype=object)
-            numbers = pd.to_numeric(cells, errors="coerce")
-    else:
-        numbers = pd.Series(np.nan, index=col.index)
-    offending = (numbers.isna() & col.notna()).to_numpy()
-    if offending.any():
-        i = int(np.argmax(offending))
-        raise InputError(f"column {_short_text(name)} is not numeric (e.g. {_short_text(str(col.iloc[i]))} "
-                         f"in row {i + 1}); encode it as numbers or drop it")
-    return numbers.to_numpy(dtype=np.float64, na_value=np.nan)
-
-
-def _huge_int_to_inf(value):
-    """A Python int beyond float64's range as ±inf; any other cell unchanged."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        try:
-            float(value)
-        except OverflowError:
-            return -np.inf if value < 0 else np.inf
-    return value
