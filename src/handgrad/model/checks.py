@@ -1,0 +1,279 @@
+"""Everything a model file claims, checked before a model is built from it: the metadata's
+fields, the activations, the classes, the feature names and every tensor's name, dtype, shape
+and values. Each refusal is a :class:`ModelFileError` naming the problem in one line."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+
+from ..core.activations import Activation, available_activations, get_activation
+from ..data.preprocessing import Standardizer
+from ..errors import InputError
+from ..network import MLP
+from .model import Model
+from .format import FORMAT, META_KEY, ModelFileError, SCALER_TENSORS, SUPPORTED_VERSIONS, _CLASS_KINDS, _CODE_DTYPES, _DTYPE_CODES, _INT64
+
+
+def _handgrad_metadata(header: dict, path) -> dict[str, Any]:
+    stored = header.get("__metadata__")
+    text = stored.get(META_KEY) if isinstance(stored, dict) else None
+    if not isinstance(text, str):
+        raise ModelFileError(path, f"a safetensors file without handgrad metadata (no {META_KEY!r} "
+                                   "key): not a handgrad model file")
+    try:
+        meta = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise ModelFileError(path, f"the {META_KEY!r} metadata is not valid JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise ModelFileError(path, f"the {META_KEY!r} metadata is not a JSON object")
+    return meta
+
+
+def _reject_constant(name: str):
+    """``json`` accepts NaN/Infinity by default; a handgrad file never contains them."""
+    raise ValueError(f"{name} is not allowed")
+
+
+# ----- metadata checks ---------------------------------------------------------------------
+
+def _check_metadata(meta: dict, path) -> dict[str, Any]:
+    """Validate the handgrad metadata; return the values needed to build the model."""
+    _check_format(meta, path)
+    sizes = _check_sizes(_field(meta, "sizes", path), path)
+    dtype = _field(meta, "dtype", path)
+    if not isinstance(dtype, str) or dtype not in _DTYPE_CODES:
+        raise ModelFileError(path, f"'dtype' must be 'float32' or 'float64', got {_short(dtype)}")
+    preprocessing = _field(meta, "preprocessing", path)
+    if preprocessing not in (None, {"type": "standardize"}):
+        raise ModelFileError(path, "'preprocessing' must be null or {\"type\": \"standardize\"}, "
+                                   f"got {_short(preprocessing)}")
+    record = _field(meta, "record", path)
+    if not isinstance(record, dict):
+        raise ModelFileError(path, f"'record' must be a JSON object, got {_short(record)}")
+    if not isinstance(_field(meta, "handgrad_version", path), str):
+        raise ModelFileError(path, "'handgrad_version' must be a string")
+    return {
+        "sizes": sizes,
+        "activations": _check_activations(_field(meta, "activations", path), len(sizes) - 2, path),
+        "dtype": dtype,
+        "l2": _check_l2(_field(meta, "l2", path), path),
+        "classes": _check_classes(meta, sizes[-1], path),
+        "feature_names": _check_feature_names(_field(meta, "feature_names", path), sizes[0], path),
+        "scaler": preprocessing is not None,
+        "record": record,
+    }
+
+
+def _field(meta: dict, key: str, path):
+    if key not in meta:
+        raise ModelFileError(path, f"the metadata has no {key!r}")
+    return meta[key]
+
+
+def _check_format(meta: dict, path) -> None:
+    from .._version import __version__
+
+    if meta.get("format") != FORMAT:
+        raise ModelFileError(path, f"metadata 'format' is {_short(meta.get('format'))}, "
+                                   f"expected {FORMAT!r}: not a handgrad model file")
+    version = _field(meta, "format_version", path)
+    if not _is_int(version):
+        raise ModelFileError(path, f"'format_version' must be an integer, got {_short(version)}")
+    if version not in SUPPORTED_VERSIONS:
+        supported = ", ".join(str(v) for v in SUPPORTED_VERSIONS)
+        hint = ("; it was written by a newer handgrad: upgrade handgrad (pip install -U handgrad)"
+                if version > max(SUPPORTED_VERSIONS) else "")
+        raise ModelFileError(path, f"format_version {version} is not supported; handgrad "
+                                   f"{__version__} reads format_version {supported}{hint}")
+
+
+def _check_sizes(sizes, path) -> list[int]:
+    if not (isinstance(sizes, list) and len(sizes) >= 2 and all(_is_int(s) and s >= 1 for s in sizes)
+            and sizes[-1] >= 2):
+        raise ModelFileError(path, "'sizes' must be a list of at least 2 layer widths ≥ 1, the "
+                                   f"last (the number of classes) ≥ 2; got {_short(sizes)}")
+    return sizes
+
+
+def _check_l2(l2, path) -> float:
+    if not (_is_number(l2) and l2 >= 0):
+        raise ModelFileError(path, f"'l2' must be a finite number ≥ 0, got {_short(l2)}")
+    return float(l2)
+
+
+def _check_activations(specs, n_hidden: int, path) -> list[Activation]:
+    if not isinstance(specs, list) or len(specs) != n_hidden:
+        raise ModelFileError(path, f"'activations' must list one activation per hidden layer "
+                                   f"({n_hidden}), got {_short(specs)}")
+    return [_check_activation(spec, layer, path) for layer, spec in enumerate(specs, start=1)]
+
+
+def _check_activation(spec, layer: int, path) -> Activation:
+    if not (isinstance(spec, dict) and isinstance(spec.get("name"), str)
+            and isinstance(spec.get("params"), dict)
+            and all(_is_number(v) for v in spec["params"].values())):
+        raise ModelFileError(path, f"activation of hidden layer {layer} must be "
+                                   f"{{\"name\": str, \"params\": {{str: number}}}}, got {_short(spec)}")
+    name = spec["name"]
+    if name not in available_activations():
+        raise ModelFileError(path, f"hidden layer {layer} uses activation {_short(name)}, which is "
+                                   "unknown here; if it is a custom activation, register it with "
+                                   f"handgrad.register_activation({_short(name)}, f, fprime) "
+                                   "before loading")
+    try:
+        return get_activation(name, **spec["params"])
+    except InputError as exc:
+        raise ModelFileError(path, f"activation of hidden layer {layer}: {exc}") from None
+
+
+def _check_classes(meta: dict, n_classes: int, path) -> np.ndarray:
+    classes = _field(meta, "classes", path)
+    kind = _field(meta, "classes_kind", path)
+    if not isinstance(kind, str) or kind not in _CLASS_KINDS:
+        raise ModelFileError(path, f"'classes_kind' must be one of {sorted(_CLASS_KINDS)}, "
+                                   f"got {_short(kind)}")
+    if not isinstance(classes, list) or len(classes) != n_classes:
+        count = len(classes) if isinstance(classes, list) else "no list of"
+        raise ModelFileError(path, f"{count} classes for a network with {n_classes} outputs "
+                                   "(sizes[-1]); need one class label per output")
+    if not all(_is_class_label(c, kind) for c in classes):
+        raise ModelFileError(path, f"'classes' must all be of kind {kind!r}, got {_short(classes)}")
+    if kind == "str" and not all(_is_unicode(c) for c in classes):
+        raise ModelFileError(path, f"'classes' holds text that is not valid Unicode (a lone "
+                                   f"surrogate): {_short(classes)}")
+    if len(set(classes)) != len(classes):
+        raise ModelFileError(path, f"'classes' has duplicates: {_short(classes)}")
+    converted = np.array(classes, dtype=_CLASS_KINDS[kind])
+    # a label must read back as itself: numpy strings drop trailing NUL characters ("a\0" would
+    # become "a") and a float64 rounds integers beyond 2**53 (2**53 + 1 would become 2**53),
+    # which could make two classes one and mislabel every prediction of the other
+    changed = [(c, v) for c, v in zip(classes, converted.tolist()) if c != v]
+    if changed:
+        original, became = changed[0]
+        raise ModelFileError(path, f"class label {_short(original, 40)} cannot be held as a "
+                                   f"{kind!r} label (it would read as {_short(became, 40)})")
+    return converted
+
+
+def _is_class_label(value, kind: str) -> bool:
+    if kind == "str":
+        return isinstance(value, str)
+    if kind == "int":
+        return _is_int(value) and _INT64.min <= value <= _INT64.max
+    return _is_number(value)
+
+
+def _check_feature_names(names, n_features: int, path) -> list[str] | None:
+    if names is None:
+        return None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ModelFileError(path, f"'feature_names' must be null or a list of strings, "
+                                   f"got {_short(names)}")
+    if not all(_is_unicode(n) for n in names):
+        raise ModelFileError(path, f"'feature_names' holds text that is not valid Unicode (a lone "
+                                   f"surrogate): {_short(names)}")
+    if len(names) != n_features:
+        raise ModelFileError(path, f"{len(names)} feature_names for a network with {n_features} "
+                                   "inputs (sizes[0])")
+    return names
+
+
+# ----- tensor checks -----------------------------------------------------------------------
+
+def _expected_tensors(spec: dict) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """``{name: (safetensors dtype code, shape)}`` that the metadata implies."""
+    sizes, code = spec["sizes"], _DTYPE_CODES[spec["dtype"]]
+    expected = {}
+    for layer, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+        expected[f"W{layer}"] = (code, (n_in, n_out))
+        expected[f"b{layer}"] = (code, (n_out,))
+    if spec["scaler"]:
+        for name in SCALER_TENSORS:
+            expected[name] = ("F64", (sizes[0],))
+    return expected
+
+
+def _check_tensors(raw: dict[str, dict], spec: dict, path) -> dict[str, np.ndarray]:
+    """Names, dtypes, shapes and values of the tensors -> native-endian numpy arrays."""
+    expected = _expected_tensors(spec)
+    missing = [n for n in expected if n not in raw]
+    extra = sorted(n for n in raw if n not in expected)
+    if missing or extra:
+        parts = ([f"missing tensor(s) {', '.join(missing)}"] if missing else []) + \
+                ([f"unexpected tensor(s) {_names(extra)}"] if extra else [])
+        raise ModelFileError(path, "; ".join(parts) + f" for sizes {spec['sizes']}")
+    arrays = {}
+    for name, (code, shape) in expected.items():
+        info = raw[name]
+        if info["dtype"] != code:
+            raise ModelFileError(path, f"tensor {name} has dtype {info['dtype']}, expected {code} "
+                                       f"(metadata dtype {spec['dtype']})")
+        if tuple(info["shape"]) != shape:
+            raise ModelFileError(path, f"tensor {name} has shape {tuple(info['shape'])}, expected "
+                                       f"{shape} from sizes {spec['sizes']}")
+        arr = np.frombuffer(info["data"], dtype=_CODE_DTYPES[code]).reshape(shape)
+        arrays[name] = arr.astype(arr.dtype.newbyteorder("="))  # native order, writable copy
+        if not np.all(np.isfinite(arrays[name])):
+            raise ModelFileError(path, f"tensor {name} contains NaN or inf")
+    if spec["scaler"] and np.any(arrays["scaler.scale"] <= 0):
+        raise ModelFileError(path, "tensor scaler.scale must be > 0 everywhere (it divides the "
+                                   "features)")
+    return arrays
+
+
+def _build_model(spec: dict, arrays: dict[str, np.ndarray], path) -> Model:
+    try:
+        net = MLP(spec["sizes"], activation=spec["activations"], l2=spec["l2"],
+                  dtype=spec["dtype"], seed=0)
+        net.seed = None  # seed 0 only drew throw-away initial weights; the record has the real one
+        net.set_params([arrays[name] for name in net.param_names])
+        scaler = (Standardizer(arrays["scaler.mean"], arrays["scaler.scale"])
+                  if spec["scaler"] else None)
+        return Model(net, spec["classes"], scaler, spec["feature_names"], spec["record"])
+    except InputError as exc:  # everything was checked above; this is a last line of defence
+        raise ModelFileError(path, str(exc)) from None
+
+
+# ----- small helpers -----------------------------------------------------------------------
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_unicode(text: str) -> bool:
+    """Whether ``text`` can be written out as UTF-8: JSON's ``"\\ud800"`` decodes to a lone
+    surrogate, which would only fail later, when a prediction is printed or saved."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _names(names: list[str], limit: int = 8) -> str:
+    """A readable list of tensor names, cut short: a corrupt file can hold thousands."""
+    shown = ", ".join(_short(n, 40)[1:-1] or "''" for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _is_number(value) -> bool:
+    """A finite JSON number (not a bool; an int too large for a float is not finite)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def _short(value, limit: int = 80) -> str:
+    """``repr`` cut to ``limit`` characters: corrupt files can hold huge values."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        return "<a deeply nested value>"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
