@@ -17,142 +17,20 @@ layers whose activation cannot die). Missing or None values are left out of the 
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
-from ..atomic import atomic_writer
 from ..errors import InputError
+from .figure import (_BEST_COLOR, _TRAIN_COLOR, _VAL_COLOR, _as_float, _changes, _check_history,
+                     _epochs, _integer_epochs, _mpl, _new_figure, _no_data, _plot_series,
+                     _save_atomic, _series, _spans_decades)
+from .plot_confusion import plot_confusion_matrix
 
 __all__ = ["plot_learning_curves", "plot_confusion_matrix", "plot_diagnostics"]
-
-_MISSING_MPL = "plots need matplotlib: pip install 'handgrad[cli]'"
-
-_DPI = 100
-_TRAIN_COLOR = "#1f77b4"
-_VAL_COLOR = "#d62728"
-_BEST_COLOR = "#2ca02c"
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _mpl() -> Any:
-    """Import what is needed from matplotlib, or refuse with the install hint."""
-    try:
-        from matplotlib import colormaps, colors, ticker
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as exc:
-        raise InputError(_MISSING_MPL) from exc
-
-    return SimpleNamespace(Figure=Figure, FigureCanvasAgg=FigureCanvasAgg, ticker=ticker,
-                           colors=colors, colormaps=colormaps)
-
-
-def _new_figure(m: Any, figsize: tuple[float, float]) -> Any:
-    fig = m.Figure(figsize=figsize, dpi=_DPI, layout="constrained")
-    m.FigureCanvasAgg(fig)
-    return fig
-
-
-def _save_atomic(fig: Any, path: str | os.PathLike) -> Path:
-    """Write ``fig`` as PNG to ``path`` atomically."""
-    path = Path(path)
-    if path.exists() and path.is_dir():
-        raise InputError(f"cannot write the image to {str(path)!r}: it is a directory")
-    with atomic_writer(path) as fh:
-        fig.savefig(fh, format="png", dpi=_DPI)
-    return path
-
-
-def _as_float(value: Any, key: str, epoch: Any) -> float:
-    """A history value as float; None, missing and non-finite become NaN."""
-    if value is None:
-        return math.nan
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"history entry for epoch {epoch}: {key!r} must be a number or None, "
-                         f"got {value!r}") from None
-    return out if math.isfinite(out) else math.nan
-
-
-def _check_history(history: Any) -> list[Mapping]:
-    if isinstance(history, (str, bytes, Mapping)) or not isinstance(history, Sequence):
-        raise InputError("history must be a list of per-epoch dicts, "
-                         f"got {type(history).__name__}")
-    if len(history) == 0:
-        raise InputError("history is empty: train for at least one epoch before plotting")
-    for i, row in enumerate(history):
-        if not isinstance(row, Mapping):
-            raise InputError(f"history[{i}] must be a dict of per-epoch values, "
-                             f"got {type(row).__name__}")
-    return list(history)
-
-
-def _epochs(history: list[Mapping]) -> np.ndarray:
-    out = []
-    for i, row in enumerate(history):
-        e = row.get("epoch", i + 1)
-        try:
-            out.append(float(e if e is not None else i + 1))
-        except (TypeError, ValueError):
-            raise InputError(f"history[{i}]['epoch'] must be a number, got {e!r}") from None
-    return np.asarray(out)
-
-
-def _series(history: list[Mapping], key: str) -> np.ndarray:
-    return np.asarray([_as_float(row.get(key), key, row.get("epoch", i + 1))
-                       for i, row in enumerate(history)])
-
-
-def _plot_series(ax: Any, x: np.ndarray, y: np.ndarray, **kw: Any) -> bool:
-    """Plot the finite points of ``y`` as one connected line; False when there are none."""
-    ok = np.isfinite(y)
-    if not ok.any():
-        return False
-    if ok.sum() <= 30:  # few points: show where the measurements are
-        kw.setdefault("marker", "o")
-        kw.setdefault("markersize", 3.5 if ok.sum() > 12 else 5)
-    ax.plot(x[ok], y[ok], **kw)
-    return True
-
-
-def _integer_epochs(m: Any, ax: Any, x: np.ndarray) -> None:
-    """Epoch axis: whole-number ticks at 1-2-5-10 steps; a single epoch is not stretched."""
-    ax.set_xlabel("epoch")
-    if x.size and float(np.ptp(x)) == 0:
-        ax.set_xlim(x[0] - 1, x[0] + 1)
-        ax.set_xticks([x[0]])
-        return
-    ax.xaxis.set_major_locator(m.ticker.MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
-
-
-def _no_data(ax: Any, text: str) -> None:
-    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="0.4")
-    ax.set_xticks([])
-    ax.set_yticks([])
-
-
-def _spans_decades(values: np.ndarray, decades: float) -> bool:
-    v = values[np.isfinite(values)]
-    if v.size == 0 or np.any(v <= 0):
-        return False
-    return float(np.max(v) / np.min(v)) > 10.0 ** decades
-
-
-def _changes(values: np.ndarray) -> bool:
-    v = values[np.isfinite(values)]
-    return v.size >= 2 and float(np.ptp(v)) > 1e-12 * float(np.max(np.abs(v)))
-
-
-# --------------------------------------------------------------------------- learning curves
 
 
 def plot_learning_curves(history: Sequence[Mapping], path: str | os.PathLike, *,
@@ -253,119 +131,6 @@ def plot_learning_curves(history: Sequence[Mapping], path: str | os.PathLike, *,
 
 
 # --------------------------------------------------------------------------- confusion matrix
-
-
-def _short(name: str, limit: int = 18) -> str:
-    return name if len(name) <= limit else name[: limit - 1] + "…"
-
-
-def _count_text(v: float) -> str:
-    if float(v).is_integer():
-        v = int(v)
-        return f"{v / 1000:.0f}k" if v >= 100_000 else str(v)
-    return f"{v:.3g}"
-
-
-def plot_confusion_matrix(cm: Any, class_names: Sequence[str], path: str | os.PathLike, *,
-                          title: str | None = None, normalize: bool = False) -> Path:
-    """A heatmap of ``cm`` (rows: true class, columns: predicted class); returns the PNG path.
-
-    Every cell is annotated with its count (with ``normalize``: the fraction of its row, i.e.
-    of the true class, and the count below it while the cells are large enough). Text is white
-    on dark cells and black on light ones; fonts shrink as the number of classes grows.
-    """
-    try:
-        values = np.asarray(cm, dtype=float)
-    except (TypeError, ValueError):
-        raise InputError("cm must be a square 2-D array of counts") from None
-    if values.ndim != 2 or values.shape[0] != values.shape[1] or values.shape[0] == 0:
-        raise InputError("cm must be a square 2-D array (n_classes × n_classes), "
-                         f"got shape {values.shape}")
-    if not np.all(np.isfinite(values)) or np.any(values < 0):
-        raise InputError("cm must hold finite, non-negative counts")
-    n = values.shape[0]
-    if isinstance(class_names, (str, bytes)) or not isinstance(class_names, Sequence):
-        raise InputError(f"class_names must be a list of {n} names, got {class_names!r}")
-    if len(class_names) != n:
-        raise InputError(f"class_names has {len(class_names)} names but cm is {n}×{n}: "
-                         "give one name per class, in the order of cm's rows")
-    names = [_short(str(c)) for c in class_names]
-    m = _mpl()
-
-    if normalize:
-        rows = values.sum(axis=1, keepdims=True)
-        shown = np.divide(values, rows, out=np.zeros_like(values), where=rows > 0)
-        vmax = 1.0
-    else:
-        shown = values
-        vmax = max(float(values.max()), 1.0)
-
-    longest = max(len(s) for s in names)
-    rotate = longest > 3 or (n > 12 and longest > 2)
-    label_in = min(longest, 18) * 0.085 + 0.5  # room the tick labels need, inches
-    side = float(np.clip(2.0 + 0.4 * n, 4.0, 12.0))  # the matrix itself, inches
-    fig = _new_figure(m, (side + label_in + 1.4, side + label_in * (0.75 if rotate else 0.3)
-                          + 0.9))
-    ax = fig.subplots()
-    cmap = m.colormaps["Blues"]
-    norm = m.colors.Normalize(vmin=0.0, vmax=vmax)
-    im = ax.imshow(shown, cmap=cmap, norm=norm, interpolation="nearest", aspect="equal")
-
-    cell_pt = side * 72.0 / n
-    digits = max(len(_count_text(v)) for v in values.ravel())
-    fs = float(np.clip(cell_pt * 0.3, 5.0, 13.0))
-    fs = min(fs, cell_pt * 0.8 / (0.62 * max(digits, 3 if normalize else 1)))
-    fs = max(fs, 4.5)
-    two_lines = normalize and cell_pt >= 40
-    for i in range(n):
-        for j in range(n):
-            r, g, b, _ = cmap(norm(shown[i, j]))
-            color = "white" if 0.299 * r + 0.587 * g + 0.114 * b < 0.5 else "black"
-            if normalize:
-                v = shown[i, j]
-                text = "0" if v == 0 else f"{v:.0%}" if v >= 0.0095 else f"{v:.1%}"
-                if two_lines and v > 0:
-                    text += f"\n({_count_text(values[i, j])})"
-            else:
-                text = _count_text(values[i, j])
-            ax.text(j, i, text, ha="center", va="center", color=color,
-                    fontsize=fs * (0.85 if two_lines else 1.0), linespacing=1.1)
-
-    tick_fs = float(np.clip(cell_pt * 0.35, 6.5, 11.0))
-    ax.set_xticks(np.arange(n), labels=names, fontsize=tick_fs)
-    ax.set_yticks(np.arange(n), labels=names, fontsize=tick_fs)
-    if rotate:
-        for lab in ax.get_xticklabels():
-            lab.set_rotation(45)
-            lab.set_ha("right")
-            lab.set_rotation_mode("anchor")
-    ax.tick_params(length=0)
-    ax.set_xticks(np.arange(n + 1) - 0.5, minor=True)
-    ax.set_yticks(np.arange(n + 1) - 0.5, minor=True)
-    ax.grid(which="minor", color="white", linewidth=0.6 if n > 15 else 1.0)
-    ax.tick_params(which="minor", length=0)
-    for spine in ax.spines.values():
-        spine.set_visible(False)
-    ax.set_xlabel("predicted", fontsize=11)
-    ax.set_ylabel("true", fontsize=11)
-    total = int(values.sum()) if float(values.sum()).is_integer() else values.sum()
-    acc = np.trace(values) / values.sum() if values.sum() > 0 else math.nan
-    subtitle = f"{total} samples, accuracy {acc:.1%}" if math.isfinite(acc) else "no samples"
-    head = title if title else "Confusion matrix" + (" (rows normalized)" if normalize else "")
-    fig.suptitle(head, fontsize=13)
-    ax.set_title(subtitle, fontsize=10.5, color="0.25")
-    cbar = fig.colorbar(im, ax=ax, shrink=0.8, pad=0.02)
-    cbar.ax.tick_params(labelsize=9)
-    if normalize:
-        cbar.ax.yaxis.set_major_formatter(m.ticker.PercentFormatter(xmax=1.0))
-        cbar.set_label("fraction of the true class", fontsize=10)
-    else:
-        cbar.set_label("count", fontsize=10)
-
-    return _save_atomic(fig, path)
-
-
-# --------------------------------------------------------------------------- diagnostics
 
 
 def _layer_matrix(history: list[Mapping], key: str) -> np.ndarray:

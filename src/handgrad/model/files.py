@@ -47,10 +47,11 @@ from safetensors.numpy import save as _st_save
 
 from ..atomic import atomic_write_bytes
 from ..errors import InputError
-from .model import Model
 from .checks import _build_model, _check_metadata, _check_tensors, _handgrad_metadata
 from .encode import _activation_to_json, _classes_to_json, _feature_names_to_json, _json_safe
-from .format import FORMAT, FORMAT_VERSION, MAX_FILE_BYTES, MAX_HEADER_BYTES, META_KEY, ModelFileError, SCALER_TENSORS
+from .format import (FORMAT, FORMAT_VERSION, MAX_FILE_BYTES, MAX_HEADER_BYTES, META_KEY,
+                     SCALER_TENSORS, ModelFileError)
+from .model import Model
 
 
 # ===== saving ==============================================================================
