@@ -1,7 +1,6 @@
 """What the plots share: matplotlib imported on first use (an optional extra), bare Agg
 figures that touch no pyplot state, atomic PNG writes, and reading the training history."""
 
-
 from __future__ import annotations
 
 import math
@@ -23,8 +22,6 @@ _DPI = 100
 _TRAIN_COLOR = "#1f77b4"
 _VAL_COLOR = "#d62728"
 _BEST_COLOR = "#2ca02c"
-
-
 
 
 def _mpl() -> Any:
@@ -135,6 +132,3 @@ def _spans_decades(values: np.ndarray, decades: float) -> bool:
 def _changes(values: np.ndarray) -> bool:
     v = values[np.isfinite(values)]
     return v.size >= 2 and float(np.ptp(v)) > 1e-12 * float(np.max(np.abs(v)))
-
-
-# --------------------------------------------------------------------------- learning curves

@@ -122,6 +122,3 @@ def plot_confusion_matrix(cm: Any, class_names: Sequence[str], path: str | os.Pa
         cbar.set_label("count", fontsize=10)
 
     return _save_atomic(fig, path)
-
-
-# --------------------------------------------------------------------------- diagnostics

@@ -13,6 +13,10 @@ The training history is a list of dicts, one per epoch, with keys ``epoch`` (1-b
 ``val_accuracy`` (None without a validation set), ``lr``, ``time`` and ``diagnostics``
 (``grad_norm`` and ``update_ratio`` per layer, ``dead_fraction`` per hidden layer, None for
 layers whose activation cannot die). Missing or None values are left out of the plots.
+
+The confusion matrix is drawn in :mod:`.plot_confusion` and what the plots share (the lazy
+import, the figure, the atomic write, reading the history) is in :mod:`.figure`; all three
+plot functions are importable from here.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from .plot_confusion import plot_confusion_matrix
 
 __all__ = ["plot_learning_curves", "plot_confusion_matrix", "plot_diagnostics"]
 
+
+# --------------------------------------------------------------------------- learning curves
 
 def plot_learning_curves(history: Sequence[Mapping], path: str | os.PathLike, *,
                          title: str | None = None, best_epoch: int | None = None) -> Path:
@@ -130,8 +136,7 @@ def plot_learning_curves(history: Sequence[Mapping], path: str | os.PathLike, *,
     return _save_atomic(fig, path)
 
 
-# --------------------------------------------------------------------------- confusion matrix
-
+# --------------------------------------------------------------------------- diagnostics
 
 def _layer_matrix(history: list[Mapping], key: str) -> np.ndarray:
     """(epochs, layers) array of ``diagnostics[key]``; NaN where missing or None."""
