@@ -125,13 +125,30 @@ def test_csv_with_missing_column_is_refused(csv_problem, tmp_path):
     assert_one_line_error(out, "lvl")
 
 
-def test_csv_with_nan_is_refused(csv_problem, tmp_path):
+def test_csv_with_empty_cells_is_imputed_not_refused(csv_problem, tmp_path):
+    """An empty cell is imputed (training median, plus a 0/1 'missing' column when training had
+    empty cells): train and evaluate run, and the model file shows the indicator column."""
     frame = pd.read_csv(csv_problem / "new.csv")
     frame.loc[7, "beta"] = np.nan
     frame.to_csv(tmp_path / "nan.csv", index=False)
     model = str(csv_problem / "out" / "model.safetensors")
-    assert_one_line_error(run("evaluate", model, "--data", str(tmp_path / "nan.csv")), "beta", "8")
-    assert_one_line_error(run("train", "--data", str(tmp_path / "nan.csv"), "--target", "level"), "beta")
+    out = run("evaluate", model, "--data", str(tmp_path / "nan.csv"), "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["n_samples"] == len(frame)
+    out = run("train", "--data", str(tmp_path / "nan.csv"), "--target", "level", "--epochs", "5",
+              "--out-dir", str(tmp_path / "o"), "--no-plot", "--quiet")
+    assert out.returncode == 0, out.stderr
+    info = json.loads(run("info", str(tmp_path / "o" / "model.safetensors"), "--json").stdout)
+    assert "beta (missing)" in info["feature_names"]
+
+
+def test_a_non_number_in_a_numeric_column_is_refused_at_evaluate(csv_problem, tmp_path):
+    frame = pd.read_csv(csv_problem / "new.csv")
+    frame["beta"] = frame["beta"].astype(object)
+    frame.loc[7, "beta"] = "n/a?"
+    frame.to_csv(tmp_path / "text.csv", index=False)
+    out = run("evaluate", str(csv_problem / "out" / "model.safetensors"), "--data", str(tmp_path / "text.csv"))
+    assert_one_line_error(out, "beta", "n/a?", "row 8")
 
 
 def test_unseen_label_is_refused_at_evaluate(csv_problem, tmp_path):

@@ -22,6 +22,32 @@ def _load(args, features=None, target=None):
                         download=getattr(args, "download", False))
 
 
+def _rows(features, idx):
+    """Rows ``idx`` of a feature matrix or of a table (a DataFrame, renumbered from 0)."""
+    if hasattr(features, "iloc"):
+        return features.iloc[idx].reset_index(drop=True)
+    return features[idx]
+
+
+def _model_data(args, model, target=None):
+    """(features, labels or None, name) of --data/--dataset in the form ``model`` reads: the
+    table's columns for a model with a table encoding, else the numeric matrix."""
+    if model.encoder is not None:
+        if not args.data:
+            raise InputError("this model was trained on a table file; give one with --data FILE")
+        from ..data import load_table_frame
+
+        table = load_table_frame(args.data, target, columns=model.input_columns)
+        if table.n_unlabelled:
+            print(f"note: {table.n_unlabelled} rows without a label in {target!r} were left out",
+                  file=sys.stderr)
+        return table.frame, table.y, table.name
+    data = _load(args, features=model.feature_names, target=target if args.data else None)
+    if data.X.shape[1] != model.n_features:
+        raise InputError(f"the data has {data.X.shape[1]} features but the model takes {model.n_features}")
+    return data.X, data.y, data.name
+
+
 def _emit_json(obj) -> None:
     json.dump(obj, sys.stdout, indent=2, default=str)
     sys.stdout.write("\n")
@@ -39,23 +65,37 @@ def cmd_train(args) -> int:
     if args.target and not args.data:
         raise InputError("--target goes with --data FILE (built-in datasets know their target)")
     t0 = time.perf_counter()
-    data = _load(args, target=args.target)
-    if data.test_size:  # e.g. MNIST: the official test split is the last rows
-        n = data.X.shape[0]
-        train_idx, test_idx = np.arange(n - data.test_size), np.arange(n - data.test_size, n)
+    notes = []
+    if args.data:  # a table file: its columns are encoded by rules the model keeps
+        from ..data import load_table_frame
+
+        table = load_table_frame(args.data, args.target)
+        features, labels, name, names = table.frame, table.y, table.name, None
+        if table.n_unlabelled:
+            notes.append(f"{table.n_unlabelled} rows without a label in {args.target!r} were left out")
+        test_size = None
+        shape = f"{len(features)} rows, {features.shape[1]} feature columns"
     else:
-        train_idx, test_idx = stratified_split(data.y, args.test_fraction, args.seed)
+        data = _load(args, target=args.target)
+        features, labels, name, names, test_size = data.X, data.y, data.name, data.feature_names, data.test_size
+        shape = f"{data.X.shape[0]} samples, {data.X.shape[1]} features"
+    if test_size:  # e.g. MNIST: the official test split is the last rows
+        n = features.shape[0]
+        train_idx, test_idx = np.arange(n - test_size), np.arange(n - test_size, n)
+    else:
+        train_idx, test_idx = stratified_split(labels, args.test_fraction, args.seed)
     out_dir = Path(args.out_dir)
     model_path = Path(args.model) if args.model else out_dir / "model.safetensors"
     plot_path = None if args.no_plot else (Path(args.plot) if args.plot else out_dir / "learning_curve.png")
     quiet = args.quiet or args.json
     progress = TrainingProgress(args.epochs, quiet=quiet)
     if not quiet:
-        print_lines(f"[bold]handgrad train[/] on {data.name}: {data.X.shape[0]} samples, "
-                    f"{data.X.shape[1]} features, {len(np.unique(data.y))} classes "
+        print_lines(f"[bold]handgrad train[/] on {name}: {shape}, {len(np.unique(labels))} classes "
                     f"({len(train_idx)} train incl. validation, {len(test_idx)} test)")
     model = train_classifier(
-        data.X[train_idx], data.y[train_idx], feature_names=data.feature_names,
+        _rows(features, train_idx), labels[train_idx], feature_names=names,
+        categorical=args.categorical, numeric=args.numeric, drop=args.drop,
+        max_categories=args.max_categories,
         hidden_sizes=args.hidden, activation=args.activation, l2=args.l2, dtype=args.dtype,
         optimizer=args.optimizer, lr=args.lr, schedule=args.schedule, epochs=args.epochs,
         batch_size=args.batch_size, validation_fraction=args.val_fraction,
@@ -63,10 +103,11 @@ def cmd_train(args) -> int:
         callbacks=[progress], momentum=args.momentum, weight_decay=args.weight_decay,
         checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
         resume=args.resume,
-        record={"dataset": data.name, "target": data.target_name})
+        record={"dataset": name, "target": args.target if args.data else data.target_name})
+    notes += (model.record.get("table") or {}).get("notes", [])
     history = model.record["history"]
-    test = classification_summary(model.encode(data.y[test_idx]),
-                                  model.encode(model.predict(data.X[test_idx])), model.classes)
+    test = classification_summary(model.encode(labels[test_idx]),
+                                  model.encode(model.predict(_rows(features, test_idx))), model.classes)
     model.record["test"] = {k: test[k] for k in ("accuracy", "n_samples")}
     save_model(model, model_path)
     if plot_path is not None:
@@ -74,12 +115,12 @@ def cmd_train(args) -> int:
 
         restored = history["best_epoch"] if args.patience else None
         plot_learning_curves(history["epochs"], plot_path, best_epoch=restored,
-                             title=f"handgrad on {data.name}: {model.net!r}")
+                             title=f"handgrad on {name}: {model.net!r}")
         plot_confusion_matrix(np.array(test["confusion_matrix"]), [str(c) for c in model.classes],
-                              out_dir / "confusion_matrix.png", title=f"test set of {data.name}")
+                              out_dir / "confusion_matrix.png", title=f"test set of {name}")
         plot_diagnostics(history["epochs"], out_dir / "diagnostics.png")
     elapsed = time.perf_counter() - t0
-    result = {"dataset": data.name, "model": repr(model.net), "n_train": model.record["n_train"],
+    result = {"dataset": name, "model": repr(model.net), "notes": notes, "n_train": model.record["n_train"],
               "n_val": model.record["n_val"], "n_test": int(len(test_idx)),
               "epochs_run": len(history["epochs"]), "best_epoch": history["best_epoch"],
               "stop_reason": history["stop_reason"], "test_accuracy": test["accuracy"],
@@ -90,6 +131,7 @@ def cmd_train(args) -> int:
         _emit_json(result)
     elif not args.quiet:
         last = history["epochs"][-1]
+        print_lines(*[f"note: {n}" for n in notes])
         print_lines(f"network: {model.net!r}",
                     f"stopped after {len(history['epochs'])} epochs: {history['stop_reason']}"
                     + (f"; restored the weights of epoch {history['best_epoch']}" if args.patience else ""),
@@ -109,12 +151,10 @@ def _evaluation_data(args, model):
     target = args.target or model.record.get("target")
     if args.data and not target:
         raise InputError("this model does not record its target column; pass --target COLUMN")
-    data = _load(args, features=model.feature_names, target=target if args.data else None)
-    if data.y is None:
+    X, y, name = _model_data(args, model, target)
+    if y is None:
         raise InputError(f"{args.data or args.dataset} has no target column {target!r} to evaluate against")
-    if data.X.shape[1] != model.n_features:
-        raise InputError(f"the data has {data.X.shape[1]} features but the model takes {model.n_features}")
-    return data
+    return X, y, name
 
 
 def cmd_evaluate(args) -> int:
@@ -123,13 +163,13 @@ def cmd_evaluate(args) -> int:
     from .terminal import print_metrics
 
     model = load_model(args.model)
-    data = _evaluation_data(args, model)
-    y_true = model.encode(data.y)  # refuses labels the model never saw
-    summary = classification_summary(y_true, model.encode(model.predict(data.X)), model.classes)
+    X, y, name = _evaluation_data(args, model)
+    y_true = model.encode(y)  # refuses labels the model never saw
+    summary = classification_summary(y_true, model.encode(model.predict(X)), model.classes)
     if args.json:
-        _emit_json({"model_path": args.model, "data": data.name, **summary})
+        _emit_json({"model_path": args.model, "data": name, **summary})
     else:
-        print_metrics(summary, f"{data.name}")
+        print_metrics(summary, f"{name}")
     return 0
 
 
@@ -137,10 +177,8 @@ def cmd_predict(args) -> int:
     from ..model.files import load_model
 
     model = load_model(args.model)
-    data = _load(args, features=model.feature_names)
-    if data.X.shape[1] != model.n_features:
-        raise InputError(f"the data has {data.X.shape[1]} features but the model takes {model.n_features}")
-    proba = model.predict_proba(data.X)
+    X, _, _ = _model_data(args, model)
+    proba = model.predict_proba(X)
     labels = model.classes[np.argmax(proba, axis=1)]
     header = ["prediction"] + ([f"proba_{c}" for c in model.classes] if args.proba else [])
     rows = ([lab, *p] if args.proba else [lab] for lab, p in zip(labels.tolist(), proba.tolist()))
@@ -177,8 +215,7 @@ def cmd_info(args) -> int:
              f"architecture: {' → '.join(map(str, info['sizes']))}; hidden activations: {acts or 'none'}",
              f"parameters: {info['n_params']:,} ({info['dtype']}), l2 = {info['l2']:g}",
              f"classes: {', '.join(map(str, info['classes']))}",
-             f"features: {len(info['feature_names']) if info['feature_names'] else info['sizes'][0]}"
-             + (" (standardised)" if info.get("preprocessing") else "")]
+             _features_line(info)]
     if record:
         lines.append(f"trained on {record.get('dataset')} ({record.get('n_train')} train, "
                      f"{record.get('n_val')} validation rows) at {record.get('created')}")
@@ -191,6 +228,18 @@ def cmd_info(args) -> int:
         lines.append(f"test accuracy: {record['test']['accuracy'] * 100:.2f}% on {record['test']['n_samples']} samples")
     print_lines(*lines)
     return 0
+
+
+def _features_line(info) -> str:
+    n = len(info["feature_names"]) if info["feature_names"] else info["sizes"][0]
+    prep = info.get("preprocessing") or {}
+    if prep.get("type") != "table":
+        return f"features: {n}" + (" (standardised)" if prep else "")
+    kinds: dict[str, list[str]] = {}
+    for c in prep["encoder"]["columns"]:
+        kinds.setdefault(c["kind"], []).append(c["name"])
+    parts = [f"{k} {', '.join(v)}" for k, v in kinds.items()]
+    return f"features: {n} from {len(prep['encoder']['columns'])} table columns ({'; '.join(parts)})"
 
 
 def cmd_demo(args) -> int:

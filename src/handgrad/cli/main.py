@@ -54,6 +54,13 @@ def _train_parser(sub) -> None:
     p.add_argument("--patience", type=int, default=D["patience"],
                    help="early stopping patience in epochs, 0 = off (default 20)")
     p.add_argument("--class-weight", choices=["balanced"], default=None)
+    p.add_argument("--categorical", nargs="+", default=(), metavar="COLUMN",
+                   help="treat these columns of --data as categories (one-hot)")
+    p.add_argument("--numeric", nargs="+", default=(), metavar="COLUMN",
+                   help="treat these columns of --data as numbers (a non-number is refused)")
+    p.add_argument("--drop", nargs="+", default=(), metavar="COLUMN", help="ignore these columns of --data")
+    p.add_argument("--max-categories", type=int, default=64, metavar="N",
+                   help="one-hot columns per categorical column; rarer values share one (default 64)")
     p.add_argument("--seed", type=int, default=D["seed"])
     p.add_argument("--dtype", default=D["dtype"], choices=["float32", "float64"])
     p.add_argument("--out-dir", default="handgrad-out", help="where outputs go (default handgrad-out)")

@@ -4,7 +4,8 @@ IDX files, and the preprocessing a model stores (standardisation, label encoding
 from .builtin import BUILTIN_DATASETS, load_builtin, make_three_class
 from .dataset import Dataset
 from .load import load_dataset
-from .tables import TABLE_SUFFIXES, load_table
+from .features import TableEncoder
+from .tables import TABLE_SUFFIXES, Table, load_table, load_table_frame
 
 __all__ = ["Dataset", "BUILTIN_DATASETS", "TABLE_SUFFIXES", "load_builtin", "load_dataset",
-           "load_table", "make_three_class"]
+           "load_table", "load_table_frame", "make_three_class", "Table", "TableEncoder"]

@@ -13,7 +13,11 @@ the functions that need them.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from ..errors import InputError
 from .columns import _feature_matrix, _import_pandas, _labels, _short_text
@@ -46,6 +50,55 @@ def load_table(path, target: str | None = None, features: list[str] | None = Non
     names = _feature_names(path, columns, target, features)
     y = None if target is None else _labels(frame[target], target)
     return Dataset(_feature_matrix(frame, names), y, names, path.name, target)
+
+
+@dataclass
+class Table:
+    """A table read as it is, for a model that encodes its columns itself
+    (:class:`~handgrad.data.features.TableEncoder`): ``frame`` holds the feature columns
+    (text, numbers, empty cells as read), ``y`` the labels of the rows kept, ``n_unlabelled``
+    the rows dropped because their label cell was empty."""
+
+    frame: Any
+    y: np.ndarray | None
+    name: str
+    target_name: str | None
+    n_unlabelled: int = 0
+
+
+def load_table_frame(path, target: str | None = None, columns: list[str] | None = None) -> Table:
+    """Read a table file keeping its columns as they are (see :class:`Table`).
+
+    Rows whose ``target`` cell is empty are dropped and counted (they cannot be learned from
+    or scored). ``columns`` restricts the features to those names (a trained model's input
+    columns); a missing one is refused naming it.
+    """
+    path = _existing_file(path)
+    frame = _read_frame(path)
+    if len(frame) == 0:
+        raise InputError(f"{path} has no data rows (only a header); add rows below the header")
+    names = [str(c) for c in frame.columns]
+    if target is not None and target not in names:
+        raise InputError(f"target column {target!r} is not in {path}; its columns are {_list_names(names)}")
+    dropped, y = 0, None
+    if target is not None:
+        cells = frame[target]
+        empty = cells.isna().to_numpy() | cells.astype(str).str.strip().eq("").to_numpy()
+        dropped = int(empty.sum())
+        if dropped == len(frame):
+            raise InputError(f"target column {target!r} of {path} is empty in every row")
+        frame = frame[~empty].reset_index(drop=True)
+        y = _labels(frame[target], target)
+    features = [c for c in names if c != target]
+    if columns is not None:
+        missing = [c for c in columns if c not in names]
+        if missing:
+            raise InputError(f"{path} lacks the column(s) {_list_names(missing)} the model was trained "
+                             f"on; its columns are {_list_names(names)}")
+        features = list(columns)
+    if not features:
+        raise InputError(f"{path} has no feature column besides the target {target!r}")
+    return Table(frame[features], y, path.name, target, dropped)
 
 
 def _existing_file(path) -> Path:

@@ -11,11 +11,13 @@ from typing import Any
 import numpy as np
 
 from ..core.activations import Activation, available_activations, get_activation
+from ..data.features import TableEncoder
 from ..data.preprocessing import Standardizer
 from ..errors import InputError
 from ..network import MLP
+from .format import (FORMAT, META_KEY, SCALER_TENSORS, SUPPORTED_VERSIONS, _CLASS_KINDS, _CODE_DTYPES,
+                     _DTYPE_CODES, _INT64, ModelFileError)
 from .model import Model
-from .format import FORMAT, META_KEY, ModelFileError, SCALER_TENSORS, SUPPORTED_VERSIONS, _CLASS_KINDS, _CODE_DTYPES, _DTYPE_CODES, _INT64
 
 
 def _handgrad_metadata(header: dict, path) -> dict[str, Any]:
@@ -48,9 +50,10 @@ def _check_metadata(meta: dict, path) -> dict[str, Any]:
     if not isinstance(dtype, str) or dtype not in _DTYPE_CODES:
         raise ModelFileError(path, f"'dtype' must be 'float32' or 'float64', got {_short(dtype)}")
     preprocessing = _field(meta, "preprocessing", path)
-    if preprocessing not in (None, {"type": "standardize"}):
-        raise ModelFileError(path, "'preprocessing' must be null or {\"type\": \"standardize\"}, "
-                                   f"got {_short(preprocessing)}")
+    encoder = _check_table_encoding(preprocessing, sizes[0], path)
+    if encoder is None and preprocessing not in (None, {"type": "standardize"}):
+        raise ModelFileError(path, "'preprocessing' must be null, {\"type\": \"standardize\"} or "
+                                   f"{{\"type\": \"table\", \"encoder\": ...}}, got {_short(preprocessing)}")
     record = _field(meta, "record", path)
     if not isinstance(record, dict):
         raise ModelFileError(path, f"'record' must be a JSON object, got {_short(record)}")
@@ -63,9 +66,27 @@ def _check_metadata(meta: dict, path) -> dict[str, Any]:
         "l2": _check_l2(_field(meta, "l2", path), path),
         "classes": _check_classes(meta, sizes[-1], path),
         "feature_names": _check_feature_names(_field(meta, "feature_names", path), sizes[0], path),
-        "scaler": preprocessing is not None,
+        "scaler": preprocessing == {"type": "standardize"},
+        "encoder": encoder,
         "record": record,
     }
+
+
+def _check_table_encoding(preprocessing, n_inputs: int, path) -> TableEncoder | None:
+    """The :class:`TableEncoder` of ``{"type": "table", "encoder": {...}}``, checked to give
+    exactly the network's ``n_inputs`` columns; None for other preprocessing."""
+    if not (isinstance(preprocessing, dict) and preprocessing.get("type") == "table"):
+        return None
+    if set(preprocessing) != {"type", "encoder"}:
+        raise ModelFileError(path, "'preprocessing' of type table must hold exactly 'type' and 'encoder'")
+    try:
+        encoder = TableEncoder.from_json(preprocessing["encoder"])
+    except InputError as exc:
+        raise ModelFileError(path, str(exc)) from None
+    if len(encoder.feature_names_out_) != n_inputs:
+        raise ModelFileError(path, f"the table encoding gives {len(encoder.feature_names_out_)} "
+                                   f"columns but the network takes {n_inputs}")
+    return encoder
 
 
 def _field(meta: dict, key: str, path):
@@ -233,7 +254,8 @@ def _build_model(spec: dict, arrays: dict[str, np.ndarray], path) -> Model:
         net.set_params([arrays[name] for name in net.param_names])
         scaler = (Standardizer(arrays["scaler.mean"], arrays["scaler.scale"])
                   if spec["scaler"] else None)
-        return Model(net, spec["classes"], scaler, spec["feature_names"], spec["record"])
+        return Model(net, spec["classes"], scaler, spec["feature_names"], spec["record"],
+                     encoder=spec["encoder"])
     except InputError as exc:  # everything was checked above; this is a last line of defence
         raise ModelFileError(path, str(exc)) from None
 

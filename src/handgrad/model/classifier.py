@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import InputError
 from .model import Model
 from ..network import MLP
+from ..data.features import TableEncoder
 from ..data.preprocessing import LabelEncoder, Standardizer
 from ..training.loop import fit, stratified_split
 from ..validation import check_matrix
@@ -35,38 +36,57 @@ def train_classifier(X, y, *, feature_names: Sequence[str] | None = None,
                      X_val=None, y_val=None, patience: int | None = DEFAULTS["patience"],
                      sample_weight=None, class_weight=None, seed: int = DEFAULTS["seed"],
                      standardize: bool = True, callbacks=(), record: dict | None = None,
+                     categorical=(), numeric=(), drop=(), max_categories: int = 64,
                      **fit_options) -> Model:
     """Train an MLP classifier on raw features ``X`` (n, d) and labels ``y`` (ints or strings).
+
+    ``X`` may be a numeric matrix or a pandas DataFrame. A DataFrame goes through a
+    :class:`~handgrad.data.features.TableEncoder` fitted on the training rows only (text
+    columns one-hot encoded, empty cells imputed with indicator columns, constant and ID
+    columns dropped; ``categorical``, ``numeric``, ``drop`` and ``max_categories`` override its
+    rules), which the model keeps and applies at predict time.
 
     ``class_weight`` is a dict keyed by the *original* labels, or ``"balanced"``. The other
     arguments are those of :class:`~handgrad.MLP` and :func:`~handgrad.train.fit`; with
     ``validation_fraction`` = 0 and no ``X_val`` there is no validation set. Returns a
     :class:`Model` whose ``record`` holds the hyperparameters and the training history.
     """
-    X = check_matrix(X, "X")
+    frame = X if hasattr(X, "columns") else None
+    if frame is None:
+        X = check_matrix(X, "X")
+    table_encoder = TableEncoder(categorical, numeric, drop, max_categories) if frame is not None else None
     encoder = LabelEncoder().fit(np.asarray(y))
     y_idx = encoder.transform(y)
-    if X.shape[0] != y_idx.shape[0]:
-        raise InputError(f"X has {X.shape[0]} rows but y has {y_idx.shape[0]} labels")
+    n_rows = len(frame) if frame is not None else X.shape[0]
+    if n_rows != y_idx.shape[0]:
+        raise InputError(f"X has {n_rows} rows but y has {y_idx.shape[0]} labels")
     if isinstance(class_weight, dict):
         class_weight = {int(encoder.transform(np.array([k]))[0]): v for k, v in class_weight.items()}
     w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    if w is not None and w.shape != (X.shape[0],):
-        raise InputError(f"sample_weight must have shape ({X.shape[0]},), got {w.shape}")
+    if w is not None and w.shape != (n_rows,):
+        raise InputError(f"sample_weight must have shape ({n_rows},), got {w.shape}")
 
     if X_val is not None or y_val is not None:
         if X_val is None or y_val is None:
             raise InputError("give both X_val and y_val, or neither")
+        if frame is not None:  # the encoding is fitted on the training rows only
+            X = table_encoder.fit_transform(frame)
+            X_val = table_encoder.transform(X_val)
         Xtr, ytr, wtr = X, y_idx, w
         Xv, yv = check_matrix(X_val, "X_val", X.shape[1]), encoder.transform(y_val)
     elif validation_fraction:
         keep, held = stratified_split(y_idx, float(validation_fraction), seed)
+        if frame is not None:  # the encoding is fitted on the training rows only
+            X = table_encoder.fit(frame.iloc[keep]).transform(frame)
         Xtr, ytr, wtr = X[keep], y_idx[keep], None if w is None else w[keep]
         Xv, yv = X[held], y_idx[held]
     else:
+        if frame is not None:
+            X = table_encoder.fit_transform(frame)
         Xtr, ytr, wtr, Xv, yv = X, y_idx, w, None, None
 
-    scaler = Standardizer().fit(Xtr) if standardize else None
+    # a table's encoder standardises its numeric columns itself and leaves 0/1 columns alone
+    scaler = Standardizer().fit(Xtr) if standardize and frame is None else None
     prep = (lambda A: scaler.transform(A)) if scaler else (lambda A: A)
     sizes = [X.shape[1], *[int(h) for h in hidden_sizes], len(encoder.classes)]
     net = MLP(sizes, activation=activation, l2=l2, dtype=dtype, seed=seed)
@@ -78,12 +98,18 @@ def train_classifier(X, y, *, feature_names: Sequence[str] | None = None,
              "l2": l2, "dtype": net.dtype.name, "optimizer": str(optimizer), "lr": lr,
              "schedule": str(schedule), "epochs": epochs, "batch_size": batch_size,
              "validation_fraction": validation_fraction if X_val is None else None,
-             "patience": patience, "seed": seed, "standardize": standardize,
+             "patience": patience, "seed": seed,
+             "standardize": standardize if frame is None else "numeric columns (table encoding)",
              "class_weight": class_weight if not isinstance(class_weight, dict) else
              {str(k): float(v) for k, v in class_weight.items()}}
     full_record = {"created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                    "hyperparameters": hyper, "n_train": int(Xtr.shape[0]),
                    "n_val": 0 if Xv is None else int(Xv.shape[0]), "history": history.to_dict()}
     full_record.update(record or {})
+    if frame is not None:
+        full_record["table"] = {"columns_in": [str(c) for c in frame.columns],
+                                "notes": table_encoder.notes_}
+        return Model(net, encoder.classes, None, table_encoder.feature_names_out_, full_record,
+                     encoder=table_encoder)
     names = list(feature_names) if feature_names is not None else None
     return Model(net, encoder.classes, scaler, names, full_record)

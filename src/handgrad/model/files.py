@@ -17,7 +17,7 @@ The safetensors metadata holds one key, ``"handgrad"``, whose value is a JSON ob
      "dtype": "float32", "l2": 0.0001,
      "classes": ["setosa", "versicolor", "virginica"], "classes_kind": "str",
      "feature_names": ["sepal length", ...] | null,
-     "preprocessing": {"type": "standardize"} | null,
+     "preprocessing": {"type": "standardize"} | {"type": "table", "encoder": {...}} | null,
      "record": {...}}
 
 ``activations`` has one entry per hidden layer (base name + parameters, see
@@ -50,7 +50,7 @@ from ..errors import InputError
 from .checks import _build_model, _check_metadata, _check_tensors, _handgrad_metadata
 from .encode import _activation_to_json, _classes_to_json, _feature_names_to_json, _json_safe
 from .format import (FORMAT, FORMAT_VERSION, MAX_FILE_BYTES, MAX_HEADER_BYTES, META_KEY,
-                     SCALER_TENSORS, ModelFileError)
+                     SCALER_TENSORS, TABLE_FORMAT_VERSION, ModelFileError)
 from .model import Model
 
 
@@ -110,7 +110,7 @@ def _metadata_of(model: Model) -> dict[str, Any]:
     classes, kind = _classes_to_json(model.classes, net.n_classes)
     return {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        "format_version": FORMAT_VERSION if model.encoder is None else TABLE_FORMAT_VERSION,
         "handgrad_version": __version__,
         "sizes": [int(s) for s in net.sizes],
         "activations": [_activation_to_json(a) for a in net.activations],
@@ -119,7 +119,8 @@ def _metadata_of(model: Model) -> dict[str, Any]:
         "classes": classes,
         "classes_kind": kind,
         "feature_names": _feature_names_to_json(model.feature_names, net.sizes[0]),
-        "preprocessing": None if model.scaler is None else {"type": "standardize"},
+        "preprocessing": ({"type": "table", "encoder": model.encoder.to_json()} if model.encoder
+                          else None if model.scaler is None else {"type": "standardize"}),
         "record": _json_safe(model.record if model.record is not None else {}, "record"),
     }
 

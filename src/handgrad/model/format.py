@@ -8,8 +8,9 @@ import numpy as np
 from ..errors import InputError
 
 FORMAT = "handgrad-model"
-FORMAT_VERSION = 1
-SUPPORTED_VERSIONS = (1,)
+FORMAT_VERSION = 1       # written for models without a table encoding (older handgrad reads them)
+TABLE_FORMAT_VERSION = 2  # written for models with one: version 1 readers cannot apply it
+SUPPORTED_VERSIONS = (1, 2)
 META_KEY = "handgrad"
 SCALER_TENSORS = ("scaler.mean", "scaler.scale")
 

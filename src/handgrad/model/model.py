@@ -1,10 +1,11 @@
 """A trained classifier: the network plus everything needed to use it on raw data.
 
 :class:`Model` bundles the :class:`~handgrad.MLP`, the feature standardisation fitted on the
-training data, the class labels (ints or strings; output k of the net is ``classes[k]``), the
-feature names, and a JSON-able training record. ``predict`` applies exactly the transform
-the network was trained with. Model files: :func:`handgrad.io.save_model` /
-:func:`handgrad.io.load_model` (safetensors + JSON metadata; no pickle).
+training data — or, for a model trained on a raw table, the :class:`TableEncoder` that turns
+its columns (text, empty cells) into the network's input —, the class labels (ints or
+strings; output k of the net is ``classes[k]``), the feature names, and a JSON-able training
+record. ``predict`` applies exactly the transform the network was trained with. Model files:
+:func:`handgrad.save_model` / :func:`handgrad.load_model` (safetensors + JSON; no pickle).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 from ..errors import InputError
 from ..core.losses import log_softmax
 from ..network import MLP
+from ..data.features import TableEncoder
 from ..data.preprocessing import LabelEncoder, Standardizer
 from ..validation import check_matrix, check_shape
 
@@ -28,8 +30,11 @@ class Model:
         net: the trained :class:`MLP`.
         classes: (K,) array of the original labels; ``classes[k]`` is output k.
         scaler: the :class:`Standardizer` fitted on the training features, or None.
-        feature_names: names of the n_features input columns, in order (None if unknown).
+        feature_names: names of the n_features input columns, in order (None if unknown);
+            with an encoder, the names of its output columns (``island=Dream``, ...).
         record: the training record (hyperparameters, history, metrics, dataset), JSON-able.
+        encoder: the :class:`TableEncoder` fitted on the training table, or None (then the
+            model reads a numeric matrix).
     """
 
     net: MLP
@@ -37,6 +42,7 @@ class Model:
     scaler: Standardizer | None = None
     feature_names: list[str] | None = None
     record: dict = field(default_factory=dict)
+    encoder: TableEncoder | None = None
 
     def __post_init__(self):
         if self.net.output != "softmax":
@@ -54,8 +60,23 @@ class Model:
     def n_features(self) -> int:
         return self.net.sizes[0]
 
+    @property
+    def input_columns(self) -> list[str] | None:
+        """The columns a table must have for this model (None: it reads a numeric matrix)."""
+        return None if self.encoder is None else self.encoder.input_columns
+
+    def encode_table(self, X) -> np.ndarray:
+        """A table (pandas DataFrame) -> the encoded numeric features, for a model with an
+        encoder; a numeric matrix is refused with the columns it should have had."""
+        if not hasattr(X, "columns"):
+            raise InputError("this model was trained on a table and reads one: give a pandas "
+                             f"DataFrame with the columns {self.encoder.input_columns}")
+        return self.encoder.transform(X)
+
     def transform(self, X) -> np.ndarray:
         """Raw features (n, n_features) -> the network's input (standardised, net dtype)."""
+        if self.encoder is not None:
+            return self.net.check_X(self.encode_table(X))
         if self.scaler is None:
             return self.net.check_X(X)
         raw = check_matrix(X, "X", self.n_features, np.float64)
@@ -72,6 +93,8 @@ class Model:
     def predict_log_proba(self, X, batch_size: int = 4096) -> np.ndarray:
         """Log-probabilities from log-softmax (finite wherever the logits are), computed a
         chunk of rows at a time (standardisation included), so memory does not grow with X."""
+        if self.encoder is not None:
+            X = self.encode_table(X)
         check_shape(X, "X", self.n_features)
         out = np.empty((np.shape(X)[0], self.net.n_classes), dtype=self.net.dtype)
         transform = None if self.scaler is None else self._standardize
