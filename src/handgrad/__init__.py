@@ -36,4 +36,6 @@ __all__ = [
     # errors
     "InputError", "GradientCheckError", "TrainingDivergedError", "TrainingInterrupted",
     "ModelFileError", "__version__",
+    # the old module path of the training loop
+    "train",
 ]

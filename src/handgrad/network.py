@@ -30,7 +30,7 @@ import numpy as np
 from .core import backprop
 from .core.activations import Activation, get_activation
 from .core.backprop import StepResult
-from .core.heads import LOSSES, check_head
+from .core.heads import LOSSES, check_head, n_correct
 from .core.init import INITIALISERS
 from .core.losses import l2_penalty, l2_penalty_grad
 from .errors import InputError
@@ -79,7 +79,7 @@ class MLP:
         l2: λ ≥ 0 of the penalty ``λ Σ_l ‖W_l‖²_F`` (biases not penalised).
         dtype: ``"float32"`` or ``"float64"``; all computation stays in it.
         seed: seed of the initialisation.
-        output: the output layer and its loss (:mod:`handgrad.heads`): ``"softmax"``
+        output: the output layer and its loss (:mod:`handgrad.core.heads`): ``"softmax"``
             (classes, cross-entropy; the default), ``"logistic"`` (independent yes/no outputs,
             binary cross-entropy) or ``"identity"`` (regression, half squared error).
 
@@ -208,9 +208,9 @@ class MLP:
     def backprop(self, X, y, sample_weight=None, part: str = "total") -> StepResult:
         """One reference forward and backward pass (:mod:`handgrad.core.backprop`); the
         gradient of the ``part`` — ``"total"`` (data + L2), ``"data"`` or ``"l2"`` — lands in
-        :attr:`grads` (views into ``flat_grad``), the losses in the returned
-        :class:`~handgrad.core.backprop.StepResult` (its ``l2_loss`` is the penalty's value
-        whatever the part)."""
+        :attr:`grads` (views into ``flat_grad``), the losses of that part and the rows predicted
+        right in the returned :class:`~handgrad.core.backprop.StepResult` (as
+        :meth:`train_step` returns them)."""
         if part not in ("total", "data", "l2"):
             raise InputError(f"part must be 'total', 'data' or 'l2', got {part!r}")
         X = self.check_X(X)
@@ -223,11 +223,12 @@ class MLP:
                 gb[...] = 0
             return StepResult(0.0, l2_loss)
         lam = self.l2 if part == "total" else 0.0
-        data_loss, _, dW, db, _ = backprop.loss_and_grads(
+        data_loss, _, dW, db, logits = backprop.loss_and_grads(
             self.weights, self.biases, self.activations, self.output, X, y, w, lam)
         for dst, src in zip(self.grads, [g for pair in zip(dW, db) for g in pair]):
             dst[...] = src
-        return StepResult(data_loss, l2_loss)
+        return StepResult(data_loss, l2_loss if part == "total" else 0.0,
+                          n_correct(self.output, logits, y))
 
     def loss_and_grads(self, X, y, sample_weight=None, part: str = "total"
                        ) -> tuple[float, list[Array]]:
@@ -240,9 +241,7 @@ class MLP:
         :attr:`params`. The grads are views into ``flat_grad``: the next call overwrites
         them, so copy what you keep. :meth:`backprop` returns the loss's parts too.
         """
-        r = self.backprop(X, y, sample_weight, part)
-        loss = {"total": r.loss, "data": r.data_loss, "l2": r.l2_loss}[part]
-        return loss, self.grads
+        return self.backprop(X, y, sample_weight, part).loss, self.grads
 
     def loss(self, X, y, sample_weight=None) -> float:
         """Total loss (data + L2) at X, y."""

@@ -75,3 +75,45 @@ def test_per_step_memory_does_not_grow_during_an_epoch():
     tracemalloc.stop()
     steady = readings[10:]
     assert max(steady) - min(steady) < 64 * 1024  # a few small temporaries at most
+
+
+def _counting(monkeypatch):
+    """Count the fast training steps taken (fast.step.loss_and_grads is their one door)."""
+    from handgrad.fast import step
+
+    calls = []
+    real = step.loss_and_grads
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(step, "loss_and_grads", counted)
+    return calls
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_fit_and_the_estimators_run_the_fast_path(monkeypatch, optimizer):
+    """fit and handgrad.sklearn train through fast.step, and with the size threshold at 0 every
+    product and update of it goes through BLAS (a fall-back to the reference or to numpy would
+    leave these counts unchanged)."""
+    from handgrad.fast import blas
+    from handgrad.sklearn import MLPClassifier
+
+    assert blas._FUNCS, blas.SOURCE
+    monkeypatch.setattr(blas, "SMALL", 0)
+    calls = _counting(monkeypatch)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 6)).astype(np.float32)
+    y = rng.integers(0, 3, 120)
+    before = blas.CALLS.copy()
+    hg.fit(hg.MLP([6, 8, 3], l2=1e-3), X, y, epochs=2, batch_size=32, optimizer=optimizer,
+           momentum=0.0, diagnostics=False)
+    assert len(calls) == 2 * 4
+    expected = {"gemm", "gemv"} if optimizer == "sgd" else {"gemm", "axpy", "scal"}
+    assert all(blas.CALLS[k] > before[k] for k in expected), (before, blas.CALLS)
+    calls.clear()
+    MLPClassifier(hidden_layer_sizes=(8,), solver=optimizer, momentum=0.0, max_iter=2,
+                  batch_size=32, random_state=0).fit(X, y)
+    assert len(calls) == 2 * 4

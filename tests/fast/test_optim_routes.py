@@ -18,14 +18,17 @@ def sgd_reference(theta, grads, lr, mu, nesterov):
     return theta
 
 
-def adam_reference(theta, grads, lr, b1, b2, eps, wd, decayed):
+def adam_reference(theta, grads, lr, b1, b2, eps, wd, decayed, eps_on="v_hat"):
     m, v = np.zeros_like(theta), np.zeros_like(theta)
     for t, g in enumerate(grads, start=1):
         theta = np.where(decayed, theta * (1 - lr * wd), theta)
         m = b1 * m + (1 - b1) * g
         v = b2 * v + (1 - b2) * g * g
         m_hat, v_hat = m / (1 - b1 ** t), v / (1 - b2 ** t)
-        theta = theta - lr * m_hat / (np.sqrt(v_hat) + eps)
+        if eps_on == "v_hat":  # Kingma & Ba, Algorithm 1
+            theta = theta - lr * m_hat / (np.sqrt(v_hat) + eps)
+        else:                  # scikit-learn: the bias corrections in the step size, ε on √v
+            theta = theta - lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t) * m / (np.sqrt(v) + eps)
     return theta
 
 
@@ -36,6 +39,7 @@ def adam_reference(theta, grads, lr, b1, b2, eps, wd, decayed):
     (lambda: SGD(lr=0.1, momentum=0.9, nesterov=True), lambda t, g: sgd_reference(t, g, 0.1, 0.9, True)),
     (lambda: Adam(lr=0.01), None),
     (lambda: Adam(lr=0.01, weight_decay=0.1), None),
+    (lambda: Adam(lr=0.01, eps=1e-3, eps_on="v"), None),
 ])
 def test_updates_equal_the_rule(monkeypatch, n, forced, make, reference):
     if forced or n >= blas.SMALL:
@@ -55,7 +59,8 @@ def test_updates_equal_the_rule(monkeypatch, n, forced, make, reference):
     if reference is None:
         decayed = np.zeros(n, dtype=bool)
         decayed[: n // 2] = True
-        expected = adam_reference(theta0, grads, 0.01, opt.beta1, opt.beta2, opt.eps, opt.weight_decay, decayed)
+        expected = adam_reference(theta0, grads, 0.01, opt.beta1, opt.beta2, opt.eps, opt.weight_decay,
+                                  decayed, opt.eps_on)
     else:
         expected = reference(theta0, grads)
     update, expected_update = theta - theta0, expected - theta0

@@ -70,23 +70,26 @@ def reference_and_fast(net, X, y, w, part="total"):
 @pytest.mark.parametrize("activation", ACTS)
 @pytest.mark.parametrize("output", ["softmax", "logistic", "identity"])
 def test_gradients_equal_the_reference(route, dtype, activation, output):
+    gemm_before = blas.CALLS["gemm"]
     for soft, weighted, l2 in [(False, False, 0.0), (True, True, 0.01), (False, True, 0.3)]:
         net, X, y, w = problem(activation, output, dtype, soft, weighted, l2)
         ref, ref_grad, fast, fast_grad = reference_and_fast(net, X, y, w)
         what = f"{activation}/{output}/{dtype} soft={soft} weighted={weighted} l2={l2}"
         assert fast.data_loss == pytest.approx(ref.data_loss, rel=TOL[dtype], abs=1e-300), what
-        assert fast.l2_loss == ref.l2_loss, what
+        assert fast.l2_loss == ref.l2_loss and fast.correct == ref.correct, what
         for name, lo_hi in zip(net.param_names, [r for pair in zip(net.layout.weight_ranges,
                                                                     net.layout.bias_ranges) for r in pair]):
             lo, hi = lo_hi
             close(fast_grad[lo:hi], ref_grad[lo:hi], TOL[dtype], f"{what}: d{name}")
+    # with L2 the weight gradient is one GEMM with β = 1: the forced route must have called it
+    assert (blas.CALLS["gemm"] > gemm_before) == (route == "BLAS route")
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_data_part_alone_equals_the_reference(route, dtype):
     net, X, y, w = problem("tanh", "softmax", dtype, soft=True, weighted=True, l2=0.5)
     ref, ref_grad, fast, fast_grad = reference_and_fast(net, X, y, w, part="data")
-    assert fast.l2_loss == 0.0 and ref.data_loss == pytest.approx(fast.data_loss, rel=TOL[dtype])
+    assert fast.l2_loss == ref.l2_loss == 0.0 and ref.data_loss == pytest.approx(fast.data_loss, rel=TOL[dtype])
     close(fast_grad, ref_grad, TOL[dtype], "data part")
 
 
@@ -99,7 +102,10 @@ def test_fused_sgd_step_equals_gradient_then_update(route, dtype, activation, ou
     fused = net.copy()
     ref = net.backprop(X, y, w)
     net.flat -= np.asarray(0.1, dtype) * net.flat_grad                  # θ ← θ − η ∂L/∂θ
+    before = blas.CALLS.copy()
     result = fused.train_step(X, y, w, fused.workspace(X.shape[0]), sgd_lr=0.1)
+    took = blas.CALLS["gemm"] > before["gemm"] and blas.CALLS["gemv"] > before["gemv"]
+    assert took == (route == "BLAS route")  # the fused step is a GEMM and a GEMV with β
     assert result.data_loss == pytest.approx(ref.data_loss, rel=TOL[dtype])
     # compare the updates, not the parameters (which would hide an error in the small step)
     close(fused.flat - start, net.flat - start, TOL[dtype] * 10, f"{activation}/{output} fused step")
@@ -128,14 +134,55 @@ def test_sizes_above_the_threshold_take_blas_and_agree(dtype):
     assert all(n > 0 for n in taken.values()), f"fell back to numpy: BLAS calls {taken}"
 
 
+MIXED = [["relu", "identity"], ["tanh", "backward-only"], ["identity", "relu", "backward-only", "sigmoid"]]
+
+
+@pytest.mark.parametrize("activations", MIXED, ids=["relu,identity", "tanh,backward-only", "four"])
+def test_one_activation_per_layer_including_ones_known_only_by_backward(route, activations):
+    """Layers without a stored derivative (identity; an Activation given only a backward)
+    beside layers with one: the fast path keeps Z for exactly those layers."""
+    from handgrad.core.activations import Activation
+
+    bo = Activation("softsign_bo", lambda Z: Z / (1 + np.abs(Z)),
+                    lambda dA, Z, A: dA / (1 + np.abs(Z)) ** 2, needs_input=True)
+    acts = [bo if a == "backward-only" else a for a in activations]
+    sizes = (5,) + (6,) * len(acts) + (3,)
+    net, X, y, w = problem("relu", "softmax", "float64", weighted=True, sizes=sizes)
+    net.activations = [hg.get_activation(a) for a in acts]
+    ref, ref_grad, fast, fast_grad = reference_and_fast(net, X, y, w)
+    close(fast_grad, ref_grad, 1e-12, f"{activations}")
+    start, fused = net.flat.copy(), net.copy()
+    net.backprop(X, y, w)
+    fused.train_step(X, y, w, fused.workspace(X.shape[0]), sgd_lr=0.1)
+    close(fused.flat - start, -0.1 * net.flat_grad, 1e-11, f"{activations} fused")
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("activation", ACTS)
 @pytest.mark.parametrize("output", ["softmax", "logistic", "identity"])
-def test_chunked_prediction_equals_the_reference_forward(route, dtype, output):
-    net, X, _, _ = problem("tanh", output, dtype, m=50)
+def test_prediction_equals_the_reference_forward(dtype, activation, output):
+    """Prediction runs each activation's in-place kernel (no derivative): logits in chunks,
+    probabilities, decisions and the training loop's forward_in_chunks against the reference."""
+    from handgrad.core import heads
+    from handgrad.fast.predict import forward_in_chunks
+
+    net, X, _, _ = problem(activation, output, dtype, m=50)
     ref = net.forward(X)
     for batch in (7, 50, 4096):
         got = np.concatenate([z.copy() for _, z in net.logits_in_chunks(X, batch_size=batch)])
         close(got, ref, TOL[dtype], f"logits in chunks of {batch}")
-    if output != "identity":
-        probs = hg.core.heads.probabilities(output, ref)
-        close(net.predict_proba(X, batch_size=7), probs, TOL[dtype], "predict_proba")
+        close(forward_in_chunks(net, X, batch), ref, TOL[dtype], f"forward_in_chunks({batch})")
+    if output == "identity":
+        close(net.predict(X), ref[:, 0] if ref.shape[1] == 1 else ref, TOL[dtype], "regression")
+        return
+    probs = heads.probabilities(output, ref)
+    close(net.predict_proba(X, batch_size=7), probs, TOL[dtype], "predict_proba")
+    pred = net.predict(X, batch_size=7)
+    if output == "softmax":
+        top2 = np.sort(probs, axis=1)[:, -2:]
+        clear = top2[:, 1] - top2[:, 0] > 1e-3  # away from near ties, the reference decides
+        assert np.array_equal(pred[clear], probs.argmax(axis=1)[clear])
+        assert np.array_equal(pred, net.predict_proba(X).argmax(axis=1))  # always, ties included
+    else:
+        clear = np.abs(ref) > 1e-3
+        assert np.array_equal((pred == 1)[clear], (ref > 0)[clear])

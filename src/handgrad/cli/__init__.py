@@ -1,6 +1,6 @@
 """The ``handgrad`` command line: argument parsing (:mod:`.main`), the commands, terminal
 output and plots."""
 
-from .main import main
+from .main import build_parser, main
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]

@@ -14,6 +14,8 @@ handgrad's penalty is ``λ Σ_l ‖W_l‖²_F`` added to the batch-mean loss, gr
 
 from __future__ import annotations
 
+import math
+
 from ..errors import InputError
 
 
@@ -24,11 +26,15 @@ def _nonneg(value, what: str) -> float:
     return v
 
 
-def l2_from_sklearn_alpha(alpha: float, n_batch: int) -> float:
-    """λ equal to scikit-learn's ``alpha`` at batch size ``n_batch``: ``λ = α/(2·n_batch)``."""
-    if int(n_batch) < 1:
-        raise InputError(f"n_batch must be ≥ 1, got {n_batch!r}")
-    return _nonneg(alpha, "alpha") / (2 * int(n_batch))
+def l2_from_sklearn_alpha(alpha: float, n_batch: float) -> float:
+    """λ equal to scikit-learn's ``alpha`` at batch size ``n_batch``: ``λ = α/(2·n_batch)``.
+
+    With sample weights scikit-learn divides its penalty by their sum instead of the batch
+    size: pass that sum (any number > 0) as ``n_batch``."""
+    n = float(n_batch)
+    if not n > 0 or not math.isfinite(n):
+        raise InputError(f"n_batch must be a number > 0, got {n_batch!r}")
+    return _nonneg(alpha, "alpha") / (2 * n)
 
 
 def l2_to_sklearn_alpha(lam: float, n_batch: int) -> float:

@@ -110,6 +110,12 @@ def _check(*arrays: np.ndarray) -> None:
             raise ValueError("blas needs C-contiguous arrays of one dtype")
 
 
+def _has_rows(a: np.ndarray) -> bool:
+    """Whether ``a`` is 2-D with contiguous rows (what BLAS's leading dimension can describe)."""
+    return a.ndim == 2 and a.strides[1] == a.itemsize and a.strides[0] % a.itemsize == 0 \
+        and a.strides[0] >= 0
+
+
 def _rows(a: np.ndarray) -> int:
     """Leading dimension of a 2-D array whose rows are contiguous (a row slice of a matrix)."""
     if a.ndim != 2 or a.strides[1] != a.itemsize or a.strides[0] % a.itemsize:
@@ -156,7 +162,7 @@ def gemm_tn(alpha: float, A: np.ndarray, B: np.ndarray, beta: float, C: np.ndarr
     """
     fns = _FUNCS.get(C.dtype)
     if (fns is not None and C.size >= SMALL and A.dtype == B.dtype == C.dtype
-            and C.flags.c_contiguous):
+            and C.flags.c_contiguous and _has_rows(A) and _has_rows(B)):
         k, m = A.shape
         n = B.shape[1]
         fns["gemm"](_ROW_MAJOR, _TRANS, _NO_TRANS, m, n, k, alpha, A.ctypes.data, _rows(A),
@@ -181,7 +187,7 @@ def gemv_t(alpha: float, A: np.ndarray, x: np.ndarray, beta: float, y: np.ndarra
     """``y ← α·Aᵀx + β·y`` in place; A (m, n) with contiguous rows, x (m,), y (n,)."""
     fns = _FUNCS.get(y.dtype)
     if fns is not None and A.size >= SMALL and A.dtype == x.dtype == y.dtype \
-            and x.flags.c_contiguous and y.flags.c_contiguous:
+            and x.flags.c_contiguous and y.flags.c_contiguous and _has_rows(A):
         m, n = A.shape
         fns["gemv"](_ROW_MAJOR, _TRANS, m, n, alpha, A.ctypes.data, _rows(A), x.ctypes.data, 1,
                     beta, y.ctypes.data, 1)

@@ -151,7 +151,8 @@ def probabilities_into(output: str, logits: Array, out: Array | None = None) -> 
 
 
 def decide(output: str, logits: Array) -> Array:
-    """Predictions from logits: the argmax of :func:`probabilities_into` (so that ``predict``
+    """Predictions from logits, equal to the argmax of ``core.heads.probabilities`` away from
+    near ties: the argmax of :func:`probabilities_into` (so that ``predict``
     always agrees with ``predict_proba``, even where logits closer than softmax can resolve
     tie), 1{z > 0} = 1{σ(z) > ½} for logistic outputs, the values for regression."""
     if output == "softmax":

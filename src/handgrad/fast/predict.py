@@ -67,7 +67,8 @@ def logits_in_chunks(net, X, batch_size: int = 4096, transform=None):
 
 
 def forward_in_chunks(net, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
-    """Logits (m, n_L) of validated X, computed ``batch_size`` rows at a time without checks
+    """``core.backprop.forward``'s logits (m, n_L) of validated X, computed ``batch_size`` rows
+    at a time without checks
     (the training loop's evaluation of its validation set; overflow shows as NaN/inf)."""
     out = np.empty((X.shape[0], net.n_outputs), dtype=net.dtype)
     ws = Workspace.for_prediction(net, min(batch_size, X.shape[0]))

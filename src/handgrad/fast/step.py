@@ -22,6 +22,7 @@ import numpy as np
 from ..core.backprop import StepResult
 from ..core.heads import n_correct
 from ..core.losses import l2_penalty
+from ..errors import InputError
 from .blas import gemm_tn, gemv_t
 from .kernels import LOSSES
 from .memory import Workspace
@@ -31,8 +32,9 @@ Array = np.ndarray
 
 def forward(net, X: Array, ws: Workspace, keep: bool = False, check_z1=None
             ) -> tuple[Array, list[Array], list[Array | None]]:
-    """Logits of validated X (m ≤ ws.capacity rows) in ``ws.Z[-1][:m]``; with ``keep`` also
-    the layer inputs A_{l-1} and the Z_l kept for activations known only by ``backward``.
+    """``core.backprop.forward``: logits of validated X (m ≤ ws.capacity rows) in
+    ``ws.Z[-1][:m]``; with ``keep`` also the layer inputs A_{l-1} and, per hidden layer, Z_l
+    where an activation known only by ``backward`` needs it (else None).
     ``check_z1(Z_1)`` is called on the first pre-activation before any activation reads it."""
     inputs, pre = [], []
     m, last = X.shape[0], net.n_layers - 1
@@ -48,10 +50,11 @@ def forward(net, X: Array, ws: Workspace, keep: bool = False, check_z1=None
             return Z, inputs, pre
         k = ws.kernels[l]
         D = ws.D[l] if keep else None
+        if keep:  # one entry per hidden layer: backward looks Z_l up by layer
+            pre.append(Z if D is None and net.activations[l].needs_input else None)
         if not keep:  # prediction: no backward pass, no derivatives
             A = k.forward_into(Z, Z)
-        elif D is None:  # no derivative buffer: keep Z beside A for act.backward
-            pre.append(Z if net.activations[l].needs_input else None)
+        elif D is None:  # no derivative buffer: keep Z beside a new A for act.backward
             A = k.forward_into(Z, None)
         elif k.homogeneous:  # A = Z ⊙ f'(Z), and f' reads the same off Z as off A
             A = np.multiply(Z, k.derivative_into(Z, Z, D[:m]), out=Z)
@@ -66,8 +69,9 @@ def forward(net, X: Array, ws: Workspace, keep: bool = False, check_z1=None
 
 def backward(net, dZ: Array, inputs: list[Array], pre: list[Array | None], lam: float,
              ws: Workspace, sgd_lr: float | None = None) -> None:
-    """Fill ``net.flat_grad`` from δ_L = dZ, or with ``sgd_lr`` update the parameters in the
-    products instead (see the module docstring)."""
+    """``core.backprop.backward`` (with ``core.losses.l2_penalty_grad`` folded into the weight
+    gradient's GEMM): fill ``net.flat_grad`` from δ_L = dZ, or with ``sgd_lr`` update the
+    parameters in the products instead (see the module docstring)."""
     m = dZ.shape[0]
     ones = ws.ones[:m]
     for l in range(net.n_layers - 1, -1, -1):
@@ -94,11 +98,15 @@ def backward(net, dZ: Array, inputs: list[Array], pre: list[Array | None], lam: 
 
 def loss_and_grads(net, X: Array, y: Array, w: Array | None, ws: Workspace,
                    part: str = "total", sgd_lr: float | None = None) -> StepResult:
-    """One training step's forward and backward pass on validated inputs (m ≤ ws.capacity);
+    """``core.backprop.loss_and_grads`` for a training step, on validated inputs
+    (m ≤ ws.capacity);
     gradients of the ``part`` ("total" or "data") in ``net.flat_grad``, or, with ``sgd_lr``,
     the plain-SGD update done in place (``part`` must then be "total")."""
     if sgd_lr is not None and part != "total":
         raise ValueError("a fused SGD step needs the total loss")
+    if not ws.fits(net, X.shape[0]):
+        raise InputError(f"a batch of {X.shape[0]} rows does not fit this workspace (made for "
+                         f"{ws.capacity} rows of a {ws.sizes} {ws.dtype.name} network)")
     lam = net.l2 if part == "total" else 0.0
     l2_loss = l2_penalty(net.weights, net.l2)  # before a fused step changes the weights
     m = X.shape[0]

@@ -2,7 +2,7 @@
 
 ``train_classifier`` is what ``handgrad train`` runs: encode the labels, hold out a stratified
 validation part, fit the standardisation on the remaining training rows only (so validation
-stays unseen), build the :class:`~handgrad.MLP`, :func:`~handgrad.train.fit` it, and bundle
+stays unseen), build the :class:`~handgrad.MLP`, :func:`~handgrad.fit` it, and bundle
 everything the model needs at predict time.
 """
 
@@ -47,7 +47,7 @@ def train_classifier(X, y, *, feature_names: Sequence[str] | None = None,
     rules), which the model keeps and applies at predict time.
 
     ``class_weight`` is a dict keyed by the *original* labels, or ``"balanced"``. The other
-    arguments are those of :class:`~handgrad.MLP` and :func:`~handgrad.train.fit`; with
+    arguments are those of :class:`~handgrad.MLP` and :func:`~handgrad.fit`; with
     ``validation_fraction`` = 0 and no ``X_val`` there is no validation set. Returns a
     :class:`Model` whose ``record`` holds the hyperparameters and the training history.
     """

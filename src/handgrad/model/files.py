@@ -21,7 +21,7 @@ The safetensors metadata holds one key, ``"handgrad"``, whose value is a JSON ob
      "record": {...}}
 
 ``activations`` has one entry per hidden layer (base name + parameters, see
-:class:`~handgrad.activations.Activation`); a custom activation is stored by name and must be
+:class:`~handgrad.core.activations.Activation`); a custom activation is stored by name and must be
 registered again (:func:`~handgrad.register_activation`) before the file can be loaded.
 ``classes_kind`` is ``"int"``, ``"float"`` or ``"str"`` and gives the dtype of the loaded
 ``classes`` (int64, float64 or str). ``record`` is the training record made JSON-safe

@@ -10,7 +10,7 @@ scikit-learn's (version 1.9), and the same training semantics — with the same
 ``random_state`` they start from the same weights, shuffle the same way, hold out the same
 early-stopping split and so follow scikit-learn's training run up to rounding. The loss,
 its gradient and the optimizer steps are handgrad's own (:class:`handgrad.MLP` with a
-softmax, logistic or identity output head; :mod:`handgrad.optim`; SciPy's L-BFGS-B over
+softmax, logistic or identity output head; :mod:`handgrad.training.optim`; SciPy's L-BFGS-B over
 handgrad's flat parameter buffer).
 
 Beyond scikit-learn: ``activation="leaky_relu"``, ``class_weight`` (classifier),

@@ -62,7 +62,7 @@ epsilon, n_iter_no_change, max_fun
         epoch's record (the dict appended to ``history_``) and the :class:`handgrad.MLP`
         being trained; returning True, or setting ``cb.stop = True``, stops training there
         (early stopping still puts the best weights back; no ConvergenceWarning).
-        :class:`handgrad.train.Callback` objects get ``on_train_begin``, ``on_batch_end``,
+        :class:`handgrad.training.history.Callback` objects get ``on_train_begin``, ``on_batch_end``,
         ``on_epoch_end`` and ``on_train_end`` too. Callbacks must be picklable for the
         estimator to be.
 
@@ -130,7 +130,7 @@ epsilon, n_iter_no_change, max_fun
     (Glorot-uniform weights *and* biases drawn from ``check_random_state(random_state)``),
     not :class:`handgrad.MLP`'s He-normal / zero-bias initialisation, so that the same
     ``random_state`` reproduces scikit-learn's run; and Adam's ε is added to √v as
-    scikit-learn does (:class:`handgrad.optim.Adam` adds it to √v̂).
+    scikit-learn does (:class:`handgrad.training.optim.Adam` with ``eps_on="v"``).
     """
 
     _parameter_constraints: dict = {

@@ -9,6 +9,7 @@ import scipy.optimize
 from sklearn.utils.optimize import _check_optimize_result
 
 from ..core.losses import l2_penalty, l2_penalty_grad
+from ..core.regularization import l2_from_sklearn_alpha
 from ..fast.threads import limit_blas_threads
 from ..training.diagnostics import notify as _notify
 from ..training.history import History
@@ -23,7 +24,7 @@ def fit_lbfgs(est, net, X, T, sw) -> None:
     are called after every iteration and may stop it."""
     n = X.shape[0]
     s = n if sw is None else float(sw.sum())
-    net.l2 = est.alpha / (2 * s)
+    net.l2 = l2_from_sklearn_alpha(est.alpha, s)
     w = None if sw is None else (sw * (n / s)).astype(net.dtype)
     ws = net.workspace(min(n, CHUNK))
     last = {}

@@ -133,7 +133,7 @@ class StochasticSolver:
             s = float(swb.sum())
             if s <= 0:  # nothing to learn from (scikit-learn divides by zero here)
                 return SKIP
-            net.l2 = self.alpha / (2 * s)
+            net.l2 = l2_from_sklearn_alpha(self.alpha, s)
             return (swb * (k / s)).astype(net.dtype)
 
         densify = (lambda Xb: _dense(Xb, net.dtype)) if sparse else None

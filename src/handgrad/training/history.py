@@ -20,7 +20,7 @@ class History:
     * ``diagnostics``: per layer ``grad_norm`` (‖∂L/∂W_l‖_F at the epoch's last step),
       ``update_ratio`` (‖ΔW_l‖_F / ‖W_l‖_F of that step) and per hidden layer
       ``dead_fraction`` (ReLU-family units whose pre-activation was ≤ 0 on every training
-      row of the epoch; None for other activations); see :mod:`handgrad.diagnostics`.
+      row of the epoch; None for other activations); see :mod:`handgrad.training.diagnostics`.
 
     ``best_epoch`` is the epoch whose weights the network holds at the end when early
     stopping restored them; ``stop_reason`` says why training ended.

@@ -51,10 +51,10 @@ def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 
         epochs, batch_size: passes over the data and rows per step (the last batch may be
             smaller).
         optimizer: ``"sgd"``, ``"nesterov"``, ``"adam"``, ``"adamw"`` or an optimizer object
-            (see :mod:`handgrad.optim`); ``momentum``/``nesterov`` for SGD,
+            (see :mod:`handgrad.training.optim`); ``momentum``/``nesterov`` for SGD,
             ``weight_decay`` for AdamW.
         lr, schedule: base learning rate and ``"constant"``, ``"step"``, ``"exponential"``,
-            ``"cosine"``, ``"plateau"`` or a :class:`~handgrad.optim.Schedule`.
+            ``"cosine"``, ``"plateau"`` or a :class:`~handgrad.training.schedules.Schedule`.
         patience: stop after this many epochs without an improvement larger than
             ``min_delta`` of the monitored loss; with ``restore_best`` the weights of the
             best epoch are put back at the end.
@@ -63,7 +63,7 @@ def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 
         callbacks: callables ``cb(record, net)`` or :class:`Callback` objects.
         seed: seeds shuffling and the validation split.
         diagnostics: record the per-layer backprop diagnostics.
-        checkpoint_dir: write checkpoints there (:mod:`handgrad.checkpoint`) every
+        checkpoint_dir: write checkpoints there (:mod:`handgrad.training.checkpoint`) every
             ``checkpoint_every`` epochs, at the end, and when Ctrl-C stops training;
             ``resume=True`` continues from the newest usable one (bit-identically: same final
             weights as an uninterrupted run), or starts afresh when there is none.

@@ -85,7 +85,7 @@ class SGD:
     @property
     def fuses_into_backward(self) -> bool:
         """Plain SGD (μ = 0) can update each layer inside the products that compute its
-        gradient (``MLP._backward(sgd_lr=η)``), which the training loop then does."""
+        gradient (``fast.step.backward(..., sgd_lr=η)``), which the training loop then does."""
         return self.velocity is None and self.momentum == 0
 
     def state_dict(self) -> dict:

@@ -170,7 +170,7 @@ class TrainingRun:
         self.last_checkpoint = self.checkpointer.save(epoch, batch, arrays, meta)
 
     def restore(self, arrays: dict, meta: dict) -> None:
-        """Continue from a checkpoint read by :class:`~handgrad.checkpoint.Checkpointer`."""
+        """Continue from a checkpoint read by :class:`~handgrad.training.checkpoint.Checkpointer`."""
         self.net.flat[...] = arrays["flat"]
         opt_state = dict(meta["opt"])
         opt_state.update({k[4:]: v for k, v in arrays.items() if k.startswith("opt.")})
