@@ -195,3 +195,34 @@ def test_gradcheck_command_prints_the_table():
 def test_no_command_prints_help():
     out = run()
     assert out.returncode == 2 and "train" in out.stdout and "gradcheck" in out.stdout
+
+
+def test_test_file_and_no_test_part_and_the_extra_metrics(csv_problem, tmp_path):
+    out = run("train", "--data", str(csv_problem / "train.csv"), "--target", "level", "--epochs", "20",
+              "--test", str(csv_problem / "new.csv"), "--out-dir", str(tmp_path / "a"), "--no-plot", "--json")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["n_train"] + result["n_val"] == 300 and result["n_test"] == 100  # all rows train
+    test = result["test"]
+    assert 0 <= test["balanced_accuracy"] <= 1 and 0 <= test["macro_f1"] <= 1 and test["log_loss"] > 0
+    assert test["roc_auc"] is None  # three classes
+    out = run("train", "--data", str(csv_problem / "train.csv"), "--target", "level", "--epochs", "5",
+              "--test-fraction", "0", "--out-dir", str(tmp_path / "b"), "--json")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["test"] is None and result["n_train"] + result["n_val"] == 300
+    assert not (tmp_path / "b" / "confusion_matrix.png").exists()
+    assert_one_line_error(run("train", "--data", str(csv_problem / "train.csv"), "--target", "level",
+                              "--test-fraction", "1"), "--test-fraction")
+
+
+def test_accuracy_no_better_than_the_majority_class_is_pointed_out(tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"noise": rng.normal(size=300), "y": np.where(rng.uniform(size=300) < 0.9, "common", "rare")})
+    frame.to_csv(tmp_path / "imb.csv", index=False)
+    out = run("train", "--data", str(tmp_path / "imb.csv"), "--target", "y", "--epochs", "3",
+              "--out-dir", str(tmp_path / "o"), "--no-plot")
+    assert out.returncode == 0, out.stderr
+    flat = " ".join(out.stdout.split())
+    assert "no better than always answering the most common class" in flat and "--class-weight balanced" in flat
+    assert "balanced accuracy" in flat

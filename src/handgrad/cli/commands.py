@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import sys
@@ -55,7 +56,6 @@ def _emit_json(obj) -> None:
 
 def cmd_train(args) -> int:
     from ..model.classifier import train_classifier
-    from .evaluation import classification_summary
     from ..model.files import save_model
     from .terminal import TrainingProgress, print_lines, print_metrics
     from ..training.loop import stratified_split
@@ -79,7 +79,11 @@ def cmd_train(args) -> int:
         data = _load(args, target=args.target)
         features, labels, name, names, test_size = data.X, data.y, data.name, data.feature_names, data.test_size
         shape = f"{data.X.shape[0]} samples, {data.X.shape[1]} features"
-    if test_size:  # e.g. MNIST: the official test split is the last rows
+    if not 0 <= args.test_fraction < 1:
+        raise InputError(f"--test-fraction must be in [0, 1), got {args.test_fraction}")
+    if args.test or args.test_fraction == 0:  # every row trains; the test is a file or none
+        train_idx, test_idx = np.arange(len(labels)), np.arange(0)
+    elif test_size:  # e.g. MNIST: the official test split is the last rows
         n = features.shape[0]
         train_idx, test_idx = np.arange(n - test_size), np.arange(n - test_size, n)
     else:
@@ -106,9 +110,16 @@ def cmd_train(args) -> int:
         record={"dataset": name, "target": args.target if args.data else data.target_name})
     notes += (model.record.get("table") or {}).get("notes", [])
     history = model.record["history"]
-    test = classification_summary(model.encode(labels[test_idx]),
-                                  model.encode(model.predict(_rows(features, test_idx))), model.classes)
-    model.record["test"] = {k: test[k] for k in ("accuracy", "n_samples")}
+    if args.test:
+        test_X, test_y, test_file = _model_data(argparse.Namespace(data=args.test), model,
+                                                model.record["target"])
+        test_name = f"test set ({test_file})"
+    else:
+        test_X, test_y, test_name = _rows(features, test_idx), labels[test_idx], "test set"
+    test = _score(model, test_X, test_y) if len(test_y) else None
+    if test is not None:
+        model.record["test"] = {k: test[k] for k in ("accuracy", "balanced_accuracy", "n_samples")}
+        model.record["test"]["data"] = test_name
     save_model(model, model_path)
     if plot_path is not None:
         from .plots import plot_confusion_matrix, plot_diagnostics, plot_learning_curves
@@ -116,15 +127,19 @@ def cmd_train(args) -> int:
         restored = history["best_epoch"] if args.patience else None
         plot_learning_curves(history["epochs"], plot_path, best_epoch=restored,
                              title=f"handgrad on {name}: {model.net!r}")
-        plot_confusion_matrix(np.array(test["confusion_matrix"]), [str(c) for c in model.classes],
-                              out_dir / "confusion_matrix.png", title=f"test set of {name}")
+        if test is not None:
+            plot_confusion_matrix(np.array(test["confusion_matrix"]), [str(c) for c in model.classes],
+                                  out_dir / "confusion_matrix.png", title=f"{test_name} of {name}")
         plot_diagnostics(history["epochs"], out_dir / "diagnostics.png")
     elapsed = time.perf_counter() - t0
     result = {"dataset": name, "model": repr(model.net), "notes": notes, "n_train": model.record["n_train"],
-              "n_val": model.record["n_val"], "n_test": int(len(test_idx)),
+              "n_val": model.record["n_val"], "n_test": 0 if test is None else test["n_samples"],
               "epochs_run": len(history["epochs"]), "best_epoch": history["best_epoch"],
-              "stop_reason": history["stop_reason"], "test_accuracy": test["accuracy"],
-              "per_class": test["per_class"], "confusion_matrix": test["confusion_matrix"],
+              "stop_reason": history["stop_reason"],
+              "test_accuracy": None if test is None else test["accuracy"],
+              "test": test and {k: v for k, v in test.items() if k not in ("per_class", "confusion_matrix")},
+              "per_class": test and test["per_class"],
+              "confusion_matrix": test and test["confusion_matrix"],
               "model_path": str(model_path), "plot_path": None if plot_path is None else str(plot_path),
               "time_seconds": round(elapsed, 3)}
     if args.json:
@@ -137,14 +152,28 @@ def cmd_train(args) -> int:
                     + (f"; restored the weights of epoch {history['best_epoch']}" if args.patience else ""),
                     f"final epoch: train loss {last['train_loss']:.4f} (data {last['train_data_loss']:.4f} + "
                     f"L2 {last['train_l2_loss']:.4f})")
-        print_metrics(test, "test set")
+        if test is None:
+            print_lines("no test part (--test-fraction 0): every row trained the model")
+        else:
+            print_metrics(test, test_name)
         print_lines(f"model saved to {model_path}",
                     *([f"learning curves saved to {plot_path}; confusion matrix and backprop "
                        f"diagnostics next to it in {out_dir}"] if plot_path else []),
                     f"done in {elapsed:.1f}s")
     else:
-        print(f"test accuracy {test['accuracy']:.4f}; model saved to {model_path}")
+        print(("no test part" if test is None else f"test accuracy {test['accuracy']:.4f}")
+              + f"; model saved to {model_path}")
     return 0
+
+
+def _score(model, X, y) -> dict:
+    """The classification summary of ``model`` on features ``X`` and original labels ``y``
+    (a label the model never saw is refused)."""
+    from .evaluation import classification_summary
+
+    y_true = model.encode(y)
+    proba = model.predict_proba(X)
+    return classification_summary(y_true, np.argmax(proba, axis=1), model.classes, proba)
 
 
 def _evaluation_data(args, model):
@@ -158,14 +187,12 @@ def _evaluation_data(args, model):
 
 
 def cmd_evaluate(args) -> int:
-    from .evaluation import classification_summary
     from ..model.files import load_model
     from .terminal import print_metrics
 
     model = load_model(args.model)
     X, y, name = _evaluation_data(args, model)
-    y_true = model.encode(y)  # refuses labels the model never saw
-    summary = classification_summary(y_true, model.encode(model.predict(X)), model.classes)
+    summary = _score(model, X, y)
     if args.json:
         _emit_json({"model_path": args.model, "data": name, **summary})
     else:

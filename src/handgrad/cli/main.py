@@ -50,7 +50,10 @@ def _train_parser(sub) -> None:
     p.add_argument("--l2", type=float, default=D["l2"], help=f"λ of λΣ‖W‖² (default {D['l2']})")
     p.add_argument("--val-fraction", type=float, default=D["validation_fraction"],
                    help="stratified validation part of the training rows (0 = none)")
-    p.add_argument("--test-fraction", type=float, default=0.2, help="stratified test part (default 0.2)")
+    p.add_argument("--test-fraction", type=float, default=0.2,
+                   help="stratified test part (default 0.2; 0: train on every row)")
+    p.add_argument("--test", metavar="FILE",
+                   help="score the model on this table file instead of holding out a test part")
     p.add_argument("--patience", type=int, default=D["patience"],
                    help="early stopping patience in epochs, 0 = off (default 20)")
     p.add_argument("--class-weight", choices=["balanced"], default=None)

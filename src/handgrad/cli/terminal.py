@@ -90,16 +90,27 @@ def _metrics_text(record: dict) -> str:
     return text
 
 
+def markup_escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
 def print_metrics(summary: dict, title: str) -> None:
     """Accuracy, the per-class table and the confusion matrix, on stdout."""
     Console = _rich()
     if Console is None:  # pragma: no cover - the cli extra installs rich
-        print(f"{title}: accuracy {summary['accuracy']:.4f} on {summary['n_samples']} samples")
+        print(f"{title}: accuracy {summary['accuracy']:.4f} on {summary['n_samples']} samples; "
+              + metrics_line(summary))
         return
     from rich.table import Table
     console = Console(highlight=False)
     console.print(f"[bold]{title}[/]: accuracy [bold green]{summary['accuracy'] * 100:.2f}%[/] "
                   f"on {summary['n_samples']} samples")
+    console.print(markup_escape(metrics_line(summary)))
+    note = majority_note(summary)
+    if note:
+        console.print(f"[yellow]note:[/] {markup_escape(note)}")
     table = Table(title="per class", title_justify="left")
     for col in ("class", "precision", "recall", "f1", "support"):
         table.add_column(col, justify="left" if col == "class" else "right")
@@ -116,6 +127,26 @@ def print_metrics(summary: dict, title: str) -> None:
         cm.add_row(n, *[(f"[bold]{c}[/]" if i == j else (f"[red]{c}[/]" if c else "·"))
                         for i, c in enumerate(counts) for j in [names.index(n)]])
     console.print(cm)
+
+
+def metrics_line(summary: dict) -> str:
+    """Balanced accuracy, macro F1, and the log loss and ROC AUC where known, on one line."""
+    parts = [f"balanced accuracy {summary['balanced_accuracy'] * 100:.2f}%",
+             f"macro F1 {summary['macro_f1']:.3f}"]
+    if summary.get("log_loss") is not None:
+        parts.append(f"log loss {summary['log_loss']:.4f}")
+    if summary.get("roc_auc") is not None:
+        parts.append(f"ROC AUC {summary['roc_auc']:.4f}")
+    return ", ".join(parts)
+
+
+def majority_note(summary: dict) -> str | None:
+    """A warning when the model does no better than always answering the most common class."""
+    if summary["accuracy"] > summary["majority_accuracy"] or len(summary["per_class"]) < 2:
+        return None
+    return (f"accuracy {summary['accuracy'] * 100:.1f}% is no better than always answering the most "
+            f"common class ({summary['majority_accuracy'] * 100:.1f}%); look at the balanced "
+            "accuracy, and try --class-weight balanced")
 
 
 def print_lines(*lines: str) -> None:
