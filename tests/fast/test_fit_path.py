@@ -117,3 +117,31 @@ def test_fit_and_the_estimators_run_the_fast_path(monkeypatch, optimizer):
     MLPClassifier(hidden_layer_sizes=(8,), solver=optimizer, momentum=0.0, max_iter=2,
                   batch_size=32, random_state=0).fit(X, y)
     assert len(calls) == 2 * 4
+
+
+def _subnormals(*arrays) -> int:
+    return sum(int(np.count_nonzero((a != 0) & (np.abs(a) < np.finfo(a.dtype).tiny))) for a in arrays)
+
+
+@pytest.mark.parametrize("optimizer, l2, epochs", [("sgd", 0.5, 1), ("adam", 1e-6, 10)])
+def test_no_subnormals_linger_after_a_long_run_with_l2_and_dead_units(monkeypatch, optimizer, l2, epochs):
+    """Weights of ReLU units that never fire shrink by (1 − 2λη) a step under L2 and become
+    subnormal (slow in the products on many CPUs); Adam's moments of their vanishing gradients
+    too (here the first moments of the dead units' bias gradients, exactly 0, decaying by β₁
+    a step). The loop flushes them to 0: without the flush this very run leaves subnormals."""
+    from handgrad.training import steps
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64 * 140, 4)).astype(np.float32)
+    y = rng.integers(0, 3, len(X))
+
+    def run(flush_every):
+        monkeypatch.setattr(steps, "FLUSH_EVERY", flush_every)
+        net = hg.MLP([4, 16, 3], l2=l2, seed=0)
+        net.biases[0][:8] = -1e3  # half the hidden units can never fire
+        opt = SGD(lr=0.5) if optimizer == "sgd" else Adam(lr=0.01)
+        hg.fit(net, X, y, epochs=epochs, batch_size=64, optimizer=opt, shuffle=False, diagnostics=False)
+        return _subnormals(net.flat, *opt.state_buffers())
+
+    assert run(0) > 0      # the cause is there ...
+    assert run(32) == 0    # ... and the flush removes it

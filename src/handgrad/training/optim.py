@@ -82,6 +82,10 @@ class SGD:
         else:
             axpy(1.0, v, params, tmp)                                # θ ← θ + v
 
+    def state_buffers(self) -> list[Array]:
+        """The state arrays updated in place (for flushing subnormals)."""
+        return [] if self.velocity is None else [self.velocity]
+
     @property
     def fuses_into_backward(self) -> bool:
         """Plain SGD (μ = 0) can update each layer inside the products that compute its
@@ -169,6 +173,10 @@ class Adam:
         tmp += self.eps * root_bias2 if self.eps_on == "v_hat" else self.eps  # √v + ε√(1−β₂ᵗ)
         np.divide(self.m, tmp, out=tmp)
         axpy(-lr * root_bias2 / (1 - b1 ** self.t), tmp, params, tmp2)
+
+    def state_buffers(self) -> list[Array]:
+        """The state arrays updated in place (for flushing subnormals)."""
+        return [self.m, self.v]
 
     def state_dict(self) -> dict:
         return {"lr": self.lr, "t": self.t, "m": self.m.copy(), "v": self.v.copy()}

@@ -5,7 +5,8 @@ Per batch: gather the rows (into reused buffers when shuffled), the fast forward
 pass (:meth:`~handgrad.MLP.train_step`), the optimizer's step — or, for plain SGD, the update
 fused into the backward products — and the running sums of the epoch's losses and correct
 rows. At the epoch's last step the diagnostics (gradient norms, update ratios) are taken, so
-that step is never fused; dead ReLU units are tracked at every step.
+that step is never fused; dead ReLU units are tracked at every step; every few steps subnormal
+numbers in the parameters and the optimizer's state are set to 0.
 """
 
 from __future__ import annotations
@@ -16,11 +17,16 @@ from typing import Callable
 
 import numpy as np
 
+from ..fast.kernels import flush_subnormals
 from ..fast.memory import aligned_empty
 from .diagnostics import DeadUnits, epoch_diagnostics, frobenius, notify
 
 Array = np.ndarray
 SKIP = object()  # returned by a batch_weights hook: leave this batch out (no step)
+# Every this many steps (and at an epoch's end) subnormal parameters and optimizer state are
+# set to 0 (fast.kernels.flush_subnormals): ~0.2 ms for 235k parameters, against the products'
+# slow path on subnormals. 0 turns it off.
+FLUSH_EVERY = 32
 
 
 @dataclass
@@ -55,6 +61,12 @@ class EpochRunner:
             buf = aligned_empty(shape, a.dtype) if name == "X" else np.empty(shape, a.dtype)
             self._buffers[name] = buf
         return np.take(a, rows, axis=0, out=buf[:k])
+
+    def flush(self) -> None:
+        """Subnormal parameters and optimizer state to 0 (see :data:`FLUSH_EVERY`)."""
+        flush_subnormals(self.net.flat)
+        for buf in getattr(self.opt, "state_buffers", lambda: [])():
+            flush_subnormals(buf)
 
     def run(self, X, y: Array, w: Array | None, order: Array | None, *, epoch: int = 0,
             first: int = 0, sums: EpochSums | None = None,
@@ -107,6 +119,8 @@ class EpochRunner:
                 last_step = (before, [frobenius(g) for g in net.weight_grads])
             if not fused:
                 opt.step(net.flat, net.flat_grad)
+            if FLUSH_EVERY and ((b + 1) % FLUSH_EVERY == 0 or last):
+                self.flush()
             if self.callbacks:
                 notify(self.callbacks, "on_batch_end", epoch, b, n_batches, result.loss)
             if should_stop is not None and b + 1 < n_batches and should_stop():
