@@ -150,3 +150,26 @@ def test_a_raw_csv_trains_with_no_options_and_predicts_new_rows(tmp_path):
     assert "categorical island, sex" in " ".join(info.stdout.split()), info.stdout
     out = run("evaluate", model, "--data", str(tmp_path / "new.csv"))  # no target column
     assert out.returncode != 0 and "Traceback" not in out.stderr and "species" in out.stderr
+
+
+def test_predict_copies_id_columns_and_rounds_probabilities(tmp_path):
+    frame = penguins_like(200)
+    frame.insert(0, "penguin", [f"P-{i}" for i in range(len(frame))])
+    frame.insert(1, "tag", [f"T{i % 50}" for i in range(len(frame))])
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    out = run("train", "--data", str(tmp_path / "train.csv"), "--target", "species", "--epochs", "5",
+              "--id-column", "tag", "--out-dir", str(tmp_path / "o"), "--no-plot", "--json")
+    assert out.returncode == 0, out.stderr
+    notes = json.loads(out.stdout)["notes"]
+    assert any("'penguin' dropped: an identifier" in n for n in notes)
+    assert any("'tag' dropped: an identifier (--id-column)" in n for n in notes)
+    assert any("validation part has only" in n for n in notes)  # 16 rows
+    frame.drop(columns=["species"]).head(7).to_csv(tmp_path / "new.csv", index=False)
+    out = run("predict", str(tmp_path / "o" / "model.safetensors"), "--data", str(tmp_path / "new.csv"),
+              "--out", str(tmp_path / "p.csv"), "--proba", "--quiet")
+    assert out.returncode == 0, out.stderr
+    text = (tmp_path / "p.csv").read_text().splitlines()
+    assert text[0].startswith("penguin,tag,prediction,proba_")
+    assert text[1].startswith("P-0,T0,")
+    probs = [float(cell) for line in text[1:] for cell in line.split(",")[3:]]
+    assert all(float(f"{p:.6g}") == p for p in probs)  # 6 significant digits at most

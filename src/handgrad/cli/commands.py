@@ -99,7 +99,7 @@ def cmd_train(args) -> int:
     model = train_classifier(
         _rows(features, train_idx), labels[train_idx], feature_names=names,
         categorical=args.categorical, numeric=args.numeric, drop=args.drop,
-        max_categories=args.max_categories,
+        max_categories=args.max_categories, id_columns=args.id_column,
         hidden_sizes=args.hidden, activation=args.activation, l2=args.l2, dtype=args.dtype,
         optimizer=args.optimizer, lr=args.lr, schedule=args.schedule, epochs=args.epochs,
         batch_size=args.batch_size, validation_fraction=args.val_fraction,
@@ -109,6 +109,10 @@ def cmd_train(args) -> int:
         resume=args.resume,
         record={"dataset": name, "target": args.target if args.data else data.target_name})
     notes += (model.record.get("table") or {}).get("notes", [])
+    if 0 < model.record["n_val"] < 30:
+        notes.append(f"the validation part has only {model.record['n_val']} rows: early stopping "
+                     "chooses the epoch on very few rows, so expect noisy results (a larger "
+                     "--val-fraction helps)")
     history = model.record["history"]
     if args.test:
         test_X, test_y, test_file = _model_data(argparse.Namespace(data=args.test), model,
@@ -204,14 +208,27 @@ def cmd_predict(args) -> int:
     from ..model.files import load_model
 
     model = load_model(args.model)
-    X, _, _ = _model_data(args, model)
+    ids = []
+    if model.encoder is not None and args.data:  # copy the rows' identifiers into the output
+        from ..data import load_table_frame
+
+        table = load_table_frame(args.data)
+        ids = [c for c in model.encoder.id_column_names if c in table.frame.columns]
+        X = table.frame
+    else:
+        X, _, _ = _model_data(args, model)
     proba = model.predict_proba(X)
-    labels = model.classes[np.argmax(proba, axis=1)]
-    header = ["prediction"] + ([f"proba_{c}" for c in model.classes] if args.proba else [])
-    rows = ([lab, *p] if args.proba else [lab] for lab, p in zip(labels.tolist(), proba.tolist()))
+    labels = model.classes[np.argmax(proba, axis=1)].tolist()
+    header = ids + ["prediction"] + ([f"proba_{c}" for c in model.classes] if args.proba else [])
+    # 6 significant digits: finer than any decision needs, and rows stay readable
+    cells = [[float(f"{p:.6g}") for p in row] for row in proba.tolist()] if args.proba else None
+    id_values = [X[c].tolist() for c in ids]
+    rows = ([*(v[i] for v in id_values), lab, *(cells[i] if cells else [])]
+            for i, lab in enumerate(labels))
     _write_csv_atomic(Path(args.out), header, rows)
     if not args.quiet:
-        print(f"wrote {len(labels)} predictions to {args.out}", file=sys.stderr)
+        print(f"wrote {len(labels)} predictions to {args.out}"
+              + (f" (with {', '.join(ids)} from the input)" if ids else ""), file=sys.stderr)
     return 0
 
 

@@ -62,6 +62,8 @@ def _train_parser(sub) -> None:
     p.add_argument("--numeric", nargs="+", default=(), metavar="COLUMN",
                    help="treat these columns of --data as numbers (a non-number is refused)")
     p.add_argument("--drop", nargs="+", default=(), metavar="COLUMN", help="ignore these columns of --data")
+    p.add_argument("--id-column", nargs="+", default=(), metavar="COLUMN",
+                   help="columns that identify rows: not features, copied into predict's output")
     p.add_argument("--max-categories", type=int, default=64, metavar="N",
                    help="one-hot columns per categorical column; rarer values share one (default 64)")
     p.add_argument("--seed", type=int, default=D["seed"])

@@ -39,6 +39,7 @@ import numpy as np
 
 from ..errors import InputError
 
+ID_WHY = "an identifier"  # a dropped column so marked is copied into prediction files
 MISSING = "(missing)"
 OTHER = "(other)"
 _TRUE = {"true", "yes", "t", "y"}
@@ -107,8 +108,9 @@ class TableEncoder:
     """
 
     def __init__(self, categorical: Iterable[str] = (), numeric: Iterable[str] = (),
-                 drop: Iterable[str] = (), max_categories: int = 64):
+                 drop: Iterable[str] = (), max_categories: int = 64, id_columns: Iterable[str] = ()):
         self.categorical, self.numeric, self.drop = set(categorical), set(numeric), set(drop)
+        self.id_columns = set(id_columns)
         both = self.categorical & self.numeric
         if both:
             raise InputError(f"column(s) {sorted(both)} cannot be both categorical and numeric")
@@ -119,7 +121,7 @@ class TableEncoder:
     # ----- fitting -----------------------------------------------------------------------
     def fit(self, frame) -> "TableEncoder":
         names = [str(c) for c in frame.columns]
-        unknown = (self.categorical | self.numeric | self.drop) - set(names)
+        unknown = (self.categorical | self.numeric | self.drop | self.id_columns) - set(names)
         if unknown:
             raise InputError(f"column(s) {sorted(unknown)} named in --categorical/--numeric/--drop "
                              f"are not in the table; its columns are {names}")
@@ -140,6 +142,8 @@ class TableEncoder:
         n = len(values)
         if name in self.drop:
             return {"name": name, "kind": "dropped", "why": "asked (--drop)"}
+        if name in self.id_columns:
+            return {"name": name, "kind": "dropped", "why": ID_WHY + " (--id-column)"}
         if name not in self.categorical | self.numeric:
             if not present:
                 return {"name": name, "kind": "dropped", "why": "empty (no value in the training rows)"}
@@ -172,7 +176,7 @@ class TableEncoder:
         text = [_text(v) for v in present]
         counts = Counter(text)
         if name not in self.categorical and n >= _MIN_ROWS_FOR_ID and len(counts) == n:
-            return {"name": name, "kind": "dropped", "why": "an identifier (a different value in every row)"}
+            return {"name": name, "kind": "dropped", "why": ID_WHY + " (a different value in every row)"}
         ranked = sorted(counts, key=lambda c: (-counts[c], c))
         kept = ranked[:self.max_categories]
         return {"name": name, "kind": "categorical", "categories": sorted(kept),
@@ -183,6 +187,12 @@ class TableEncoder:
     def input_columns(self) -> list[str]:
         """The columns a table must have for :meth:`transform` (dropped ones are not needed)."""
         return [s["name"] for s in self.columns_ if s["kind"] != "dropped"]
+
+    @property
+    def id_column_names(self) -> list[str]:
+        """Dropped columns that identify rows: ``predict`` copies them into its output."""
+        return [s["name"] for s in self.columns_
+                if s["kind"] == "dropped" and s["why"].startswith(ID_WHY)]
 
     @property
     def feature_names_out_(self) -> list[str]:

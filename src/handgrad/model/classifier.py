@@ -36,7 +36,7 @@ def train_classifier(X, y, *, feature_names: Sequence[str] | None = None,
                      X_val=None, y_val=None, patience: int | None = DEFAULTS["patience"],
                      sample_weight=None, class_weight=None, seed: int = DEFAULTS["seed"],
                      standardize: bool = True, callbacks=(), record: dict | None = None,
-                     categorical=(), numeric=(), drop=(), max_categories: int = 64,
+                     categorical=(), numeric=(), drop=(), max_categories: int = 64, id_columns=(),
                      **fit_options) -> Model:
     """Train an MLP classifier on raw features ``X`` (n, d) and labels ``y`` (ints or strings).
 
@@ -54,7 +54,8 @@ def train_classifier(X, y, *, feature_names: Sequence[str] | None = None,
     frame = X if hasattr(X, "columns") else None
     if frame is None:
         X = check_matrix(X, "X")
-    table_encoder = TableEncoder(categorical, numeric, drop, max_categories) if frame is not None else None
+    table_encoder = (TableEncoder(categorical, numeric, drop, max_categories, id_columns)
+                     if frame is not None else None)
     encoder = LabelEncoder().fit(np.asarray(y))
     y_idx = encoder.transform(y)
     n_rows = len(frame) if frame is not None else X.shape[0]
