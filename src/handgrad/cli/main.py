@@ -57,6 +57,10 @@ def _train_parser(sub) -> None:
     p.add_argument("--patience", type=int, default=D["patience"],
                    help="early stopping patience in epochs, 0 = off (default 20)")
     p.add_argument("--class-weight", choices=["balanced"], default=None)
+    p.add_argument("--metric", default="loss", choices=["loss", "accuracy", "balanced_accuracy", "macro_f1"],
+                   help="what early stopping watches on the validation part (default loss)")
+    p.add_argument("--refit", action="store_true",
+                   help="after choosing the epochs on the validation part, train again on all rows")
     p.add_argument("--categorical", nargs="+", default=(), metavar="COLUMN",
                    help="treat these columns of --data as categories (one-hot)")
     p.add_argument("--numeric", nargs="+", default=(), metavar="COLUMN",

@@ -26,7 +26,34 @@ DEFAULTS = {"hidden_sizes": (256,), "activation": "relu", "l2": 1e-4, "dtype": "
             "batch_size": 32, "validation_fraction": 0.1, "patience": 20, "seed": 0}
 
 
-def train_classifier(X, y, *, feature_names: Sequence[str] | None = None,
+def train_classifier(X, y, *, refit: bool = False, monitor: str | None = None, **options) -> Model:
+    """Train an MLP classifier on raw features ``X`` (n, d) and labels ``y`` (ints or strings).
+
+    ``options`` are those of :func:`train_once` (architecture, optimizer, epochs, validation
+    part, table encoding, ...). ``monitor`` is what early stopping watches on the validation
+    part (:func:`~handgrad.fit`'s ``monitor``). With ``refit``, the number of epochs chosen on
+    the validation part is then trained again from the start on *all* rows (training and
+    validation), so the final model has seen every row; the record's ``refit`` says so.
+    """
+    model = train_once(X, y, monitor=monitor, **options)
+    if not refit:
+        return model
+    if options.get("X_val") is not None:
+        raise InputError("refit trains again on the training rows plus the validation part held out "
+                         "by validation_fraction; with X_val given, add those rows to X yourself")
+    history = model.record["history"]
+    if not model.record["n_val"]:
+        raise InputError("refit needs a validation part to choose the epochs on (validation_fraction > 0)")
+    epochs = history["best_epoch"] or len(history["epochs"])
+    final = train_once(X, y, **{**options, "validation_fraction": 0.0, "patience": None,
+                                "epochs": epochs})
+    final.record["refit"] = {"epochs": epochs, "chosen_on_n_val": model.record["n_val"],
+                             "monitor": history["monitor"],
+                             "best_value": history["epochs"][epochs - 1].get(history["monitor"])}
+    return final
+
+
+def train_once(X, y, *, feature_names: Sequence[str] | None = None,
                      hidden_sizes: Sequence[int] = DEFAULTS["hidden_sizes"],
                      activation=DEFAULTS["activation"], l2: float = DEFAULTS["l2"],
                      dtype=DEFAULTS["dtype"], optimizer=DEFAULTS["optimizer"],
@@ -38,7 +65,7 @@ def train_classifier(X, y, *, feature_names: Sequence[str] | None = None,
                      standardize: bool = True, callbacks=(), record: dict | None = None,
                      categorical=(), numeric=(), drop=(), max_categories: int = 64, id_columns=(),
                      **fit_options) -> Model:
-    """Train an MLP classifier on raw features ``X`` (n, d) and labels ``y`` (ints or strings).
+    """One training run of :func:`train_classifier` (no refit).
 
     ``X`` may be a numeric matrix or a pandas DataFrame. A DataFrame goes through a
     :class:`~handgrad.data.features.TableEncoder` fitted on the training rows only (text

@@ -1,4 +1,5 @@
-"""The loss and accuracy of a network on a held-out set, as the training loops report them."""
+"""The loss and accuracy of a network on a held-out set, as the training loops report them,
+and the metrics early stopping can watch (which of them are to be maximised)."""
 
 from __future__ import annotations
 
@@ -16,3 +17,36 @@ def evaluate(net, X: Array, y: Array, batch_size: int = 4096) -> tuple[float, fl
     logits = forward_in_chunks(net, X, batch_size)
     hits = n_correct(net.output, logits, y)
     return LOSSES[net.output](logits, y)[0], None if hits is None else hits / X.shape[0]
+
+
+# the metrics early stopping can monitor, and whether larger is better
+MONITORS = {"val_loss": False, "train_loss": False, "val_accuracy": True,
+            "val_balanced_accuracy": True, "val_macro_f1": True}
+
+
+def class_metrics(net, logits: Array, y: Array) -> dict:
+    """Balanced accuracy (mean recall over the classes present) and macro F1 of a softmax
+    network's logits against labels (or the argmax of probability rows); empty otherwise."""
+    if net.output != "softmax":
+        return {}
+    K = net.n_classes
+    truth = y if y.ndim == 1 else y.argmax(axis=1)
+    cm = np.bincount(truth * K + np.argmax(logits, axis=1), minlength=K * K).reshape(K, K)
+    support, predicted, hits = cm.sum(axis=1), cm.sum(axis=0), np.diag(cm)
+    present = support > 0
+    recall = hits[present] / support[present]
+    precision = np.divide(hits, predicted, out=np.zeros(K), where=predicted > 0)[present]
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(recall),
+                   where=precision + recall > 0)
+    return {"balanced_accuracy": float(recall.mean()), "macro_f1": float(f1.mean())}
+
+
+def validation_record(net, X: Array, y: Array) -> dict:
+    """``val_loss``, ``val_accuracy`` and, for classes, ``val_balanced_accuracy`` and
+    ``val_macro_f1`` of validated X, y."""
+    logits = forward_in_chunks(net, X)
+    hits = n_correct(net.output, logits, y)
+    record = {"val_loss": LOSSES[net.output](logits, y)[0],
+              "val_accuracy": None if hits is None else hits / X.shape[0]}
+    record.update({f"val_{k}": v for k, v in class_metrics(net, logits, y).items()})
+    return record

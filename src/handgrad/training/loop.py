@@ -19,7 +19,7 @@ from ..errors import InputError, TrainingInterrupted
 from ..fast.threads import limit_blas_threads
 from ..network import MLP
 from .checkpoint import Checkpointer, data_fingerprint
-from .evaluation import evaluate
+from .evaluation import MONITORS, evaluate
 from .history import Callback, History
 from .optim import make_optimizer
 from .run import TrainingRun
@@ -40,7 +40,8 @@ def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 
         restore_best: bool = True, sample_weight=None, class_weight=None,
         callbacks: Sequence[Callable | Callback] = (), shuffle: bool = True,
         seed: int | None = 0, diagnostics: bool = True, blas_threads="auto",
-        checkpoint_dir=None, checkpoint_every: int = 1, resume: bool = False) -> History:
+        checkpoint_dir=None, checkpoint_every: int = 1, resume: bool = False,
+        monitor: str | None = None) -> History:
     """Train ``net`` in place by mini-batch gradient descent; return the :class:`History`.
 
     Args:
@@ -56,8 +57,12 @@ def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 
         lr, schedule: base learning rate and ``"constant"``, ``"step"``, ``"exponential"``,
             ``"cosine"``, ``"plateau"`` or a :class:`~handgrad.training.schedules.Schedule`.
         patience: stop after this many epochs without an improvement larger than
-            ``min_delta`` of the monitored loss; with ``restore_best`` the weights of the
+            ``min_delta`` of the monitored value; with ``restore_best`` the weights of the
             best epoch are put back at the end.
+        monitor: what early stopping and ``best_epoch`` watch: ``"val_loss"`` (the default
+            with a validation set), ``"val_accuracy"``, ``"val_balanced_accuracy"``,
+            ``"val_macro_f1"`` (scores: larger is better) or ``"train_loss"`` (the default
+            without one).
         sample_weight: (n,) weights w_i; ``class_weight``: dict {class index: weight} or
             ``"balanced"``. The loss becomes (1/m)Σ w_i·c_{y_i}·CE_i.
         callbacks: callables ``cb(record, net)`` or :class:`Callback` objects.
@@ -107,8 +112,14 @@ def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 
     # an optimizer object brings its own learning rate; the schedule starts from it
     base_lr = opt.lr if hasattr(optimizer, "step") else lr
     sched = schedule if isinstance(schedule, Schedule) else make_schedule(schedule, base_lr, epochs)
+    if monitor is not None and monitor not in MONITORS:
+        raise InputError(f"monitor must be one of {', '.join(MONITORS)}, got {monitor!r}")
+    if monitor is not None and monitor != "train_loss" and X_val is None:
+        raise InputError(f"monitor={monitor!r} needs a validation set (X_val/y_val or validation_fraction)")
+    if monitor in ("val_balanced_accuracy", "val_macro_f1") and net.output != "softmax":
+        raise InputError(f"monitor={monitor!r} needs a softmax output (classes)")
     loop = TrainingRun(net, opt, sched, X, y, w, X_val, y_val, batch_size, shuffle, seed,
-                 patience, min_delta, restore_best, list(callbacks), diagnostics)
+                       patience, min_delta, restore_best, list(callbacks), diagnostics, monitor)
     if checkpoint_dir is not None:
         loop.checkpoint_every = _check_count(checkpoint_every, "checkpoint_every")
         fingerprint = {"sizes": net.sizes, "activations": [a.name for a in net.activations],
@@ -116,6 +127,8 @@ def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 
                        "optimizer": opt.config(), "schedule": sched.config(),
                        "batch_size": batch_size, "shuffle": bool(shuffle), "seed": seed,
                        "patience": patience, "data": data_fingerprint(X, y, w, X_val, y_val)}
+        if monitor not in (None, "val_loss", "train_loss"):  # older checkpoints match otherwise
+            fingerprint["monitor"] = monitor
         loop.checkpointer = Checkpointer(checkpoint_dir, fingerprint)
         if resume:
             found = loop.checkpointer.load_latest()

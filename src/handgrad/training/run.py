@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import TrainingDivergedError, TrainingInterrupted
 from .diagnostics import notify
-from .evaluation import evaluate
+from .evaluation import MONITORS, validation_record
 from .history import History
 from .steps import EpochRunner, EpochSums
 
@@ -48,7 +48,7 @@ class TrainingRun:
     stopping and checkpoints, kept together so that a checkpoint can hold all of it."""
 
     def __init__(self, net, opt, sched, X, y, w, X_val, y_val, batch_size, shuffle, seed,
-                 patience, min_delta, restore_best, callbacks, diagnostics):
+                 patience, min_delta, restore_best, callbacks, diagnostics, monitor=None):
         self.net, self.opt, self.sched = net, opt, sched
         self.X, self.y, self.w = X, y, w
         self.X_val, self.y_val = X_val, y_val
@@ -57,7 +57,9 @@ class TrainingRun:
         self.patience, self.min_delta, self.restore_best = patience, min_delta, restore_best
         self.callbacks = callbacks
         self.diagnostics = diagnostics
-        self.history = History(monitor="val_loss" if X_val is not None else "train_loss")
+        self.history = History(monitor=monitor or ("val_loss" if X_val is not None else "train_loss"))
+        # early stopping minimises the monitored value, or its negative for a score
+        self.sign = -1.0 if MONITORS[self.history.monitor] else 1.0
         self.best = math.inf
         self.best_flat: Array | None = None
         self.wait = 0
@@ -144,7 +146,7 @@ class TrainingRun:
                   "train_accuracy": None if sums.correct is None else sums.correct / n,
                   "val_loss": None, "val_accuracy": None}
         if self.X_val is not None:
-            record["val_loss"], record["val_accuracy"] = evaluate(net, self.X_val, self.y_val)
+            record.update(validation_record(net, self.X_val, self.y_val))
         if self.diagnostics:
             record["diagnostics"] = sums.diagnostics
         record["time"] = time.perf_counter() - t0
@@ -195,7 +197,7 @@ class TrainingRun:
                 "run again with resume=True (handgrad train ... --resume) to continue")
 
     def _early_stop(self, record: dict) -> bool:
-        metric = record[self.history.monitor]
+        metric = self.sign * record[self.history.monitor]
         self.sched.observe(metric)
         if metric < self.best - self.min_delta:
             self.best, self.wait = metric, 0
