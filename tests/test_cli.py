@@ -226,3 +226,29 @@ def test_accuracy_no_better_than_the_majority_class_is_pointed_out(tmp_path):
     flat = " ".join(out.stdout.split())
     assert "no better than always answering the most common class" in flat and "--class-weight balanced" in flat
     assert "balanced accuracy" in flat
+
+
+@pytest.mark.parametrize("k", [2, 4])
+def test_the_cli_metrics_equal_scikit_learns(k):
+    from sklearn import metrics as sk
+
+    from handgrad.cli.evaluation import classification_summary
+
+    rng = np.random.default_rng(k)
+    y = rng.integers(0, k, 500)
+    proba = rng.dirichlet(np.ones(k), 500) + 0.8 * np.eye(k)[y] * rng.uniform(size=(500, 1))
+    proba = np.round(proba / proba.sum(axis=1, keepdims=True), 2)  # rounding makes ties
+    proba /= proba.sum(axis=1, keepdims=True)
+    pred = proba.argmax(axis=1)
+    s = classification_summary(y, pred, [f"c{i}" for i in range(k)], proba)
+    assert s["balanced_accuracy"] == pytest.approx(sk.balanced_accuracy_score(y, pred), abs=1e-12)
+    assert s["macro_f1"] == pytest.approx(sk.f1_score(y, pred, average="macro"), abs=1e-12)
+    assert s["log_loss"] == pytest.approx(sk.log_loss(y, proba), rel=1e-9)
+    assert s["confusion_matrix"] == sk.confusion_matrix(y, pred).tolist()
+    p, r, f, n = sk.precision_recall_fscore_support(y, pred, zero_division=0)
+    for row, *ref in zip(s["per_class"], p, r, f, n):
+        assert [row["precision"], row["recall"], row["f1"], row["support"]] == pytest.approx(ref)
+    if k == 2:
+        assert s["roc_auc"] == pytest.approx(sk.roc_auc_score(y, proba[:, 1]), abs=1e-12)
+    else:
+        assert s["roc_auc"] is None

@@ -24,21 +24,33 @@ MONITORS = {"val_loss": False, "train_loss": False, "val_accuracy": True,
             "val_balanced_accuracy": True, "val_macro_f1": True}
 
 
+def confusion_matrix(truth: Array, pred: Array, n_classes: int) -> Array:
+    """(K, K) counts, rows = true class, columns = predicted class."""
+    return np.bincount(truth * n_classes + pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+
+
+def per_class_scores(cm: Array) -> tuple[Array, Array, Array, Array]:
+    """(precision, recall, F1, support) per class from a confusion matrix; 0 where undefined
+    (no prediction of the class, or no row of it), as scikit-learn's ``zero_division=0``."""
+    support, predicted, hits = cm.sum(axis=1), cm.sum(axis=0), np.diag(cm).astype(np.float64)
+    precision = np.divide(hits, predicted, out=np.zeros(len(cm)), where=predicted > 0)
+    recall = np.divide(hits, support, out=np.zeros(len(cm)), where=support > 0)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(len(cm)),
+                   where=precision + recall > 0)
+    return precision, recall, f1, support
+
+
 def class_metrics(net, logits: Array, y: Array) -> dict:
-    """Balanced accuracy (mean recall over the classes present) and macro F1 of a softmax
-    network's logits against labels (or the argmax of probability rows); empty otherwise."""
+    """Balanced accuracy (mean recall over the classes present) and macro F1 (over the same
+    classes) of a softmax network's logits against labels (or the argmax of probability
+    rows); empty for other outputs."""
     if net.output != "softmax":
         return {}
-    K = net.n_classes
     truth = y if y.ndim == 1 else y.argmax(axis=1)
-    cm = np.bincount(truth * K + np.argmax(logits, axis=1), minlength=K * K).reshape(K, K)
-    support, predicted, hits = cm.sum(axis=1), cm.sum(axis=0), np.diag(cm)
+    _, recall, f1, support = per_class_scores(confusion_matrix(truth, np.argmax(logits, axis=1),
+                                                               net.n_classes))
     present = support > 0
-    recall = hits[present] / support[present]
-    precision = np.divide(hits, predicted, out=np.zeros(K), where=predicted > 0)[present]
-    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(recall),
-                   where=precision + recall > 0)
-    return {"balanced_accuracy": float(recall.mean()), "macro_f1": float(f1.mean())}
+    return {"balanced_accuracy": float(recall[present].mean()), "macro_f1": float(f1[present].mean())}
 
 
 def validation_record(net, X: Array, y: Array) -> dict:
