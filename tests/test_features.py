@@ -173,3 +173,12 @@ def test_predict_copies_id_columns_and_rounds_probabilities(tmp_path):
     assert text[1].startswith("P-0,T0,")
     probs = [float(cell) for line in text[1:] for cell in line.split(",")[3:]]
     assert all(float(f"{p:.6g}") == p for p in probs)  # 6 significant digits at most
+
+
+@pytest.mark.parametrize("values, message", [
+    ([1e308, -1e308] * 20, "too large to standardise"),
+    (["inf", "1"] * 20, "a feature must be a finite number"),
+])
+def test_numbers_that_cannot_be_encoded_are_refused_by_name(values, message):
+    with pytest.raises(InputError, match=f"column 'x'.*{message}"):
+        TableEncoder().fit(pd.DataFrame({"x": values}))

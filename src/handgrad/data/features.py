@@ -38,6 +38,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..errors import InputError
+from .feature_checks import checked_column
 
 ID_WHY = "an identifier"  # a dropped column so marked is copied into prediction files
 MISSING = "(missing)"
@@ -151,13 +152,19 @@ class TableEncoder:
                 return {"name": name, "kind": "dropped", "why": f"constant (always {_text(present[0])!r})"}
         numbers = [_as_number(v) for v in present]
         if name in self.numeric or (name not in self.categorical and all(x is not None for x in numbers)):
-            bad = [v for v, x in zip(present, numbers) if x is None or not math.isfinite(x)]
+            bad = [v for v, x in zip(present, numbers) if x is None]
             if bad:
                 raise InputError(f"column {name!r} is to be numeric but holds {_text(bad[0])!r}; "
                                  "fix the value or make the column categorical")
+            infinite = [v for v, x in zip(present, numbers) if not math.isfinite(x)]
+            if infinite:
+                raise InputError(f"column {name!r} holds {_text(infinite[0])!r}; a feature must be a "
+                                 "finite number: fix the cell or leave it empty")
             x = np.array(numbers, dtype=np.float64)
+            with np.errstate(over="ignore", invalid="ignore"):
+                increasing = bool(np.all(np.diff(x) > 0))
             if (name not in self.numeric and n >= _MIN_ROWS_FOR_ID and not missing.any()
-                    and np.all(x == np.round(x)) and (np.all(np.diff(x) > 0) or (
+                    and np.all(x == np.round(x)) and (increasing or (
                         name.strip().lower() in _INDEX_NAMES and np.unique(x).size == n))):
                 return {"name": name, "kind": "dropped", "why": "row numbers (an index column)"}
             if not x.size:
@@ -165,9 +172,13 @@ class TableEncoder:
             fill = float(np.median(x))
             filled = np.where(missing, fill, 0.0)
             filled[~missing] = x
-            std = float(filled.std())
+            with np.errstate(over="ignore", invalid="ignore"):
+                mean, std = float(filled.mean()), float(filled.std())
+            if not (math.isfinite(mean) and math.isfinite(std)):
+                raise InputError(f"column {name!r} holds numbers too large to standardise (up to "
+                                 f"{np.abs(x).max():.3g}); rescale the column")
             return {"name": name, "kind": "numeric", "fill": fill, "indicator": bool(missing.any()),
-                    "mean": float(filled.mean()), "scale": std if std > 0 else 1.0}
+                    "mean": mean, "scale": std if std > 0 else 1.0}
         flags = [_as_bool(v) for v in present]
         if name not in self.categorical and all(f is not None for f in flags):
             ones = sum(flags)
@@ -275,39 +286,8 @@ class TableEncoder:
         if not isinstance(spec, dict) or not isinstance(spec.get("columns"), list):
             raise InputError("the table encoding must be an object with a 'columns' list")
         enc = cls(max_categories=spec.get("max_categories", 64))
-        enc.columns_ = [_checked_column(c, i) for i, c in enumerate(spec["columns"])]
+        enc.columns_ = [checked_column(c, i) for i, c in enumerate(spec["columns"])]
         names = [c["name"] for c in enc.columns_]
         if len(set(names)) != len(names) or not enc.input_columns:
             raise InputError("the table encoding names a column twice or keeps no column")
         return enc
-
-
-_KEYS = {"numeric": {"fill": float, "indicator": bool, "mean": float, "scale": float},
-         "boolean": {"fill": float, "indicator": bool},
-         "categorical": {"categories": list, "other": bool, "missing": bool},
-         "dropped": {"why": str}}
-
-
-def _checked_column(c, i: int) -> dict[str, Any]:
-    if not isinstance(c, dict) or not isinstance(c.get("name"), str) or c.get("kind") not in _KEYS:
-        raise InputError(f"column {i} of the table encoding needs a text 'name' and a 'kind' of "
-                         f"{sorted(_KEYS)}")
-    want = _KEYS[c["kind"]]
-    if set(c) != {"name", "kind", *want}:
-        raise InputError(f"column {c['name']!r} of the table encoding has keys {sorted(c)}, "
-                         f"expected {sorted({'name', 'kind', *want})}")
-    for key, typ in want.items():
-        v = c[key]
-        ok = (isinstance(v, bool) if typ is bool else
-              isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) if typ is float
-              else isinstance(v, typ))
-        if not ok:
-            raise InputError(f"column {c['name']!r} of the table encoding: {key} must be a "
-                             f"{typ.__name__}, got {v!r}")
-    if c["kind"] == "numeric" and not c["scale"] > 0:
-        raise InputError(f"column {c['name']!r} of the table encoding: scale must be > 0")
-    if c["kind"] == "categorical" and (not all(isinstance(x, str) for x in c["categories"])
-                                       or len(set(c["categories"])) != len(c["categories"])
-                                       or not (c["categories"] or c["other"] or c["missing"])):
-        raise InputError(f"column {c['name']!r} of the table encoding: categories must be distinct texts")
-    return dict(c)

@@ -1,0 +1,39 @@
+"""The checks a stored table encoding (:class:`~handgrad.data.features.TableEncoder`'s JSON, read
+from a model file that anyone may have written) must pass before it is used."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..errors import InputError
+
+_KEYS = {"numeric": {"fill": float, "indicator": bool, "mean": float, "scale": float},
+         "boolean": {"fill": float, "indicator": bool},
+         "categorical": {"categories": list, "other": bool, "missing": bool},
+         "dropped": {"why": str}}
+
+
+def checked_column(c, i: int) -> dict[str, Any]:
+    if not isinstance(c, dict) or not isinstance(c.get("name"), str) or c.get("kind") not in _KEYS:
+        raise InputError(f"column {i} of the table encoding needs a text 'name' and a 'kind' of "
+                         f"{sorted(_KEYS)}")
+    want = _KEYS[c["kind"]]
+    if set(c) != {"name", "kind", *want}:
+        raise InputError(f"column {c['name']!r} of the table encoding has keys {sorted(c)}, "
+                         f"expected {sorted({'name', 'kind', *want})}")
+    for key, typ in want.items():
+        v = c[key]
+        ok = (isinstance(v, bool) if typ is bool else
+              isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) if typ is float
+              else isinstance(v, typ))
+        if not ok:
+            raise InputError(f"column {c['name']!r} of the table encoding: {key} must be a "
+                             f"{typ.__name__}, got {v!r}")
+    if c["kind"] == "numeric" and not c["scale"] > 0:
+        raise InputError(f"column {c['name']!r} of the table encoding: scale must be > 0")
+    if c["kind"] == "categorical" and (not all(isinstance(x, str) for x in c["categories"])
+                                       or len(set(c["categories"])) != len(c["categories"])
+                                       or not (c["categories"] or c["other"] or c["missing"])):
+        raise InputError(f"column {c['name']!r} of the table encoding: categories must be distinct texts")
+    return dict(c)
