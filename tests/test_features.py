@@ -182,3 +182,24 @@ def test_predict_copies_id_columns_and_rounds_probabilities(tmp_path):
 def test_numbers_that_cannot_be_encoded_are_refused_by_name(values, message):
     with pytest.raises(InputError, match=f"column 'x'.*{message}"):
         TableEncoder().fit(pd.DataFrame({"x": values}))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_the_transformer_works_in_scikit_learn_pipelines():
+    from sklearn.base import clone
+    from sklearn.model_selection import cross_val_score
+    from sklearn.pipeline import make_pipeline
+
+    from handgrad.sklearn import MLPClassifier, TableTransformer
+
+    frame = penguins_like(240)
+    y = frame.pop("species").to_numpy()
+    pipe = make_pipeline(TableTransformer(categorical=["year"]), MLPClassifier(hidden_layer_sizes=(16,),
+                                                                                max_iter=300, random_state=0))
+    scores = cross_val_score(pipe, frame, y, cv=3)
+    assert scores.mean() > 0.9
+    fitted = clone(pipe).fit(frame, y)
+    names = fitted[0].get_feature_names_out()
+    assert "year=2008" in names and "island=Dream" in names and "sex=(missing)" in names
+    assert fitted[0].get_params()["categorical"] == ["year"]
+    assert fitted.predict(frame.iloc[:5]).shape == (5,)

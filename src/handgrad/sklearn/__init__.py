@@ -16,11 +16,13 @@ handgrad's flat parameter buffer).
 Beyond scikit-learn: ``activation="leaky_relu"``, ``class_weight`` (classifier),
 ``callbacks``, a user-supplied early-stopping validation set (``fit(..., X_val=, y_val=)``),
 float32 kept end to end, ``predict_log_proba`` from log-softmax / log σ, and the per-epoch
-backprop diagnostics in ``history_``. Needs the ``sklearn`` extra
+backprop diagnostics in ``history_``. And :class:`TableTransformer`: the table encoding of
+``handgrad train`` (text columns, empty cells) as a transformer for pipelines. Needs the ``sklearn`` extra
 (``pip install "handgrad[sklearn]"``).
 """
 
 from ._classifier import MLPClassifier
 from ._regressor import MLPRegressor
+from ._table import TableTransformer
 
-__all__ = ["MLPClassifier", "MLPRegressor"]
+__all__ = ["MLPClassifier", "MLPRegressor", "TableTransformer"]
