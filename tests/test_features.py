@@ -203,3 +203,15 @@ def test_the_transformer_works_in_scikit_learn_pipelines():
     assert "year=2008" in names and "island=Dream" in names and "sex=(missing)" in names
     assert fitted[0].get_params()["categorical"] == ["year"]
     assert fitted.predict(frame.iloc[:5]).shape == (5,)
+
+
+def test_every_offending_column_is_named_in_one_message():
+    frame = pd.DataFrame({"a": ["1", "x"] * 10, "b": [1.0, np.inf] * 10, "c": ["k", "l"] * 10})
+    with pytest.raises(InputError) as err:
+        TableEncoder(numeric=["a"]).fit(frame)
+    text = str(err.value)
+    assert text.startswith("2 columns cannot be used") and "'a'" in text and "'b'" in text
+    assert "\n" not in text
+    fitted = TableEncoder().fit(pd.DataFrame({"a": [1.0, 2.0] * 10, "b": ["yes", "no"] * 10}))
+    with pytest.raises(InputError, match="2 columns cannot be used.*'a' holds 'x'.*'b' holds 'maybe'"):
+        fitted.transform(pd.DataFrame({"a": ["x"], "b": ["maybe"]}))

@@ -95,6 +95,22 @@ def _text(v) -> str:
     return str(v).strip()
 
 
+def _each_column(fn, items) -> list:
+    """``fn`` on every (column, data) pair; the refusals of all columns are gathered into one
+    message, so that a table with several bad columns is fixed in one round trip."""
+    out, problems = [], []
+    for item in items:
+        try:
+            out.append(fn(*item))
+        except InputError as exc:
+            problems.append(str(exc))
+    if len(problems) == 1:
+        raise InputError(problems[0])
+    if problems:
+        raise InputError(f"{len(problems)} columns cannot be used: " + "; ".join(problems))
+    return out
+
+
 class TableEncoder:
     """Fit on a pandas DataFrame of feature columns; transform DataFrames with those columns.
 
@@ -128,7 +144,8 @@ class TableEncoder:
                              f"are not in the table; its columns are {names}")
         if len(frame) == 0:
             raise InputError("cannot fit the feature encoding on zero rows")
-        self.columns_ = [self._fit_column(name, frame[col]) for name, col in zip(names, frame.columns)]
+        self.columns_ = _each_column(self._fit_column, [(name, frame[col]) for name, col
+                                                        in zip(names, frame.columns)])
         if not any(s["kind"] != "dropped" for s in self.columns_):
             raise InputError("no usable feature column is left: " + "; ".join(self.notes_))
         return self
@@ -228,12 +245,8 @@ class TableEncoder:
         if missing_cols:
             raise InputError(f"the table lacks the column(s) {missing_cols} the model was trained on; "
                              f"its columns are {list(have)}")
-        blocks = []
-        for s in self.columns_:
-            if s["kind"] == "dropped":
-                continue
-            values, missing = _cells(frame[have[s["name"]]])
-            blocks.append(getattr(self, "_" + s["kind"])(s, values, missing))
+        blocks = _each_column(lambda spec, col: getattr(self, "_" + spec["kind"])(spec, *_cells(col)),
+                              [(s, frame[have[s["name"]]]) for s in self.columns_ if s["kind"] != "dropped"])
         return np.ascontiguousarray(np.column_stack(blocks), dtype=np.float64)
 
     def fit_transform(self, frame) -> np.ndarray:
