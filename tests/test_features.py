@@ -215,3 +215,15 @@ def test_every_offending_column_is_named_in_one_message():
     fitted = TableEncoder().fit(pd.DataFrame({"a": [1.0, 2.0] * 10, "b": ["yes", "no"] * 10}))
     with pytest.raises(InputError, match="2 columns cannot be used.*'a' holds 'x'.*'b' holds 'maybe'"):
         fitted.transform(pd.DataFrame({"a": ["x"], "b": ["maybe"]}))
+
+
+def test_a_class_named_None_is_a_class_and_NA_an_empty_cell(tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=90), "y": ["None", "Some", "Marked"] * 30,
+                          "z": ["NA", "1", "2"] * 30})
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    from handgrad.data import load_table_frame
+
+    table = load_table_frame(tmp_path / "t.csv", "y")
+    assert table.n_unlabelled == 0 and sorted(set(table.y)) == ["Marked", "None", "Some"]
+    assert table.frame["z"].isna().sum() == 30  # R's NA is a missing cell

@@ -28,6 +28,11 @@ TABLE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".txt.gz", ".par
 _TEXT_SEPARATORS = {".csv": ",", ".txt": ",", ".tsv": "\t"}
 
 _MAX_LISTED = 12  # column names shown in a message before "… (N in all)"
+# Cells read as missing: pandas' defaults (R writes NA, spreadsheets #N/A, databases NULL)
+# except "None", which is a category as often as a gap ("None", "Some", "Marked" in R's
+# Arthritis data): read as missing, a whole class would silently vanish.
+_MISSING_MARKERS = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+                    "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null"]
 
 
 # ---------------------------------------------------------------- tables (CSV, Parquet)
@@ -148,7 +153,8 @@ def _read_frame(path: Path):
                 # pandas renames duplicate columns ("a", "a.1"), so read the raw header first
                 raw = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str, keep_default_na=False)
                 header = [h for h in raw.iloc[0].tolist() if h != ""]
-                frame = pd.read_csv(path, sep=sep, index_col=False)
+                frame = pd.read_csv(path, sep=sep, index_col=False, keep_default_na=False,
+                                    na_values=_MISSING_MARKERS)
     except pd.errors.EmptyDataError:
         raise InputError(f"{path} has no data rows (the file holds no table)") from None
     except Exception as exc:  # noqa: BLE001
