@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import platform
 import statistics
 import sys
 import time
@@ -33,15 +32,7 @@ import handgrad as hg
 from handgrad.fast.blas import kernel_info
 from handgrad.training import steps
 
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+from benchenv import cpu_model  # noqa: E402  (bench/ is the script's directory)
 
 
 def interleaved(fns: dict, reps: int) -> dict:
