@@ -101,7 +101,7 @@ def cmd_train(args) -> int:
         categorical=args.categorical, numeric=args.numeric, drop=args.drop,
         max_categories=args.max_categories, id_columns=args.id_column, refit=args.refit,
         monitor=None if args.val_fraction == 0 else f"val_{args.metric}",
-        hidden_sizes=args.hidden, activation=args.activation, l2=args.l2, dtype=args.dtype,
+        hidden_sizes=args.hidden or "auto", activation=args.activation, l2=args.l2, dtype=args.dtype,
         optimizer=args.optimizer, lr=args.lr, schedule=args.schedule, epochs=args.epochs,
         batch_size=args.batch_size, validation_fraction=args.val_fraction,
         patience=args.patience or None, class_weight=args.class_weight, seed=args.seed,

@@ -35,8 +35,8 @@ def _train_parser(sub) -> None:
                        description="Train an MLP classifier, evaluate it on a held-out test set, and "
                                    "save the model file and learning curves.")
     _data_options(p)
-    p.add_argument("--hidden", type=int, nargs="+", default=list(D["hidden_sizes"]), metavar="N",
-                   help=f"hidden layer widths (default: {' '.join(map(str, D['hidden_sizes']))})")
+    p.add_argument("--hidden", type=int, nargs="+", default=None, metavar="N",
+                   help="hidden layer widths (default: one layer of twice the inputs, 64 to 256)")
     p.add_argument("--activation", nargs="+", default=[D["activation"]], metavar="NAME",
                    help="relu, leaky_relu[:alpha], sigmoid, tanh, identity; one, or one per hidden layer")
     p.add_argument("--optimizer", default=D["optimizer"], choices=["sgd", "nesterov", "adam", "adamw"])

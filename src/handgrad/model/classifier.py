@@ -21,9 +21,18 @@ from ..data.preprocessing import LabelEncoder, Standardizer
 from ..training.loop import fit, stratified_split
 from ..validation import check_matrix
 
-DEFAULTS = {"hidden_sizes": (256,), "activation": "relu", "l2": 1e-4, "dtype": "float32",
+DEFAULTS = {"hidden_sizes": "auto", "activation": "relu", "l2": 1e-4, "dtype": "float32",
             "optimizer": "adam", "lr": 1e-3, "schedule": "constant", "epochs": 200,
             "batch_size": 32, "validation_fraction": 0.1, "patience": 20, "seed": 0}
+
+
+def auto_width(n_inputs: int) -> int:
+    """The default hidden width: twice the network's inputs, between 64 and 256.
+
+    Chosen on bench/tabular.py's real tables: 256 units (the width that suits digits' 64
+    pixels) overfit the small tables of a dozen columns (carseats, mroz: 4.6 points below
+    scikit-learn's MLP at 256 units, within 1 at 64)."""
+    return int(min(256, max(64, 2 * int(n_inputs))))
 
 
 def train_classifier(X, y, *, refit: bool = False, monitor: str | None = None, **options) -> Model:
@@ -54,7 +63,7 @@ def train_classifier(X, y, *, refit: bool = False, monitor: str | None = None, *
 
 
 def train_once(X, y, *, feature_names: Sequence[str] | None = None,
-                     hidden_sizes: Sequence[int] = DEFAULTS["hidden_sizes"],
+                     hidden_sizes: Sequence[int] | str = DEFAULTS["hidden_sizes"],
                      activation=DEFAULTS["activation"], l2: float = DEFAULTS["l2"],
                      dtype=DEFAULTS["dtype"], optimizer=DEFAULTS["optimizer"],
                      lr: float = DEFAULTS["lr"], schedule=DEFAULTS["schedule"],
@@ -116,6 +125,8 @@ def train_once(X, y, *, feature_names: Sequence[str] | None = None,
     # a table's encoder standardises its numeric columns itself and leaves 0/1 columns alone
     scaler = Standardizer().fit(Xtr) if standardize and frame is None else None
     prep = (lambda A: scaler.transform(A)) if scaler else (lambda A: A)
+    if isinstance(hidden_sizes, str) and hidden_sizes == "auto":
+        hidden_sizes = [auto_width(X.shape[1])]
     sizes = [X.shape[1], *[int(h) for h in hidden_sizes], len(encoder.classes)]
     net = MLP(sizes, activation=activation, l2=l2, dtype=dtype, seed=seed)
     history = fit(net, prep(Xtr), ytr, X_val=None if Xv is None else prep(Xv), y_val=yv,
