@@ -52,7 +52,7 @@ REFS = {"sklearn_mlp": "sklearn MLP", "logistic": "logistic", "hist_gb": "HistGB
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def references(train: pd.DataFrame, test: pd.DataFrame, target: str, seed: int) -> dict:
+def references(train: pd.DataFrame, test: pd.DataFrame, target: str, seed: int, only=None) -> dict:
     from sklearn.compose import make_column_selector, make_column_transformer
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.impute import SimpleImputer
@@ -71,6 +71,8 @@ def references(train: pd.DataFrame, test: pd.DataFrame, target: str, seed: int) 
     for name, model in (("sklearn_mlp", MLPClassifier(random_state=seed)),
                         ("logistic", LogisticRegression(max_iter=1000)),
                         ("hist_gb", HistGradientBoostingClassifier(random_state=seed))):
+        if only and name != only:
+            continue
         # HistGB takes dense input only: its one-hot keeps the 64 most frequent values per column
         onehot = (OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=64, sparse_output=False)
                   if name == "hist_gb" else OneHotEncoder(handle_unknown="ignore"))
@@ -108,11 +110,21 @@ def _message(done: subprocess.CompletedProcess) -> str:
     return lines[-1].strip()[:300] if lines else f"exit status {done.returncode}, nothing on stderr"
 
 
-def handgrad_run(work: Path, target: str, seed: int, timeout: float) -> dict:
-    out_dir = work / f"out-{seed}"
+def sklearn_process(work: Path, target: str, seed: int, timeout: float) -> dict:
+    """scikit-learn's MLP pipeline as a user's script runs it: a fresh Python process that
+    imports pandas and scikit-learn, reads train.csv and test.csv, fits, predicts."""
+    cmd = [sys.executable, __file__, "--sklearn-mlp-process", str(work), target, str(seed)]
+    done, seconds = _cli(cmd, timeout)
+    if done is None or done.returncode != 0:
+        return {"status": "failed: " + ("timeout" if done is None else _message(done)), "seconds": seconds}
+    return {"status": "ok", **json.loads(done.stdout.strip().splitlines()[-1]), "seconds": seconds}
+
+
+def handgrad_run(work: Path, target: str, seed: int, timeout: float, extra=(), evaluate=True) -> dict:
+    out_dir = work / f"out-{seed}{'-'.join(['', *extra]).replace('--', '')}"
     train = ["handgrad", "train", "--data", str(work / "train.csv"), "--target", target,
              "--test", str(work / "test.csv"), "--out-dir", str(out_dir), "--quiet", "--json",
-             "--seed", str(seed)]
+             "--seed", str(seed), *extra]
     done, seconds = _cli(train, timeout)
     if done is None:
         return {"status": f"timeout after {timeout:g} s", "exit_status": None, "seconds": seconds}
@@ -122,6 +134,12 @@ def handgrad_run(work: Path, target: str, seed: int, timeout: float) -> dict:
     result = json.loads(done.stdout)
     rec.update(train_accuracy_on_test=result["test"]["accuracy"], epochs=result["epochs_run"],
                model=result["model"], notes=result["notes"])
+    if "search" in result:
+        srch = result["search"]
+        rec["search"] = {k: srch[k] for k in ("seconds", "runs", "candidates", "validation", "winner")}
+    if not evaluate:
+        return {"status": "trained", "accuracy": result["test"]["accuracy"],
+                "balanced_accuracy": result["test"]["balanced_accuracy"], **rec}
     evaluate = ["handgrad", "evaluate", str(out_dir / "model.safetensors"), "--data",
                 str(work / "test.csv"), "--json"]
     done, rec["evaluate_seconds"] = _cli(evaluate, timeout)
@@ -134,7 +152,7 @@ def handgrad_run(work: Path, target: str, seed: int, timeout: float) -> dict:
             "evaluate_agrees": abs(ev["accuracy"] - rec["train_accuracy_on_test"]) < 1e-9}
 
 
-def run(names, seeds: int, timeout: float) -> tuple[dict, list[dict]]:
+def run(names, seeds: int, timeout: float, budget: float | None) -> tuple[dict, list[dict]]:
     infos, runs = {}, []
     for name in names:
         work = Path(tempfile.mkdtemp(prefix=f"hg-tab-{name}-"))
@@ -147,11 +165,18 @@ def run(names, seeds: int, timeout: float) -> tuple[dict, list[dict]]:
             test.to_csv(work / "test.csv", index=False)
             hg = handgrad_run(work, target, seed, timeout)
             refs = references(train, test, target, seed)
+            refs["sklearn_mlp"]["process"] = sklearn_process(work, target, seed, timeout)
+            if budget:
+                refs["handgrad_search"] = handgrad_run(work, target, seed, timeout + budget,
+                                                       ("--search", "--budget", f"{budget:g}"), evaluate=False)
             runs.append({"table": name, "seed": seed, "n_train": len(train), "n_test": len(test),
                          "handgrad": hg, **refs})
             mlp = refs["sklearn_mlp"]
             print(f"{name} seed {seed}: handgrad {hg.get('accuracy', hg['status'])} ({hg['seconds']:.1f} s), "
-                  f"sklearn MLP {mlp.get('accuracy', mlp['status'])} ({mlp['seconds']:.1f} s)",
+                  f"sklearn MLP {mlp.get('accuracy', mlp['status'])} ({mlp['seconds']:.1f} s, "
+                  f"process {mlp['process']['seconds']:.1f} s)"
+                  + (f", search {refs['handgrad_search'].get('accuracy', refs['handgrad_search']['status'])} "
+                     f"({refs['handgrad_search']['seconds']:.1f} s)" if budget else ""),
                   file=sys.stderr, flush=True)
     return infos, runs
 
@@ -160,7 +185,11 @@ def _flat(runs: list[dict]) -> pd.DataFrame:
     rows = []
     for r in runs:
         row = {"table": r["table"], "status": r["handgrad"]["status"],
-               "handgrad_eval_s": r["handgrad"].get("evaluate_seconds", 0.0)}
+               "handgrad_eval_s": r["handgrad"].get("evaluate_seconds", 0.0),
+               "sklearn_mlp_process_s": r["sklearn_mlp"].get("process", {}).get("seconds", np.nan)}
+        srch = r.get("handgrad_search", {})
+        row.update(search_acc=srch.get("accuracy", np.nan), search_bal=srch.get("balanced_accuracy", np.nan),
+                   search_s=srch.get("seconds", np.nan))
         for who in ("handgrad", *REFS):
             d = r[who]
             row.update({f"{who}_acc": d.get("accuracy", np.nan), f"{who}_bal": d.get("balanced_accuracy", np.nan),
@@ -179,15 +208,17 @@ def report(infos: dict, runs: list[dict]) -> list[str]:
     ok = flat.groupby("table", sort=False)[[f"{w}_ok" for w in ("handgrad", *REFS)]].sum()
     n = flat.groupby("table", sort=False).size()
     lines = ["## Results: means over seeds", "",
-             "| table | handgrad trained | handgrad acc | bal. acc | s (train+evaluate processes) | "
-             "sklearn MLP acc | bal. acc | s (fit+predict) | logistic acc | HistGB acc | handgrad − MLP (points) |",
-             "|" + "---|" * 11]
+             "| table | handgrad trained | handgrad acc | bal. acc | s (train process) | "
+             "sklearn MLP acc | bal. acc | s (fit+predict) | s (script process) | logistic acc | HistGB acc | "
+             "handgrad − MLP (points) | --search acc | s (--search process) |",
+             "|" + "---|" * 14]
     for t, r in g.iterrows():
-        hg_s = r.handgrad_s + r.handgrad_eval_s
         lines.append(f"| {t} | {ok.loc[t, 'handgrad_ok']}/{n[t]} | {_f(r.handgrad_acc, '.3f')} | "
-                     f"{_f(r.handgrad_bal, '.3f')} | {hg_s:.1f} | {_f(r.sklearn_mlp_acc, '.3f')} | "
-                     f"{_f(r.sklearn_mlp_bal, '.3f')} | {r.sklearn_mlp_s:.1f} | {_f(r.logistic_acc, '.3f')} | "
-                     f"{_f(r.hist_gb_acc, '.3f')} | {_f(100 * (r.handgrad_acc - r.sklearn_mlp_acc), '+.1f')} |")
+                     f"{_f(r.handgrad_bal, '.3f')} | {r.handgrad_s:.1f} | {_f(r.sklearn_mlp_acc, '.3f')} | "
+                     f"{_f(r.sklearn_mlp_bal, '.3f')} | {r.sklearn_mlp_s:.1f} | {_f(r.sklearn_mlp_process_s, '.1f')} | "
+                     f"{_f(r.logistic_acc, '.3f')} | {_f(r.hist_gb_acc, '.3f')} | "
+                     f"{_f(100 * (r.handgrad_acc - r.sklearn_mlp_acc), '+.1f')} | {_f(r.search_acc, '.3f')} | "
+                     f"{_f(r.search_s, '.1f')} |")
     trained = g[ok.handgrad_ok == n]
     gap = 100 * (trained.handgrad_acc - trained.sklearn_mlp_acc)
     best = trained[[f"{k}_acc" for k in REFS]].max(axis=1)
@@ -202,8 +233,27 @@ def report(infos: dict, runs: list[dict]) -> list[str]:
             f"logistic regression and HistGB per table: {100 * (trained.handgrad_acc - best).mean():+.2f}.",
             f"- Mean balanced-accuracy difference to scikit-learn's MLP: "
             f"{100 * (trained.handgrad_bal - trained.sklearn_mlp_bal).mean():+.2f} points.",
-            f"- Tables where handgrad's train process alone took no longer than scikit-learn's MLP fit+predict: "
-            f"{int((trained.handgrad_s <= trained.sklearn_mlp_s).sum())} of {len(trained)}."]
+            f"- Tables where handgrad's train process alone took no longer than scikit-learn's MLP fit+predict "
+            f"(in this process, imports and reading done): {int((trained.handgrad_s <= trained.sklearn_mlp_s).sum())} "
+            f"of {len(trained)}; no longer than scikit-learn's MLP as a script process (start, import, read, fit, "
+            f"predict): {int((trained.handgrad_s <= trained.sklearn_mlp_process_s).sum())} of {len(trained)} "
+            f"(worst ratio {(trained.handgrad_s / trained.sklearn_mlp_process_s).max():.2f} on "
+            f"{(trained.handgrad_s / trained.sklearn_mlp_process_s).idxmax()}).",
+            f"- Tables more than 1 point below scikit-learn's MLP: "
+            f"{', '.join(f'{t} ({v:+.1f})' for t, v in gap[gap < -1].items()) or 'none'}."]
+        searched = trained[trained.search_acc.notna()]
+        if len(searched):
+            floor = searched[["sklearn_mlp_acc", "logistic_acc"]].max(axis=1)
+            below = 100 * (searched.search_acc - floor)
+            summary += [
+                f"- `--search` ({len(searched)} tables): mean accuracy {100 * (searched.search_acc - searched.sklearn_mlp_acc).mean():+.2f} "
+                f"points against scikit-learn's MLP, {below.mean():+.2f} against the better of MLP and logistic "
+                f"regression per table (at least as good on {int((below >= 0).sum())} of {len(searched)}; below on "
+                f"{', '.join(f'{t} ({v:+.1f})' for t, v in below[below < 0].items()) or 'none'}), "
+                f"{100 * (searched.search_acc - searched.hist_gb_acc).mean():+.2f} against HistGB on the mean "
+                f"(where HistGB ran), {100 * (searched.search_acc - best).mean():+.2f} against the best of the three; "
+                f"mean process time {searched.search_s.mean():.1f} s (longest {searched.search_s.max():.1f} s on "
+                f"{searched.search_s.idxmax()})."]
     agree = [r["handgrad"].get("evaluate_agrees") for r in runs if r["handgrad"]["status"] == "trained"]
     summary.append(f"- `evaluate` on test.csv agrees with `train --test`'s score in {sum(agree)} of {len(agree)} runs.")
     failed = flat[flat.status != "trained"]
@@ -256,7 +306,16 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="2 small tables, 1 seed, into a temporary directory")
     ap.add_argument("--out", default=None, help="default bench/results (--quick: a temporary directory)")
     ap.add_argument("--timeout", type=float, default=600, help="seconds per CLI process")
+    ap.add_argument("--search-budget", type=float, default=60,
+                    help="also run handgrad train --search --budget this (0: skip; default 60)")
+    ap.add_argument("--sklearn-mlp-process", nargs=3, metavar=("DIR", "TARGET", "SEED"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.sklearn_mlp_process:  # the child of sklearn_process(): one pipeline, as a script
+        work, target, seed = args.sklearn_mlp_process
+        res = references(read(Path(work) / "train.csv"), read(Path(work) / "test.csv"), target, int(seed),
+                         only="sklearn_mlp")["sklearn_mlp"]
+        print(json.dumps({"accuracy": res.get("accuracy"), "fit_predict_seconds": res["seconds"]}))
+        return 0
     names = list(QUICK) if args.quick else args.tables.split(",")
     unknown = [n for n in names if n not in PANEL]
     if unknown:
@@ -264,9 +323,11 @@ def main() -> int:
     seeds = 1 if args.quick else args.seeds
     out = Path(args.out or (tempfile.mkdtemp(prefix="hg-tabular-") if args.quick else ROOT / "bench" / "results"))
     t0, date = time.perf_counter(), time.strftime("%Y-%m-%d %H:%M %Z")
-    infos, runs = run(names, seeds, args.timeout)
+    budget = min(args.search_budget, 5) if args.quick else args.search_budget
+    infos, runs = run(names, seeds, args.timeout, budget)
     total, v = time.perf_counter() - t0, versions()
     meta = {"date": date, "cpu": cpu_model(), "versions": v, "seeds": seeds, "timeout": args.timeout,
+            "search_budget": budget,
             "total_seconds": total, "quick": args.quick}
     header = [f"# handgrad on real tables, through the CLI, vs scikit-learn ({date})", "",
               f"- Machine: {cpu_model()}; handgrad {v['handgrad']} (git {v['git_commit']}"

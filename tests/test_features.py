@@ -163,7 +163,12 @@ def test_predict_copies_id_columns_and_rounds_probabilities(tmp_path):
     notes = json.loads(out.stdout)["notes"]
     assert any("'penguin' dropped: an identifier" in n for n in notes)
     assert any("'tag' dropped: an identifier (--id-column)" in n for n in notes)
-    assert any("validation part has only" in n for n in notes)  # 16 rows
+    # 160 training rows: cross-validation chooses the epochs; a hold-out part of 16 rows would be
+    # warned about
+    assert any("5-fold cross-validation chose" in n for n in notes), notes
+    small = run("train", "--data", str(tmp_path / "train.csv"), "--target", "species", "--epochs", "2",
+                "--val-fraction", "0.1", "--out-dir", str(tmp_path / "o2"), "--no-plot", "--json")
+    assert any("validation part has only" in n for n in json.loads(small.stdout)["notes"])
     frame.drop(columns=["species"]).head(7).to_csv(tmp_path / "new.csv", index=False)
     out = run("predict", str(tmp_path / "o" / "model.safetensors"), "--data", str(tmp_path / "new.csv"),
               "--out", str(tmp_path / "p.csv"), "--proba", "--quiet")

@@ -96,25 +96,37 @@ def cmd_train(args) -> int:
     if not quiet:
         print_lines(f"[bold]handgrad train[/] on {name}: {shape}, {len(np.unique(labels))} classes "
                     f"({len(train_idx)} train incl. validation, {len(test_idx)} test)")
-    model = train_classifier(
-        _rows(features, train_idx), labels[train_idx], feature_names=names,
-        categorical=args.categorical, numeric=args.numeric, drop=args.drop,
-        max_categories=args.max_categories, id_columns=args.id_column, refit=args.refit,
-        monitor=None if args.val_fraction == 0 else f"val_{args.metric}",
-        hidden_sizes=args.hidden or "auto", activation=args.activation, l2=args.l2, dtype=args.dtype,
-        optimizer=args.optimizer, lr=args.lr, schedule=args.schedule, epochs=args.epochs,
-        batch_size=args.batch_size, validation_fraction=args.val_fraction,
-        patience=args.patience or None, class_weight=args.class_weight, seed=args.seed,
-        callbacks=[progress], momentum=args.momentum, weight_decay=args.weight_decay,
-        checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
-        resume=args.resume,
-        record={"dataset": name, "target": args.target if args.data else data.target_name})
+    common = dict(feature_names=names, categorical=args.categorical, numeric=args.numeric,
+                  drop=args.drop, max_categories=args.max_categories, id_columns=args.id_column,
+                  dtype=args.dtype, optimizer=args.optimizer, schedule=args.schedule,
+                  class_weight=args.class_weight, momentum=args.momentum,
+                  weight_decay=args.weight_decay,
+                  record={"dataset": name, "target": args.target if args.data else data.target_name})
+    monitor = None if args.val_fraction == 0 or args.metric is None else f"val_{args.metric}"
+    if args.search:
+        from .search import run_search
+        model = run_search(args, _rows(features, train_idx), labels[train_idx], monitor, progress,
+                           quiet, common)
+    else:
+        model = train_classifier(
+            _rows(features, train_idx), labels[train_idx], refit=args.refit, monitor=monitor,
+            validation_fraction="auto" if args.val_fraction is None else args.val_fraction,
+            hidden_sizes=args.hidden or "auto", activation=args.activation, l2=args.l2,
+            lr=args.lr, epochs=args.epochs, batch_size=args.batch_size or "auto",
+            patience=args.patience or None, seed=args.seed, callbacks=[progress],
+            checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
+            resume=args.resume, **common)
     notes += (model.record.get("table") or {}).get("notes", [])
     if 0 < model.record["n_val"] < 30:
         notes.append(f"the validation part has only {model.record['n_val']} rows: early stopping "
                      "chooses the epoch on very few rows, so expect noisy results (a larger "
                      "--val-fraction helps)")
     history = model.record["history"]
+    selection = model.record.get("selection")
+    if selection:
+        notes.append(f"{selection['method']} chose {selection['epochs']} epochs (the median of the "
+                     f"folds' best: {', '.join(map(str, selection['best_epochs']))}); the model then "
+                     f"trained on all {model.record['n_train']} rows")
     if args.test:
         test_X, test_y, test_file = _model_data(argparse.Namespace(data=args.test), model,
                                                 model.record["target"])
@@ -129,7 +141,7 @@ def cmd_train(args) -> int:
     if plot_path is not None:
         from .plots import plot_confusion_matrix, plot_diagnostics, plot_learning_curves
 
-        restored = history["best_epoch"] if args.patience else None
+        restored = history["best_epoch"] if args.patience and not selection else None
         plot_learning_curves(history["epochs"], plot_path, best_epoch=restored,
                              title=f"handgrad on {name}: {model.net!r}")
         if test is not None:
@@ -140,21 +152,27 @@ def cmd_train(args) -> int:
     result = {"dataset": name, "model": repr(model.net), "notes": notes, "n_train": model.record["n_train"],
               "n_val": model.record["n_val"], "n_test": 0 if test is None else test["n_samples"],
               "epochs_run": len(history["epochs"]), "best_epoch": history["best_epoch"],
-              "stop_reason": history["stop_reason"],
+              "stop_reason": history["stop_reason"], "selection": selection,
               "test_accuracy": None if test is None else test["accuracy"],
               "test": test and {k: v for k, v in test.items() if k not in ("per_class", "confusion_matrix")},
               "per_class": test and test["per_class"],
               "confusion_matrix": test and test["confusion_matrix"],
               "model_path": str(model_path), "plot_path": None if plot_path is None else str(plot_path),
               "time_seconds": round(elapsed, 3)}
+    if model.record.get("search"):
+        result["search"] = model.record["search"]
     if args.json:
         _emit_json(result)
     elif not args.quiet:
         last = history["epochs"][-1]
         print_lines(*[f"note: {n}" for n in notes])
+        if model.record.get("search"):
+            from .search import print_leaderboard
+            print_leaderboard(model.record["search"])
         print_lines(f"network: {model.net!r}",
                     f"stopped after {len(history['epochs'])} epochs: {history['stop_reason']}"
-                    + (f"; restored the weights of epoch {history['best_epoch']}" if args.patience else ""),
+                    + (f"; restored the weights of epoch {history['best_epoch']}"
+                       if args.patience and not selection else ""),
                     f"final epoch: train loss {last['train_loss']:.4f} (data {last['train_data_loss']:.4f} + "
                     f"L2 {last['train_l2_loss']:.4f})")
         if test is None:
@@ -240,51 +258,6 @@ def _write_csv_atomic(path: Path, header, rows) -> None:
         writer = csv.writer(fh)
         writer.writerow(header)
         writer.writerows(rows)
-
-
-def cmd_info(args) -> int:
-    from ..model.files import model_info
-
-    info = model_info(args.model)
-    if args.json:
-        _emit_json(info)
-        return 0
-    from .terminal import print_lines
-
-    record = info.get("record") or {}
-    hist = record.get("history") or {}
-    hyper = record.get("hyperparameters") or {}
-    acts = ", ".join(a["name"] + (f"({a['params']})" if a.get("params") else "") for a in info["activations"])
-    lines = [f"[bold]{args.model}[/] (handgrad model format {info['format_version']}, "
-             f"written by handgrad {info['handgrad_version']})",
-             f"architecture: {' → '.join(map(str, info['sizes']))}; hidden activations: {acts or 'none'}",
-             f"parameters: {info['n_params']:,} ({info['dtype']}), l2 = {info['l2']:g}",
-             f"classes: {', '.join(map(str, info['classes']))}",
-             _features_line(info)]
-    if record:
-        lines.append(f"trained on {record.get('dataset')} ({record.get('n_train')} train, "
-                     f"{record.get('n_val')} validation rows) at {record.get('created')}")
-    if hyper:
-        lines.append("hyperparameters: " + ", ".join(f"{k}={v}" for k, v in hyper.items()))
-    if hist:
-        lines.append(f"training: {len(hist.get('epochs', []))} epochs, best epoch {hist.get('best_epoch')}, "
-                     f"{hist.get('stop_reason')}")
-    if record.get("test"):
-        lines.append(f"test accuracy: {record['test']['accuracy'] * 100:.2f}% on {record['test']['n_samples']} samples")
-    print_lines(*lines)
-    return 0
-
-
-def _features_line(info) -> str:
-    n = len(info["feature_names"]) if info["feature_names"] else info["sizes"][0]
-    prep = info.get("preprocessing") or {}
-    if prep.get("type") != "table":
-        return f"features: {n}" + (" (standardised)" if prep else "")
-    kinds: dict[str, list[str]] = {}
-    for c in prep["encoder"]["columns"]:
-        kinds.setdefault(c["kind"], []).append(c["name"])
-    parts = [f"{k} {', '.join(v)}" for k, v in kinds.items()]
-    return f"features: {n} from {len(prep['encoder']['columns'])} table columns ({'; '.join(parts)})"
 
 
 def cmd_demo(args) -> int:

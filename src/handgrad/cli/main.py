@@ -11,6 +11,7 @@ import sys
 
 from .._version import __version__
 from . import commands
+from .info import cmd_info
 from ..data import BUILTIN_DATASETS
 from ..errors import InputError, TrainingDivergedError
 from ..errors import TrainingInterrupted
@@ -46,10 +47,12 @@ def _train_parser(sub) -> None:
     p.add_argument("--schedule", default=D["schedule"],
                    choices=["constant", "step", "exponential", "cosine", "plateau"])
     p.add_argument("--epochs", type=int, default=D["epochs"], help=f"at most this many (default {D['epochs']})")
-    p.add_argument("--batch-size", type=int, default=D["batch_size"])
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="rows per step (default: the power of two nearest rows/200, 32 to 256)")
     p.add_argument("--l2", type=float, default=D["l2"], help=f"λ of λΣ‖W‖² (default {D['l2']})")
-    p.add_argument("--val-fraction", type=float, default=D["validation_fraction"],
-                   help="stratified validation part of the training rows (0 = none)")
+    p.add_argument("--val-fraction", type=float, default=None,
+                   help="stratified validation part of the training rows (0 = none; default: "
+                        "5-fold cross-validation chooses the epochs on 20 to 4,999 rows, 0.1 above)")
     p.add_argument("--test-fraction", type=float, default=0.2,
                    help="stratified test part (default 0.2; 0: train on every row)")
     p.add_argument("--test", metavar="FILE",
@@ -57,8 +60,14 @@ def _train_parser(sub) -> None:
     p.add_argument("--patience", type=int, default=D["patience"],
                    help="early stopping patience in epochs, 0 = off (default 20)")
     p.add_argument("--class-weight", choices=["balanced"], default=None)
-    p.add_argument("--metric", default="loss", choices=["loss", "accuracy", "balanced_accuracy", "macro_f1"],
-                   help="what early stopping watches on the validation part (default loss)")
+    p.add_argument("--metric", default=None, choices=["loss", "accuracy", "balanced_accuracy", "macro_f1"],
+                   help="what early stopping and --search watch on the validation part (default: "
+                        "the loss under cross-validation, the accuracy on a hold-out part of 500+ rows)")
+    p.add_argument("--search", action="store_true",
+                   help="search depth, width, activation, learning rate, L2 and batch size "
+                        "(successive halving on the validation), then train the winner")
+    p.add_argument("--budget", type=float, default=60.0, metavar="SECONDS",
+                   help="time for --search (default 60; the final training comes after)")
     p.add_argument("--refit", action="store_true",
                    help="after choosing the epochs on the validation part, train again on all rows")
     p.add_argument("--categorical", nargs="+", default=(), metavar="COLUMN",
@@ -111,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="architecture, parameter count and training record of a model")
     info.add_argument("model", metavar="MODEL")
     info.add_argument("--json", action="store_true")
-    info.set_defaults(func=commands.cmd_info)
+    info.set_defaults(func=cmd_info)
 
     gc = sub.add_parser("gradcheck", help="check backprop against finite differences on a random network")
     gc.add_argument("--sizes", type=int, nargs="+", default=[3, 10, 6, 3],

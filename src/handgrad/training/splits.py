@@ -36,6 +36,28 @@ def stratified_split(y: Array, fraction: float, seed: int | None = 0) -> tuple[A
     return keep, held_out
 
 
+def stratified_folds(y: Array, k: int, seed: int | None = 0) -> list[tuple[Array, Array]]:
+    """``k`` pairs (keep, held_out) of indices: every row is held out exactly once.
+
+    Each class's rows are shuffled and dealt round-robin to the folds, starting at a random
+    fold, so every fold gets ⌊count/k⌋ or ⌈count/k⌉ rows of each class (a class with fewer
+    than ``k`` rows is missing from some folds' held-out parts, never from all their
+    training parts unless it has a single row).
+    """
+    labels = np.asarray(y)
+    if labels.ndim == 2:
+        labels = labels.argmax(axis=1)
+    if not 2 <= k <= labels.shape[0]:
+        raise InputError(f"cross-validation needs 2 to {labels.shape[0]} folds, got {k}")
+    rng = np.random.default_rng(seed)
+    fold_of = np.empty(labels.shape[0], dtype=np.int64)
+    for c in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == c))
+        fold_of[members] = (np.arange(members.size) + rng.integers(k)) % k
+    rows = np.arange(labels.shape[0])
+    return [(rows[fold_of != f], rows[fold_of == f]) for f in range(k)]
+
+
 def holdout_split(y: Array, fraction: float, seed: int | None = 0, stratify: bool = True
                   ) -> tuple[Array, Array]:
     """(keep, held_out) indices: :func:`stratified_split` for class targets, a seeded random

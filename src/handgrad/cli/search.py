@@ -1,0 +1,85 @@
+"""``handgrad train --search``: the options it refuses (those it chooses itself), one line per
+scored run while it searches (stderr), and the leaderboard at the end (stdout)."""
+
+from __future__ import annotations
+
+import sys
+
+from ..errors import InputError
+from .terminal import _rich
+
+
+def describe(row: dict) -> str:
+    """A candidate's settings in a few words: ``2×64 relu, lr 0.003, L2 1e-05, batch 32``."""
+    hidden = row["hidden_sizes"]
+    net = "linear (no hidden layer)" if not hidden else (
+        f"{len(hidden)}×{hidden[0]} {row['activation']}" if len(set(hidden)) == 1
+        else "-".join(map(str, hidden)) + f" {row['activation']}")
+    return f"{net}, lr {row['lr']:g}, L2 {row['l2']:g}, batch {row['batch_size']}"
+
+
+def _value(row: dict, monitor: str) -> str:
+    value = row["score"]
+    return f"{value:.4f}" if monitor.endswith("loss") else f"{value * 100:.2f}%"
+
+
+class SearchProgress:
+    """``on_result`` hook of the search: a line per scored run on stderr (unless quiet)."""
+
+    def __init__(self, monitor: str, n_rungs: int, quiet: bool = False):
+        self.monitor, self.n_rungs, self.quiet = monitor, n_rungs, quiet
+
+    def __call__(self, row: dict) -> None:
+        if self.quiet:
+            return
+        budget = " (stopped by the budget)" if row["stopped_by_budget"] else ""
+        print(f"  rung {row['rung'] + 1}/{self.n_rungs}, ≤{row['max_epochs']} epochs: "
+              f"{describe(row)} → {self.monitor} {_value(row, self.monitor)} at epoch "
+              f"{row['epochs']}, {row['seconds']:.1f}s{budget}", file=sys.stderr, flush=True)
+
+
+def print_leaderboard(search: dict, top: int = 10) -> None:
+    """The best ``top`` runs (a higher rung ranks first), on stdout."""
+    monitor = search["monitor"]
+    rows = search["leaderboard"][:top]
+    title = (f"search: {search['runs']} runs of {search['candidates']} candidates in "
+             f"{search['seconds']:.1f}s (budget {search['budget_seconds']:g}s), judged by "
+             f"{monitor} on {search['validation']}")
+    Console = _rich()
+    if Console is None:  # pragma: no cover - the cli extra installs rich
+        print(title)
+        for r in rows:
+            print(f"{r['rank']:>3} rung {r['rung'] + 1} {describe(r)} {_value(r, monitor)}")
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=escape(title), title_justify="left")
+    for col in ("rank", "rung", "network and settings", monitor, "val acc", "epochs", "s"):
+        table.add_column(col, justify="left" if col == "network and settings" else "right")
+    for r in rows:
+        table.add_row(str(r["rank"]), str(r["rung"] + 1), escape(describe(r)), _value(r, monitor),
+                      f"{r['val_accuracy'] * 100:.1f}%", str(r["epochs"]), f"{r['seconds']:.1f}")
+    Console(highlight=False).print(table)
+
+
+def run_search(args, X, y, monitor, progress, quiet, common):
+    """``train --search``: refuse the options the search chooses itself, then run
+    :func:`~handgrad.model.search.search_classifier` with a line per scored run."""
+    from ..model.classifier import DEFAULTS as D
+    from ..model.search import RUNGS, search_classifier
+
+    given = [flag for flag, value, default in (
+        ("--hidden", args.hidden, None), ("--activation", args.activation, D["activation"]),
+        ("--lr", args.lr, D["lr"]), ("--l2", args.l2, D["l2"]), ("--batch-size", args.batch_size, None),
+        ("--epochs", args.epochs, D["epochs"]), ("--patience", args.patience, D["patience"]),
+        ("--val-fraction", args.val_fraction, None), ("--refit", args.refit, False),
+        ("--checkpoint-dir", args.checkpoint_dir, None)) if value != default]
+    if given:
+        raise InputError(f"--search chooses {', '.join(given)} itself; drop {'them' if len(given) > 1 else 'it'}"
+                         " or drop --search")
+    if not args.budget > 0:
+        raise InputError(f"--budget must be a positive number of seconds, got {args.budget}")
+    hook = SearchProgress(monitor or "val_loss", len(RUNGS), quiet)
+    return search_classifier(X, y, budget=args.budget, seed=args.seed, monitor=monitor,
+                             on_result=hook, callbacks=[progress], **common)

@@ -1,0 +1,203 @@
+"""``handgrad train --search``: a budgeted search over the network and its optimizer settings,
+judged the way the default is (k-fold cross-validation on small data, a hold-out part on
+large), then the winner trained on all rows.
+
+The search is successive halving (Jamieson & Talwalkar, 2016; the inner loop of Li et al.'s
+Hyperband): every candidate trains for a few epochs, the best third goes on to more epochs,
+the best third of those to the full run. A candidate's score is its best validation value
+within its epochs (early stopping restores that epoch). Each rung trains from the start —
+simple, and the same result for the same seed — which costs at most 1.5× continuing. When a
+bracket (27 candidates → 9 → 3) ends with budget to spare for another, another starts with
+fresh candidates, up to BRACKETS; the winner is the best full run of all.
+
+The budget is wall-clock seconds for the search; rung r may spend until (r+1)/R of it
+(time a rung leaves unspent passes on), and a run still going at the end of the budget is
+stopped and scored on its epochs so far. The final training on all rows comes after the
+budget (on small data, where it is needed, it is as fast as one fold).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import numpy as np
+
+from ..training.evaluation import MONITORS
+from .classifier import (CV_BELOW, CV_FOLDS, CV_FROM, DEFAULTS, HOLDOUT, auto_batch_size,
+                         auto_width, cross_validate, train_once)
+from .model import Model
+
+# (epochs, patience) per rung; the last is the default's full run
+RUNGS = ((12, 4), (40, 10), (DEFAULTS["epochs"], DEFAULTS["patience"]))
+ETA = 3            # the best 1/ETA of a rung goes on
+CANDIDATES = 27    # per bracket: ETA ** len(RUNGS), so three candidates reach the full run
+BRACKETS = 3       # at most; another starts only if the budget would let it finish
+SEARCHED = ("hidden_sizes", "activation", "lr", "l2", "batch_size")
+
+
+def candidates(n_inputs: int, n_rows: int, count: int = CANDIDATES, seed: int = 0,
+               exclude=()) -> list[dict]:
+    """``count`` distinct settings: the default first, then a linear model (no hidden layer:
+    multinomial logistic regression trained by the same backprop), then seeded random draws of
+    depth (1–2), width, activation, learning rate, L2 strength and batch size. Settings in
+    ``exclude`` (earlier brackets') are not drawn again, the default and linear ones included."""
+    width, batch = auto_width(n_inputs), auto_batch_size(n_rows)
+    default = {"hidden_sizes": [width], "activation": DEFAULTS["activation"], "lr": DEFAULTS["lr"],
+               "l2": DEFAULTS["l2"], "batch_size": batch}
+    seen = {repr(c) for c in exclude}
+    chosen = [c for c in (default, {**default, "hidden_sizes": []}) if repr(c) not in seen]
+    seen |= {repr(c) for c in chosen}
+    rng = np.random.default_rng(seed)
+    widths = sorted({max(16, width // 2), width, min(512, 2 * width)})
+    batches = sorted({max(16, batch // 2), batch, min(1024, batch * 4)})
+    for _ in range(50 * count):
+        if len(chosen) >= count:
+            break
+        depth = int(rng.choice([1, 1, 2]))
+        c = {"hidden_sizes": [int(rng.choice(widths))] * depth,
+             "activation": str(rng.choice(["relu", "relu", "tanh"])),
+             "lr": float(rng.choice([3e-4, 1e-3, 3e-3, 1e-2])),
+             "l2": float(rng.choice([1e-6, 1e-5, 1e-4, 1e-3, 1e-2])),
+             "batch_size": int(rng.choice(batches))}
+        if repr(c) not in seen:
+            seen.add(repr(c))
+            chosen.append(c)
+    return chosen
+
+
+class _Deadline:
+    """A fit callback that stops training once the clock passes ``at``."""
+
+    def __init__(self, at: float):
+        self.at, self.hit = at, False
+
+    def on_epoch_end(self, record, net) -> bool:
+        self.hit |= time.monotonic() > self.at
+        return self.hit
+
+
+def search_classifier(X, y, *, budget: float = 60.0, seed: int = DEFAULTS["seed"],
+                      monitor: str | None = None, count: int = CANDIDATES,
+                      on_result: Callable[[dict], None] | None = None, callbacks=(),
+                      **options) -> Model:
+    """Successive halving over :func:`candidates` within ``budget`` seconds; returns the
+    winner trained on all rows, whose ``record["search"]`` holds the leaderboard.
+
+    ``options`` (table encoding, class weights, dtype, ...) are passed to every run;
+    ``on_result(row)`` is called after every scored run (a progress hook); ``callbacks`` go to
+    the final training only. Scores are the mean over folds (or the hold-out part) of
+    ``monitor`` at each run's best epoch (default: the validation loss under cross-validation,
+    the accuracy on a hold-out part, as :func:`~handgrad.model.classifier.train_classifier`).
+    """
+    started = time.monotonic()
+    n_rows = len(X) if hasattr(X, "columns") else np.shape(X)[0]
+    n_inputs = _n_inputs(X, options)
+    folds = CV_FOLDS if CV_FROM <= n_rows < CV_BELOW else 0
+    # as the default: the loss under cross-validation, the accuracy on a large hold-out part
+    monitor = monitor or ("val_loss" if folds else "val_accuracy")
+    larger_better = MONITORS[monitor]
+    pool: list[dict] = []
+    board: list[dict] = []
+    kept: dict[int, Model] = {}  # hold-out runs of the last rung are final models already
+    bracket_seconds = 0.0
+    for bracket in range(BRACKETS):
+        # another bracket of fresh candidates while the budget would let one finish
+        bracket_started = time.monotonic()
+        if bracket and bracket_started + bracket_seconds > started + budget:
+            break
+        fresh = candidates(n_inputs, n_rows, count, seed + 1000 * bracket, exclude=pool)
+        survivors = list(range(len(pool), len(pool) + len(fresh)))
+        pool += fresh
+        for r, (epochs, patience) in enumerate(RUNGS):
+            rung_end = started + budget * (r + 1) / len(RUNGS) if bracket == 0 else started + budget
+            scored = []
+            for i in survivors:
+                if scored and time.monotonic() > rung_end:
+                    break
+                row, model = _run(X, y, pool[i], epochs, patience, folds, monitor, seed,
+                                  _Deadline(started + budget), options)
+                row.update(candidate=i, rung=r, bracket=bracket)
+                if model is not None and r == len(RUNGS) - 1:
+                    kept[i] = model
+                scored.append(row)
+                board.append(row)
+                if on_result is not None:
+                    on_result(row)
+                if row["stopped_by_budget"]:
+                    break
+            if not scored:
+                break
+            scored.sort(key=lambda row: -row["score"] if larger_better else row["score"])
+            top = scored if r == len(RUNGS) - 1 else scored[:max(1, len(scored) // ETA)]
+            survivors = [row["candidate"] for row in top]
+            if time.monotonic() > started + budget:
+                break
+        bracket_seconds = time.monotonic() - bracket_started
+        if time.monotonic() > started + budget:
+            break
+    best = min(board, key=lambda row: (-row["rung"], -row["score"] if larger_better else row["score"]))
+    searched = time.monotonic() - started
+    winner = pool[best["candidate"]]
+    if best["candidate"] in kept and best["rung"] == len(RUNGS) - 1:
+        final = kept[best["candidate"]]
+    elif folds:
+        final = train_once(X, y, **{**options, **winner, "seed": seed, "validation_fraction": 0.0,
+                                    "patience": None, "epochs": best["epochs"], "callbacks": callbacks})
+    else:  # the budget ran out before the winner's full run: train it fully now
+        final = train_once(X, y, **{**options, **winner, "seed": seed, "validation_fraction": HOLDOUT,
+                                    "monitor": monitor, "callbacks": callbacks})
+    final.record["search"] = {
+        "method": "successive halving", "budget_seconds": budget, "seconds": round(searched, 3),
+        "validation": f"{folds}-fold cross-validation" if folds else f"hold-out part of {HOLDOUT:g}",
+        "monitor": monitor, "candidates": len(pool), "runs": len(board),
+        "rungs": [{"epochs": e, "patience": p} for e, p in RUNGS], "winner": {**winner},
+        "leaderboard": _ranked(board, larger_better)}
+    if folds:
+        final.record["selection"] = {"method": f"{folds}-fold cross-validation (search)",
+                                     "epochs": best["epochs"], "monitor": monitor,
+                                     "best_epochs": best.get("best_epochs")}
+    return final
+
+
+def _run(X, y, settings, epochs, patience, folds, monitor, seed, deadline, options):
+    """One scored run of ``settings``: cross-validated, or on a hold-out part (whose model is
+    returned too, as the final model if the run is the winner's full one)."""
+    t0 = time.monotonic()
+    run_options = {**options, **settings, "epochs": epochs, "patience": patience, "seed": seed,
+                   "monitor": monitor, "callbacks": [deadline]}
+    model = None
+    if folds:
+        res = cross_validate(X, y, folds, **{**run_options, "diagnostics": False})
+    else:
+        model = train_once(X, y, validation_fraction=HOLDOUT, **run_options)
+        res = _holdout_result(model, monitor)
+    row = {"max_epochs": epochs, **settings, "score": res[monitor], "val_loss": res["val_loss"],
+           "val_accuracy": res["val_accuracy"], "epochs": res["epochs"],
+           "best_epochs": res.get("best_epochs", [res["epochs"]]),
+           "seconds": round(time.monotonic() - t0, 3), "stopped_by_budget": deadline.hit}
+    return row, model
+
+
+def _n_inputs(X, options) -> int:
+    """The network's input width the default width is computed from (after a table's one-hot
+    encoding), cheaply: fitting the table encoder once on all rows."""
+    if not hasattr(X, "columns"):
+        return int(np.shape(X)[1])
+    from ..data.features import TableEncoder
+
+    enc = TableEncoder(options.get("categorical", ()), options.get("numeric", ()), options.get("drop", ()),
+                       options.get("max_categories", 64), options.get("id_columns", ()))
+    return len(enc.fit(X).feature_names_out_)
+
+
+def _holdout_result(model: Model, monitor: str) -> dict:
+    h = model.record["history"]
+    best = h["best_epoch"] or len(h["epochs"])
+    return {"epochs": best, **{k: h["epochs"][best - 1][k] for k in ("val_loss", "val_accuracy", monitor)}}
+
+
+def _ranked(board: list[dict], larger_better: bool) -> list[dict]:
+    """Every run, best first: a higher rung before a lower, then by score."""
+    rows = sorted(board, key=lambda row: (-row["rung"], -row["score"] if larger_better else row["score"]))
+    return [{"rank": k + 1, **row} for k, row in enumerate(rows)]

@@ -1,0 +1,164 @@
+"""Choosing what the data cannot say by itself: k-fold cross-validation of the epochs on small
+data (the default), the batch size that grows with the data, and ``train --search``."""
+
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from handgrad.errors import InputError
+from handgrad.model import classifier
+from handgrad.model.classifier import auto_batch_size, cross_validate, train_classifier
+from handgrad.model.search import RUNGS, candidates, search_classifier
+from handgrad.training.splits import stratified_folds
+
+
+def problem(n=240, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 4))
+    y = np.where(X[:, 0] + 0.3 * rng.normal(size=n) > 0.3, "yes", "no")
+    return X, y
+
+
+def test_stratified_folds_hold_out_every_row_once_with_each_class_spread():
+    y = np.array([0] * 50 + [1] * 23 + [2] * 3)
+    folds = stratified_folds(y, 5, seed=4)
+    held = np.concatenate([h for _, h in folds])
+    assert np.array_equal(np.sort(held), np.arange(len(y)))
+    for keep, h in folds:
+        assert np.intersect1d(keep, h).size == 0 and keep.size + h.size == len(y)
+        assert np.bincount(y[h], minlength=3)[0] == 10            # 50 / 5
+        assert np.bincount(y[h], minlength=3)[1] in (4, 5)        # 23 / 5
+    # a class of 3 rows lands in 3 different folds
+    assert sum(np.any(y[h] == 2) for _, h in folds) == 3
+    assert [h.tolist() for _, h in folds] == [h.tolist() for _, h in stratified_folds(y, 5, seed=4)]
+    with pytest.raises(InputError, match="folds"):
+        stratified_folds(y[:3], 5)
+
+
+def test_auto_batch_size_grows_with_the_data():
+    assert [auto_batch_size(n) for n in (100, 4000, 10000, 20000, 43000, 10**7)] == [32, 32, 64, 128, 256, 256]
+
+
+def test_small_data_default_cross_validates_the_epochs_then_trains_on_every_row():
+    X, y = problem()
+    model = train_classifier(X, y, seed=3, dtype="float64")
+    sel = model.record["selection"]
+    assert sel["method"] == "5-fold cross-validation" and len(sel["best_epochs"]) == 5
+    assert sel["epochs"] == int(np.ceil(np.median(sel["best_epochs"])))
+    # the final model saw every row, for exactly the chosen epochs, with no validation part
+    assert model.record["n_train"] == len(y) and model.record["n_val"] == 0
+    assert len(model.record["history"]["epochs"]) == sel["epochs"]
+    # the same as cross_validate called by hand, and reproducible
+    again = cross_validate(X, y, 5, seed=3, dtype="float64", batch_size=32, hidden_sizes=[64])
+    assert again["best_epochs"] == sel["best_epochs"]
+    assert np.allclose(model.net.flat, train_classifier(X, y, seed=3, dtype="float64").net.flat)
+
+
+def test_the_default_switches_to_a_hold_out_part_at_cv_below(monkeypatch):
+    X, y = problem(n=120)
+    monkeypatch.setattr(classifier, "CV_BELOW", 100)
+    model = train_classifier(X, y, seed=0, epochs=5)
+    assert "selection" not in model.record and model.record["n_val"] == 12
+    assert model.record["history"]["monitor"] == "val_accuracy"  # a large hold-out part: accuracy
+    monkeypatch.setattr(classifier, "CV_BELOW", 5000)
+    assert "selection" in train_classifier(X, y, seed=0, epochs=5).record
+    # a number, X_val, no early stopping or checkpoints: no cross-validation
+    assert "selection" not in train_classifier(X, y, validation_fraction=0.2, epochs=5).record
+    assert "selection" not in train_classifier(X, y, patience=None, epochs=5).record
+
+
+def test_cross_validation_knows_a_class_some_folds_lack():
+    X, y = problem(n=100)
+    y = y.astype(object)
+    y[:2] = "rare"  # 2 rows: three folds train without the class or hold none of it out
+    model = train_classifier(X, y, seed=0, epochs=5)
+    assert list(model.classes) == ["no", "rare", "yes"]
+
+
+def test_candidates_start_with_the_default_and_a_linear_model_and_are_distinct():
+    pool = candidates(n_inputs=10, n_rows=1000, count=27, seed=0)
+    assert len(pool) == 27 and len({repr(c) for c in pool}) == 27
+    assert pool[0] == {"hidden_sizes": [64], "activation": "relu", "lr": 1e-3, "l2": 1e-4, "batch_size": 32}
+    assert pool[1]["hidden_sizes"] == []
+    assert pool == candidates(10, 1000, 27, seed=0) and pool != candidates(10, 1000, 27, seed=1)
+
+
+def test_search_halves_by_rung_and_trains_the_winner_on_every_row():
+    X, y = problem()
+    seen = []
+    model = search_classifier(X, y, budget=60, count=9, seed=1, on_result=seen.append, dtype="float64")
+    s = model.record["search"]
+    board = s["leaderboard"]
+    brackets = sorted({r["bracket"] for r in board})
+    assert brackets == list(range(len(brackets))) and len(brackets) >= 1
+    for b in brackets:  # every bracket that ran to its end: 9 → 3 → 1
+        assert [sum(r["rung"] == k and r["bracket"] == b for r in board) for k in range(len(RUNGS))] == [9, 3, 1]
+    assert len(seen) == s["runs"] == 13 * len(brackets) == len(board)
+    assert len({repr({k: r[k] for k in ("hidden_sizes", "activation", "lr", "l2", "batch_size")})
+                for r in board if r["rung"] == 0}) == 9 * len(brackets)
+    for k, (epochs, _) in enumerate(RUNGS):
+        assert all(r["max_epochs"] == epochs and r["epochs"] <= epochs for r in board if r["rung"] == k)
+    # the survivors of a rung are its best third, by validation loss
+    rung0 = sorted((r for r in board if r["rung"] == 0 and r["bracket"] == 0), key=lambda r: r["score"])
+    assert {r["candidate"] for r in board if r["rung"] == 1 and r["bracket"] == 0} == \
+        {r["candidate"] for r in rung0[:3]}
+    winner = board[0]
+    assert winner["rung"] == 2 and s["winner"]["hidden_sizes"] == winner["hidden_sizes"]
+    assert model.net.sizes == [4, *winner["hidden_sizes"], 2]
+    assert model.record["n_train"] == len(y) and len(model.record["history"]["epochs"]) == winner["epochs"]
+    assert s["validation"] == "5-fold cross-validation"
+
+
+def test_search_keeps_to_its_budget():
+    X, y = problem(n=3000)
+    t0 = time.monotonic()
+    model = search_classifier(X, y, budget=2.0, seed=0)
+    s = model.record["search"]
+    # the budget binds: not every candidate reached the first rung's end; the last run may
+    # overrun by one epoch of each of its folds, and the final training comes after
+    assert s["runs"] < 27 and s["seconds"] < 2.0 + 1.5
+    assert {r["bracket"] for r in s["leaderboard"]} == {0}
+    assert time.monotonic() - t0 < 10
+    assert model.record["n_train"] == 3000
+
+
+def test_search_on_a_table_with_text_columns_and_missing_cells():
+    rng = np.random.default_rng(0)
+    n = 200
+    frame = pd.DataFrame({"colour": rng.choice(["red", "green", "blue"], n),
+                          "size": np.where(rng.random(n) < 0.1, np.nan, rng.normal(size=n))})
+    y = np.where((frame.colour == "red") | (frame["size"] > 1), "a", "b")
+    model = search_classifier(frame, y, budget=30, count=4, seed=0)
+    new = pd.DataFrame({"colour": ["red", "purple"], "size": [np.nan, 0.0]})
+    assert model.predict(new)[0] == "a" and model.predict(new).shape == (2,)
+
+
+def run_cli(*args):
+    done = subprocess.run([sys.executable, "-m", "handgrad", *args], capture_output=True, text=True,
+                          timeout=600)
+    return done.returncode, done.stdout, done.stderr
+
+
+def test_cli_search_prints_a_leaderboard_and_refuses_what_it_chooses(tmp_path):
+    X, y = problem(n=150)
+    path = tmp_path / "t.csv"
+    pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "label": y}).to_csv(path, index=False)
+    code, out, err = run_cli("train", "--data", str(path), "--target", "label", "--search",
+                             "--budget", "20", "--no-plot", "--out-dir", str(tmp_path / "o"), "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["search"]["leaderboard"][0]["rank"] == 1 and result["search"]["runs"] >= 3
+    assert "rung 1/3" not in err  # --json is quiet
+    code, out, err = run_cli("train", "--data", str(path), "--target", "label", "--search",
+                             "--no-plot", "--out-dir", str(tmp_path / "o"))
+    assert code == 0 and "search:" in out and "rank" in out and "rung 1/3" in err
+    for flags in (["--hidden", "8"], ["--lr", "0.1"], ["--budget", "0"]):
+        code, out, err = run_cli("train", "--data", str(path), "--target", "label", "--search", *flags,
+                                 "--no-plot", "--out-dir", str(tmp_path / "o"))
+        assert code == 2 and err.strip().count("\n") == 0 and "Traceback" not in err, err
+        assert "--search" in err or "--budget" in err, err
