@@ -96,19 +96,23 @@ def test_search_halves_by_rung_and_trains_the_winner_on_every_row():
     board = s["leaderboard"]
     brackets = sorted({r["bracket"] for r in board})
     assert brackets == list(range(len(brackets))) and len(brackets) >= 1
-    for b in brackets:  # every bracket that ran to its end: 9 → 3 → 1
-        assert [sum(r["rung"] == k and r["bracket"] == b for r in board) for k in range(len(RUNGS))] == [9, 3, 1]
-    assert len(seen) == s["runs"] == 13 * len(brackets) == len(board)
+    for b in brackets:  # every bracket that ran to its end: 9 → 3 → 1, plus the default in the first
+        counts = [sum(r["rung"] == k and r["bracket"] == b for r in board) for k in range(len(RUNGS))]
+        assert counts == [9, 3, 1] or (b == 0 and counts in ([9, 4, 2], [9, 3, 2]))
+        if b == 0:  # the default (candidate 0) always reaches the full run
+            assert any(r["candidate"] == 0 and r["rung"] == len(RUNGS) - 1 for r in board)
+    assert len(seen) == s["runs"] == len(board)
     assert len({repr({k: r[k] for k in ("hidden_sizes", "activation", "lr", "l2", "batch_size")})
                 for r in board if r["rung"] == 0}) == 9 * len(brackets)
     for k, (epochs, _) in enumerate(RUNGS):
         assert all(r["max_epochs"] == epochs and r["epochs"] <= epochs for r in board if r["rung"] == k)
     # the survivors of a rung are its best third, by validation loss
     rung0 = sorted((r for r in board if r["rung"] == 0 and r["bracket"] == 0), key=lambda r: r["score"])
-    assert {r["candidate"] for r in board if r["rung"] == 1 and r["bracket"] == 0} == \
-        {r["candidate"] for r in rung0[:3]}
-    winner = board[0]
-    assert winner["rung"] == 2 and s["winner"]["hidden_sizes"] == winner["hidden_sizes"]
+    assert {r["candidate"] for r in board if r["rung"] == 1 and r["bracket"] == 0} - {0} == \
+        {r["candidate"] for r in rung0[:3]} - {0}
+    full = [r for r in board if r["rung"] == 2]
+    winner = next(r for r in full if all(r[k] == s["winner"][k] for k in s["winner"]))
+    assert winner is board[0] or (winner["candidate"] == 0 and "within one standard error" in s["chosen_because"])
     assert model.net.sizes == [4, *winner["hidden_sizes"], 2]
     assert model.record["n_train"] == len(y) and len(model.record["history"]["epochs"]) == winner["epochs"]
     assert s["validation"] == "5-fold cross-validation"
@@ -162,3 +166,20 @@ def test_cli_search_prints_a_leaderboard_and_refuses_what_it_chooses(tmp_path):
                                  "--no-plot", "--out-dir", str(tmp_path / "o"))
         assert code == 2 and err.strip().count("\n") == 0 and "Traceback" not in err, err
         assert "--search" in err or "--budget" in err, err
+
+
+def test_one_standard_error_rule_keeps_the_default_unless_the_gain_is_clear():
+    from handgrad.model.search import _one_standard_error
+
+    default = {"candidate": 0, "rung": 2, "score": 0.50, "fold_scores": [0.50, 0.45, 0.55, 0.48, 0.52],
+               **{k: 1 for k in ("hidden_sizes", "activation", "lr", "l2", "batch_size")}}
+    noisy = {**default, "candidate": 7, "score": 0.49, "fold_scores": [0.44, 0.47, 0.53, 0.46, 0.55]}
+    clear = {**default, "candidate": 8, "score": 0.45, "fold_scores": [0.45, 0.40, 0.50, 0.43, 0.47]}
+    chosen, why = _one_standard_error(noisy, [default, noisy], larger_better=False)
+    assert chosen is default and "within one standard error" in why
+    chosen, why = _one_standard_error(clear, [default, clear], larger_better=False)
+    assert chosen is clear and "more than one standard error" in why
+    # a score (larger is better) the same way round
+    up = lambda r: {**r, "fold_scores": [-v for v in r["fold_scores"]]}
+    chosen, _ = _one_standard_error(up(clear), [up(default), up(clear)], larger_better=True)
+    assert chosen["candidate"] == 8

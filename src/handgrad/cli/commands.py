@@ -55,6 +55,7 @@ def _emit_json(obj) -> None:
 
 
 def cmd_train(args) -> int:
+    from .draw import PlotWorker
     from ..model.classifier import train_classifier
     from ..model.files import save_model
     from .terminal import TrainingProgress, print_lines, print_metrics
@@ -103,6 +104,9 @@ def cmd_train(args) -> int:
                   weight_decay=args.weight_decay,
                   record={"dataset": name, "target": args.target if args.data else data.target_name})
     monitor = None if args.val_fraction == 0 or args.metric is None else f"val_{args.metric}"
+    # the plots' helper process imports matplotlib while this one trains (see cli/draw.py); if
+    # training fails, its stdin closes with this process and it ends without drawing
+    worker = None if plot_path is None else PlotWorker()
     if args.search:
         from .search import run_search
         model = run_search(args, _rows(features, train_idx), labels[train_idx], monitor, progress,
@@ -137,17 +141,19 @@ def cmd_train(args) -> int:
     if test is not None:
         model.record["test"] = {k: test[k] for k in ("accuracy", "balanced_accuracy", "n_samples")}
         model.record["test"]["data"] = test_name
-    save_model(model, model_path)
-    if plot_path is not None:
-        from .plots import plot_confusion_matrix, plot_diagnostics, plot_learning_curves
-
+    if worker is not None:  # drawn by the helper process while the model is saved
         restored = history["best_epoch"] if args.patience and not selection else None
-        plot_learning_curves(history["epochs"], plot_path, best_epoch=restored,
-                             title=f"handgrad on {name}: {model.net!r}")
+        jobs = [("plot_learning_curves", [history["epochs"], str(plot_path)],
+                 {"best_epoch": restored, "title": f"handgrad on {name}: {model.net!r}"})]
         if test is not None:
-            plot_confusion_matrix(np.array(test["confusion_matrix"]), [str(c) for c in model.classes],
-                                  out_dir / "confusion_matrix.png", title=f"{test_name} of {name}")
-        plot_diagnostics(history["epochs"], out_dir / "diagnostics.png")
+            jobs.append(("plot_confusion_matrix", [test["confusion_matrix"], [str(c) for c in model.classes],
+                                                   str(out_dir / "confusion_matrix.png")],
+                         {"title": f"{test_name} of {name}"}))
+        jobs.append(("plot_diagnostics", [history["epochs"], str(out_dir / "diagnostics.png")], {}))
+        worker.submit(jobs)
+    save_model(model, model_path)
+    if worker is not None:
+        worker.wait()
     elapsed = time.perf_counter() - t0
     result = {"dataset": name, "model": repr(model.net), "notes": notes, "n_train": model.record["n_train"],
               "n_val": model.record["n_val"], "n_test": 0 if test is None else test["n_samples"],

@@ -107,7 +107,7 @@ def cross_validate(X, y, folds: int, *, seed: int = DEFAULTS["seed"], monitor: s
     """Train on each of ``folds`` stratified folds' training rows, stopping early on its
     held-out rows; return the folds' best epochs, their median (the ``epochs`` to train all
     rows for) and the mean over folds of the monitored value, loss and accuracy at the best
-    epoch. Every fold knows every class (a rare class may be absent from a fold's rows)."""
+    epoch (and the monitored value per fold, ``fold_scores``). Every fold knows every class (a rare class may be absent from a fold's rows)."""
     from ..training.splits import stratified_folds
 
     y = np.asarray(y)
@@ -124,6 +124,7 @@ def cross_validate(X, y, folds: int, *, seed: int = DEFAULTS["seed"], monitor: s
         scores.append({k: h["epochs"][best - 1][k] for k in ("val_loss", "val_accuracy", h["monitor"])})
     return {"method": f"{folds}-fold cross-validation", "folds": folds, "best_epochs": bests,
             "epochs": int(np.ceil(np.median(bests))), "monitor": h["monitor"],
+            "fold_scores": [float(s[h["monitor"]]) for s in scores],
             **{k: float(np.mean([s[k] for s in scores])) for k in scores[0]}}
 
 
