@@ -1,12 +1,14 @@
 """Output layers ("heads") and their losses, each fused so that ∂L/∂Z_L = (P − Y)/m.
 
-Three heads, chosen with ``MLP(..., output=...)`` (derivations.md §3 and §12):
+Four heads, chosen with ``MLP(..., output=...)`` (derivations.md §3, §12 and §13):
 
 * ``"softmax"`` — classes that exclude each other: P = softmax(Z), categorical cross-entropy
   (:func:`handgrad.core.losses.softmax_cross_entropy`).
 * ``"logistic"`` — independent yes/no outputs (binary classification with one output, or
   multilabel): P = σ(Z), binary cross-entropy summed over the outputs (eq. 12.1–12.3).
 * ``"identity"`` — regression: P = Z, half the squared error summed over the outputs (eq. 12.4–12.5).
+* ``"exp"`` — counts and rates (Poisson regression): P = e^Z (the inverse of the log link),
+  half the Poisson deviance summed over the outputs (eq. 13.1–13.4).
 
 Every loss is averaged over the batch (the (1/m) of eq. 1.6) and takes optional per-sample
 weights w: ``L = (1/m) Σ_i w_i ℓ_i``, ``δ_L = diag(w)(P − Y)/m``. For all three the gradient
@@ -23,7 +25,7 @@ from .activations import sigmoid_forward
 from .losses import log_softmax, softmax, softmax_cross_entropy
 
 Array = np.ndarray
-HEADS = ("softmax", "logistic", "identity")
+HEADS = ("softmax", "logistic", "identity", "exp")
 
 
 def softplus(Z: Array) -> Array:
@@ -62,8 +64,34 @@ def squared_error(Z: Array, Y: Array, sample_weight: Array | None = None) -> tup
     return float((w * per_sample).sum(dtype=np.float64) / m), dZ.astype(Z.dtype, copy=False)
 
 
+def xlogx(Y: Array) -> Array:
+    """``Y log Y`` elementwise with ``0 log 0 = 0`` (its limit), for Y ≥ 0; shape kept."""
+    positive = Y > 0
+    return np.where(positive, Y * np.log(np.where(positive, Y, 1)), 0).astype(Y.dtype, copy=False)
+
+
+def exp_poisson_deviance(Z: Array, Y: Array, sample_weight: Array | None = None
+                         ) -> tuple[float, Array]:
+    """Exp output + half the Poisson deviance, summed over outputs, batch-averaged (§13).
+
+    With the predicted mean ``μ = e^Z`` (the log link's inverse) and counts or rates Y ≥ 0:
+        ``ℓ_i = Σ_k [e^{Z_ik} − Y_ik Z_ik + Y_ik log Y_ik − Y_ik]``   (eq. 13.2, = Σ_k
+    [Y log(Y/μ) − Y + μ], scikit-learn's ``poisson_loss``), and
+        ``∂L/∂Z = diag(w)(e^Z − Y)/m``   (eq. 13.3).
+    The ``Y log Y − Y`` term makes ℓ the deviance (0 at μ = Y) and has no gradient.
+    Shapes: Z, Y (m, K); returns (loss, dZ (m, K)). e^Z overflows to inf past Z ≈ 709
+    (≈ 88 in float32), and the loss and gradient with it.
+    """
+    m = Z.shape[0]
+    w = np.ones(m, dtype=Z.dtype) if sample_weight is None else sample_weight
+    mu = np.exp(Z)                                                      # eq. 13.1
+    per_sample = (mu - Y * Z + xlogx(Y) - Y).sum(axis=1)                # eq. 13.2
+    dZ = w[:, None] * (mu - Y) / m                                      # eq. 13.3
+    return float((w * per_sample).sum(dtype=np.float64) / m), dZ.astype(Z.dtype, copy=False)
+
+
 LOSSES = {"softmax": softmax_cross_entropy, "logistic": sigmoid_binary_cross_entropy,
-          "identity": squared_error}
+          "identity": squared_error, "exp": exp_poisson_deviance}
 
 
 def check_head(output: str, n_out: int) -> str:
@@ -76,12 +104,12 @@ def check_head(output: str, n_out: int) -> str:
 
 
 def probabilities(output: str, logits: Array) -> Array:
-    """P for the head: softmax rows, σ elementwise; the identity head has none."""
+    """P for the head: softmax rows, σ elementwise; the regression heads have none."""
     if output == "softmax":
         return softmax(logits)
     if output == "logistic":
         return sigmoid_forward(logits)
-    raise InputError("a regression network (output='identity') has no probabilities; use predict")
+    raise InputError(f"a regression network (output={output!r}) has no probabilities; use predict")
 
 
 def log_probabilities(output: str, logits: Array) -> Array:
@@ -90,7 +118,16 @@ def log_probabilities(output: str, logits: Array) -> Array:
         return log_softmax(logits)
     if output == "logistic":
         return -softplus(-logits)
-    raise InputError("a regression network (output='identity') has no probabilities; use predict")
+    raise InputError(f"a regression network (output={output!r}) has no probabilities; use predict")
+
+
+def regression_mean(output: str, logits: Array) -> Array:
+    """The prediction μ of a regression head: Z for "identity", e^Z for "exp" (eq. 13.1)."""
+    if output == "identity":
+        return logits
+    if output == "exp":
+        return np.exp(logits)
+    raise InputError(f"output={output!r} is a classification head; use probabilities")
 
 
 def n_correct(output: str, logits: Array, y: Array) -> int | None:

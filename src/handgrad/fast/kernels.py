@@ -7,6 +7,7 @@
 | ``softmax_cross_entropy``      | ``losses.softmax_cross_entropy``                  |
 | ``sigmoid_binary_cross_entropy`` | ``heads.sigmoid_binary_cross_entropy``          |
 | ``squared_error``              | ``heads.squared_error``                           |
+| ``exp_poisson_deviance``       | ``heads.exp_poisson_deviance``                    |
 | ``kernel_for(act)``            | ``act.forward`` / ``act.derivative``              |
 
 They write into buffers the caller owns (``out=``, ``work=``) and take fewer passes over
@@ -22,6 +23,8 @@ from typing import Callable
 import numpy as np
 
 from ..core.activations import Activation
+from ..core.heads import regression_mean, xlogx
+from ..errors import InputError
 
 Array = np.ndarray
 
@@ -139,14 +142,35 @@ def squared_error(Z: Array, Y: Array, sample_weight: Array | None = None,
     return float(per_sample.sum(dtype=np.float64) / m), dZ
 
 
+def exp_poisson_deviance(Z: Array, Y: Array, sample_weight: Array | None = None,
+                         out: Array | None = None, work: Array | None = None,
+                         stats: dict | None = None) -> tuple[float, Array]:
+    """``core.heads.exp_poisson_deviance`` with μ = e^Z computed once, into ``out`` (which may
+    be Z: Y·Z is taken first), for both the loss and ∂L/∂Z = w·(μ − Y)/m."""
+    m = Z.shape[0]
+    terms = xlogx(Y) - Y - Y * Z
+    mu = np.exp(Z, out=out)
+    terms += mu
+    per_sample = terms.sum(axis=1)
+    dZ = np.subtract(mu, Y, out=mu)
+    if sample_weight is not None:
+        per_sample = per_sample * sample_weight
+        dZ *= sample_weight[:, None]
+    dZ /= m
+    return float(per_sample.sum(dtype=np.float64) / m), dZ
+
+
 LOSSES = {"softmax": softmax_cross_entropy, "logistic": sigmoid_binary_cross_entropy,
-          "identity": squared_error}
+          "identity": squared_error, "exp": exp_poisson_deviance}
 
 
 def probabilities_into(output: str, logits: Array, out: Array | None = None) -> Array:
     """``core.heads.probabilities``: softmax rows or σ elementwise, into ``out``."""
     if output == "softmax":
         return softmax_into(logits, out=out)
+    if output != "logistic":  # a regression head: σ of its output would mean nothing
+        raise InputError(f"a regression network (output={output!r}) has no probabilities; "
+                         "use predict")
     return sigmoid_from_exp(logits, np.exp(-np.abs(logits)), out=out)
 
 
@@ -154,12 +178,14 @@ def decide(output: str, logits: Array) -> Array:
     """Predictions from logits, equal to the argmax of ``core.heads.probabilities`` away from
     near ties: the argmax of :func:`probabilities_into` (so that ``predict``
     always agrees with ``predict_proba``, even where logits closer than softmax can resolve
-    tie), 1{z > 0} = 1{σ(z) > ½} for logistic outputs, the values for regression."""
+    tie), 1{z > 0} = 1{σ(z) > ½} for logistic outputs, for regression the predicted mean
+    ``core.heads.regression_mean`` (Z, or e^Z for the exp head) in a new array."""
     if output == "softmax":
         return np.argmax(softmax_into(logits.copy()), axis=1)
     if output == "logistic":
         return (logits > 0).astype(np.int64)
-    return logits.copy()
+    mu = regression_mean(output, logits)
+    return mu.copy() if mu is logits else mu
 
 
 # ----- subnormal numbers ------------------------------------------------------------------------

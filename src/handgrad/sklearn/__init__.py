@@ -15,10 +15,11 @@ handgrad's flat parameter buffer).
 
 Beyond scikit-learn: ``activation="leaky_relu"``, ``class_weight`` (classifier),
 ``callbacks``, a user-supplied early-stopping validation set (``fit(..., X_val=, y_val=)``),
-float32 kept end to end, ``predict_log_proba`` from log-softmax / log σ, and the per-epoch
-backprop diagnostics in ``history_``. And :class:`TableTransformer`: the table encoding of
-``handgrad train`` (text columns, empty cells) as a transformer for pipelines. Needs the ``sklearn`` extra
-(``pip install "handgrad[sklearn]"``).
+float32 kept end to end, a ``predict_log_proba`` that is never −inf (probabilities are never
+0), and the per-epoch backprop diagnostics in ``history_``. And :class:`TableTransformer`: the
+table encoding of ``handgrad train`` (text columns, empty cells) as a transformer for
+pipelines. Needs the ``sklearn`` extra (from a checkout of handgrad:
+``pip install ".[sklearn]"``; no package named handgrad is published).
 """
 
 from ._classifier import MLPClassifier

@@ -34,6 +34,7 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import _check_sample_weight
 
 from ..network import MLP
+from ._compat_names import CompatNames
 from ._lbfgs import fit_lbfgs
 from ._stochastic import StochasticSolver
 from ._util import CHUNK, _as_training_X, _dense
@@ -44,7 +45,7 @@ ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "r
 STOCHASTIC_SOLVERS = ("sgd", "adam")
 
 
-class BaseMLP(StochasticSolver, BaseEstimator):
+class BaseMLP(CompatNames, StochasticSolver, BaseEstimator):
     """Base of :class:`MLPClassifier` and :class:`MLPRegressor`; not for direct use."""
 
     _parameter_constraints: dict = {
@@ -145,14 +146,13 @@ class BaseMLP(StochasticSolver, BaseEstimator):
         layer_units = [n_features] + hidden + [self.n_outputs_]
         rs = check_random_state(self.random_state)
         # float32 in -> float32 network; a later warm start / partial_fit promotes as numpy does
-        dtype = X.dtype if first_pass else np.promote_types(X.dtype, self.coefs_[0].dtype)
+        dtype = (X.dtype if first_pass
+                 else np.promote_types(X.dtype, np.asarray(self.coefs_[0]).dtype))
         X = _as_training_X(X, dtype)
         if first_pass:
             self._initialize(layer_units, dtype, rs)
-        elif [n_features] + [W.shape[1] for W in self.coefs_] != layer_units:
-            raise ValueError(f"warm_start/partial_fit needs the same layers as the previous fit: "
-                             f"{[self.coefs_[0].shape[0]] + [W.shape[1] for W in self.coefs_]}, "
-                             f"now {layer_units}")
+        else:
+            self._continue_from_fitted_state(layer_units)
         net = self._network(dtype)
         T = self._targets(Y, dtype)
         if self.solver in STOCHASTIC_SOLVERS:
@@ -190,6 +190,34 @@ class BaseMLP(StochasticSolver, BaseEstimator):
         self._optimizer_state = None
         if self.solver in STOCHASTIC_SOLVERS:
             self._reset_stochastic_state()
+
+    def _continue_from_fitted_state(self, layer_units) -> None:
+        """A warm start or partial_fit from the fitted state, which may have been set by hand
+        (scikit-learn's own tests set coefs_, intercepts_, out_activation_, t_, loss_curve_ …
+        and call partial_fit). Only what handgrad keeps beyond scikit-learn's attributes is
+        filled in; the output head follows the estimator's current parameters, so a
+        ``set_params(loss=...)`` between calls takes effect."""
+        self.coefs_ = [np.asarray(W) for W in self.coefs_]
+        self.intercepts_ = [np.asarray(b).reshape(-1) for b in self.intercepts_]
+        fitted = [self.coefs_[0].shape[0]] + [W.shape[1] for W in self.coefs_]
+        if [fitted[0], fitted[-1]] != [layer_units[0], layer_units[-1]]:
+            raise ValueError(f"warm_start/partial_fit needs the inputs and outputs of the "
+                             f"previous fit: layers {fitted}, now {layer_units}")
+        if fitted != layer_units:
+            # scikit-learn goes on training the fitted network and ignores the new sizes;
+            # so does this, but says so (5 frames up: the caller of fit / partial_fit)
+            warnings.warn(f"hidden_layer_sizes={self.hidden_layer_sizes!r} differs from the "
+                          f"fitted network's hidden layers {fitted[1:-1]}: warm_start and "
+                          f"partial_fit continue training the fitted network (as scikit-learn "
+                          f"does); fit with warm_start=False to build the new one",
+                          UserWarning, stacklevel=5)
+        self.out_activation_ = self._output_head()
+        self.n_layers_ = len(layer_units)
+        if not hasattr(self, "history_"):
+            self.history_ = []
+        for name in ("n_iter_", "t_"):
+            if not hasattr(self, name):
+                setattr(self, name, 0)
 
     def _network(self, dtype, l2: float = 0.0) -> MLP:
         """A handgrad MLP holding copies of coefs_ and intercepts_ in ``dtype``."""

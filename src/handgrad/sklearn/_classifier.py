@@ -1,7 +1,7 @@
 """MLPClassifier: scikit-learn's multi-layer perceptron classifier on handgrad's backprop."""
 
-# size: about 370 lines, two thirds of them the numpydoc docstrings scikit-learn's API asks of
-# every public method (a drop-in must document the same parameters); the code is ~120 lines.
+# size: about 395 lines, two thirds of them the numpydoc docstrings scikit-learn's API asks of
+# every public method (a drop-in must document the same parameters); the code is ~130 lines.
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from sklearn.utils.validation import (_check_sample_weight, check_consistent_len
                                       check_is_fitted, column_or_1d, validate_data)
 
 from ..core.activations import sigmoid_forward
-from ..core.heads import log_probabilities
 from ..fast.kernels import probabilities_into
 from ._base import BaseMLP, _as_training_X
 
@@ -113,13 +112,11 @@ epsilon, n_iter_no_change, max_fun
     * The loss is computed exactly through log-sum-exp / softplus; scikit-learn clips
       probabilities to [eps, 1−eps] first, so ``loss_`` differs where a probability falls below
       ~2e-16.
-    * ``predict_log_proba`` is log-softmax (log σ for logistic outputs), finite where
-      scikit-learn's ``log(predict_proba)`` gives −inf; for two classes ``predict_proba`` is
-      ``[σ(−z), σ(z)]`` rather than ``[1 − σ(z), σ(z)]`` (equal up to rounding, and the small
-      probability is not rounded to 0). Probabilities are clipped to
-      ``[np.finfo(dtype).tiny, 1 − ε/2]``, never exactly 0 or 1, and log-probabilities
-      floored at ``log(tiny)`` (~−708, ~−87 in float32), so that
-      ``predict_log_proba ≈ log(predict_proba)`` holds everywhere, ties included.
+    * For two classes ``predict_proba`` is ``[σ(−z), σ(z)]`` rather than
+      ``[1 − σ(z), σ(z)]`` (equal up to rounding, and the small probability is not rounded
+      to 0). Probabilities are clipped to ``[np.finfo(dtype).tiny, 1 − ε/2]``, never exactly
+      0 or 1, so ``predict_log_proba`` (= ``log(predict_proba)``, see its docstring for the
+      one-ulp argmax rule) is finite where scikit-learn's gives −inf.
     * Sample weights must be ≥ 0 (scikit-learn accepts negative ones). A batch whose weights
       sum to 0 is skipped (scikit-learn divides by zero there).
     * Sparse X is accepted and densified a batch (or a 4096-row chunk) at a time.
@@ -295,7 +292,10 @@ epsilon, n_iter_no_change, max_fun
             to ``[np.finfo(dtype).tiny, 1 − ε/2]`` (~2.2e-308 and 1 − 1.1e-16; ~1.2e-38 and
             1 − 6e-8 in float32).
         """
-        Z = self._logits(self._check_X(X))
+        return self._probabilities(self._logits(self._check_X(X)))
+
+    def _probabilities(self, Z):
+        """Logits Z (n, n_outputs) -> predict_proba's (n, n_classes)."""
         if self.n_outputs_ == 1:
             z = Z[:, 0]
             P = np.column_stack([sigmoid_forward(-z), sigmoid_forward(z)])
@@ -306,13 +306,29 @@ epsilon, n_iter_no_change, max_fun
         return np.clip(P, np.finfo(P.dtype).tiny, np.nextafter(one, 0 * one), out=P)
 
     def predict_log_proba(self, X):
-        """Log of the probability estimates, from log-softmax (log σ(±z) for logistic
-        outputs), so accurate for tiny probabilities and finite where scikit-learn's
-        ``log(predict_proba(X))`` gives −inf.
+        """``L = log P`` with ``P = predict_proba(X)``, both (n_samples, n_classes).
 
-        Values below ``log(np.finfo(dtype).tiny)`` (~−708, ~−87 in float32) are reported as
-        that floor, the log of predict_proba's floor, so that this equals
-        ``log(predict_proba(X))`` everywhere (scikit-learn's contract; ties stay ties).
+        scikit-learn's contract holds: this is ``np.log(self.predict_proba(X))`` (bit for bit,
+        but for the one-ulp rule below), ties stay ties, and its row-wise argmax is that of
+        ``predict_proba`` (and the class :meth:`predict` returns). It is always finite, because predict_proba never returns
+        0 (it floors probabilities at ``np.finfo(dtype).tiny``): where scikit-learn's
+        ``log(predict_proba(X))`` gives −inf, this gives ``log(tiny)`` (~−708.4, ~−87.3 in
+        float32).
+
+        Where finiteness and equivalence pull apart, and which wins:
+
+        * Equivalence to this estimator's own predict_proba wins over the exact
+          log-probability (log-softmax / log σ, which handgrad returned before): a
+          log-probability below ``log(tiny)`` reads ``log(tiny)``, and one within ε/2 of 0
+          (a probability that rounds to the cap 1 − ε/2) reads ``log(1 − ε/2)`` ≈ −1.1e-16
+          (−6e-8 in float32) rather than, say, −1e-20. Finiteness is kept by the floor,
+          not by departing from ``log(predict_proba)``.
+        * Agreement of the argmax wins over bitwise equality, by one ulp: ``log`` can round
+          two probabilities a few ulps apart to the same value, which would move the argmax
+          to the smaller one when it comes first. In such a row the largest probability's
+          log (every entry tied with it) is raised by one ulp, so the argmax agrees again and
+          ties remain ties; everywhere else the values are ``np.log(predict_proba(X))``
+          bit for bit.
 
         Parameters
         ----------
@@ -322,16 +338,17 @@ epsilon, n_iter_no_change, max_fun
         Returns
         -------
         log_y_prob : ndarray of shape (n_samples, n_classes)
-            Log-probabilities in the order of ``classes_``.
+            Log-probabilities in the order of ``classes_``, in predict_proba's dtype.
         """
-        Z = self._logits(self._check_X(X))
-        if self.n_outputs_ == 1:
-            z = Z[:, 0]
-            L = np.column_stack([log_probabilities("logistic", -z[:, None])[:, 0],
-                                 log_probabilities("logistic", z[:, None])[:, 0]])
-        else:
-            L = log_probabilities(self.out_activation_, Z)
-        return np.maximum(L, np.log(np.finfo(L.dtype).tiny), out=L)
+        P = self._probabilities(self._logits(self._check_X(X)))
+        L = np.log(P)
+        top = P.argmax(axis=1)
+        rows = np.flatnonzero(L.argmax(axis=1) != top)
+        if rows.size:
+            is_top = P[rows] == P[rows, top[rows]][:, None]
+            raised = np.nextafter(L[rows, top[rows]], 0 * L.dtype.type(1))
+            L[rows] = np.where(is_top, raised[:, None], L[rows])
+        return L
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)

@@ -6,30 +6,28 @@ import time
 
 import numpy as np
 import scipy.optimize
-from sklearn.utils.optimize import _check_optimize_result
+from sklearn.exceptions import ConvergenceWarning
 
 from ..core.losses import l2_penalty, l2_penalty_grad
 from ..core.regularization import l2_from_sklearn_alpha
 from ..fast.threads import limit_blas_threads
 from ..training.diagnostics import notify as _notify
 from ..training.history import History
-from ._util import CHUNK, _dense
+from ._util import CHUNK, _dense, lbfgs_convergence_message, warn_as_sklearn
 
 
-def fit_lbfgs(est, net, X, T, sw) -> None:
-    """Train ``net`` for the estimator ``est`` (scikit-learn's ``_fit_lbfgs``): L-BFGS-B
-    over the flat parameter buffer, on handgrad's full-batch loss and gradient, computed in
-    chunks of rows (sparse X is densified a chunk at a time). Sets ``n_iter_``, ``loss_``,
-    ``coefs_``, ``intercepts_`` and appends one ``history_`` record per iteration; callbacks
-    are called after every iteration and may stop it."""
+def full_batch_objective(est, net, X, T, sw):
+    """-> ``objective(x) = (data, l2, grad)``: the loss L-BFGS minimises at the flat parameter
+    vector x (handgrad's layout), ``data + l2 = (1/s) Σ_i w_i ℓ_i + 0.5·alpha·Σ‖W‖²/s``
+    (s = Σw, or n), and its gradient (n_params,), computed in chunks of rows of X (n, n_0)
+    (sparse X densified a chunk at a time). Sets ``net.l2``; x is copied into ``net.flat``."""
     n = X.shape[0]
     s = n if sw is None else float(sw.sum())
     net.l2 = l2_from_sklearn_alpha(est.alpha, s)
     w = None if sw is None else (sw * (n / s)).astype(net.dtype)
     ws = net.workspace(min(n, CHUNK))
-    last = {}
 
-    def loss_and_grad(x):
+    def objective(x):
         net.flat[...] = x
         grad = np.zeros(net.n_params)
         data = 0.0
@@ -44,6 +42,23 @@ def fit_lbfgs(est, net, X, T, sw) -> None:
             l2 = l2_penalty(net.weights, net.l2)
             for gW, W in zip(net.layout.views(grad)[0], net.weights):  # weights only
                 gW += l2_penalty_grad(W, net.l2)
+        return data, l2, grad
+
+    return objective
+
+
+def fit_lbfgs(est, net, X, T, sw) -> None:
+    """Train ``net`` for the estimator ``est`` (scikit-learn's ``_fit_lbfgs``): L-BFGS-B
+    over the flat parameter buffer, on handgrad's full-batch loss and gradient
+    (:func:`full_batch_objective`). Sets ``n_iter_``, ``loss_``, ``coefs_``, ``intercepts_``
+    and appends one ``history_`` record per iteration; callbacks are called after every
+    iteration and may stop it."""
+    n = X.shape[0]
+    objective = full_batch_objective(est, net, X, T, sw)
+    last = {}
+
+    def loss_and_grad(x):
+        data, l2, grad = objective(x)
         last.update(x=np.array(x, copy=True), data=data, l2=l2)
         return data + l2, grad
 
@@ -81,7 +96,10 @@ def fit_lbfgs(est, net, X, T, sw) -> None:
     if state["stopped"]:
         est.n_iter_ = min(res.nit, est.max_iter)
     else:
-        est.n_iter_ = _check_optimize_result("lbfgs", res, est.max_iter)
+        est.n_iter_ = min(res.nit, est.max_iter)
+        message = lbfgs_convergence_message(res, est.max_iter)
+        if message is not None:
+            warn_as_sklearn(message, ConvergenceWarning)
     data, l2 = reported(res.x)
     est.loss_ = data + l2
     net.flat[...] = res.x

@@ -10,6 +10,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (check_array, check_consistent_length, check_is_fitted,
                                       column_or_1d, validate_data)
 
+from ..fast.kernels import decide
 from ._base import BaseMLP, _as_training_X
 
 
@@ -19,7 +20,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     A drop-in replacement for :class:`sklearn.neural_network.MLPRegressor` (scikit-learn
     1.9), with the same parameters, defaults, fitted attributes, methods and training
     semantics (see :mod:`handgrad.sklearn._base`). The network is a :class:`handgrad.MLP`
-    with an identity output (``output="identity"``) and half the squared error.
+    with an identity output and half the squared error (``output="identity"``), or with
+    ``loss="poisson"`` an exponential output and half the Poisson deviance (``output="exp"``).
 
     Loss convention (scikit-learn's): the gradient is that of
     ``(1/n) Σ_i ½‖ŷ_i − y_i‖²`` (squared error summed over the outputs, averaged over the
@@ -31,11 +33,18 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     hands it the averaged value with the summed gradient); ``loss_`` is still reported in
     scikit-learn's convention.
 
+    ``loss="poisson"`` (scikit-learn's convention too): the prediction is the mean
+    ``μ = exp(Z_L)`` and the loss half the Poisson deviance,
+    ``(1/n) Σ_i Σ_k [y log(y/μ) − y + μ]`` (summed over the outputs, as scikit-learn's
+    ``poisson_loss``; ``y log y = 0`` at y = 0) plus the same alpha term; its gradient with
+    respect to Z_L is ``(μ − y)/n`` (derivations.md §13).
+
     Parameters
     ----------
-    loss : {"squared_error"}, default="squared_error"
-        The only loss (scikit-learn's "poisson", which needs an exponential output, is not
-        available). As in scikit-learn 1.9 it is the first positional parameter.
+    loss : {"squared_error", "poisson"}, default="squared_error"
+        Half the squared error with an identity output, or half the Poisson deviance with an
+        exponential output (targets must be ≥ 0: counts, rates). As in scikit-learn 1.9 it
+        is the first positional parameter.
     hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate, \
 learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, warm_start, \
 momentum, nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2, \
@@ -48,8 +57,8 @@ epsilon, n_iter_no_change, max_fun
     ----------
     loss_, best_loss_, loss_curve_, t_, coefs_, intercepts_, n_features_in_, \
 feature_names_in_, n_iter_, n_layers_, n_outputs_, out_activation_, history_
-        As for :class:`MLPClassifier` (``out_activation_`` is "identity"; ``history_`` has
-        no accuracies).
+        As for :class:`MLPClassifier` (``out_activation_`` is "identity", or "exp" for
+        ``loss="poisson"``; ``history_`` has no accuracies).
     validation_scores_ : list of float or None
         R² on the validation set after every epoch with early stopping, else None.
     best_validation_score_ : float or None
@@ -59,12 +68,16 @@ feature_names_in_, n_iter_, n_layers_, n_outputs_, out_activation_, history_
     -----
     Other differences as listed for :class:`MLPClassifier`: non-negative sample weights,
     sparse X densified by batches, the lbfgs ``verbose`` lines, scikit-learn's initial
-    weights rather than handgrad's, Adam's ε added to √v.
+    weights rather than handgrad's, Adam's ε added to √v. With ``loss="poisson"``, negative
+    targets are refused (scikit-learn trains on them and reports a NaN loss). A warm start
+    or ``partial_fit`` after ``set_params(loss=...)`` trains the new loss from the previous
+    weights and ``out_activation_`` follows it (scikit-learn keeps the old output function
+    and mixes the two losses).
     """
 
     _parameter_constraints: dict = {
         **BaseMLP._parameter_constraints,
-        "loss": [StrOptions({"squared_error"})],
+        "loss": [StrOptions({"squared_error", "poisson"})],
     }
 
     def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
@@ -102,31 +115,43 @@ feature_names_in_, n_iter_, n_layers_, n_outputs_, out_activation_, history_
 
     @property
     def _data_loss_scale(self) -> int:
-        # handgrad's loss sums over the outputs; scikit-learn reports the mean over them
-        return self.n_outputs_
+        # handgrad's loss sums over the outputs; scikit-learn reports the mean over them for
+        # the squared error, and the sum for the Poisson deviance
+        return self.n_outputs_ if self.out_activation_ == "identity" else 1
 
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
                              y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
+        self._check_targets(y, "y")
         return X, y
 
+    def _check_targets(self, y, name: str) -> None:
+        if self.loss == "poisson" and np.any(y < 0):
+            raise ValueError(f"loss='poisson' needs {name} >= 0 (counts or rates): the Poisson "
+                             f"deviance is undefined for negative targets")
+
     def _output_head(self) -> str:
-        return "identity"
+        return "exp" if self.loss == "poisson" else "identity"
 
     def _validation_set(self, X_val, y_val, dtype):
         X_val = validate_data(self, X_val, accept_sparse=["csr", "csc"],
                               dtype=(np.float64, np.float32), reset=False)
         y_val = check_array(y_val, ensure_2d=False, dtype=np.float64, input_name="y_val")
         check_consistent_length(X_val, y_val)
+        self._check_targets(y_val, "y_val")
         Y_val = y_val.reshape(-1, 1) if y_val.ndim == 1 else y_val
         if Y_val.shape[1] != self.n_outputs_:
             raise ValueError(f"y_val has {Y_val.shape[1]} outputs, y has {self.n_outputs_}")
         return _as_training_X(X_val, dtype), Y_val
 
     def _val_score(self, logits, Y, sample_weight) -> float:
-        return r2_score(Y, logits, sample_weight=sample_weight)
+        with np.errstate(over="ignore"):
+            y_pred = decide(self.out_activation_, logits)
+        if not np.all(np.isfinite(y_pred)):  # e^Z overflowed; scikit-learn's score is NaN
+            return float("nan")
+        return r2_score(Y, y_pred, sample_weight=sample_weight)
 
     def predict(self, X):
         """Predict using the multi-layer perceptron model.
@@ -139,12 +164,14 @@ feature_names_in_, n_iter_, n_layers_, n_outputs_, out_activation_, history_
         Returns
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            The predicted values (float32 for float32 input on a float32 model).
+            The predicted values: Z_L, or the mean exp(Z_L) for ``loss="poisson"`` (inf where
+            it overflows, as in scikit-learn), float32 for float32 input on a float32 model.
         """
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse=["csr", "csc"],
                           dtype=(np.float64, np.float32), reset=False)
-        y_pred = self._logits(X)
+        Z = self._logits(X)
+        y_pred = Z if self.out_activation_ == "identity" else decide(self.out_activation_, Z)
         return y_pred.ravel() if y_pred.shape[1] == 1 else y_pred
 
     @available_if(lambda est: est._check_solver())

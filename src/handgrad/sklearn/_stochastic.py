@@ -6,7 +6,6 @@ rules — over handgrad's epoch loop (:class:`handgrad.training.steps.EpochRunne
 from __future__ import annotations
 
 import time
-import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -23,7 +22,7 @@ from ..training.diagnostics import notify as _notify
 from ..training.history import History
 from ..training.optim import SGD, Adam
 from ..training.steps import SKIP, EpochRunner
-from ._util import CHUNK, _dense
+from ._util import CHUNK, _dense, warn_as_sklearn
 
 
 class StochasticSolver:
@@ -74,8 +73,12 @@ class StochasticSolver:
     def _fit_stochastic(self, net, X, Y, T, sw, sw_user, incremental, rs, X_val, y_val):
         if not hasattr(self, "loss_curve_"):  # a warm start after an lbfgs fit
             self._reset_stochastic_state()
+        # early_stopping switched on or off since the last fit: start the bookkeeping the
+        # new mode needs (scikit-learn fails here on None.append or None − tol)
         if self.early_stopping and self.validation_scores_ is None:
             self.validation_scores_, self.best_validation_score_ = [], -np.inf
+        if not self.early_stopping and self.best_loss_ is None:
+            self.best_loss_ = np.inf
         opt = self._make_optimizer(net, incremental)
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
@@ -102,8 +105,8 @@ class StochasticSolver:
             batch_size = min(200, n_samples)
         else:
             if self.batch_size > n_samples:
-                warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
-                              "going to be clipped")
+                warn_as_sklearn("Got `batch_size` less than 1 or larger than sample size. It "
+                                "is going to be clipped")
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
         # overflow in a diverging run is not refused mid-way (scikit-learn refuses non-finite
         # weights at the end of fit)
@@ -197,11 +200,11 @@ class StochasticSolver:
                     stop_reason = "partial_fit: one epoch"
                     break
                 if self.n_iter_ == self.max_iter:
-                    warnings.warn("Stochastic Optimizer: Maximum iterations (%d) reached and the "
-                                  "optimization hasn't converged yet." % self.max_iter,
-                                  ConvergenceWarning)
+                    warn_as_sklearn("Stochastic Optimizer: Maximum iterations (%d) reached and "
+                                    "the optimization hasn't converged yet." % self.max_iter,
+                                    ConvergenceWarning)
         except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.")
+            warn_as_sklearn("Training interrupted by user.")
             stop_reason = "interrupted by the user"
         self._optimizer_state = {"solver": self.solver, **opt.state_dict()}
         if early_stopping:  # the weights of the best validation score
