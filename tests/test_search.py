@@ -112,7 +112,7 @@ def test_search_halves_by_rung_and_trains_the_winner_on_every_row():
         {r["candidate"] for r in rung0[:3]} - {0}
     full = [r for r in board if r["rung"] == 2]
     winner = next(r for r in full if all(r[k] == s["winner"][k] for k in s["winner"]))
-    assert winner is board[0] or (winner["candidate"] == 0 and "within one standard error" in s["chosen_because"])
+    assert winner is board[0] or (winner["candidate"] == 0 and "within two standard errors" in s["chosen_because"])
     assert model.net.sizes == [4, *winner["hidden_sizes"], 2]
     assert model.record["n_train"] == len(y) and len(model.record["history"]["epochs"]) == winner["epochs"]
     assert s["validation"] == "5-fold cross-validation"
@@ -168,18 +168,18 @@ def test_cli_search_prints_a_leaderboard_and_refuses_what_it_chooses(tmp_path):
         assert "--search" in err or "--budget" in err, err
 
 
-def test_one_standard_error_rule_keeps_the_default_unless_the_gain_is_clear():
-    from handgrad.model.search import _one_standard_error
+def test_two_standard_errors_rule_keeps_the_default_unless_the_gain_is_clear():
+    from handgrad.model.search import _two_standard_errors
 
     default = {"candidate": 0, "rung": 2, "score": 0.50, "fold_scores": [0.50, 0.45, 0.55, 0.48, 0.52],
                **{k: 1 for k in ("hidden_sizes", "activation", "lr", "l2", "batch_size")}}
     noisy = {**default, "candidate": 7, "score": 0.49, "fold_scores": [0.44, 0.47, 0.53, 0.46, 0.55]}
     clear = {**default, "candidate": 8, "score": 0.45, "fold_scores": [0.45, 0.40, 0.50, 0.43, 0.47]}
-    chosen, why = _one_standard_error(noisy, [default, noisy], larger_better=False)
-    assert chosen is default and "within one standard error" in why
-    chosen, why = _one_standard_error(clear, [default, clear], larger_better=False)
-    assert chosen is clear and "more than one standard error" in why
+    chosen, why = _two_standard_errors(noisy, [default, noisy], larger_better=False)
+    assert chosen is default and "within two standard errors" in why
+    chosen, why = _two_standard_errors(clear, [default, clear], larger_better=False)
+    assert chosen is clear and "more than two standard errors" in why
     # a score (larger is better) the same way round
     up = lambda r: {**r, "fold_scores": [-v for v in r["fold_scores"]]}
-    chosen, _ = _one_standard_error(up(clear), [up(default), up(clear)], larger_better=True)
+    chosen, _ = _two_standard_errors(up(clear), [up(default), up(clear)], larger_better=True)
     assert chosen["candidate"] == 8
