@@ -398,7 +398,7 @@ def test_float32_end_to_end(iris, solver):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_predict_log_proba_is_log_softmax_and_finite(iris, dtype):
+def test_predict_log_proba_is_finite_log_predict_proba_and_log_softmax_above_the_floor(iris, dtype):
     X, y = iris
     X = X.astype(dtype)
     for target in (y, y == 0):

@@ -52,6 +52,8 @@ def problem(activation, output, dtype, soft=False, weighted=False, l2=0.01, m=13
         y = rng.dirichlet(np.ones(K), size=m).astype(dtype) if soft else rng.integers(0, K, m)
     elif output == "logistic":
         y = (rng.uniform(size=(m, K)) if soft else rng.integers(0, 2, (m, K))).astype(dtype)
+    elif output == "exp":  # Poisson counts
+        y = rng.poisson(1.5, size=(m, K)).astype(dtype)
     else:
         y = rng.normal(size=(m, K)).astype(dtype)
     w = rng.uniform(0.2, 3, m).astype(dtype) if weighted else None
@@ -68,7 +70,7 @@ def reference_and_fast(net, X, y, w, part="total"):
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("activation", ACTS)
-@pytest.mark.parametrize("output", ["softmax", "logistic", "identity"])
+@pytest.mark.parametrize("output", ["softmax", "logistic", "identity", "exp"])
 def test_gradients_equal_the_reference(route, dtype, activation, output):
     gemm_before = blas.CALLS["gemm"]
     for soft, weighted, l2 in [(False, False, 0.0), (True, True, 0.01), (False, True, 0.3)]:
@@ -95,7 +97,7 @@ def test_data_part_alone_equals_the_reference(route, dtype):
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("activation", ["relu", "leaky_relu", "sigmoid", "tanh", "identity", "custom"])
-@pytest.mark.parametrize("output", ["softmax", "logistic", "identity"])
+@pytest.mark.parametrize("output", ["softmax", "logistic", "identity", "exp"])
 def test_fused_sgd_step_equals_gradient_then_update(route, dtype, activation, output):
     net, X, y, w = problem(activation, output, dtype, soft=True, weighted=True, l2=0.02)
     start = net.flat.copy()
@@ -159,7 +161,7 @@ def test_one_activation_per_layer_including_ones_known_only_by_backward(route, a
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("activation", ACTS)
-@pytest.mark.parametrize("output", ["softmax", "logistic", "identity"])
+@pytest.mark.parametrize("output", ["softmax", "logistic", "identity", "exp"])
 def test_prediction_equals_the_reference_forward(dtype, activation, output):
     """Prediction runs each activation's in-place kernel (no derivative): logits in chunks,
     probabilities, decisions and the training loop's forward_in_chunks against the reference."""
@@ -172,8 +174,9 @@ def test_prediction_equals_the_reference_forward(dtype, activation, output):
         got = np.concatenate([z.copy() for _, z in net.logits_in_chunks(X, batch_size=batch)])
         close(got, ref, TOL[dtype], f"logits in chunks of {batch}")
         close(forward_in_chunks(net, X, batch), ref, TOL[dtype], f"forward_in_chunks({batch})")
-    if output == "identity":
-        close(net.predict(X), ref[:, 0] if ref.shape[1] == 1 else ref, TOL[dtype], "regression")
+    if output in ("identity", "exp"):  # regression: the mean, Z or e^Z
+        mean = ref if output == "identity" else np.exp(ref)
+        close(net.predict(X), mean[:, 0] if mean.shape[1] == 1 else mean, TOL[dtype], "regression")
         return
     probs = heads.probabilities(output, ref)
     close(net.predict_proba(X, batch_size=7), probs, TOL[dtype], "predict_proba")
