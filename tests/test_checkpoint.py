@@ -203,3 +203,166 @@ def test_cli_ctrl_c_then_resume(tmp_path):
     a = hg.load_model(tmp_path / "out" / "model.safetensors").net.flat
     b = hg.load_model(tmp_path / "fresh.safetensors").net.flat
     assert np.array_equal(a, b)
+
+
+def _cli_train(tmp_path, *extra):
+    return [sys.executable, "-m", "handgrad", "train", "--dataset", "digits", "--epochs", "60",
+            "--patience", "0", "--batch-size", "8", "--checkpoint-dir", str(tmp_path / "ck"),
+            "--out-dir", str(tmp_path / "out"), "--no-plot", "--quiet", "--seed", "4", *extra]
+
+
+def _newest_epoch(ck):
+    return max((int(p.name[5:11]) for p in ck.glob("ckpt-*.safetensors")), default=0)
+
+
+def _start_and_signal(args, ck, signum, after_epochs=2):
+    """Start ``args``, wait for ``after_epochs`` checkpoints, send ``signum``; (code, out, err)."""
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and _newest_epoch(ck) < after_epochs:
+        time.sleep(0.02)
+    assert proc.poll() is None, "training finished before it could be stopped"
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=60)
+    return proc.returncode, out, err
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+def test_cli_sigterm_or_sighup_checkpoints_like_ctrl_c_and_resumes_bit_identically(tmp_path, signame):
+    """kill (SIGTERM) and a closed terminal (SIGHUP) stop as Ctrl-C does: the step finishes,
+    a checkpoint is written, one line names --resume, exit 128 + signal, no temporary file;
+    --resume then ends with the weights of a run never stopped."""
+    signum = getattr(signal, signame)
+    args = _cli_train(tmp_path)
+    code, _, err = _start_and_signal(args, tmp_path / "ck", signum)
+    assert code == 128 + signum, err
+    assert f"interrupted by {signame}" in err and "--resume" in err and "Traceback" not in err
+    assert err.strip().count("\n") == 0
+    assert not [p for p in (tmp_path / "ck").iterdir() if not p.name.startswith("ckpt-")]
+    if signame == "SIGHUP":  # the same path as SIGTERM from here on: one full comparison is enough
+        return
+    resumed = subprocess.run(args + ["--resume", "--json"], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    import json
+    assert json.loads(resumed.stdout)["epochs_run"] == 60
+    fresh = subprocess.run([a for a in args if a not in (str(tmp_path / "ck"), "--checkpoint-dir")]
+                           + ["--model", str(tmp_path / "fresh.safetensors")],
+                           capture_output=True, text=True, timeout=300)
+    assert fresh.returncode == 0, fresh.stderr
+    a = hg.load_model(tmp_path / "out" / "model.safetensors").net.flat
+    b = hg.load_model(tmp_path / "fresh.safetensors").net.flat
+    assert np.array_equal(a, b)
+    assert not [p for p in tmp_path.rglob("*.tmp")]
+
+
+def test_sigterm_mid_epoch_stops_after_the_step_and_restores_the_handlers(tmp_path):
+    X, y = _data()
+    ref = hg.MLP([8, 16, 3], seed=1)
+    hg.fit(ref, X, y, optimizer="adam", **KW)
+
+    class Kill(hg.training.history.Callback):
+        def on_batch_end(self, epoch, batch, n_batches, loss):
+            if epoch == 2 and batch == 3:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP)
+    net = hg.MLP([8, 16, 3], seed=1)
+    with pytest.raises(TrainingInterrupted, match=r"by SIGTERM at epoch 3, batch 4.*resume") as info:
+        hg.fit(net, X, y, optimizer="adam", checkpoint_dir=tmp_path, callbacks=[Kill()], **KW)
+    assert info.value.signum == signal.SIGTERM
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP)) == before
+    again = hg.MLP([8, 16, 3], seed=5)
+    hg.fit(again, X, y, optimizer="adam", checkpoint_dir=tmp_path, resume=True, **KW)
+    assert np.array_equal(again.flat, ref.flat)
+
+
+def test_an_ignored_sighup_stays_ignored_in_training(tmp_path):
+    """nohup ignores SIGHUP: training must not start listening to it."""
+    X, y = _data()
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        class Hup(hg.training.history.Callback):
+            def on_batch_end(self, epoch, batch, n_batches, loss):
+                if epoch == 1 and batch == 0:
+                    os.kill(os.getpid(), signal.SIGHUP)
+
+        h = hg.fit(hg.MLP([8, 16, 3], seed=1), X, y, callbacks=[Hup()], **KW)
+        assert len(h) == KW["epochs"]
+        assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+
+
+HOLD = textwrap.dedent("""
+    import sys, time
+    from handgrad.atomic import directory_lock
+    with directory_lock(sys.argv[1]):
+        print("held", flush=True)
+        time.sleep(60)
+""")
+
+
+def _hold_lock(directory):
+    """A process holding ``directory``'s lock, as a running training would."""
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(directory)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_a_checkpoint_directory_in_use_is_refused_and_a_dead_holders_lock_is_not(tmp_path):
+    X, y = _data()
+    hg.fit(hg.MLP([8, 16, 3], seed=1), X, y, checkpoint_dir=tmp_path, **KW)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    holder = _hold_lock(tmp_path)
+    try:
+        with pytest.raises(hg.InputError, match="checkpoint directory .* is in use by another handgrad run"):
+            hg.fit(hg.MLP([8, 16, 3], seed=1), X, y, checkpoint_dir=tmp_path, **KW)
+        with pytest.raises(hg.InputError, match="in use by another handgrad run"):
+            hg.fit(hg.MLP([8, 16, 3], seed=1), X, y, checkpoint_dir=tmp_path, resume=True, **KW)
+        assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing pruned
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    # the holder is dead: its lock went with it
+    hg.fit(hg.MLP([8, 16, 3], seed=1), X, y, checkpoint_dir=tmp_path, resume=True, **KW)
+
+
+def test_cli_two_runs_sharing_an_out_dir_or_checkpoint_dir(tmp_path):
+    """The second run is refused at once with one line, before it reads or trains anything."""
+    base = ["train", "--dataset", "iris", "--epochs", "2", "--no-plot", "--quiet"]
+    from handgrad.cli.main import main
+    holder = _hold_lock(tmp_path / "out")
+    try:
+        proc = subprocess.run([sys.executable, "-m", "handgrad", *base, "--out-dir", str(tmp_path / "out")],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+        assert "output directory (--out-dir)" in proc.stderr and "in use by another handgrad run" in proc.stderr
+        assert list((tmp_path / "out").iterdir()) == []
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    holder = _hold_lock(tmp_path / "ck")
+    try:
+        proc = subprocess.run([sys.executable, "-m", "handgrad", *base, "--out-dir", str(tmp_path / "o2"),
+                               "--checkpoint-dir", str(tmp_path / "ck")], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2 and "checkpoint directory" in proc.stderr and "in use" in proc.stderr
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    # one run may use one directory for both (the lock is the process's own)
+    assert main([*base, "--out-dir", str(tmp_path / "same"), "--checkpoint-dir", str(tmp_path / "same")]) == 0
+
+
+def test_cli_resume_with_a_missing_checkpoint_dir_is_refused_and_an_empty_one_starts_afresh(tmp_path, capsys):
+    from handgrad.cli.main import main
+    base = ["train", "--dataset", "iris", "--epochs", "2", "--no-plot", "--quiet", "--out-dir", str(tmp_path / "o")]
+    assert main([*base, "--checkpoint-dir", str(tmp_path / "ckpt-typo"), "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "--resume: the checkpoint directory" in err and "does not exist" in err
+    assert not (tmp_path / "ckpt-typo").exists() and not (tmp_path / "o").exists()
+    assert main([*base, "--resume"]) == 2
+    assert "--resume needs --checkpoint-dir" in capsys.readouterr().err
+    (tmp_path / "ck").mkdir()
+    assert main([*base, "--checkpoint-dir", str(tmp_path / "ck"), "--resume"]) == 0
+    assert "note: no checkpoint in" in capsys.readouterr().err
+    assert _newest_epoch(tmp_path / "ck") == 2

@@ -252,3 +252,40 @@ def test_the_cli_metrics_equal_scikit_learns(k):
         assert s["roc_auc"] == pytest.approx(sk.roc_auc_score(y, proba[:, 1]), abs=1e-12)
     else:
         assert s["roc_auc"] is None
+
+
+# ---- issue 13: user text is printed as it is -----------------------------------------------
+
+def test_hostile_labels_and_paths_print_as_written_end_to_end(tmp_path):
+    """Labels ``[/INST]`` (rich raised a MarkupError after saving), ``[low]``/``[high]`` (printed
+    as blanks), ``$\\foo$`` (matplotlib raised while drawing) and an out-dir ``runs[v2]``
+    (printed as ``runs``), through train, evaluate, info and predict in real processes."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=90), "b": rng.normal(size=90)})
+    frame["y"] = np.array(["[/INST]", "[low]", "$\\foo$"])[np.arange(90) % 3]
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    out_dir = tmp_path / "runs[v2]"
+    out = run("train", "--data", str(tmp_path / "t.csv"), "--target", "y", "--epochs", "3",
+              "--out-dir", str(out_dir))
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+    assert f"model saved to {out_dir}/model.safetensors" in out.stdout
+    assert "│ [/INST]" in out.stdout and "│ [low]" in out.stdout and "│ $\\foo$" in out.stdout
+    assert (out_dir / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
+    model = str(out_dir / "model.safetensors")
+    ev = run("evaluate", model, "--data", str(tmp_path / "t.csv"))
+    assert ev.returncode == 0 and "│ [/INST]" in ev.stdout, ev.stderr
+    info = run("info", model)
+    assert info.returncode == 0 and "classes: $\\foo$, [/INST], [low]" in info.stdout, info.stderr
+    assert info.stdout.startswith(f"{model} (handgrad model format")
+    pred = run("predict", model, "--data", str(tmp_path / "t.csv"), "--out", str(tmp_path / "p[1].csv"))
+    assert pred.returncode == 0 and f"to {tmp_path}/p[1].csv" in pred.stderr, pred.stderr
+    assert set(pd.read_csv(tmp_path / "p[1].csv")["prediction"]) <= {"[/INST]", "[low]", "$\\foo$"}
+
+
+def test_terminal_helpers_keep_user_text_plain():
+    from handgrad.cli.terminal import Markup, clean, markup
+
+    assert clean("a\x1b[2Jb\nc\u202e") == "a\\x1b[2Jb\\nc\\u202e"
+    assert clean("[/INST] :smile: é") == "[/INST] :smile: é"
+    line = markup("[bold]{}[/] {:.1f}%", "[/x]", 12.345)
+    assert isinstance(line, Markup) and line == "[bold]\\[/x][/] 12.3%"

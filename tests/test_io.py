@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import pickle
 import struct
 from pathlib import Path
@@ -283,6 +284,87 @@ def test_save_refuses_non_finite_values(tmp_path, where, value):
     assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
 
 
+KILLED_SAVE = """
+import os, signal, sys
+from handgrad.atomic import atomic_writer
+with atomic_writer(sys.argv[1]) as fh:
+    fh.write(b"x" * 100000)
+    fh.flush()
+    os.kill(os.getpid(), signal.SIGKILL)   # killed in the middle of the save
+"""
+
+
+def test_temp_file_of_a_killed_save_carries_its_pid_and_the_next_write_removes_it(tmp_path):
+    import subprocess
+    import sys
+
+    path = save_model(make_model(seed=0), tmp_path / "m.safetensors")
+    proc = subprocess.run([sys.executable, "-c", KILLED_SAVE, str(path)], capture_output=True)
+    assert proc.returncode == -9
+    left = [p.name for p in tmp_path.iterdir() if p.name != "m.safetensors"]
+    assert len(left) == 1 and left[0].startswith(".m.safetensors.") and left[0].endswith(".tmp")
+    assert ".hg" in left[0]  # recognisable: the program's mark and the writer's pid
+    load_model(path)  # the previous file is intact
+    save_model(make_model(seed=1), tmp_path / "other.safetensors")  # any write in the directory
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors", "other.safetensors"]
+
+
+def test_temp_files_of_live_writers_other_hosts_and_other_programs_are_kept(tmp_path):
+    import subprocess
+    import sys
+    from handgrad import atomic
+
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True).stdout.strip()
+        names = {f".m.safetensors.abc.hg{live.pid}-{atomic._HOST}.tmp": True,          # still writing
+                 f".m.safetensors.abc.hg{os.getpid()}-{atomic._HOST}.tmp": True,      # this process
+                 ".m.safetensors.abc.hg1-zzzzzz.tmp": True,                           # not a host tag
+                 f".m.safetensors.abc.hg{dead}-{'0' * 6 if atomic._HOST != '0' * 6 else '1' * 6}.tmp": True,
+                 ".m.safetensors.abc123.tmp": True,                                   # not ours (no mark)
+                 "notes.tmp": True,
+                 f".m.safetensors.abc.hg{dead}-{atomic._HOST}.tmp": False,            # ours, writer gone
+                 f".MNIST.gz.x.hg{dead}-{atomic._HOST}.part": False}
+        for name in names:
+            (tmp_path / name).write_bytes(b"partial")
+        assert atomic.remove_stale_temporaries(tmp_path) == 2
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(n for n, keep in names.items() if keep)
+    finally:
+        live.kill()
+        live.wait()
+
+
+def test_write_through_a_symlink_writes_its_target_and_keeps_the_link(tmp_path):
+    target = tmp_path / "real" / "m.safetensors"
+    target.parent.mkdir()
+    link = tmp_path / "link.safetensors"
+    link.symlink_to(target)
+    save_model(make_model(seed=0), link)
+    assert link.is_symlink() and target.is_file()
+    save_model(make_model(seed=1), link)  # replacing it again keeps the link too
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert np.array_equal(load_model(link).net.flat, make_model(seed=1).net.flat)
+    assert [p.name for p in target.parent.iterdir()] == ["m.safetensors"]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "device"])
+def test_save_over_a_fifo_device_or_directory_is_refused_and_leaves_it(tmp_path, kind):
+    if kind == "fifo":
+        path = tmp_path / "pipe"
+        os.mkfifo(path)
+    elif kind == "directory":
+        path = tmp_path / "d"
+        path.mkdir()
+    else:
+        path = Path("/dev/null")
+    with pytest.raises(InputError, match="not a regular file"):
+        save_model(make_model(), path)
+    assert not path.is_file()
+    if kind == "device":
+        assert path.is_char_device()
+
+
 # ----- refusals: the file itself ----------------------------------------------------------
 
 def test_missing_file(tmp_path):
@@ -291,6 +373,19 @@ def test_missing_file(tmp_path):
 
 def test_directory(tmp_path):
     assert_refused(tmp_path, "directory")
+
+
+@pytest.mark.parametrize("kind, message", [("fifo", "a FIFO (named pipe), not a model file"),
+                                           ("device", "a character device, not a model file")])
+def test_fifo_or_device_is_refused_at_once_without_waiting_for_a_writer(tmp_path, kind, message):
+    if kind == "fifo":  # open() of a FIFO used to block until something wrote to it: forever
+        path = tmp_path / "m.safetensors"
+        os.mkfifo(path)
+    else:
+        path = Path("/dev/zero")  # would read without end
+    assert_refused(path, message)
+    with pytest.raises(ModelFileError, match=re.escape(message)):
+        model_info(path)
 
 
 def test_empty_file(tmp_path):

@@ -226,3 +226,44 @@ def test_finiteness_check_finds_the_first_bad_entry_and_ignores_overflowing_sums
     Y = np.zeros((5, 4))
     Y[3, 1] = -np.inf
     assert first_non_finite(Y) == (3, 1)
+
+
+# ---- issue 13: sizes, seeds and memory go through handgrad.validation ----------------------
+
+@pytest.mark.parametrize("sizes, fragment", [
+    ([3, float("inf"), 2], "inf"), ([3, 2.5, 2], "2.5"), ([3, True, 2], "True"),
+    (["3", 4, 2], "'3'"), ([3, -1, 2], "≥ 1"), ([3, 0, 2], "≥ 1")])
+def test_bad_layer_widths_are_input_errors(sizes, fragment):
+    from handgrad.errors import InputError
+
+    with pytest.raises(InputError, match="width") as info:
+        hg.MLP(sizes)
+    assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "a", True, 2**64])
+def test_bad_seeds_are_input_errors_not_numpy_errors(seed):
+    from handgrad.errors import InputError
+
+    with pytest.raises(InputError, match="seed must be a whole number"):
+        hg.MLP([3, 2], seed=seed)
+
+
+def test_a_network_too_big_for_memory_is_refused_before_allocating(monkeypatch):
+    from handgrad import validation
+    from handgrad.errors import InputError
+
+    monkeypatch.setattr(validation, "available_memory", lambda: 1_000_000)
+    # [100, 1000, 10]: 101·1000 + 1001·10 = 111,010 parameters; float64 parameters and
+    # gradients: 2 · 8 · 111,010 = 1,776,160 bytes
+    with pytest.raises(InputError, match=r"111,010 parameters and needs about 1\.78 MB of memory "
+                                         r"\(parameters, gradients\), but about 1 MB is available"):
+        hg.MLP([100, 1000, 10], dtype="float64")
+    assert hg.MLP([100, 1000, 10], dtype="float32").n_params == 111_010  # 888 kB fits
+
+
+def test_huge_widths_do_not_overflow_the_estimate():
+    from handgrad.errors import InputError
+
+    with pytest.raises(InputError, match="600,000,000,000,000,000,002 parameters"):
+        hg.MLP([3, 10**20, 2])

@@ -186,3 +186,57 @@ def test_dead_relu_fraction_counts_units_silent_on_every_training_row(problem):
     assert h.epochs[-1]["diagnostics"]["dead_fraction"] == [pytest.approx(0.4), pytest.approx(0.25)]
     h2 = fit(hg.MLP([3, 10, 3], activation="tanh", seed=0), X, y, epochs=1)
     assert h2.epochs[0]["diagnostics"]["dead_fraction"] == [None]
+
+
+# ---- issue 13: fit's arguments through handgrad.validation ---------------------------------
+
+def _problem():
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    return X, np.arange(20) % 2
+
+
+def test_all_zero_sample_weights_are_refused_instead_of_training_at_loss_zero():
+    X, y = _problem()
+    with pytest.raises(hg.InputError, match="zero for every sample"):
+        fit(hg.MLP([3, 4, 2]), X, y, sample_weight=np.zeros(20), epochs=1)
+    with pytest.raises(hg.InputError, match="sample_weight × class_weight is zero for every sample"):
+        fit(hg.MLP([3, 4, 2]), X, y, class_weight={0: 0, 1: 0}, epochs=1)
+
+
+@pytest.mark.parametrize("weights, fragment", [
+    (np.r_[np.ones(19), -1.0], "entry 19 is -1.0"), (np.r_[np.nan, np.ones(19)], "entry 0 is nan"),
+    (["w"] * 20, "must be numbers")])
+def test_bad_sample_weights_name_the_entry(weights, fragment):
+    X, y = _problem()
+    with pytest.raises(hg.InputError, match="sample_weight") as info:
+        fit(hg.MLP([3, 4, 2]), X, y, sample_weight=weights, epochs=1)
+    assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize("kw, fragment", [
+    ({"lr": float("nan")}, "learning rate must be a finite number > 0"),
+    ({"seed": -1}, "seed must be a whole number from 0"),
+    ({"batch_size": float("inf")}, "batch_size must be a whole number ≥ 1"),
+    ({"epochs": True}, "epochs must be a whole number ≥ 1"),
+    ({"min_delta": float("nan")}, "min_delta must be a finite number ≥ 0"),
+    ({"callbacks": 5}, "callbacks must be")])
+def test_bad_arguments_are_named_before_training(kw, fragment):
+    X, y = _problem()
+    with pytest.raises(hg.InputError) as info:
+        fit(hg.MLP([3, 4, 2]), X, y, **{"epochs": 1, **kw})
+    assert fragment in str(info.value)
+
+
+def test_fit_estimates_optimizer_state_and_batch_memory_before_allocating(monkeypatch):
+    from handgrad import validation
+
+    X, y = _problem()
+    net = hg.MLP([3, 4, 2], dtype="float64")  # 26 parameters, 9 units
+    # Adam: parameters, gradients, m, v and two scratch buffers = 6 × 26; a batch of 20 rows:
+    # 4 buffers × 20 × 9 units; 8 bytes each
+    need = 8 * (6 * 26 + 4 * 20 * 9)
+    monkeypatch.setattr(validation, "available_memory", lambda: need - 1)
+    with pytest.raises(hg.InputError, match="activations of 20 rows"):
+        fit(net, X, y, epochs=1, batch_size=20)
+    monkeypatch.setattr(validation, "available_memory", lambda: need)
+    assert len(fit(net, X, y, epochs=1, batch_size=20).epochs) == 1

@@ -4,16 +4,33 @@ The data goes to a temporary file in the *same directory* (a rename is atomic on
 filesystem), which is flushed and fsynced before ``os.replace`` puts it in place (so that
 after a power cut the name never points at an empty file), and the directory is fsynced after
 (so that the rename itself is on disk). On any error the temporary file is removed.
+
+A write goes where a symbolic link points (the link itself stays), and an existing target that
+is not a regular file (a directory, FIFO, device or socket) is refused instead of replaced.
+The temporary file's name carries this program's mark, the writer's process id and a tag of
+its host (``.model.safetensors.k2j4f.hg4242-1a2b3c.tmp``), so that one left behind by a killed
+writer is recognised and removed by the next write into the same directory once that process
+is gone. :func:`directory_lock` keeps two processes from sharing an output directory.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
 import os
+import re
+import socket
 import stat
 import tempfile
 from pathlib import Path
 from typing import IO, Iterator
+
+from .errors import InputError
+
+_HOST = hashlib.sha1(socket.gethostname().encode(errors="replace")).hexdigest()[:6]
+# .<name>.<random>.hg<pid>-<host><suffix>: see the module docstring
+_TEMP = re.compile(r"^\..+\.hg(\d+)-([0-9a-f]{6})\.(?:tmp|part)$")
 
 
 @contextlib.contextmanager
@@ -21,14 +38,16 @@ def atomic_writer(path, mode: str = "wb", suffix: str = ".tmp", **open_kw) -> It
     """``with atomic_writer(path) as fh: fh.write(...)`` — replace ``path`` only on success.
 
     Parent directories are created. The new file keeps the permissions of the file it
-    replaces, or gets those of a normally created file (0666 & ~umask).
+    replaces, or gets those of a normally created file (0666 & ~umask). A symbolic link is
+    followed (its target is written); a target that exists but is not a regular file is
+    refused with :class:`~handgrad.errors.InputError`.
     """
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(21, "is a directory", str(path))
+    path = writable_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path.parent)
     perms = _new_file_mode(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                               suffix=f".hg{os.getpid()}-{_HOST}{suffix}")
     try:
         with os.fdopen(fd, mode, **open_kw) as fh:
             yield fh
@@ -47,6 +66,128 @@ def atomic_write_bytes(path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (see :func:`atomic_writer`)."""
     with atomic_writer(path) as fh:
         fh.write(data)
+
+
+def writable_target(path) -> Path:
+    """The file a write to ``path`` must replace: symbolic links resolved, and refused with
+    :class:`~handgrad.errors.InputError` when it exists but is not a regular file (replacing
+    a FIFO, a device such as ``/dev/stdout`` or a directory with a file is never meant)."""
+    given = os.fspath(path)
+    try:
+        # stat the path as given: the kernel follows /dev/stdout -> /proc/self/fd/1 -> pipe:[n]
+        # where a resolved name (/proc/self/fd/pipe:[n]) would not exist
+        mode = os.stat(given).st_mode
+    except OSError:  # missing (or a dangling link: its target is created), or a parent is a
+        mode = None  # file: the write itself reports that
+    if mode is not None and not stat.S_ISREG(mode):
+        raise InputError(f"{given} is {file_kind(mode)}, not a regular file; it cannot be "
+                         "written as an output (give the path of a file)")
+    return Path(os.path.realpath(given))
+
+
+def probe_writable(directory) -> None:
+    """Raise ``OSError`` unless a file can be created in the existing ``directory`` (tried for
+    real: permission bits do not tell for root, read-only mounts or a full quota)."""
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".handgrad-probe.",
+                               suffix=f".hg{os.getpid()}-{_HOST}.tmp")
+    os.close(fd)
+    os.unlink(tmp)
+
+
+def file_kind(mode: int) -> str:
+    """'a directory', 'a FIFO (named pipe)', … for an ``st_mode`` (in messages)."""
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISREG, "a regular file")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def remove_stale_temporaries(directory) -> int:
+    """Delete the temporary files of this program in ``directory`` whose writer (a process of
+    this host) is gone — those a killed save left behind; return how many. Best effort."""
+    removed = 0
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return 0
+    for entry in entries:
+        match = _TEMP.match(entry.name)
+        if match is None or match.group(2) != _HOST or _process_alive(int(match.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            os.unlink(entry.path)
+            removed += 1
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):  # alive but another user's, or no pid
+        return True
+    except OSError:
+        return True
+    return True
+
+
+# processes hold locks, not threads: a directory this process has locked may be locked again
+# by it (the checkpoint directory may be the output directory), counted here
+_HELD: dict[tuple[int, int], list] = {}
+
+
+@contextlib.contextmanager
+def directory_lock(directory, what: str = "directory") -> Iterator[None]:
+    """Hold an exclusive lock on ``directory`` (created if missing) while the block runs.
+
+    Another process holding it makes this raise :class:`~handgrad.errors.InputError` naming
+    ``what`` (e.g. ``"the output directory"``) at once. The lock is ``flock`` on the directory
+    itself, which the kernel releases when its process ends however it ends, so a lock of a
+    dead process never blocks. Where locks are not available (no ``fcntl``, some network
+    filesystems) the block runs unlocked.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    info = os.fstat(fd)
+    key = (info.st_dev, info.st_ino)
+    if key in _HELD:
+        os.close(fd)
+        _HELD[key][1] += 1
+    elif not _try_flock(fcntl, fd):
+        os.close(fd)
+        raise InputError(f"{what} {directory} is in use by another handgrad run; wait for it "
+                         "to finish or choose another directory")
+    else:
+        _HELD[key] = [fd, 1]
+    try:
+        yield
+    finally:
+        held = _HELD[key]
+        held[1] -= 1
+        if held[1] == 0:
+            del _HELD[key]
+            os.close(held[0])  # closing the descriptor releases the lock
+
+
+def _try_flock(fcntl, fd: int) -> bool:
+    """Lock ``fd`` without waiting: False if another process holds it; True if locked, or if
+    the filesystem offers no locks (then the run goes on unlocked rather than not at all)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        return exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
+    return True
 
 
 def _new_file_mode(path: Path) -> int:

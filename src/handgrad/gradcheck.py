@@ -29,6 +29,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .errors import InputError
+from .validation import check_count, check_positive
 
 Array = np.ndarray
 H, ATOL, RTOL = 1e-5, 1e-8, 1e-6
@@ -67,7 +68,8 @@ class GradcheckReport:
 
     @property
     def passed(self) -> bool:
-        return all(c.passed for c in self.checks)
+        # a check of no entry proves nothing: it does not pass
+        return all(c.passed for c in self.checks) and any(c.checked for c in self.checks)
 
     def __bool__(self) -> bool:
         return self.passed
@@ -132,7 +134,14 @@ def gradcheck_function(fn: Callable[..., tuple[float, Sequence[Array]]], params:
     entries checked per parameter (a seeded random sample, reported as e.g. 2000/200704);
     None checks them all.
     """
+    max_entries = None if max_entries is None else check_count(max_entries, "max_entries")
+    h = check_positive(h, "h (the finite-difference step)")
+    atol = check_positive(atol, "atol", allow_zero=True)
+    rtol = check_positive(rtol, "rtol", allow_zero=True)
+    seed = check_count(seed, "seed", minimum=0)
     params = _as_float64_params(params)
+    if not params:
+        raise InputError("no parameters to check: give at least one array")
     names = list(names) if names is not None else [f"p{i}" for i in range(len(params))]
     if len(names) != len(params):
         raise InputError(f"got {len(names)} names for {len(params)} parameters")
@@ -187,6 +196,7 @@ def gradcheck_op(forward: Callable[..., Array], backward: Callable[..., Sequence
     of the output's shape; its exact gradient w.r.t. each input is what ``backward(G, *inputs)``
     must return (one array per input, or a single array for a one-input op).
     """
+    seed = check_count(seed, "seed", minimum=0)
     inputs = [np.array(x, dtype=np.float64) for x in inputs]
     G = np.random.default_rng(seed + 1).standard_normal(np.shape(forward(*inputs)))
 

@@ -39,7 +39,8 @@ from .fast.kernels import decide, probabilities_into
 from .fast.memory import Workspace, aligned_empty, aligned_zeros
 from .fast.predict import logits_in_chunks
 from .layout import Layout
-from .validation import check_head_targets, check_l2, check_matrix, check_sample_weight, check_sizes
+from .validation import (check_head_targets, check_l2, check_matrix, check_memory, check_sample_weight,
+                         check_seed, check_sizes)
 
 Array = np.ndarray
 _DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -99,10 +100,13 @@ class MLP:
         self.activations = _check_activations(activation, len(self.sizes) - 2)
         self.l2 = check_l2(l2)
         self.dtype = resolve_dtype(dtype)
-        self.seed = seed
+        self.seed = check_seed(seed)
+        # refused before allocating: parameters and gradients (fit checks again with its batch
+        # and optimizer state)
+        check_memory(self.sizes, self.dtype.itemsize)
         self.layout = Layout(self.sizes)
         self._allocate(aligned_zeros(self.n_params, self.dtype))
-        self._init_weights(seed)
+        self._init_weights(self.seed)
 
     def _allocate(self, flat: Array) -> None:
         """Take ``flat`` as the parameter buffer; a zeroed gradient buffer; the views of both

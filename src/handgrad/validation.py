@@ -146,22 +146,43 @@ def check_head_targets(output: str, y, m: int, n_out: int, dtype) -> np.ndarray:
 
 
 def check_sample_weight(sample_weight, m: int, dtype) -> np.ndarray | None:
-    """``sample_weight`` as an (m,) array of ``dtype`` with finite entries ≥ 0, or None."""
+    """``sample_weight`` as an (m,) array of ``dtype`` with finite entries ≥ 0 and a positive
+    sum, or None. All-zero weights are refused: the loss would be 0 whatever the parameters,
+    and training would silently learn nothing."""
     if sample_weight is None:
         return None
-    w = np.asarray(sample_weight, dtype=dtype)
+    try:
+        w = np.asarray(sample_weight, dtype=dtype)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InputError(f"sample_weight must be numbers, one per sample: {exc}") from None
     if w.shape != (m,):
         raise InputError(f"sample_weight must have shape ({m},), one weight per sample; got {w.shape}")
-    if not np.all(np.isfinite(w)) or np.any(w < 0):
-        raise InputError("sample_weight must be finite and ≥ 0")
+    check_weight_values(w, "sample_weight")
     return w
+
+
+def check_weight_values(w: np.ndarray, what: str = "sample_weight") -> None:
+    """Refuse weights that are NaN/inf or negative (naming the first), or that are all zero."""
+    bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
+    if bad.size:
+        i = int(bad[0])
+        raise InputError(f"{what} must be finite and ≥ 0; entry {i} is {float(w[i])!r}")
+    if w.size and not np.any(w > 0):
+        raise InputError(f"{what} is zero for every sample, so there is nothing to learn from; "
+                         "give some samples a positive weight")
+
+
+def _is_whole(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 def check_positive(value, what: str, allow_zero: bool = False) -> float:
     """``value`` as a float that is finite and > 0 (≥ 0 with ``allow_zero``), or refused."""
+    if isinstance(value, (bool, np.bool_)):
+        raise InputError(f"{what} must be a number, got {value!r}")
     try:
         v = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InputError(f"{what} must be a number, got {value!r}") from None
     if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
         raise InputError(f"{what} must be a finite number {'≥' if allow_zero else '>'} 0, got {value!r}")
@@ -176,14 +197,45 @@ def check_fraction(value, what: str) -> float:
     return v
 
 
+def check_count(value, what: str, minimum: int = 1, maximum: int | None = None) -> int:
+    """``value`` as an int ≥ ``minimum`` (and ≤ ``maximum``): an integer, or a float holding a
+    whole number; booleans, NaN, inf, fractions and text are refused."""
+    ok = _is_whole(value) or (isinstance(value, (float, np.floating)) and math.isfinite(value)
+                              and float(value).is_integer())
+    bound = f"from {minimum} to {maximum}" if maximum is not None else f"≥ {minimum}"
+    if not ok or int(value) < minimum or (maximum is not None and int(value) > maximum):
+        raise InputError(f"{what} must be a whole number {bound}, got {value!r}")
+    v = int(value)
+    return v
+
+
+SEED_MAX = 2**63 - 1
+
+
+def check_seed(seed, what: str = "seed"):
+    """A seed for ``numpy.random.default_rng``: None, an integer in 0..2⁶³−1, or numpy's own
+    ``Generator``/``BitGenerator``/``SeedSequence`` (passed through). Anything else — negative,
+    fractional, text, a bool — is refused here instead of deep inside numpy."""
+    if seed is None or isinstance(seed, (np.random.Generator, np.random.BitGenerator,
+                                         np.random.SeedSequence)):
+        return seed
+    return check_count(seed, what, minimum=0, maximum=SEED_MAX)
+
+
 def check_sizes(sizes) -> list[int]:
-    """Layer widths ``[n_0, …, n_L]``: whole numbers ≥ 1, at least two of them."""
-    try:
-        out = [int(s) for s in sizes]
-    except (TypeError, ValueError):
-        raise InputError(f"sizes must be a list of layer widths such as [784, 128, 10], got {sizes!r}") from None
-    if any(float(s) != o for s, o in zip(sizes, out)):
-        raise InputError(f"layer widths must be whole numbers, got {list(sizes)}")
+    """Layer widths ``[n_0, …, n_L]``: whole numbers ≥ 1, at least two of them (integers, or
+    floats holding whole numbers; not booleans, text, NaN or inf)."""
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
+        raise InputError(f"sizes must be a list of layer widths such as [784, 128, 10], got {sizes!r}")
+    sizes = list(sizes)
+    out = []
+    for i, s in enumerate(sizes):
+        ok = _is_whole(s) or (isinstance(s, (float, np.floating)) and math.isfinite(s)
+                              and float(s).is_integer())
+        if not ok:
+            raise InputError(f"layer widths must be whole numbers ≥ 1, got {s!r} at position {i} "
+                             f"of {sizes!r}")
+        out.append(int(s))
     if len(out) < 2:
         raise InputError(f"sizes needs at least the input width and the number of classes, got {out}")
     if any(s < 1 for s in out):
@@ -191,12 +243,70 @@ def check_sizes(sizes) -> list[int]:
     return out
 
 
+# what a fresh training run holds per parameter besides the parameters: the gradient, and an
+# optimizer's state (Adam: m, v and two scratch buffers); and per batch row and unit: Z, f'(Z),
+# dZ and the activations (fast.memory.Workspace)
+BUFFERS_PER_UNIT = 4
+FALLBACK_MEMORY = 64 * 2**30  # when the machine cannot tell: generous, yet refuses the absurd
+
+
+def available_memory() -> int:
+    """Bytes this process may still allocate: psutil's "available" when installed, else
+    Linux's MemAvailable, else the physical memory (os.sysconf), else a generous fixed cap."""
+    try:
+        import psutil  # optional
+        return int(psutil.virtual_memory().available)
+    except Exception:  # not installed, or no answer on this platform
+        pass
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import os
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return FALLBACK_MEMORY
+
+
+def memory_needed(sizes, itemsize: int, batch_rows: int = 0, state_per_param: int = 2) -> tuple[int, int]:
+    """(parameter count, bytes) a network of layer widths ``sizes`` needs: ``state_per_param``
+    arrays the size of the parameters (the parameters, their gradient, an optimizer's state)
+    plus the activations of a batch of ``batch_rows`` rows, in ``itemsize``-byte numbers.
+    Python integers: no overflow, whatever the sizes."""
+    sizes = [int(s) for s in sizes]
+    n_params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+    units = sum(sizes)
+    return n_params, itemsize * (state_per_param * n_params + BUFFERS_PER_UNIT * batch_rows * units)
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n} bytes"
+
+
+def check_memory(sizes, itemsize: int, batch_rows: int = 0, state_per_param: int = 2,
+                 what: str = "this network") -> int:
+    """Refuse, before anything is allocated, a network (and batch) whose memory need — see
+    :func:`memory_needed` — exceeds :func:`available_memory`; the message gives the parameter
+    count and both byte counts. Returns the bytes needed."""
+    n_params, need = memory_needed(sizes, itemsize, batch_rows, state_per_param)
+    have = available_memory()
+    if need > have:
+        raise InputError(f"{what} {list(sizes)} has {n_params:,} parameters and needs about "
+                         f"{_size(need)} of memory (parameters, gradients"
+                         + (", optimizer state" if state_per_param > 2 else "")
+                         + (f", activations of {batch_rows:,} rows" if batch_rows else "")
+                         + f"), but about {_size(have)} is available; use fewer or narrower layers"
+                         + (" or a smaller batch" if batch_rows else ""))
+    return need
+
+
 def check_l2(l2) -> float:
     """The L2 strength λ: a finite number ≥ 0."""
-    try:
-        lam = float(l2)
-    except (TypeError, ValueError):
-        raise InputError(f"l2 must be a number ≥ 0, got {l2!r}") from None
-    if not np.isfinite(lam) or lam < 0:
-        raise InputError(f"l2 must be a finite number ≥ 0, got {l2!r}")
-    return lam
+    return check_positive(l2, "l2", allow_zero=True)

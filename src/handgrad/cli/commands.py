@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from .terminal import echo
 
 
 def _load(args, features=None, target=None):
@@ -39,11 +40,15 @@ def _model_data(args, model, target=None):
         from ..data import load_table_frame
 
         table = load_table_frame(args.data, target, columns=model.input_columns)
+        for note in table.notes:
+            echo(f"note: {note}", file=sys.stderr)
         if table.n_unlabelled:
-            print(f"note: {table.n_unlabelled} rows without a label in {target!r} were left out",
-                  file=sys.stderr)
+            echo(f"note: {table.n_unlabelled} rows without a label in {target!r} were left out",
+                 file=sys.stderr)
         return table.frame, table.y, table.name
     data = _load(args, features=model.feature_names, target=target if args.data else None)
+    for note in data.notes:
+        echo(f"note: {note}", file=sys.stderr)
     if data.X.shape[1] != model.n_features:
         raise InputError(f"the data has {data.X.shape[1]} features but the model takes {model.n_features}")
     return data.X, data.y, data.name
@@ -58,13 +63,16 @@ def cmd_train(args) -> int:
     from .draw import PlotWorker
     from ..model.classifier import train_classifier
     from ..model.files import save_model
-    from .terminal import TrainingProgress, print_lines, print_metrics
+    from .terminal import TrainingProgress, markup, print_lines, print_metrics
     from ..training.loop import stratified_split
 
     if args.data and not args.target:
         raise InputError("--data needs --target COLUMN: the name of the column holding the labels")
     if args.target and not args.data:
         raise InputError("--target goes with --data FILE (built-in datasets know their target)")
+    # every output is checked before the data is read and the model trained (see cli/paths.py)
+    from .paths import hold_train_outputs, train_outputs
+    outputs = train_outputs(args)
     t0 = time.perf_counter()
     notes = []
     if args.data:  # a table file: its columns are encoded by rules the model keeps
@@ -72,6 +80,7 @@ def cmd_train(args) -> int:
 
         table = load_table_frame(args.data, args.target)
         features, labels, name, names = table.frame, table.y, table.name, None
+        notes += table.notes
         if table.n_unlabelled:
             notes.append(f"{table.n_unlabelled} rows without a label in {args.target!r} were left out")
         test_size = None
@@ -88,15 +97,19 @@ def cmd_train(args) -> int:
         n = features.shape[0]
         train_idx, test_idx = np.arange(n - test_size), np.arange(n - test_size, n)
     else:
-        train_idx, test_idx = stratified_split(labels, args.test_fraction, args.seed)
-    out_dir = Path(args.out_dir)
-    model_path = Path(args.model) if args.model else out_dir / "model.safetensors"
-    plot_path = None if args.no_plot else (Path(args.plot) if args.plot else out_dir / "learning_curve.png")
+        train_idx, test_idx = stratified_split(labels, args.test_fraction, args.seed,
+                                               part="the test part (--test-fraction)",
+                                               fix="pass --test-fraction 0 (no test) or --test FILE, "
+                                                   "or give more rows")
+    out_dir, model_path, plot_path = outputs.out_dir, outputs.model, outputs.plot
+    hold_train_outputs(outputs, getattr(args, "resources", None))
+    for note in outputs.notes:
+        echo(f"note: {note}", file=sys.stderr)
     quiet = args.quiet or args.json
     progress = TrainingProgress(args.epochs, quiet=quiet)
     if not quiet:
-        print_lines(f"[bold]handgrad train[/] on {name}: {shape}, {len(np.unique(labels))} classes "
-                    f"({len(train_idx)} train incl. validation, {len(test_idx)} test)")
+        print_lines(markup("[bold]handgrad train[/] on {}: {}, {} classes ({} train incl. validation, "
+                           "{} test)", name, shape, len(np.unique(labels)), len(train_idx), len(test_idx)))
     common = dict(feature_names=names, categorical=args.categorical, numeric=args.numeric,
                   drop=args.drop, max_categories=args.max_categories, id_columns=args.id_column,
                   dtype=args.dtype, optimizer=args.optimizer, schedule=args.schedule,
@@ -190,8 +203,8 @@ def cmd_train(args) -> int:
                        f"diagnostics next to it in {out_dir}"] if plot_path else []),
                     f"done in {elapsed:.1f}s")
     else:
-        print(("no test part" if test is None else f"test accuracy {test['accuracy']:.4f}")
-              + f"; model saved to {model_path}")
+        echo(("no test part" if test is None else f"test accuracy {test['accuracy']:.4f}")
+             + f"; model saved to {model_path}")
     return 0
 
 
@@ -231,13 +244,17 @@ def cmd_evaluate(args) -> int:
 
 def cmd_predict(args) -> int:
     from ..model.files import load_model
+    from .paths import predict_output
 
+    out_path = predict_output(args)  # checked before any work; None: standard output
     model = load_model(args.model)
     ids = []
     if model.encoder is not None and args.data:  # copy the rows' identifiers into the output
         from ..data import load_table_frame
 
         table = load_table_frame(args.data)
+        for note in table.notes:
+            echo(f"note: {note}", file=sys.stderr)
         ids = [c for c in model.encoder.id_column_names if c in table.frame.columns]
         X = table.frame
     else:
@@ -250,10 +267,13 @@ def cmd_predict(args) -> int:
     id_values = [X[c].tolist() for c in ids]
     rows = ([*(v[i] for v in id_values), lab, *(cells[i] if cells else [])]
             for i, lab in enumerate(labels))
-    _write_csv_atomic(Path(args.out), header, rows)
+    if out_path is None:
+        _write_csv(sys.stdout, header, rows)
+    else:
+        _write_csv_atomic(out_path, header, rows)
     if not args.quiet:
-        print(f"wrote {len(labels)} predictions to {args.out}"
-              + (f" (with {', '.join(ids)} from the input)" if ids else ""), file=sys.stderr)
+        echo(f"wrote {len(labels)} predictions to {'standard output' if out_path is None else args.out}"
+             + (f" (with {', '.join(ids)} from the input)" if ids else ""), file=sys.stderr)
     return 0
 
 
@@ -261,9 +281,13 @@ def _write_csv_atomic(path: Path, header, rows) -> None:
     from ..atomic import atomic_writer
 
     with atomic_writer(path, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        writer.writerows(rows)
+        _write_csv(fh, header, rows)
+
+
+def _write_csv(fh, header, rows) -> None:
+    writer = csv.writer(fh)
+    writer.writerow(header)
+    writer.writerows(rows)
 
 
 def cmd_demo(args) -> int:

@@ -24,6 +24,12 @@ _VAL_COLOR = "#d62728"
 _BEST_COLOR = "#2ca02c"
 
 
+def literal(text: Any) -> str:
+    """``text`` drawn as written: matplotlib reads a pair of ``$`` as math (``$\\foo$`` in a
+    label or file name raises at draw time), so each ``$`` is escaped."""
+    return str(text).replace("$", r"\$")
+
+
 def _mpl() -> Any:
     """Import what is needed from matplotlib, or refuse with the install hint."""
     try:

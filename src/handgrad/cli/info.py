@@ -1,49 +1,87 @@
-"""``handgrad info MODEL``: what a model file holds, read without running it."""
+"""``handgrad info MODEL``: what a model file holds, read without running it.
+
+The file's structure (sizes, classes, tensors) is validated by the loader; its training
+``record`` is free-form JSON that other versions or other hands may have written. So each part
+of the record is shown by its own small function, and a part whose shape is not the expected
+one is shown as it is (shortened), never as a traceback: ``info`` shows any loadable file.
+Everything read from the file is printed as plain text (see :mod:`handgrad.cli.terminal`).
+"""
 
 from __future__ import annotations
 
 from .commands import _emit_json
 from .search import describe
 
+_SHOWN = 200  # characters of an unexpected value shown as it is
+
 
 def cmd_info(args) -> int:
     from ..model.files import model_info
+    from .terminal import markup, print_lines
 
     info = model_info(args.model)
     if args.json:
         _emit_json(info)
         return 0
-    from .terminal import print_lines
-
-    record = info.get("record") or {}
-    hist = record.get("history") or {}
-    hyper = record.get("hyperparameters") or {}
+    record = info.get("record")
+    record = record if isinstance(record, dict) else {}
     acts = ", ".join(a["name"] + (f"({a['params']})" if a.get("params") else "") for a in info["activations"])
-    lines = [f"[bold]{args.model}[/] (handgrad model format {info['format_version']}, "
-             f"written by handgrad {info['handgrad_version']})",
+    lines = [markup("[bold]{}[/] (handgrad model format {}, written by handgrad {})", args.model,
+                    info["format_version"], info["handgrad_version"]),
              f"architecture: {' → '.join(map(str, info['sizes']))}; hidden activations: {acts or 'none'}",
              f"parameters: {info['n_params']:,} ({info['dtype']}), l2 = {info['l2']:g}",
              f"classes: {', '.join(map(str, info['classes']))}",
-             _features_line(info)]
-    if record:
-        lines.append(f"trained on {record.get('dataset')} ({record.get('n_train')} train, "
-                     f"{record.get('n_val')} validation rows) at {record.get('created')}")
-    if hyper:
-        lines.append("hyperparameters: " + ", ".join(f"{k}={v}" for k, v in hyper.items()))
-    if hist:
-        lines.append(f"training: {len(hist.get('epochs', []))} epochs, best epoch {hist.get('best_epoch')}, "
-                     f"{hist.get('stop_reason')}")
-    if record.get("selection"):
-        sel = record["selection"]
-        lines.append(f"epochs chosen by {sel['method']}: {sel['epochs']} (watching {sel['monitor']})")
-    if record.get("search"):
-        srch = record["search"]
-        lines.append(f"found by --search: {srch['runs']} runs of {srch['candidates']} candidates in "
-                     f"{srch['seconds']:.0f}s on {srch['validation']}; winner {describe(srch['winner'])}")
-    if record.get("test"):
-        lines.append(f"test accuracy: {record['test']['accuracy'] * 100:.2f}% on {record['test']['n_samples']} samples")
+             _part("features", _features_line, info)]
+    for key, show in _RECORD_PARTS:
+        if record.get(key) or (key == "dataset" and record):
+            lines.append(_part(key, show, record))
     print_lines(*lines)
     return 0
+
+
+def _part(name: str, show, source) -> str:
+    """``show(source)``, or ``name: <the raw value>`` when the file holds something unexpected."""
+    try:
+        return show(source)
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError):
+        raw = repr(source.get(name) if isinstance(source, dict) else source)
+        return f"{name}: {raw[:_SHOWN]}{'…' if len(raw) > _SHOWN else ''} (not in the expected form)"
+
+
+def _trained_on(r) -> str:
+    return (f"trained on {r.get('dataset')} ({r.get('n_train')} train, {r.get('n_val')} validation "
+            f"rows) at {r.get('created')}")
+
+
+def _hyperparameters(r) -> str:
+    return "hyperparameters: " + ", ".join(f"{k}={v}" for k, v in r["hyperparameters"].items())
+
+
+def _history(r) -> str:
+    h = r["history"]
+    return (f"training: {len(h.get('epochs') or [])} epochs, best epoch {h.get('best_epoch')}, "
+            f"{h.get('stop_reason')}")
+
+
+def _selection(r) -> str:
+    s = r["selection"]
+    return f"epochs chosen by {s['method']}: {s['epochs']} (watching {s['monitor']})"
+
+
+def _search(r) -> str:
+    s = r["search"]
+    return (f"found by --search: {s['runs']} runs of {s['candidates']} candidates in "
+            f"{float(s['seconds']):.0f}s on {s['validation']}; winner {describe(s['winner'])}")
+
+
+def _test(r) -> str:
+    t = r["test"]
+    return f"test accuracy: {float(t['accuracy']) * 100:.2f}% on {t['n_samples']} samples"
+
+
+_RECORD_PARTS = [("dataset", _trained_on), ("hyperparameters", _hyperparameters),
+                 ("history", _history), ("selection", _selection), ("search", _search),
+                 ("test", _test)]
 
 
 def _features_line(info) -> str:

@@ -1,17 +1,23 @@
 """The ``handgrad`` command line: a thin layer over the Python API (argparse + rich).
 
 Errors in what the user gave (bad names, shapes, files) end with a one-line message on
-stderr and exit status 2, never a traceback; a diverged training run exits with 3.
+stderr and exit status 2, never a traceback; a diverged training run exits with 3. Ctrl-C,
+SIGTERM and SIGHUP end a command with status 128 + the signal (training first finishes its
+step and writes a checkpoint); a reader of stdout that went away (``| head``) ends it quietly.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
 import sys
 
 from .._version import __version__
 from . import commands
 from .info import cmd_info
+from .options import check_options
 from ..data import BUILTIN_DATASETS
 from ..errors import InputError, TrainingDivergedError
 from ..errors import TrainingInterrupted
@@ -86,11 +92,12 @@ def _train_parser(sub) -> None:
     p.add_argument("--plot", metavar="PATH", help="learning-curve PNG (default OUT_DIR/learning_curve.png)")
     p.add_argument("--no-plot", action="store_true", help="do not draw plots")
     p.add_argument("--checkpoint-dir", metavar="DIR",
-                   help="write checkpoints there (every epoch by default, and on Ctrl-C)")
+                   help="write checkpoints there (every epoch by default, and on Ctrl-C, SIGTERM or SIGHUP)")
     p.add_argument("--checkpoint-every", type=int, default=1, metavar="N",
                    help="epochs between checkpoints (default 1)")
     p.add_argument("--resume", action="store_true",
-                   help="continue from the newest checkpoint in --checkpoint-dir (same data and options)")
+                   help="continue from the newest checkpoint in --checkpoint-dir (same data and options; "
+                        "the directory must exist)")
     p.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress bar, one summary line")
     p.set_defaults(func=commands.cmd_train)
@@ -112,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("predict", help="write a model's predictions for a data file to CSV")
     pr.add_argument("model", metavar="MODEL")
     _data_options(pr)
-    pr.add_argument("--out", required=True, metavar="FILE", help="CSV to write")
+    pr.add_argument("--out", required=True, metavar="FILE", help="CSV to write (- for standard output)")
     pr.add_argument("--proba", action="store_true", help="also write one probability column per class")
     pr.add_argument("--quiet", action="store_true")
     pr.set_defaults(func=commands.cmd_predict)
@@ -152,8 +159,20 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if isinstance(getattr(args, "activation", None), list) and len(args.activation) == 1:
         args.activation = args.activation[0]
+    # resources: what a command holds until it ends (the locks of its output directories)
+    with contextlib.ExitStack() as resources, _stop_signals_raise():
+        args.resources = resources
+        return _run(args)
+
+
+def _run(args) -> int:
     try:
-        return args.func(args)
+        check_options(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a reader that went away (| head) shows here, not at exit
+        return code
+    except BrokenPipeError:
+        return _reader_gone()
     except InputError as exc:
         print(f"handgrad {args.command}: error: {exc}", file=sys.stderr)
         return 2
@@ -164,12 +183,52 @@ def main(argv: list[str] | None = None) -> int:
         print(f"handgrad {args.command}: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
               file=sys.stderr)
         return 2
-    except TrainingInterrupted as exc:  # Ctrl-C in training: the step finished, a checkpoint written
-        print(f"handgrad {args.command}: {exc}", file=sys.stderr)
-        return 130
-    except KeyboardInterrupt:
-        print(f"handgrad {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except TrainingInterrupted as exc:  # a stop signal in training: the step finished, a checkpoint written
+        _say(f"handgrad {args.command}: {exc}")
+        return 128 + _signum(exc)
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM or SIGHUP elsewhere
+        signum = _signum(exc)
+        _say(f"handgrad {args.command}: "
+             + ("interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"))
+        return 128 + signum
+
+
+def _signum(exc: BaseException) -> int:
+    """The signal that raised ``exc`` (set by the handlers; a plain Ctrl-C has none)."""
+    return getattr(exc, "signum", None) or signal.SIGINT
+
+
+def _say(line: str) -> None:
+    """The last line of a stopped command; the terminal may be gone (SIGHUP): never raise."""
+    with contextlib.suppress(OSError, ValueError):
+        print(line, file=sys.stderr)
+
+
+def _reader_gone() -> int:
+    """The reader of standard output closed it (``handgrad info --json M | head -1``): end
+    quietly with status 1 — what rich does for the commands that print tables, and Python's
+    documented recipe — with stdout pointed at /dev/null so that the interpreter's last
+    flush finds nothing to complain about."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return 1
+
+
+@contextlib.contextmanager
+def _stop_signals_raise():
+    """SIGTERM and SIGHUP end a command as Ctrl-C does — an exception, so that a file being
+    written is removed, and exit status 128 + the signal — instead of killing the process
+    where it stands. Training replaces these handlers with its own while it runs (it stops
+    after the current step and checkpoints: training/run.py)."""
+    from ..signals import handled, interrupt
+
+    def handler(signum, frame):
+        raise interrupt(signum)
+
+    with handled(("SIGTERM", "SIGHUP"), handler):
+        yield
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from .figure import _mpl, _new_figure, _save_atomic
+from .figure import _mpl, _new_figure, _save_atomic, literal
 
 
 def _short(name: str, limit: int = 18) -> str:
@@ -48,7 +48,7 @@ def plot_confusion_matrix(cm: Any, class_names: Sequence[str], path: str | os.Pa
     if len(class_names) != n:
         raise InputError(f"class_names has {len(class_names)} names but cm is {n}×{n}: "
                          "give one name per class, in the order of cm's rows")
-    names = [_short(str(c)) for c in class_names]
+    names = [literal(_short(str(c))) for c in class_names]
     m = _mpl()
 
     if normalize:
@@ -111,7 +111,7 @@ def plot_confusion_matrix(cm: Any, class_names: Sequence[str], path: str | os.Pa
     acc = np.trace(values) / values.sum() if values.sum() > 0 else math.nan
     subtitle = f"{total} samples, accuracy {acc:.1%}" if math.isfinite(acc) else "no samples"
     head = title if title else "Confusion matrix" + (" (rows normalized)" if normalize else "")
-    fig.suptitle(head, fontsize=13)
+    fig.suptitle(literal(head), fontsize=13)
     ax.set_title(subtitle, fontsize=10.5, color="0.25")
     cbar = fig.colorbar(im, ax=ax, shrink=0.8, pad=0.02)
     cbar.ax.tick_params(labelsize=9)

@@ -31,7 +31,7 @@ import numpy as np
 from ..errors import InputError
 from .figure import (_BEST_COLOR, _TRAIN_COLOR, _VAL_COLOR, _as_float, _changes, _check_history,
                      _epochs, _integer_epochs, _mpl, _new_figure, _no_data, _plot_series,
-                     _save_atomic, _series, _spans_decades)
+                     _save_atomic, _series, _spans_decades, literal)
 from .plot_confusion import plot_confusion_matrix
 
 __all__ = ["plot_learning_curves", "plot_confusion_matrix", "plot_diagnostics"]
@@ -70,7 +70,7 @@ def plot_learning_curves(history: Sequence[Mapping], path: str | os.PathLike, *,
     else:
         fig = _new_figure(m, (12, 4.5))
         ax_loss, ax_acc = fig.subplots(1, 2)
-    fig.suptitle(title if title else "Learning curves", fontsize=13)
+    fig.suptitle(literal(title) if title else "Learning curves", fontsize=13)
 
     def best_line(ax: Any) -> None:
         if best_epoch is not None:

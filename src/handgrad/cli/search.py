@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import InputError
-from .terminal import _rich
+from .terminal import clean, console, text
 
 
 def describe(row: dict) -> str:
@@ -45,22 +45,21 @@ def print_leaderboard(search: dict, top: int = 10) -> None:
     title = (f"search: {search['runs']} runs of {search['candidates']} candidates in "
              f"{search['seconds']:.1f}s (budget {search['budget_seconds']:g}s), judged by "
              f"{monitor} on {search['validation']}")
-    Console = _rich()
-    if Console is None:  # pragma: no cover - the cli extra installs rich
-        print(title)
+    out = console()
+    if out is None:  # pragma: no cover - the cli extra installs rich
+        print(clean(title))
         for r in rows:
-            print(f"{r['rank']:>3} rung {r['rung'] + 1} {describe(r)} {_value(r, monitor)}")
+            print(clean(f"{r['rank']:>3} rung {r['rung'] + 1} {describe(r)} {_value(r, monitor)}"))
         return
-    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=escape(title), title_justify="left")
+    table = Table(title=text(title), title_justify="left")
     for col in ("rank", "rung", "network and settings", monitor, "val acc", "epochs", "s"):
         table.add_column(col, justify="left" if col == "network and settings" else "right")
     for r in rows:
-        table.add_row(str(r["rank"]), str(r["rung"] + 1), escape(describe(r)), _value(r, monitor),
+        table.add_row(str(r["rank"]), str(r["rung"] + 1), text(describe(r)), _value(r, monitor),
                       f"{r['val_accuracy'] * 100:.1f}%", str(r["epochs"]), f"{r['seconds']:.1f}")
-    Console(highlight=False).print(table)
+    out.print(table)
 
 
 def run_search(args, X, y, monitor, progress, quiet, common):

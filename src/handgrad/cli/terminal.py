@@ -22,8 +22,7 @@ def _rich():
 
 
 def stderr_console():
-    Console = _rich()
-    return Console(stderr=True, highlight=False) if Console else None
+    return console(stderr=True)
 
 
 class TrainingProgress(Callback):
@@ -90,43 +89,96 @@ def _metrics_text(record: dict) -> str:
     return text
 
 
-def markup_escape(text: str) -> str:
+# ---- user text on the terminal ------------------------------------------------------------
+# Labels, column names, paths and messages come from users and files. rich reads ``[...]`` in a
+# string as markup (``[/INST]`` raises, ``[low]`` vanishes) and ``:name:`` as an emoji, and a
+# terminal obeys escape sequences. So text is printed as plain text by default; only a
+# :class:`Markup` string — handgrad's own template, its user values escaped by :func:`markup` —
+# is read as markup. Every print helper here takes either.
+
+_BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def clean(text) -> str:
+    """``text`` safe for one terminal line: control characters (ESC, CR, newline, tab, …) and
+    bidirectional overrides shown as escapes such as ``\\x1b`` and ``\\n``; all else as is."""
+    import unicodedata
+
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(ch.encode("unicode_escape").decode("ascii")
+                   if unicodedata.category(ch) == "Cc" or ch in _BIDI else ch for ch in text)
+
+
+class Markup(str):
+    """A line of handgrad's own rich markup whose user parts were escaped (see :func:`markup`)."""
+
+
+def markup_escape(text) -> str:
+    """User text as literal text inside markup (also cleaned of control characters)."""
     from rich.markup import escape
 
-    return escape(text)
+    return escape(clean(text))
+
+
+def markup(template: str, *values, **named) -> Markup:
+    """``template.format(*values, **named)`` as :class:`Markup`, every value that is not a
+    number escaped: ``markup("[bold]{}[/] on {}", path, name)``. Numbers keep their format
+    specs (``{:.2f}``)."""
+    def esc(v):
+        return v if isinstance(v, (int, float)) else markup_escape(v)
+
+    return Markup(template.format(*map(esc, values), **{k: esc(v) for k, v in named.items()}))
+
+
+def text(value):
+    """A rich renderable for a table cell or header: :class:`Markup` as markup, anything else
+    as plain, cleaned text."""
+    from rich.text import Text
+
+    if isinstance(value, Markup):
+        return Text.from_markup(value, emoji=False)
+    return Text(clean(value))
+
+
+def console(stderr: bool = False):
+    """rich's Console as handgrad prints: no emoji codes, no guessed highlighting."""
+    Console = _rich()
+    return Console(stderr=stderr, highlight=False, emoji=False) if Console else None
 
 
 def print_metrics(summary: dict, title: str) -> None:
-    """Accuracy, the per-class table and the confusion matrix, on stdout."""
-    Console = _rich()
-    if Console is None:  # pragma: no cover - the cli extra installs rich
-        print(f"{title}: accuracy {summary['accuracy']:.4f} on {summary['n_samples']} samples; "
-              + metrics_line(summary))
+    """Accuracy, the per-class table and the confusion matrix, on stdout. ``title`` and the
+    class names are printed as plain text whatever they contain."""
+    out = console()
+    if out is None:  # pragma: no cover - the cli extra installs rich
+        print(clean(f"{title}: accuracy {summary['accuracy']:.4f} on {summary['n_samples']} samples; "
+                    + metrics_line(summary)))
         return
     from rich.table import Table
-    console = Console(highlight=False)
-    console.print(f"[bold]{title}[/]: accuracy [bold green]{summary['accuracy'] * 100:.2f}%[/] "
-                  f"on {summary['n_samples']} samples")
-    console.print(markup_escape(metrics_line(summary)))
+    print_lines(markup("[bold]{}[/]: accuracy [bold green]{:.2f}%[/] on {} samples", title,
+                       summary["accuracy"] * 100, summary["n_samples"]),
+                metrics_line(summary))
     note = majority_note(summary)
     if note:
-        console.print(f"[yellow]note:[/] {markup_escape(note)}")
+        print_lines(markup("[yellow]note:[/] {}", note))
     table = Table(title="per class", title_justify="left")
     for col in ("class", "precision", "recall", "f1", "support"):
         table.add_column(col, justify="left" if col == "class" else "right")
     for row in summary["per_class"]:
-        table.add_row(str(row["class"]), f"{row['precision']:.3f}", f"{row['recall']:.3f}",
+        table.add_row(text(row["class"]), f"{row['precision']:.3f}", f"{row['recall']:.3f}",
                       f"{row['f1']:.3f}", str(row["support"]))
-    console.print(table)
+    out.print(table)
     names = [str(r["class"]) for r in summary["per_class"]]
     cm = Table(title="confusion matrix (rows: true, columns: predicted)", title_justify="left")
     cm.add_column("true \\ pred")
     for n in names:
-        cm.add_column(n, justify="right")
-    for n, counts in zip(names, summary["confusion_matrix"]):
-        cm.add_row(n, *[(f"[bold]{c}[/]" if i == j else (f"[red]{c}[/]" if c else "·"))
-                        for i, c in enumerate(counts) for j in [names.index(n)]])
-    console.print(cm)
+        cm.add_column(text(n), justify="right")
+    for i, (n, counts) in enumerate(zip(names, summary["confusion_matrix"])):
+        cm.add_row(text(n), *[(f"[bold]{c}[/]" if i == j else (f"[red]{c}[/]" if c else "·"))
+                              for j, c in enumerate(counts)])
+    out.print(cm)
 
 
 def metrics_line(summary: dict) -> str:
@@ -149,11 +201,17 @@ def majority_note(summary: dict) -> str | None:
             "accuracy, and try --class-weight balanced")
 
 
-def print_lines(*lines: str) -> None:
-    Console = _rich()
-    if Console is None:  # pragma: no cover
-        print(*lines, sep="\n")
+def print_lines(*lines, stderr: bool = False) -> None:
+    """Print each line: a :class:`Markup` line as markup, any other as plain text (cleaned of
+    control characters). Long lines are not broken, so a path stays one piece."""
+    out = console(stderr)
+    if out is None:  # pragma: no cover
+        print(*(clean(ln) for ln in lines), sep="\n", file=sys.stderr if stderr else sys.stdout)
         return
-    console = Console(highlight=False)
     for line in lines:
-        console.print(line)
+        out.print(text(line), soft_wrap=True)
+
+
+def echo(line, file=None) -> None:
+    """``print`` of user-derived text (notes, progress lines): cleaned of control characters."""
+    print(clean(line), file=file or sys.stdout, flush=file is sys.stderr)

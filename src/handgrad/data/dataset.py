@@ -3,7 +3,7 @@ imports none of them)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -22,6 +22,8 @@ class Dataset:
         target_name: name of the label column, if any.
         class_names: readable names of the classes (e.g. iris species), display only.
         test_size: if set, the last ``test_size`` rows are the official test split (MNIST).
+        notes: what the reader had to decide about the file (its encoding, separator, a
+            dropped index column, ...), one line each, for the user.
     """
 
     X: np.ndarray
@@ -31,6 +33,7 @@ class Dataset:
     target_name: str | None = None
     class_names: list[str] | None = None
     test_size: int | None = None
+    notes: list[str] = field(default_factory=list)
 
     def __post_init__(self):
         self.X = np.ascontiguousarray(self.X, dtype=np.float64)

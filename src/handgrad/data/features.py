@@ -39,6 +39,7 @@ import numpy as np
 
 from ..errors import InputError
 from .feature_checks import checked_column
+from .preprocessing import robust_mean_std, standardize
 
 ID_WHY = "an identifier"  # a dropped column so marked is copied into prediction files
 MISSING = "(missing)"
@@ -186,14 +187,14 @@ class TableEncoder:
                 return {"name": name, "kind": "dropped", "why": "row numbers (an index column)"}
             if not x.size:
                 raise InputError(f"column {name!r} is to be numeric but has no value in the training rows")
-            fill = float(np.median(x))
+            with np.errstate(over="ignore", invalid="ignore"):
+                fill = float(np.median(x))
+            if not math.isfinite(fill):  # the mean of two middle values near ±1.8e308
+                m = float(np.abs(x).max())
+                fill = float(np.median(x / m)) * m
             filled = np.where(missing, fill, 0.0)
             filled[~missing] = x
-            with np.errstate(over="ignore", invalid="ignore"):
-                mean, std = float(filled.mean()), float(filled.std())
-            if not (math.isfinite(mean) and math.isfinite(std)):
-                raise InputError(f"column {name!r} holds numbers too large to standardise (up to "
-                                 f"{np.abs(x).max():.3g}); rescale the column")
+            mean, std = (float(v) for v in robust_mean_std(filled))  # finite for finite cells
             return {"name": name, "kind": "numeric", "fill": fill, "indicator": bool(missing.any()),
                     "mean": mean, "scale": std if std > 0 else 1.0}
         flags = [_as_bool(v) for v in present]
@@ -261,7 +262,7 @@ class TableEncoder:
                     raise InputError(f"column {s['name']!r} holds {_text(v)!r} in row {i + 1}, "
                                      "but the model reads it as a number; fix the value or leave the cell empty")
                 x[i] = f
-        cols = [(x - s["mean"]) / s["scale"]]
+        cols = [standardize(x, s["mean"], s["scale"])]
         if s["indicator"]:
             cols.append(missing.astype(np.float64))
         return np.column_stack(cols)

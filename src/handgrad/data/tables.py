@@ -13,15 +13,18 @@ the functions that need them.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import InputError
-from .columns import _feature_matrix, _import_pandas, _labels, _short_text
+from .columns import (_feature_matrix, _import_pandas, _short_text, label_column,
+                      refuse_unlabelled)
 from .dataset import Dataset
+from .text_tables import (cp1252_note, decimal_comma_columns, from_decimal_comma, not_text_message,
+                          sniff)
 
 # file name endings load_table understands, and the CSV separator for each text format
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".txt.gz", ".parquet", ".pq")
@@ -42,19 +45,27 @@ def load_table(path, target: str | None = None, features: list[str] | None = Non
 
     ``target`` names the label column (y = None without it). ``features`` lists the feature
     columns to use, in that order (as stored in a trained model); by default every column
-    except the target is a feature. Feature columns must be numeric (bool becomes 0/1) and
-    finite; labels must be present in every row and be integers or text.
+    except the target (and a written-out row index, see :func:`_index_column`) is a feature.
+    Feature columns must be numeric (bool becomes 0/1) and finite; labels must be present in
+    every row and are read as :func:`~handgrad.data.columns.label_column` says. What the reader
+    had to decide about the file is in the Dataset's ``notes``.
     """
     path = _existing_file(path)
-    frame = _read_frame(path)
+    frame, notes = _read_frame(path, target)
     if len(frame) == 0:
         raise InputError(f"{path} has no data rows (only a header); add rows below the header")
     columns = list(frame.columns)
     if target is not None and target not in columns:
         raise InputError(f"target column {target!r} is not in {path}; its columns are {_list_names(columns)}")
+    if features is None:
+        columns = _without_index(frame, columns, target, notes)
     names = _feature_names(path, columns, target, features)
-    y = None if target is None else _labels(frame[target], target)
-    return Dataset(_feature_matrix(frame, names), y, names, path.name, target)
+    y = None
+    if target is not None:
+        y, missing, label_notes = label_column(frame[target], target, _is_text(path))
+        notes += label_notes
+        refuse_unlabelled(missing, target)
+    return Dataset(_feature_matrix(frame, names), y, names, path.name, target, notes=notes)
 
 
 @dataclass
@@ -62,13 +73,15 @@ class Table:
     """A table read as it is, for a model that encodes its columns itself
     (:class:`~handgrad.data.features.TableEncoder`): ``frame`` holds the feature columns
     (text, numbers, empty cells as read), ``y`` the labels of the rows kept, ``n_unlabelled``
-    the rows dropped because their label cell was empty."""
+    the rows dropped because their label cell was empty, ``notes`` what the reader had to
+    decide about the file (one line each, for the user)."""
 
     frame: Any
     y: np.ndarray | None
     name: str
     target_name: str | None
     n_unlabelled: int = 0
+    notes: list[str] = field(default_factory=list)
 
 
 def load_table_frame(path, target: str | None = None, columns: list[str] | None = None) -> Table:
@@ -76,10 +89,11 @@ def load_table_frame(path, target: str | None = None, columns: list[str] | None 
 
     Rows whose ``target`` cell is empty are dropped and counted (they cannot be learned from
     or scored). ``columns`` restricts the features to those names (a trained model's input
-    columns); a missing one is refused naming it.
+    columns, matched by name wherever they stand in the file); every missing one is refused,
+    naming them all.
     """
     path = _existing_file(path)
-    frame = _read_frame(path)
+    frame, notes = _read_frame(path, target)
     if len(frame) == 0:
         raise InputError(f"{path} has no data rows (only a header); add rows below the header")
     names = [str(c) for c in frame.columns]
@@ -87,23 +101,45 @@ def load_table_frame(path, target: str | None = None, columns: list[str] | None 
         raise InputError(f"target column {target!r} is not in {path}; its columns are {_list_names(names)}")
     dropped, y = 0, None
     if target is not None:
-        cells = frame[target]
-        empty = cells.isna().to_numpy() | cells.astype(str).str.strip().eq("").to_numpy()
+        y, empty, label_notes = label_column(frame[target], target, _is_text(path))
+        notes += label_notes
         dropped = int(empty.sum())
         if dropped == len(frame):
             raise InputError(f"target column {target!r} of {path} is empty in every row")
         frame = frame[~empty].reset_index(drop=True)
-        y = _labels(frame[target], target)
-    features = [c for c in names if c != target]
     if columns is not None:
         missing = [c for c in columns if c not in names]
         if missing:
             raise InputError(f"{path} lacks the column(s) {_list_names(missing)} the model was trained "
                              f"on; its columns are {_list_names(names)}")
         features = list(columns)
+    else:
+        features = _without_index(frame, [c for c in names if c != target], target, notes)
     if not features:
         raise InputError(f"{path} has no feature column besides the target {target!r}")
-    return Table(frame[features], y, path.name, target, dropped)
+    return Table(frame[features], y, path.name, target, dropped, notes)
+
+
+def _is_text(path: Path) -> bool:
+    return _table_format(path) is not None
+
+
+def _without_index(frame, names: list[str], target, notes: list[str]) -> list[str]:
+    """``names`` without the row index pandas' ``to_csv()`` and R's ``write.csv()`` write
+    as the first column (its header cell empty, read as ``Unnamed: 0``), noted: used as a
+    feature it would tie predictions to where a row stands in the file."""
+    if not names or names[0] != frame.columns[0] or names[0] == target:
+        return names
+    first = names[0]
+    if first.strip().lower() not in ("", "unnamed: 0"):
+        return names
+    cells = frame[first]
+    if cells.isna().any() or cells.nunique() != len(cells):
+        return names
+    notes.append(f"column {first!r} dropped: the row index that pandas' to_csv() and R's write.csv() "
+                 "write (no name, a different value in every row); write the file with index=False "
+                 "(row.names=FALSE in R)")
+    return names[1:]
 
 
 def _existing_file(path) -> Path:
@@ -131,11 +167,14 @@ def _table_format(path: Path) -> str | None:
     raise InputError(f"cannot tell the format of {path} from its name; use one of {', '.join(TABLE_SUFFIXES)}")
 
 
-def _read_frame(path: Path):
-    """The file as a DataFrame with unique string column names; read errors become InputError."""
+def _read_frame(path: Path, target: str | None = None):
+    """(the file as a DataFrame with unique string column names, notes); read errors become
+    InputError. In a text file the ``target`` column is kept as written (text, empty cells
+    missing) for :func:`~handgrad.data.columns.label_column` to read."""
     pd = _import_pandas()
     sep = _table_format(path)
     kind = "Parquet" if sep is None else "CSV" if sep == "," else "tab-separated"
+    notes: list[str] = []
     if sep is None:
         try:
             import pyarrow  # noqa: F401  (pandas' own message would not say how to install it)
@@ -150,11 +189,28 @@ def _read_frame(path: Path):
                 frame = pd.read_parquet(path)
                 header = [str(c) for c in frame.columns]
             else:
-                # pandas renames duplicate columns ("a", "a.1"), so read the raw header first
-                raw = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str, keep_default_na=False)
-                header = [h for h in raw.iloc[0].tolist() if h != ""]
-                frame = pd.read_csv(path, sep=sep, index_col=False, keep_default_na=False,
-                                    na_values=_MISSING_MARKERS)
+                dialect = sniff(path, sep)
+                notes += dialect.notes
+                try:
+                    frame, header = _read_text(pd, path, dialect, target)
+                except UnicodeDecodeError as exc:
+                    if dialect.encoding != "utf-8":
+                        raise
+                    dialect.encoding = "cp1252"
+                    try:
+                        frame, header = _read_text(pd, path, dialect, target)
+                    except UnicodeDecodeError as again:
+                        raise InputError(not_text_message(path, again)) from None
+                    notes.append(cp1252_note(path, exc))
+                if dialect.decimal_comma:
+                    comma = decimal_comma_columns(frame, skip={target})
+                    for name in comma:
+                        frame[name] = from_decimal_comma(frame[name])
+                    if comma:
+                        notes.append(f"{path.name} writes numbers with a decimal comma (1,5); read "
+                                     f"column(s) {_list_names(comma)} so")
+    except InputError:
+        raise
     except pd.errors.EmptyDataError:
         raise InputError(f"{path} has no data rows (the file holds no table)") from None
     except Exception as exc:  # noqa: BLE001
@@ -170,7 +226,24 @@ def _read_frame(path: Path):
     frame.columns = [str(c) for c in frame.columns]
     if sep is None:
         _check_utf8(frame, path)
-    return frame
+    return frame, notes
+
+
+def _read_text(pd, path: Path, dialect, target: str | None):
+    """(frame, raw header) of a text table read as ``dialect`` says."""
+    # pandas renames duplicate columns ("a", "a.1"), so read the raw header first
+    raw = pd.read_csv(path, sep=dialect.sep, header=None, nrows=1, dtype=str, keep_default_na=False,
+                      encoding=dialect.encoding)
+    cells = [str(h) for h in raw.iloc[0].tolist()]
+    header = [h for h in cells if h != ""]
+    # the label column keeps its cells as written (only empty cells are missing), so that
+    # NA, None or 01 can be class names; label_column decides
+    names = [h if h != "" else f"Unnamed: {i}" for i, h in enumerate(cells)]
+    na = {n: ([""] if n == target else _MISSING_MARKERS) for n in names}
+    frame = pd.read_csv(path, sep=dialect.sep, index_col=False, keep_default_na=False, na_values=na,
+                        dtype=None if target not in names else {target: str},
+                        encoding=dialect.encoding)
+    return frame, header
 
 
 def _check_utf8(frame, path: Path) -> None:

@@ -189,7 +189,10 @@ def train_once(X, y, *, feature_names: Sequence[str] | None = None,
         Xtr, ytr, wtr = X, y_idx, w
         Xv, yv = check_matrix(X_val, "X_val", X.shape[1]), encoder.transform(y_val)
     elif validation_fraction:
-        keep, held = stratified_split(y_idx, float(validation_fraction), seed)
+        keep, held = stratified_split(y_idx, float(validation_fraction), seed,
+                                      part="the validation part (for early stopping)",
+                                      fix="pass validation_fraction=0 (--val-fraction 0) to train "
+                                          "without one, or give more rows")
         if frame is not None:  # the encoding is fitted on the training rows only
             X = table_encoder.fit(frame.iloc[keep]).transform(frame)
         Xtr, ytr, wtr = X[keep], y_idx[keep], None if w is None else w[keep]

@@ -45,7 +45,7 @@ import numpy as np
 from safetensors import SafetensorError, deserialize
 from safetensors.numpy import save as _st_save
 
-from ..atomic import atomic_write_bytes
+from ..atomic import atomic_write_bytes, file_kind
 from ..errors import InputError
 from .checks import _build_model, _check_metadata, _check_tensors, _handgrad_metadata
 from .encode import _activation_to_json, _classes_to_json, _feature_names_to_json, _json_safe
@@ -155,10 +155,18 @@ def model_info(path) -> dict[str, Any]:
 def _read_file(path: Path) -> bytes:
     """The file's bytes, refusing non-files and absurd sizes before reading anything."""
     try:
-        with open(path, "rb") as f:
+        # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever;
+        # the type is then checked on what was opened (no race with a swapped path)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(fd, "rb") as f:
             info = os.fstat(f.fileno())
+            if stat.S_ISDIR(info.st_mode):
+                raise ModelFileError(path, "it is a directory, not a model file")
             if not stat.S_ISREG(info.st_mode):
-                raise ModelFileError(path, "not a regular file")
+                raise ModelFileError(path, f"it is {file_kind(info.st_mode)}, not a model file; "
+                                           "give the path of a .safetensors file")
+            if hasattr(os, "set_blocking"):
+                os.set_blocking(f.fileno(), True)
             if info.st_size > MAX_FILE_BYTES:
                 raise ModelFileError(path, f"the file has {info.st_size} bytes, more than the "
                                            f"{MAX_FILE_BYTES} a handgrad model file may have")

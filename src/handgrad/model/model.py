@@ -73,8 +73,28 @@ class Model:
                              f"DataFrame with the columns {self.encoder.input_columns}")
         return self.encoder.transform(X)
 
+    def by_name(self, X):
+        """``X`` with its columns in the model's order, when X is a DataFrame whose columns are
+        named (texts) and the model knows its feature names: columns are matched by name, never
+        by position (a file with its columns reordered gives the same predictions). Every
+        feature X lacks is named in the refusal. Anything else is returned as it is."""
+        if self.encoder is not None or self.feature_names is None or not hasattr(X, "columns"):
+            return X
+        have = [c for c in X.columns]
+        if not all(isinstance(c, str) for c in have):
+            return X  # unnamed columns (0, 1, ...): by position, as for a matrix
+        missing = [f for f in self.feature_names if f not in have]
+        if missing:
+            shown = ", ".join(repr(f) for f in missing[:12]) + (f", … ({len(missing)} in all)"
+                                                               if len(missing) > 12 else "")
+            raise InputError(f"the data lacks the feature column(s) {shown} the model was trained "
+                             f"on; it has {', '.join(repr(c) for c in have[:12])}"
+                             + (f", … ({len(have)} in all)" if len(have) > 12 else ""))
+        return X[list(self.feature_names)]
+
     def transform(self, X) -> np.ndarray:
         """Raw features (n, n_features) -> the network's input (standardised, net dtype)."""
+        X = self.by_name(X)
         if self.encoder is not None:
             return self.net.check_X(self.encode_table(X))
         if self.scaler is None:
@@ -95,6 +115,7 @@ class Model:
         chunk of rows at a time (standardisation included), so memory does not grow with X."""
         if self.encoder is not None:
             X = self.encode_table(X)
+        X = self.by_name(X)
         check_shape(X, "X", self.n_features)
         out = np.empty((np.shape(X)[0], self.net.n_classes), dtype=self.net.dtype)
         transform = None if self.scaler is None else self._standardize

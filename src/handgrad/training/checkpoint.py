@@ -17,20 +17,24 @@ previous checkpoint is deleted only after the new one is in place, so a crash at
 leaves at least one complete checkpoint. :meth:`Checkpointer.load_latest` validates what it
 reads, falls back to the previous file when the newest is damaged, refuses a checkpoint of a
 different configuration with a message naming what changed, and removes temporary files that
-a killed writer left behind.
+a killed writer left behind. A run holds a lock on its directory (:meth:`Checkpointer.locked`),
+so that a second run given the same directory is refused instead of pruning the first one's
+checkpoints; the lock of a killed run is released by the kernel.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
+import os
 import re
 from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_write_bytes
+from ..atomic import atomic_write_bytes, directory_lock
 from ..errors import InputError
 
 FORMAT = "handgrad-checkpoint"
@@ -89,12 +93,18 @@ class Checkpointer:
         self.fingerprint = fingerprint
         self.written: list[Path] = []
 
+    def locked(self):
+        """A context holding this directory for the run (see the module docstring)."""
+        return directory_lock(self.dir, "the checkpoint directory")
+
     # ----- writing -----------------------------------------------------------------------
     def save(self, epoch: int, batch: int, arrays: dict[str, np.ndarray], meta: dict) -> Path:
         """Write a checkpoint for position (epoch, batch) — batch 0 means "before the epoch"."""
         from safetensors.numpy import save as st_save
 
         self.dir.mkdir(parents=True, exist_ok=True)
+        if not self.written:  # the run holds the directory (locked): leftovers are stale
+            self.remove_stale_temporaries()
         header = {"format": FORMAT, "version": VERSION, "fingerprint": self.fingerprint,
                   "epoch": epoch, "batch": batch, **meta}
         blob = st_save({k: np.ascontiguousarray(v) for k, v in arrays.items()},
@@ -111,10 +121,15 @@ class Checkpointer:
     def _existing(self) -> list[Path]:
         if not self.dir.is_dir():
             return []
-        return sorted(p for p in self.dir.iterdir() if _NAME.match(p.name))
+        # only regular files: reading a FIFO of a checkpoint's name would block forever
+        return sorted(Path(e.path) for e in os.scandir(self.dir)
+                      if _NAME.match(e.name) and e.is_file(follow_symlinks=False))
 
     def remove_stale_temporaries(self) -> int:
-        """Delete temporary files a killed writer left (``.ckpt-….tmp``); return how many."""
+        """Delete temporary files a killed writer left (``.ckpt-….tmp``); return how many.
+
+        Only under :meth:`locked` (or before any run uses the directory): every such file is
+        then stale, also those of older versions whose names carry no process id."""
         if not self.dir.is_dir():
             return 0
         stale = [p for p in self.dir.iterdir() if p.name.startswith(".ckpt-") and p.name.endswith(".tmp")]
@@ -129,6 +144,13 @@ class Checkpointer:
         configuration is refused with :class:`CheckpointError`; so is a directory whose every
         checkpoint is damaged.
         """
+        if self.dir.exists() and not self.dir.is_dir():
+            raise CheckpointError(f"the checkpoint directory {self.dir} is not a directory; "
+                                  "give the directory the checkpoints are in")
+        with self.locked() if self.dir.is_dir() else contextlib.nullcontext():
+            return self._load_latest()
+
+    def _load_latest(self):
         self.remove_stale_temporaries()
         notes, damaged = [], []
         for path in reversed(self._existing()):

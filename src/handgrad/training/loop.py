@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import InputError, TrainingInterrupted
 from ..fast.threads import limit_blas_threads
 from ..network import MLP
+from ..validation import check_count, check_memory, check_positive, check_seed, check_weight_values
 from .checkpoint import Checkpointer, data_fingerprint
 from .evaluation import MONITORS, evaluate
 from .history import Callback, History
@@ -80,6 +81,16 @@ def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 
         InputError for bad arguments or data; TrainingDivergedError when the loss or weights
         become NaN/inf (the net keeps the weights from the start of that epoch).
     """
+    # the arguments first: a mistake is named before any data is converted or copied
+    seed = check_seed(seed)
+    epochs = check_count(epochs, "epochs")
+    batch_size = check_count(batch_size, "batch_size")
+    if patience is not None:
+        patience = check_count(patience, "patience")
+    checkpoint_every = check_count(checkpoint_every, "checkpoint_every")
+    min_delta = check_positive(min_delta, "min_delta", allow_zero=True)
+    callbacks = _check_callbacks(callbacks)
+    validation_fraction = check_positive(validation_fraction or 0.0, "validation_fraction", allow_zero=True)
     X = net.check_X(X)
     y = net.check_y(y, X.shape[0])
     w = net.check_sample_weight(sample_weight, X.shape[0])
@@ -89,6 +100,7 @@ def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 
                              "give sample_weight instead")
         cw = class_weights_for(y, net.n_classes, class_weight).astype(net.dtype)
         w = cw[y] if w is None else w * cw[y]
+        check_weight_values(w, "sample_weight × class_weight")
     if X_val is not None or y_val is not None:
         if X_val is None or y_val is None:
             raise InputError("give both X_val and y_val, or neither")
@@ -101,13 +113,14 @@ def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 
         X_val, y_val = X[held], y[held]
         X, y = X[keep], y[keep]
         w = None if w is None else w[keep]
-    epochs = int(_check_count(epochs, "epochs"))
-    batch_size = min(int(_check_count(batch_size, "batch_size")), X.shape[0])
-    if patience is not None:
-        patience = int(_check_count(patience, "patience"))
+        if w is not None:
+            check_weight_values(w, "sample_weight of the training part (after validation_fraction)")
+    batch_size = min(batch_size, X.shape[0])
 
     opt = optimizer if hasattr(optimizer, "step") else make_optimizer(
         optimizer, lr, **_optimizer_options(optimizer, momentum, nesterov, weight_decay))
+    # refused before the optimizer's state and the batch buffers are allocated
+    check_memory(net.sizes, net.dtype.itemsize, batch_size, 2 + _state_arrays(opt))
     opt.init(net.n_params, net.dtype, weight_ranges=net.layout.weight_ranges)
     # an optimizer object brings its own learning rate; the schedule starts from it
     base_lr = opt.lr if hasattr(optimizer, "step") else lr
@@ -119,9 +132,9 @@ def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 
     if monitor in ("val_balanced_accuracy", "val_macro_f1") and net.output != "softmax":
         raise InputError(f"monitor={monitor!r} needs a softmax output (classes)")
     loop = TrainingRun(net, opt, sched, X, y, w, X_val, y_val, batch_size, shuffle, seed,
-                       patience, min_delta, restore_best, list(callbacks), diagnostics, monitor)
+                       patience, min_delta, restore_best, callbacks, diagnostics, monitor)
     if checkpoint_dir is not None:
-        loop.checkpoint_every = _check_count(checkpoint_every, "checkpoint_every")
+        loop.checkpoint_every = checkpoint_every
         fingerprint = {"sizes": net.sizes, "activations": [a.name for a in net.activations],
                        "output": net.output, "dtype": net.dtype.name, "l2": net.l2,
                        "optimizer": opt.config(), "schedule": sched.config(),
@@ -154,11 +167,29 @@ def _optimizer_options(name, momentum, nesterov, weight_decay) -> dict:
     return {}
 
 
-def _check_count(value, what: str) -> int:
+def _state_arrays(opt) -> int:
+    """Parameter-sized arrays an optimizer allocates in ``init`` (state and scratch)."""
+    name = getattr(opt, "name", None)
+    if name == "sgd":
+        return 2 if getattr(opt, "momentum", 0) else 1
+    return 4  # Adam: m, v and two scratch buffers; an unknown optimizer: assume as much
+
+
+_HOOKS = ("on_train_begin", "on_batch_end", "on_epoch_end", "on_train_end")
+
+
+def _check_callbacks(callbacks) -> list:
+    """``callbacks`` as a list of callables or objects with Callback's hooks (duck-typed, as
+    :func:`~handgrad.training.diagnostics.notify` calls them)."""
+    if callable(callbacks) or any(hasattr(callbacks, h) for h in _HOOKS):
+        callbacks = [callbacks]
     try:
-        v = int(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{what} must be a whole number ≥ 1, got {value!r}") from None
-    if v < 1 or v != value:
-        raise InputError(f"{what} must be a whole number ≥ 1, got {value!r}")
-    return v
+        callbacks = list(callbacks)
+    except TypeError:
+        raise InputError(f"callbacks must be a list of callables cb(record, net) or Callback "
+                         f"objects, got {callbacks!r}") from None
+    for cb in callbacks:
+        if not (callable(cb) or any(hasattr(cb, h) for h in _HOOKS)):
+            raise InputError(f"callbacks must be callables cb(record, net) or objects with "
+                             f"Callback's methods, got {cb!r}")
+    return callbacks

@@ -11,6 +11,7 @@ import time
 import numpy as np
 
 from ..errors import TrainingDivergedError, TrainingInterrupted
+from ..signals import STOP_SIGNALS, handled, interrupt
 from .diagnostics import notify
 from .evaluation import MONITORS, validation_record
 from .history import History
@@ -21,26 +22,29 @@ Array = np.ndarray
 
 @contextlib.contextmanager
 def _sigint_sets_flag(loop):
-    """While training, SIGINT (Ctrl-C) sets ``loop.interrupted`` instead of raising at an
-    arbitrary point; the loop stops after the current step. A second Ctrl-C interrupts at once.
-    Only the main thread can install signal handlers; elsewhere SIGINT is left alone."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
+    """While training, SIGINT (Ctrl-C), SIGTERM and SIGHUP set ``loop.interrupted`` (and
+    ``loop.stop_signal``) instead of raising at an arbitrary point or ending the process
+    unsaved; the loop stops after the current step. A second signal interrupts at once.
+    (:func:`handgrad.signals.handled`: an ignored signal stays ignored; main thread only.)
+    """
     def handler(signum, frame):
-        if loop.interrupted:  # the second Ctrl-C: the user insists
-            raise KeyboardInterrupt
+        if loop.interrupted:  # the second signal: the user insists
+            raise interrupt(signum)
         loop.interrupted = True
+        loop.stop_signal = signum
 
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
+    with handled(STOP_SIGNALS, handler):
         yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def _checkpoint_lock(checkpointer):
+    """Hold the checkpoint directory for this run (two runs would prune each other's files)."""
+    if checkpointer is None:
+        yield
+    else:
+        with checkpointer.locked():
+            yield
 
 
 class TrainingRun:
@@ -70,6 +74,7 @@ class TrainingRun:
         self.resume_mid: dict | None = None
         self.epoch_rng_state = None
         self.interrupted = False
+        self.stop_signal = None  # the signal number that set ``interrupted``
         self.runner = EpochRunner(net, opt, batch_size, diagnostics, callbacks)
 
     def _notify(self, method: str, *args) -> bool:
@@ -81,7 +86,7 @@ class TrainingRun:
         self._notify("on_train_begin", {"epochs": epochs, "n_batches": n_batches, "n_train": n,
                                         "n_val": None if self.X_val is None else self.X_val.shape[0]})
         self.history.stop_reason = f"completed {epochs} epochs"
-        with _sigint_sets_flag(self):
+        with _checkpoint_lock(self.checkpointer), _sigint_sets_flag(self):
             for epoch in range(self.start_epoch, epochs):
                 # overflow inside a diverging step is detected and reported by _epoch itself
                 with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -99,7 +104,7 @@ class TrainingRun:
                                                       or (epoch + 1) % self.checkpoint_every == 0):
                     self._save(epoch + 1, 0)
                 if self.interrupted and not done:
-                    raise TrainingInterrupted(self._interrupt_message(epoch + 1, 0), epoch + 1, self.history)
+                    raise self._interruption(epoch + 1, 0, epoch + 1)
                 if done:
                     break
         if self.restore_best and self.patience is not None and self.best_flat is not None:
@@ -135,8 +140,7 @@ class TrainingRun:
             # Ctrl-C: the step is finished; keep its place and stop (see run())
             self._save(epoch, sums.stopped_at, mid_epoch={
                 "sums": [sums.data, sums.l2, sums.correct], "start_flat": start_flat})
-            raise TrainingInterrupted(self._interrupt_message(epoch, sums.stopped_at), epoch + 1,
-                                      self.history)
+            raise self._interruption(epoch, sums.stopped_at, epoch + 1)
         if not np.all(np.isfinite(net.flat)):
             self._diverged(epoch, start_flat, "the weights became NaN or inf")
         n = X.shape[0]
@@ -189,11 +193,23 @@ class TrainingRun:
             self.resume_mid = {"batch": meta["batch"], "epoch_rng": meta["epoch_rng"],
                                "sums": meta["sums"], "start_flat": arrays["start_flat"]}
 
+    def _interruption(self, epoch: int, batch: int, stopped_in: int) -> TrainingInterrupted:
+        """The exception that ends a stopped run; ``signum`` says which signal stopped it."""
+        exc = TrainingInterrupted(self._interrupt_message(epoch, batch), stopped_in, self.history)
+        exc.signum = self.stop_signal
+        return exc
+
     def _interrupt_message(self, epoch: int, batch: int) -> str:
+        import signal
+
         where = f"epoch {epoch + 1}, batch {batch}" if batch else f"the end of epoch {epoch}"
+        by = ""
+        if self.stop_signal is not None and self.stop_signal != signal.SIGINT:
+            by = f" by {signal.Signals(self.stop_signal).name}"
         if self.checkpointer is None:
-            return f"training interrupted at {where}; no checkpoint directory was given, nothing was saved"
-        return (f"training interrupted at {where}; checkpoint written to {self.last_checkpoint}; "
+            return (f"training interrupted{by} at {where}; no checkpoint directory was given, "
+                    "nothing was saved")
+        return (f"training interrupted{by} at {where}; checkpoint written to {self.last_checkpoint}; "
                 "run again with resume=True (handgrad train ... --resume) to continue")
 
     def _early_stop(self, record: dict) -> bool:

@@ -9,12 +9,14 @@ from ..errors import InputError
 Array = np.ndarray
 
 
-def stratified_split(y: Array, fraction: float, seed: int | None = 0) -> tuple[Array, Array]:
+def stratified_split(y: Array, fraction: float, seed: int | None = 0, part: str = "a validation/test part",
+                     fix: str = "give more rows") -> tuple[Array, Array]:
     """Indices (keep, held_out) with about ``fraction`` of every class held out.
 
     Each class with at least 2 samples gives ``round(fraction·count)`` of them (at least 1,
     at most count − 1) to the held-out part; both parts are returned sorted. Soft labels are
-    stratified by their argmax.
+    stratified by their argmax. ``part`` and ``fix`` name the part and what to do in the
+    refusal when no class has 2 samples.
     """
     if not 0 < fraction < 1:
         raise InputError(f"the held-out fraction must be in (0, 1), got {fraction}")
@@ -31,7 +33,8 @@ def stratified_split(y: Array, fraction: float, seed: int | None = 0) -> tuple[A
         held.append(rng.choice(members, size=k, replace=False))
     held_out = np.sort(np.concatenate(held)) if held else np.array([], dtype=np.int64)
     if held_out.size == 0:
-        raise InputError("cannot hold out a validation/test part: every class has fewer than 2 samples")
+        raise InputError(f"cannot hold out {part} from {labels.shape[0]} rows: every class has fewer "
+                         f"than 2 rows there; {fix}")
     keep = np.setdiff1d(np.arange(labels.shape[0]), held_out)
     return keep, held_out
 
