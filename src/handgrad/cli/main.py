@@ -17,6 +17,8 @@ import sys
 from .._version import __version__
 from . import commands
 from .info import cmd_info
+from .derive_cmd import add_parser as _derive_parser
+from .export_cmd import add_parsers as _export_parsers
 from .options import check_options
 from ..data import BUILTIN_DATASETS
 from ..errors import InputError, TrainingDivergedError
@@ -128,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("model", metavar="MODEL")
     info.add_argument("--json", action="store_true")
     info.set_defaults(func=cmd_info)
+    _export_parsers(sub)  # export, import-sklearn
 
     gc = sub.add_parser("gradcheck", help="check backprop against finite differences on a random network")
     gc.add_argument("--sizes", type=int, nargs="+", default=[3, 10, 6, 3],
@@ -142,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     gc.add_argument("--max-entries", type=int, default=2000, help="entries checked per parameter")
     gc.add_argument("--seed", type=int, default=0)
     gc.set_defaults(func=commands.cmd_gradcheck)
+    _derive_parser(sub)  # derive: backprop written out for one network
 
     demo = sub.add_parser("demo", help="train seed 004's 3→10→6→3 network by plain gradient descent")
     demo.add_argument("--epochs", type=int, default=3000)

@@ -1,0 +1,196 @@
+"""The prediction of a :class:`~handgrad.export.spec.Portable` as ONNX operators.
+
+The emitters write into a *builder* (:class:`Builder` here for a standalone ONNX file;
+:mod:`handgrad.export.skl2onnx_converter` has one over skl2onnx's container), so the same
+operators serve ``handgrad.export.to_onnx`` and the skl2onnx converter. Operators used exist
+in the default domain from opset 13 on (LabelEncoder: ai.onnx.ml opset 2):
+
+* preprocessing: ``(x − mean)/scale`` in double (handgrad standardises in float64), then a
+  Cast to the network's dtype; a table's columns as handgrad's TableEncoder encodes them;
+* the network: one ``Gemm`` per layer, then ``Relu``, ``LeakyRelu(alpha)``, ``Sigmoid``,
+  ``Tanh`` or nothing (identity);
+* the head: ``Softmax``; σ for logistic outputs written as handgrad writes it,
+  ``where(z ≥ 0, 1, e^{−|z|}) / (1 + e^{−|z|})`` (ONNX Runtime's Sigmoid saturates, which
+  would lose the relative accuracy of small probabilities); ``Exp`` for the Poisson head.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InputError
+
+ML_DOMAIN = "ai.onnx.ml"
+FLOAT, DOUBLE, INT64, STRING, BOOL = 1, 11, 7, 8, 9  # onnx.TensorProto codes
+_CODES = {np.dtype(np.float32): FLOAT, np.dtype(np.float64): DOUBLE}
+
+
+def proto_type(dtype) -> int:
+    """numpy float dtype -> TensorProto code (FLOAT or DOUBLE)."""
+    return _CODES[np.dtype(dtype)]
+
+
+class Builder:
+    """Collects nodes and initializers of one graph, naming every value uniquely."""
+
+    def __init__(self):
+        from onnx import helper, numpy_helper
+
+        self._helper, self._numpy_helper = helper, numpy_helper
+        self.nodes, self.initializers, self._used = [], [], set()
+
+    def name(self, hint: str) -> str:
+        name, i = hint, 0
+        while name in self._used:
+            i += 1
+            name = f"{hint}_{i}"
+        self._used.add(name)
+        return name
+
+    def const(self, hint: str, array) -> str:
+        array = np.asarray(array)
+        if array.dtype.kind in "OUS":
+            array = np.array([str(v).encode("utf-8") for v in array.ravel()],
+                             dtype=object).reshape(array.shape)
+        name = self.name(hint)
+        self.initializers.append(self._numpy_helper.from_array(array, name))
+        return name
+
+    def node(self, op: str, inputs, hint: str | None = None, *, out: str | None = None,
+             domain: str = "", version: int | None = None, **attrs) -> str:
+        out = out if out is not None else self.name(hint or op.lower())
+        self.nodes.append(self._helper.make_node(op, list(inputs), [out], name=self.name("n_" + op),
+                                                 domain=domain, **attrs))
+        return out
+
+
+# ----- preprocessing ------------------------------------------------------------------------
+
+def standardize(b, p, x: str, in_dtype) -> str:
+    """Matrix input ``x`` (in_dtype) -> the network's input (p.dtype)."""
+    if p.mean is not None:
+        if np.dtype(in_dtype) != np.float64:
+            x = b.node("Cast", [x], "x_double", to=DOUBLE)
+        x = b.node("Sub", [x, b.const("scaler_mean", p.mean.astype(np.float64))], "centered")
+        x = b.node("Div", [x, b.const("scaler_scale", p.scale.astype(np.float64))], "standardized")
+        in_dtype = np.float64
+    if np.dtype(in_dtype) != p.dtype:
+        x = b.node("Cast", [x], "x_net", to=proto_type(p.dtype))
+    return x
+
+
+def encode_table(b, p, inputs: dict[str, str]) -> str:
+    """One input per table column (numeric/boolean: double (N, 1), NaN = empty; categorical:
+    string (N, 1), "" = empty) -> the encoded features (N, n_features) in p.dtype, column
+    for column what ``TableEncoder.transform`` gives."""
+    blocks = []
+    for s in p.encoder.columns_:
+        kind = s["kind"]
+        if kind == "dropped":
+            continue
+        x = inputs[s["name"]]
+        if kind in ("numeric", "boolean"):
+            nan = b.node("IsNaN", [x], "is_missing")
+            filled = b.node("Where", [nan, b.const("fill", np.array(s["fill"])), x], "filled")
+            if kind == "numeric":
+                filled = b.node("Sub", [filled, b.const("mean", np.array(s["mean"]))], "centered")
+                filled = b.node("Div", [filled, b.const("scale", np.array(s["scale"]))], "scaled")
+            blocks.append(filled)
+            if s["indicator"]:
+                blocks.append(b.node("Cast", [nan], "indicator", to=DOUBLE))
+        elif kind == "categorical":
+            blocks.append(_one_hot(b, s, x))
+        else:
+            raise InputError(f"column {s['name']!r} has the kind {kind!r}, which has no ONNX form here")
+    x = b.node("Concat", blocks, "encoded", axis=1) if len(blocks) > 1 else blocks[0]
+    return x if p.dtype == np.float64 else b.node("Cast", [x], "x_net", to=proto_type(p.dtype))
+
+
+def _one_hot(b, s, x: str) -> str:
+    """The 0/1 columns of a categorical variable: levels = categories, (other), (missing);
+    an unseen text goes to (other) if there is one, else nowhere (all 0), as handgrad does."""
+    from ..data.features import MISSING, OTHER
+
+    levels = list(s["categories"]) + ([OTHER] if s["other"] else []) + ([MISSING] if s["missing"] else [])
+    index = {c: j for j, c in enumerate(levels)}
+    nowhere = -1
+    keys = list(index) + [""]  # "" is an empty cell: (missing) if the column has it
+    values = list(index.values()) + [index.get(MISSING, nowhere)]
+    idx = b.node("LabelEncoder", [x], "level", domain=ML_DOMAIN, version=2, keys_strings=keys,
+                 values_int64s=values, default_int64=index.get(OTHER, nowhere))
+    hot = b.node("Equal", [idx, b.const("levels", np.arange(len(levels), dtype=np.int64))], "is_level")
+    return b.node("Cast", [hot], "one_hot", to=DOUBLE)
+
+
+# ----- the network and its head ---------------------------------------------------------------
+
+def network(b, p, x: str) -> str:
+    """Input (N, n_0) in p.dtype -> logits (N, n_L)."""
+    for layer, (W, bias) in enumerate(zip(p.weights, p.biases)):
+        x = b.node("Gemm", [x, b.const(f"W{layer + 1}", W.astype(p.dtype)),
+                            b.const(f"b{layer + 1}", bias.astype(p.dtype))], f"z{layer + 1}")
+        if layer < len(p.activations):
+            name, alpha = p.activations[layer]
+            if name == "relu":
+                x = b.node("Relu", [x], f"a{layer + 1}")
+            elif name == "leaky_relu" and p.dtype == np.float32:
+                x = b.node("LeakyRelu", [x], f"a{layer + 1}", alpha=float(alpha))
+            elif name == "leaky_relu":  # LeakyRelu's alpha is a float32 attribute: 1e-8 off
+                pos = b.node("Greater", [x, b.const("zero", np.array(0, dtype=p.dtype))], "positive")
+                scaled = b.node("Mul", [x, b.const("alpha", np.array(alpha, dtype=p.dtype))], "scaled")
+                x = b.node("Where", [pos, x, scaled], f"a{layer + 1}")
+            elif name == "sigmoid":
+                x = b.node("Sigmoid", [x], f"a{layer + 1}")
+            elif name == "tanh":
+                x = b.node("Tanh", [x], f"a{layer + 1}")
+    return x
+
+
+def _sigmoid(b, p, z: str) -> str:
+    """σ(z) = where(z ≥ 0, 1, E)/(1 + E), E = e^{−|z|}: handgrad's form, accurate in the tails."""
+    one = b.const("one", np.array(1, dtype=p.dtype))
+    E = b.node("Exp", [b.node("Neg", [b.node("Abs", [z], "abs")], "neg_abs")], "e_neg_abs")
+    nonneg = b.node("GreaterOrEqual", [z, b.const("zero", np.array(0, dtype=p.dtype))], "nonneg")
+    top = b.node("Where", [nonneg, one, E], "numerator")
+    return b.node("Div", [top, b.node("Add", [one, E], "denominator")], "sigmoid")
+
+
+def head(b, p, z: str, outputs: dict[str, str], label_dtype=None) -> None:
+    """Logits -> the named outputs: ``label`` and ``probabilities`` for classifiers,
+    ``variable`` for regressors. ``label_dtype`` overrides the labels' dtype (skl2onnx
+    declares int64 labels for numeric classes)."""
+    if p.task == "regressor":
+        if p.head == "exp":
+            b.node("Exp", [z], out=outputs["variable"])
+        else:
+            b.node("Identity", [z], out=outputs["variable"])
+        return
+    if p.task == "binary":
+        neg = b.node("Neg", [z], "neg_z")
+        P = b.node("Concat", [_sigmoid(b, p, neg), _sigmoid(b, p, z)], "p_binary", axis=1)
+    elif p.head == "softmax":
+        P = b.node("Softmax", [z], "softmax", axis=1)
+    else:
+        P = _sigmoid(b, p, z)
+    if p.clip:  # handgrad.sklearn's predict_proba: never exactly 0 or 1
+        info = np.finfo(p.dtype)
+        top = np.nextafter(p.dtype.type(1), p.dtype.type(0))
+        b.node("Clip", [P, b.const("p_min", np.array(info.tiny, dtype=p.dtype)),
+                        b.const("p_max", np.array(top, dtype=p.dtype))],
+               out=outputs["probabilities"])
+    else:
+        b.node("Identity", [P], out=outputs["probabilities"])
+    P = outputs["probabilities"]
+    if p.task == "multilabel":
+        on, cut = ((z, np.array(0, dtype=p.dtype)) if p.multilabel_on == "logits"
+                   else (P, np.array(0.5, dtype=p.dtype)))
+        yes = b.node("Greater", [on, b.const("threshold", cut)], "yes")
+        b.node("Cast", [yes], out=outputs["label"], to=INT64)
+        return
+    classes = np.asarray(p.classes)
+    if label_dtype is not None:
+        classes = classes.astype(label_dtype)
+    elif classes.dtype.kind in "iub":
+        classes = classes.astype(np.int64)
+    idx = b.node("ArgMax", [P], "class_index", axis=1, keepdims=0)
+    b.node("Gather", [b.const("classes", classes), idx], out=outputs["label"], axis=0)

@@ -1,0 +1,153 @@
+"""ONNX export: :func:`to_onnx`, :func:`save_onnx`, and :func:`onnx_inputs` to feed the result.
+
+The exported graph is the whole prediction (see :mod:`handgrad.export.graph`):
+
+* inputs: ``X`` (N, n_features) in the network's dtype for a numeric model; for a model
+  trained on a table, one input per table column, shape (N, 1): double for numeric and
+  true/false columns (NaN for an empty cell, 1/0 for true/false), string for categorical
+  columns (the text without surrounding spaces, "" for an empty cell);
+* outputs: classifiers ``label`` (N,) (the original class labels: int64, double or string;
+  (N, K) int64 0/1 for multilabel) and ``probabilities`` (N, K) in the network's dtype;
+  regressors ``variable`` (N, n_outputs);
+* metadata (``metadata_props``): handgrad_version, source, task, head, dtype, sizes,
+  activations, classes, feature_names, input_columns, preprocessing.
+
+The batch dimension N is dynamic.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..atomic import atomic_write_bytes
+from ..errors import InputError
+from . import graph
+from .spec import Portable, portable
+
+OPSET = 17       # default domain; ONNX Runtime 1.14 and later run it
+ML_OPSET = 2     # ai.onnx.ml: LabelEncoder with string keys
+
+
+def _onnx():
+    try:
+        import onnx
+    except ImportError:
+        raise InputError("ONNX export needs the onnx package: pip install 'handgrad[export]' "
+                         "(or pip install onnx onnxruntime)") from None
+    return onnx
+
+
+def to_onnx(obj, *, check: bool = True):
+    """An ``onnx.ModelProto`` computing ``obj``'s predictions, preprocessing included.
+
+    ``obj``: a :class:`~handgrad.model.Model`, a path of a model file, an
+    :class:`~handgrad.MLP`, a fitted :class:`handgrad.sklearn.MLPClassifier` /
+    :class:`~handgrad.sklearn.MLPRegressor`, or a Pipeline of a StandardScaler or
+    TableTransformer and one of them. ``check`` runs ``onnx.checker.check_model`` on it.
+
+    Raises:
+        InputError: the object cannot be exported (custom activation, unfitted estimator, ...)
+            or onnx is not installed.
+    """
+    onnx = _onnx()
+    from onnx import helper
+
+    p = portable(_load_if_path(obj))
+    b = graph.Builder()
+    inputs = _inputs(p)
+    if p.encoder is not None:
+        x = graph.encode_table(b, p, {name: name for name, _, _ in inputs})
+    else:
+        x = graph.standardize(b, p, "X", p.dtype)
+    z = graph.network(b, p, x)
+    outputs = _outputs(p)
+    graph.head(b, p, z, {name: name for name, _, _ in outputs})
+    g = helper.make_graph(b.nodes, "handgrad", [helper.make_tensor_value_info(*i) for i in inputs],
+                          [helper.make_tensor_value_info(*o) for o in outputs], b.initializers)
+    model = helper.make_model(g, producer_name="handgrad", opset_imports=[
+        helper.make_opsetid("", OPSET), helper.make_opsetid(graph.ML_DOMAIN, ML_OPSET)])
+    from .._version import __version__
+
+    model.producer_version = __version__
+    model.doc_string = f"handgrad {p.task} exported from {p.source}"
+    helper.set_model_props(model, p.metadata())
+    if check:
+        onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def save_onnx(obj, path) -> Path:
+    """Write :func:`to_onnx`'s model to ``path`` atomically; return the path."""
+    path = Path(path)
+    data = to_onnx(obj).SerializeToString()
+    atomic_write_bytes(path, data)
+    return path
+
+
+def _load_if_path(obj):
+    if isinstance(obj, (str, Path)):
+        from ..model.files import load_model
+
+        return load_model(obj)
+    return obj
+
+
+def _inputs(p: Portable) -> list[tuple]:
+    if p.encoder is None:
+        return [("X", graph.proto_type(p.dtype), ["N", p.sizes[0]])]
+    out = []
+    for s in p.encoder.columns_:
+        if s["kind"] == "dropped":
+            continue
+        code = graph.STRING if s["kind"] == "categorical" else graph.DOUBLE
+        out.append((s["name"], code, ["N", 1]))
+    return out
+
+
+def _outputs(p: Portable) -> list[tuple]:
+    ptype = graph.proto_type(p.dtype)
+    if p.task == "regressor":
+        return [("variable", ptype, ["N", p.n_outputs])]
+    if p.task == "multilabel":
+        return [("label", graph.INT64, ["N", p.n_outputs]),
+                ("probabilities", ptype, ["N", p.n_outputs])]
+    kind = np.asarray(p.classes).dtype.kind
+    label = graph.STRING if kind in "OUS" else graph.DOUBLE if kind == "f" else graph.INT64
+    return [("label", label, ["N"]), ("probabilities", ptype, ["N", len(p.classes)])]
+
+
+def onnx_inputs(obj, X) -> dict[str, np.ndarray]:
+    """The ``input_feed`` for ONNX Runtime's ``session.run(None, feed)`` on ``obj``'s export:
+    ``{"X": X in the network's dtype}``, or for a table model one (N, 1) array per column of
+    the DataFrame ``X``, converted by handgrad's rules (empty cells NaN / "", true/false
+    1/0, categorical text stripped, 3.0 read as "3")."""
+    p = portable(_load_if_path(obj))
+    if p.encoder is None:
+        return {"X": np.ascontiguousarray(X, dtype=p.dtype)}
+    from ..data.features import _as_bool, _as_number, _cells, _text
+
+    if not hasattr(X, "columns"):
+        raise InputError("this model reads a table: give a pandas DataFrame with the columns "
+                         f"{p.encoder.input_columns}")
+    have = {str(c): c for c in X.columns}
+    lacking = [c for c in p.encoder.input_columns if c not in have]
+    if lacking:
+        raise InputError(f"the table lacks the column(s) {lacking} the model was trained on")
+    feed = {}
+    for s in p.encoder.columns_:
+        if s["kind"] == "dropped":
+            continue
+        values, missing = _cells(X[have[s["name"]]])
+        if s["kind"] == "categorical":
+            col = np.array(["" if m else _text(v) for v, m in zip(values, missing)], dtype=object)
+        else:
+            read = _as_number if s["kind"] == "numeric" else _as_bool
+            col = np.array([np.nan if m else read(v) for v, m in zip(values, missing)], dtype=object)
+            if any(v is None for v in col):
+                raise InputError(f"column {s['name']!r} holds a value that is not "
+                                 f"{'a number' if s['kind'] == 'numeric' else 'true/false'}")
+            col = col.astype(np.float64)
+        feed[s["name"]] = col.reshape(-1, 1)
+    return feed

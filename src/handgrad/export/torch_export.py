@@ -1,0 +1,190 @@
+"""PyTorch export: a ``state_dict`` plus a small architecture description, and
+:func:`build_torch_module`, which rebuilds the equivalent ``torch.nn.Sequential``.
+
+The Sequential, in order: ``Standardize`` (only when the model standardises its inputs:
+``((x.double() − mean)/scale)`` cast to the network's dtype, as handgrad does it), then per
+layer ``nn.Linear`` (weight = W_lᵀ, bias = b_l) and the hidden activation (``nn.ReLU``,
+``nn.LeakyReLU(α)``, ``nn.Sigmoid``, ``nn.Tanh``; nothing for identity), then the head:
+``nn.Softmax(dim=1)``; ``TwoClass`` ([σ(−z), σ(z)], a two-class handgrad.sklearn classifier);
+``nn.Sigmoid`` (logistic outputs); ``Exp`` (Poisson); nothing (identity). Its output is
+handgrad's ``predict_proba`` for classifiers (not clipped to [tiny, 1 − ε/2]) and
+``predict`` for regressors, in the network's dtype.
+
+The file :func:`save_torch` writes is ``torch.save({"state_dict", "architecture"})`` holding
+only tensors, strings and numbers, so ``torch.load(path, weights_only=True)`` reads it without
+running code; :func:`load_torch` does that and rebuilds the module. A table model (text
+columns, empty cells) has no tensor form of its encoding: export it to ONNX instead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .._version import __version__
+from ..errors import InputError
+from .spec import portable
+
+FORMAT = "handgrad-torch"
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        raise InputError("PyTorch export needs torch: pip install torch (the CPU build is enough)") from None
+    return torch
+
+
+def to_torch(obj) -> dict:
+    """``{"state_dict": {name: tensor}, "architecture": {...}}`` for ``obj`` (a Model, model file
+    path, MLP, fitted handgrad.sklearn estimator or a Pipeline of a StandardScaler and one).
+
+    Raises:
+        InputError: a table model, a custom activation, or torch missing.
+    """
+    torch = _torch()
+    if isinstance(obj, (str, Path)):
+        from ..model.files import load_model
+
+        obj = load_model(obj)
+    p = portable(obj)
+    if p.encoder is not None:
+        raise InputError("a model trained on a table encodes text columns and empty cells, which "
+                         "have no tensor form; export it with --format onnx (or handgrad.export."
+                         "to_onnx), or apply model.encoder.transform before a network exported from model.net")
+    arch = {"format": FORMAT, "format_version": 1, "handgrad_version": __version__,
+            "source": p.source, "dtype": p.dtype.name, "sizes": p.sizes, "head": p.head,
+            "task": p.task, "standardize": p.mean is not None,
+            "activations": [{"name": n, "alpha": a} if n == "leaky_relu" else {"name": n}
+                            for n, a in p.activations]}
+    if p.classes is not None:
+        arch["classes"] = np.asarray(p.classes).tolist()
+    if p.feature_names is not None:
+        arch["feature_names"] = list(p.feature_names)
+    state = {}
+    for key, value in _module_tensors(p):
+        state[key] = torch.from_numpy(np.ascontiguousarray(value))
+    return {"state_dict": state, "architecture": arch}
+
+
+def _module_tensors(p):
+    """(state_dict key, array) in the Sequential's order (:func:`_layers` gives the indices)."""
+    index = 0
+    if p.mean is not None:
+        yield "0.mean", p.mean.astype(np.float64)
+        yield "0.scale", p.scale.astype(np.float64)
+        index = 1
+    for layer, (W, b) in enumerate(zip(p.weights, p.biases)):
+        yield f"{index}.weight", W.T.astype(p.dtype)
+        yield f"{index}.bias", b.astype(p.dtype)
+        index += 1
+        if layer < len(p.activations) and p.activations[layer][0] != "identity":
+            index += 1
+
+
+def save_torch(obj, path) -> Path:
+    """``torch.save`` :func:`to_torch`'s dict to ``path`` (written atomically); return the path."""
+    import io
+
+    from ..atomic import atomic_write_bytes
+
+    torch = _torch()
+    buffer = io.BytesIO()
+    torch.save(to_torch(obj), buffer)
+    path = Path(path)
+    atomic_write_bytes(path, buffer.getvalue())
+    return path
+
+
+def load_torch(path):
+    """The ``torch.nn.Sequential`` saved by :func:`save_torch` (read with weights_only=True)."""
+    torch = _torch()
+    saved = torch.load(path, weights_only=True)
+    if not isinstance(saved, dict) or "architecture" not in saved or "state_dict" not in saved:
+        raise InputError(f"{path} is not a handgrad PyTorch export (no architecture/state_dict)")
+    return build_torch_module(saved["architecture"], saved["state_dict"])
+
+
+def build_torch_module(architecture: dict, state_dict=None):
+    """The ``torch.nn.Sequential`` described by ``architecture`` (see the module docstring),
+    in its dtype, in eval mode, with ``state_dict`` loaded if given (strictly: every tensor
+    must be there). Input (N, n_features) → probabilities (N, K) or values (N, n_outputs)."""
+    torch = _torch()
+    if not isinstance(architecture, dict) or architecture.get("format") != FORMAT:
+        raise InputError("not a handgrad PyTorch architecture (its 'format' must be "
+                         f"{FORMAT!r}); use the dict handgrad.export.to_torch returns")
+    dtype = {"float32": torch.float32, "float64": torch.float64}[architecture["dtype"]]
+    module = torch.nn.Sequential(*_layers(torch, architecture, dtype))
+    module.to(dtype)
+    if architecture.get("standardize"):
+        module[0].double()  # its buffers stay float64 whatever the network's dtype
+    if state_dict is not None:
+        module.load_state_dict(state_dict, strict=True)
+    return module.eval()
+
+
+def _layers(torch, arch, dtype) -> list:
+    nn = torch.nn
+    sizes, acts = arch["sizes"], arch["activations"]
+    layers = [_Standardize(torch, sizes[0], dtype)] if arch.get("standardize") else []
+    for layer, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(n_in, n_out))
+        if layer < len(acts):
+            name = acts[layer]["name"]
+            if name == "relu":
+                layers.append(nn.ReLU())
+            elif name == "leaky_relu":
+                layers.append(nn.LeakyReLU(negative_slope=float(acts[layer]["alpha"])))
+            elif name == "sigmoid":
+                layers.append(nn.Sigmoid())
+            elif name == "tanh":
+                layers.append(nn.Tanh())
+            elif name != "identity":
+                raise InputError(f"activation {name!r} has no PyTorch module here")
+    head, task = arch["head"], arch["task"]
+    if task == "binary":
+        layers.append(_TwoClass(torch))
+    elif head == "softmax":
+        layers.append(nn.Softmax(dim=1))
+    elif head == "logistic":
+        layers.append(nn.Sigmoid())
+    elif head == "exp":
+        layers.append(_Exp(torch))
+    return layers
+
+
+def _Standardize(torch, n_features: int, dtype):
+    """``((x.double() − mean)/scale).to(dtype)``, mean and scale float64 buffers (n_features,)."""
+
+    class Standardize(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("mean", torch.zeros(n_features, dtype=torch.float64))
+            self.register_buffer("scale", torch.ones(n_features, dtype=torch.float64))
+
+        def forward(self, x):
+            return ((x.double() - self.mean) / self.scale).to(dtype)
+
+    return Standardize()
+
+
+def _TwoClass(torch):
+    """(N, 1) logits z -> (N, 2) probabilities [σ(−z), σ(z)] (a two-class classifier)."""
+
+    class TwoClass(torch.nn.Module):
+        def forward(self, z):
+            return torch.cat([torch.sigmoid(-z), torch.sigmoid(z)], dim=1)
+
+    return TwoClass()
+
+
+def _Exp(torch):
+    """``e^z``: the Poisson head's mean."""
+
+    class Exp(torch.nn.Module):
+        def forward(self, z):
+            return torch.exp(z)
+
+    return Exp()
