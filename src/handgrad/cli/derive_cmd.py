@@ -1,0 +1,63 @@
+"""``handgrad derive``: print the worked derivation of a network described by its options, or
+of a saved model file (derivations instantiated by :mod:`handgrad.derive`)."""
+
+from __future__ import annotations
+
+from ..errors import InputError
+
+DEFAULT_SIZES = [3, 10, 6, 3]  # seed 004's network, derivations.md §8
+
+
+def add_parser(sub) -> None:
+    """Register ``derive`` on the subcommand parsers ``sub``."""
+    p = sub.add_parser(
+        "derive", help="write out backprop for a network: every equation with its shapes",
+        description="Write out the forward and backward pass of a network, equation by equation, "
+                    "with the shape of every term, the rule it uses, the section of "
+                    "docs/derivations.md and the function that computes it; optionally one worked "
+                    "step with finite-difference checks; and the common slips for this network.")
+    p.add_argument("model", nargs="?", metavar="MODEL",
+                   help="a saved model file: derive its architecture (and use its weights)")
+    p.add_argument("--sizes", type=int, nargs="+", default=None, metavar="N",
+                   help="layer widths incl. inputs and outputs (default 3 10 6 3, seed 004's network)")
+    p.add_argument("--activation", nargs="+", default=None, metavar="NAME",
+                   help="relu (default), leaky_relu[:alpha], sigmoid, tanh, identity; one, or one "
+                        "per hidden layer")
+    p.add_argument("--output", default=None, choices=["softmax", "logistic", "identity", "exp"],
+                   help="the output head and its loss (default softmax)")
+    p.add_argument("--l2", type=float, default=None, help="λ of the penalty λΣ‖W‖² (default 0)")
+    p.add_argument("--batch", type=int, default=4, help="rows m of the batch (default 4)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the weights and the batch (default 0)")
+    p.add_argument("--format", default="text", choices=["text", "markdown", "latex"],
+                   help="text fits 80 columns; markdown renders on GitHub; latex is a standalone "
+                        "document (default text)")
+    p.add_argument("--numbers", action="store_true",
+                   help="add one worked step: every array, each gradient beside finite differences")
+    p.set_defaults(func=cmd_derive)
+
+
+def cmd_derive(args) -> int:
+    from ..derive import derive, derive_network
+    from .terminal import echo
+
+    if args.model is not None:
+        given = [f"--{k}" for k in ("sizes", "activation", "output", "l2")
+                 if getattr(args, k) is not None]
+        if given:
+            raise InputError(f"{', '.join(given)} describe a network, and so does the model file "
+                             f"{args.model!r}: give one or the other")
+        from ..model.files import load_model
+
+        net = load_model(args.model).net
+        doc = derive_network(net, batch=args.batch, seed=args.seed, format=args.format,
+                             numbers=args.numbers,
+                             title=f"Backpropagation for the model {args.model}",
+                             source=("Architecture, λ and (in the worked step) the trained "
+                                     f"weights are those of the model file {args.model}.",))
+    else:
+        doc = derive(args.sizes or DEFAULT_SIZES, args.activation or "relu",
+                     output=args.output or "softmax", l2=args.l2 or 0.0, batch=args.batch,
+                     seed=args.seed, format=args.format, numbers=args.numbers)
+    for line in doc.splitlines():
+        echo(line)
+    return 0
