@@ -48,6 +48,23 @@ def make_problem(sizes, activation="relu", l2=0.0, seed=0, m=7, soft=False, dtyp
     return net, X, y
 
 
+@pytest.fixture(autouse=True, scope="session")
+def terminal_signal_dispositions():
+    """Run the tests with the stop signals as a terminal gives them (Ctrl-C raises, SIGTERM and
+    SIGHUP end the process), whatever launched pytest: a background job or ``nohup`` starts it
+    with SIGINT or SIGHUP ignored, which processes inherit, and handgrad rightly keeps an
+    ignored signal ignored — so the tests of what these signals do would test the launcher.
+    The test of the ignored case sets it up itself."""
+    import signal
+
+    wanted = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL,
+              signal.SIGHUP: signal.SIG_DFL}
+    previous = {s: signal.signal(s, h) for s, h in wanted.items()}
+    yield
+    for s, h in previous.items():
+        signal.signal(s, h)
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
