@@ -125,7 +125,7 @@ def check_targets(y, m: int, n_classes: int, dtype=np.float64) -> np.ndarray:
 
 def check_head_targets(output: str, y, m: int, n_out: int, dtype) -> np.ndarray:
     """Targets for a head: labels or probability rows (softmax), values in [0, 1] (logistic),
-    real numbers (identity); a 1-D y is accepted for one output. Returns (m, K) arrays for
+    real numbers (identity), values ≥ 0 (exp, Poisson); a 1-D y is accepted for one output. Returns (m, K) arrays for
     logistic/identity."""
     if output == "softmax":
         return check_targets(y, m, n_out, dtype=dtype)
@@ -142,6 +142,8 @@ def check_head_targets(output: str, y, m: int, n_out: int, dtype) -> np.ndarray:
         raise InputError("targets contain NaN or inf")
     if output == "logistic" and (Y.min() < 0 or Y.max() > 1):
         raise InputError("targets of a logistic output must lie in [0, 1] (0/1 labels or probabilities)")
+    if output == "exp" and Y.min() < 0:  # Poisson: y log y and the deviance need y ≥ 0
+        raise InputError(f"targets of an exp (Poisson) output must be counts or rates ≥ 0, got {Y.min():g}")
     return Y
 
 

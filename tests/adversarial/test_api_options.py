@@ -257,6 +257,8 @@ def _gc(**kw):
 
 API = [
     refuse_api("mlp-inf-width", lambda: hg.MLP([3, float("inf"), 2]), "whole numbers", "inf"),
+    refuse_api("fit-poisson-negative-target", lambda: hg.fit(hg.MLP([2, 3, 1], output="exp"), np.ones((4, 2)),
+                                                           -np.ones(4), epochs=1), "exp (Poisson)", "≥ 0"),
     refuse_api("mlp-nan-width", lambda: hg.MLP([3, float("nan"), 2]), "whole numbers", "nan"),
     refuse_api("mlp-fractional-width", lambda: hg.MLP([3, 2.5, 2]), "whole numbers", "2.5"),
     refuse_api("mlp-bool-width", lambda: hg.MLP([3, True, 2]), "whole numbers", "True"),
