@@ -54,7 +54,7 @@ def test_builtin_unknown_name_lists_choices():
 def test_builtin_without_sklearn_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn", None)
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
-    with pytest.raises(InputError, match=r"pip install 'handgrad\[cli\]'"):
+    with pytest.raises(InputError, match=r"pip install '\.\[cli\]' in handgrad's folder"):
         load_builtin("iris")
     assert load_builtin("three_class").X.shape == (600, 3)  # needs no scikit-learn
 
@@ -247,9 +247,9 @@ def test_missing_pandas_or_pyarrow_says_how_to_install(tmp_path, monkeypatch):
     path = tmp_path / "d.parquet"
     pd.DataFrame({"a": [1]}).to_parquet(path)
     monkeypatch.setitem(sys.modules, "pyarrow", None)
-    assert "pip install 'handgrad[parquet]'" in refusal(path)
+    assert "pip install '.[parquet]' in handgrad's folder" in refusal(path)
     monkeypatch.setitem(sys.modules, "pandas", None)
-    assert "pip install 'handgrad[cli]'" in refusal(write(tmp_path, "d.csv", "a\n1\n"))
+    assert "pip install '.[cli]' in handgrad's folder" in refusal(write(tmp_path, "d.csv", "a\n1\n"))
 
 
 def test_dataset_checks_its_parts():

@@ -20,7 +20,7 @@ from handgrad.cli.plots import (plot_confusion_matrix, plot_diagnostics,  # noqa
                             plot_learning_curves)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-HINT = "plots need matplotlib: pip install 'handgrad[cli]'"
+HINT = "plots need matplotlib: pip install '.[cli]' in handgrad's folder"
 
 
 def make_history(n=40, val=True, l2=0.01, lr_decay=False, layers=3, seed=0):

@@ -16,7 +16,7 @@ from ..atomic import atomic_writer
 from ..errors import InputError
 
 
-_MISSING_MPL = "plots need matplotlib: pip install 'handgrad[cli]'"
+_MISSING_MPL = "plots need matplotlib: pip install '.[cli]' in handgrad's folder"
 
 _DPI = 100
 _TRAIN_COLOR = "#1f77b4"

@@ -1,6 +1,6 @@
 """PNG images of a training run: learning curves, a confusion matrix, per-layer diagnostics.
 
-matplotlib is an optional extra (``pip install 'handgrad[cli]'``), imported only when a
+matplotlib is an optional extra (``pip install '.[cli]' in handgrad's folder``), imported only when a
 function here is called. No pyplot state is touched: every figure is a bare
 :class:`matplotlib.figure.Figure` drawn by the Agg canvas, so these functions work on
 headless machines, in threads and next to an interactive session without changing its backend.

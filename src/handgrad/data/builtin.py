@@ -49,7 +49,7 @@ def load_builtin(name: str) -> Dataset:
         from sklearn import datasets
     except ImportError:
         raise InputError(f"the {name!r} dataset comes with scikit-learn, which is not installed; "
-                         "pip install 'handgrad[cli]'") from None
+                         "pip install '.[cli]' in handgrad's folder") from None
     loader, target_name = _SKLEARN_SETS[name]
     bunch = getattr(datasets, loader)()
     X = np.asarray(bunch.data, dtype=np.float64)

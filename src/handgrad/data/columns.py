@@ -15,7 +15,7 @@ def _import_pandas():
     try:
         import pandas
     except ImportError:
-        raise InputError("reading tables needs pandas, which is not installed; pip install 'handgrad[cli]'") from None
+        raise InputError("reading tables needs pandas, which is not installed; pip install '.[cli]' in handgrad's folder") from None
     return pandas
 
 

@@ -55,7 +55,7 @@ def _pandas():
     try:
         import pandas
     except ImportError:
-        raise InputError("tables with text columns need pandas: pip install 'handgrad[cli]'") from None
+        raise InputError("tables with text columns need pandas: pip install '.[cli]' in handgrad's folder") from None
     return pandas
 
 

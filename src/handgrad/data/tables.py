@@ -180,7 +180,7 @@ def _read_frame(path: Path, target: str | None = None):
             import pyarrow  # noqa: F401  (pandas' own message would not say how to install it)
         except ImportError:
             raise InputError(f"reading {path} needs pyarrow, which is not installed; "
-                             "pip install 'handgrad[parquet]'") from None
+                             "pip install '.[parquet]' in handgrad's folder") from None
     try:
         with warnings.catch_warnings():
             # with index_col=False, rows longer than the header only warn: make that an error

@@ -34,7 +34,7 @@ def _onnx():
     try:
         import onnx
     except ImportError:
-        raise InputError("ONNX export needs the onnx package: pip install 'handgrad[export]' "
+        raise InputError("ONNX export needs the onnx package: pip install '.[export]' in handgrad's folder "
                          "(or pip install onnx onnxruntime)") from None
     return onnx
 

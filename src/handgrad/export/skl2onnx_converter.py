@@ -113,7 +113,7 @@ def register_skl2onnx() -> None:
     except ImportError:
         from ..errors import InputError
 
-        raise InputError("the skl2onnx converter needs skl2onnx: pip install 'handgrad[export]'") from None
+        raise InputError("the skl2onnx converter needs skl2onnx: pip install '.[export]' in handgrad's folder") from None
     from ..sklearn import MLPClassifier, MLPRegressor
 
     update_registered_converter(MLPClassifier, "HandgradMLPClassifier", _classifier_shapes, _convert,
