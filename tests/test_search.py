@@ -183,3 +183,18 @@ def test_two_standard_errors_rule_keeps_the_default_unless_the_gain_is_clear():
     up = lambda r: {**r, "fold_scores": [-v for v in r["fold_scores"]]}
     chosen, _ = _two_standard_errors(up(clear), [up(default), up(clear)], larger_better=True)
     assert chosen["candidate"] == 8
+
+
+def test_the_folds_mean_curve_covers_the_epochs_every_fold_ran_and_is_plotted_beside_the_final_run():
+    from handgrad.cli.draw import with_fold_curve
+
+    X, y = problem()
+    sel = train_classifier(X, y, seed=1).record["selection"]
+    curve = sel["curve"]
+    assert 0 < len(curve) <= min(sel["best_epochs"]) + 20  # the shortest fold: its best + patience
+    assert [c["epoch"] for c in curve] == list(range(1, len(curve) + 1))
+    assert all(np.isfinite(c["val_loss"]) and 0 <= c["val_accuracy"] <= 1 for c in curve)
+    final = [{"epoch": e, "train_loss": 1.0 / e} for e in range(1, 4)]
+    merged = with_fold_curve(final, [{"epoch": e, "val_loss": 2.0, "val_accuracy": 0.5} for e in range(1, 6)])
+    assert len(merged) == 5 and merged[0]["train_loss"] == 1.0 and merged[4] == {"epoch": 5, "val_loss": 2.0,
+                                                                                 "val_accuracy": 0.5}

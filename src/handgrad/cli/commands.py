@@ -60,7 +60,7 @@ def _emit_json(obj) -> None:
 
 
 def cmd_train(args) -> int:
-    from .draw import PlotWorker
+    from .draw import PlotWorker, with_fold_curve
     from ..model.classifier import train_classifier
     from ..model.files import save_model
     from .terminal import TrainingProgress, markup, print_lines, print_metrics
@@ -114,7 +114,7 @@ def cmd_train(args) -> int:
                   drop=args.drop, max_categories=args.max_categories, id_columns=args.id_column,
                   dtype=args.dtype, optimizer=args.optimizer, schedule=args.schedule,
                   class_weight=args.class_weight, momentum=args.momentum,
-                  weight_decay=args.weight_decay,
+                  weight_decay=args.weight_decay, data_parallel=getattr(args, "data_parallel", None),
                   record={"dataset": name, "target": args.target if args.data else data.target_name})
     monitor = None if args.val_fraction == 0 or args.metric is None else f"val_{args.metric}"
     # the plots' helper process imports matplotlib while this one trains (see cli/draw.py); if
@@ -158,6 +158,12 @@ def cmd_train(args) -> int:
         restored = history["best_epoch"] if args.patience and not selection else None
         jobs = [("plot_learning_curves", [history["epochs"], str(plot_path)],
                  {"best_epoch": restored, "title": f"handgrad on {name}: {model.net!r}"})]
+        if selection and selection.get("curve"):  # the folds' mean validation curve beside the final run
+            jobs[0] = ("plot_learning_curves", [with_fold_curve(history["epochs"], selection["curve"]),
+                                                str(plot_path)],
+                       {"best_epoch": selection["epochs"], "best_label": "epochs chosen",
+                        "val_label": f"validation (mean of {selection['folds']} folds)",
+                        "title": f"handgrad on {name}: {model.net!r}"})
         if test is not None:
             jobs.append(("plot_confusion_matrix", [test["confusion_matrix"], [str(c) for c in model.classes],
                                                    str(out_dir / "confusion_matrix.png")],

@@ -58,6 +58,13 @@ class PlotWorker:
             self.proc.wait()
 
 
+def with_fold_curve(epochs: list[dict], curve: list[dict]) -> list[dict]:
+    """The final run's records with the folds' mean validation values, over the longer of the two."""
+    return [{**(epochs[e] if e < len(epochs) else {"epoch": e + 1}),
+             **({k: curve[e][k] for k in ("val_loss", "val_accuracy")} if e < len(curve) else {})}
+            for e in range(max(len(epochs), len(curve)))]
+
+
 def _plain(value):
     """numpy scalars and arrays in a history, as JSON."""
     if hasattr(value, "tolist"):

@@ -40,13 +40,16 @@ __all__ = ["plot_learning_curves", "plot_confusion_matrix", "plot_diagnostics"]
 # --------------------------------------------------------------------------- learning curves
 
 def plot_learning_curves(history: Sequence[Mapping], path: str | os.PathLike, *,
-                         title: str | None = None, best_epoch: int | None = None) -> Path:
+                         title: str | None = None, best_epoch: int | None = None,
+                         val_label: str = "validation", best_label: str = "best epoch") -> Path:
     """Loss and accuracy per epoch, train and validation, side by side; returns the PNG path.
 
     The train data-loss part is drawn as a thin dashed line when the L2 part is non-zero; the
     loss axis is logarithmic when the losses span more than two decades. ``best_epoch`` (the
     epoch whose weights early stopping restored) is marked by a vertical dotted line. A third,
-    narrow panel shows the learning rate when it changes over the epochs.
+    narrow panel shows the learning rate when it changes over the epochs. ``val_label`` and
+    ``best_label`` name the validation curve and the marked epoch (cross-validation: the folds'
+    mean, and the epochs chosen).
     """
     history = _check_history(history)
     m = _mpl()
@@ -75,7 +78,7 @@ def plot_learning_curves(history: Sequence[Mapping], path: str | os.PathLike, *,
     def best_line(ax: Any) -> None:
         if best_epoch is not None:
             ax.axvline(best_epoch, color=_BEST_COLOR, linestyle=":", linewidth=1.8,
-                       label=f"best epoch ({best_epoch})")
+                       label=f"{best_label} ({best_epoch})")
 
     # loss
     any_loss = _plot_series(ax_loss, x, train_loss, color=_TRAIN_COLOR, linewidth=1.8,
@@ -85,7 +88,7 @@ def plot_learning_curves(history: Sequence[Mapping], path: str | os.PathLike, *,
         any_loss |= _plot_series(ax_loss, x, data_loss, color=_TRAIN_COLOR, linewidth=1.0,
                                  linestyle="--", markersize=2.5, label="train (data part, no L2)")
     any_loss |= _plot_series(ax_loss, x, val_loss, color=_VAL_COLOR, linewidth=1.8,
-                             label="validation")
+                             label=val_label)
     if any_loss:
         best_line(ax_loss)
         plotted = np.concatenate([train_loss, val_loss, data_loss if has_l2 else []])
@@ -105,7 +108,7 @@ def plot_learning_curves(history: Sequence[Mapping], path: str | os.PathLike, *,
     any_acc = _plot_series(ax_acc, x, train_acc, color=_TRAIN_COLOR, linewidth=1.8,
                            label="train")
     any_acc |= _plot_series(ax_acc, x, val_acc, color=_VAL_COLOR, linewidth=1.8,
-                            label="validation")
+                            label=val_label)
     if any_acc:
         best_line(ax_acc)
         accs = np.concatenate([train_acc, val_acc])

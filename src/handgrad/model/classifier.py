@@ -107,12 +107,13 @@ def cross_validate(X, y, folds: int, *, seed: int = DEFAULTS["seed"], monitor: s
     """Train on each of ``folds`` stratified folds' training rows, stopping early on its
     held-out rows; return the folds' best epochs, their median (the ``epochs`` to train all
     rows for) and the mean over folds of the monitored value, loss and accuracy at the best
-    epoch (and the monitored value per fold, ``fold_scores``). Every fold knows every class (a rare class may be absent from a fold's rows)."""
+    epoch (and the monitored value per fold, ``fold_scores``, and the folds' mean validation
+    curve, ``curve``). Every fold knows every class (a rare class may be absent from a fold's rows)."""
     from ..training.splits import stratified_folds
 
     y = np.asarray(y)
     classes = LabelEncoder().fit(y).classes
-    bests, scores = [], []
+    bests, scores, curves = [], [], []
     for keep, held in stratified_folds(LabelEncoder(classes).transform(y), folds, seed):
         m = train_once(_take(X, keep), y[keep], X_val=_take(X, held), y_val=y[held], seed=seed,
                        monitor=monitor, classes=classes,
@@ -121,11 +122,21 @@ def cross_validate(X, y, folds: int, *, seed: int = DEFAULTS["seed"], monitor: s
         h = m.record["history"]
         best = h["best_epoch"] or len(h["epochs"])
         bests.append(best)
+        curves.append(h["epochs"])
         scores.append({k: h["epochs"][best - 1][k] for k in ("val_loss", "val_accuracy", h["monitor"])})
     return {"method": f"{folds}-fold cross-validation", "folds": folds, "best_epochs": bests,
             "epochs": int(np.ceil(np.median(bests))), "monitor": h["monitor"],
-            "fold_scores": [float(s[h["monitor"]]) for s in scores],
+            "fold_scores": [float(s[h["monitor"]]) for s in scores], "curve": _mean_curve(curves),
             **{k: float(np.mean([s[k] for s in scores])) for k in scores[0]}}
+
+
+def _mean_curve(curves: list[list[dict]]) -> list[dict]:
+    """Per epoch, the validation loss and accuracy averaged over the folds, for the epochs every
+    fold ran (each stops on its own; a mean over the folds still running would step at every
+    stop and follow only the folds still improving): the learning curve of the folds."""
+    return [{"epoch": e + 1, **{k: float(np.mean([c[e][k] for c in curves]))
+                                for k in ("val_loss", "val_accuracy")}}
+            for e in range(min(len(c) for c in curves))]
 
 
 def train_cross_validated(X, y, folds: int = CV_FOLDS, *, monitor: str | None = None, **options) -> Model:
