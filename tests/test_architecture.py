@@ -18,7 +18,7 @@ LAYERS = [
     ("handgrad.core",),
     ("handgrad.fast",),
     ("handgrad.network", "handgrad.data"),
-    ("handgrad.gradcheck", "handgrad.training"),
+    ("handgrad.gradcheck", "handgrad.training", "handgrad.distributed"),  # distributed: fit's data_parallel
     ("handgrad.derive",),  # uses core, network and gradcheck; cli uses it
     ("handgrad.model",),
     ("handgrad.cli", "handgrad.sklearn", "handgrad.export"),

@@ -23,6 +23,8 @@ slice, see :mod:`handgrad.layout`) and the gradients likewise in ``flat_grad``.
 
 from __future__ import annotations
 
+# size: the one public network class — parameters, the reference pass, the fast step's door,
+# predictions — reads best whole; the work itself lives in core/ and fast/.
 from typing import Sequence
 
 import numpy as np
@@ -115,6 +117,16 @@ class MLP:
         self.flat_grad = aligned_zeros(self.n_params, self.dtype)
         self.weights, self.biases = self.layout.views(self.flat)
         self.weight_grads, self.bias_grads = self.layout.views(self.flat_grad)
+
+    def use_grad_buffer(self, buffer: Array) -> Array:
+        """Make ``buffer`` — contiguous, (n_params,), the net's dtype — the gradient buffer
+        ``flat_grad`` (:attr:`grads` become views of it); return the previous one. Data-parallel
+        training (:mod:`handgrad.distributed`) reduces the gradient in a longer buffer that also
+        carries the step's sums: one Allreduce, no copy."""
+        assert buffer.shape == (self.n_params,) and buffer.dtype == self.dtype and buffer.flags.c_contiguous
+        previous, self.flat_grad = self.flat_grad, buffer
+        self.weight_grads, self.bias_grads = self.layout.views(buffer)
+        return previous
 
     # ----- structure -------------------------------------------------------------------
     @property

@@ -114,7 +114,7 @@ def cmd_train(args) -> int:
                   drop=args.drop, max_categories=args.max_categories, id_columns=args.id_column,
                   dtype=args.dtype, optimizer=args.optimizer, schedule=args.schedule,
                   class_weight=args.class_weight, momentum=args.momentum,
-                  weight_decay=args.weight_decay,
+                  weight_decay=args.weight_decay, data_parallel=getattr(args, "data_parallel", None),
                   record={"dataset": name, "target": args.target if args.data else data.target_name})
     monitor = None if args.val_fraction == 0 or args.metric is None else f"val_{args.metric}"
     # the plots' helper process imports matplotlib while this one trains (see cli/draw.py); if

@@ -20,6 +20,7 @@ from .info import cmd_info
 from .derive_cmd import add_parser as _derive_parser
 from .export_cmd import add_parsers as _export_parsers
 from .options import check_options
+from .ranks import end_rank, join_ranks
 from ..data import BUILTIN_DATASETS
 from ..errors import InputError, TrainingDivergedError
 from ..errors import TrainingInterrupted
@@ -166,12 +167,14 @@ def main(argv: list[str] | None = None) -> int:
     # resources: what a command holds until it ends (the locks of its output directories)
     with contextlib.ExitStack() as resources, _stop_signals_raise():
         args.resources = resources
-        return _run(args)
+        code = _run(args)
+    return end_rank(code)  # under mpiexec a failed rank ends the job (cli/ranks.py)
 
 
 def _run(args) -> int:
     try:
         check_options(args)
+        join_ranks(args)  # mpiexec -n N handgrad train: data-parallel (cli/ranks.py)
         code = args.func(args)
         sys.stdout.flush()  # a reader that went away (| head) shows here, not at exit
         return code

@@ -40,25 +40,48 @@ def per_class_scores(cm: Array) -> tuple[Array, Array, Array, Array]:
     return precision, recall, f1, support
 
 
-def class_metrics(net, logits: Array, y: Array) -> dict:
-    """Balanced accuracy (mean recall over the classes present) and macro F1 (over the same
-    classes) of a softmax network's logits against labels (or the argmax of probability
-    rows); empty for other outputs."""
+def class_confusion(net, logits: Array, y: Array) -> Array | None:
+    """The (K, K) confusion matrix of a softmax network's logits against labels (or the argmax
+    of probability rows); None for other outputs."""
     if net.output != "softmax":
-        return {}
+        return None
     truth = y if y.ndim == 1 else y.argmax(axis=1)
-    _, recall, f1, support = per_class_scores(confusion_matrix(truth, np.argmax(logits, axis=1),
-                                                               net.n_classes))
+    return confusion_matrix(truth, np.argmax(logits, axis=1), net.n_classes)
+
+
+def confusion_metrics(cm: Array | None) -> dict:
+    """Balanced accuracy (mean recall over the classes present) and macro F1 (over the same
+    classes) from a confusion matrix; empty for None (not classes)."""
+    if cm is None:
+        return {}
+    _, recall, f1, support = per_class_scores(cm)
     present = support > 0
     return {"balanced_accuracy": float(recall[present].mean()), "macro_f1": float(f1[present].mean())}
 
 
-def validation_record(net, X: Array, y: Array) -> dict:
+def class_metrics(net, logits: Array, y: Array) -> dict:
+    """Balanced accuracy and macro F1 (:func:`confusion_metrics`) of a softmax network's
+    logits against labels (or the argmax of probability rows); empty for other outputs."""
+    return confusion_metrics(class_confusion(net, logits, y))
+
+
+def validation_record(net, X: Array, y: Array, reduce=None) -> dict:
     """``val_loss``, ``val_accuracy`` and, for classes, ``val_balanced_accuracy`` and
-    ``val_macro_f1`` of validated X, y."""
-    logits = forward_in_chunks(net, X)
+    ``val_macro_f1`` of validated X, y.
+
+    ``reduce(loss_sum, hits, cm, n) -> (loss_sum, hits, cm, n)``: X, y are one shard of the
+    validation set (data-parallel training, :mod:`handgrad.distributed`) and ``reduce`` sums
+    the shard's Σ loss, rows right, confusion matrix and rows over all shards."""
+    n = X.shape[0]
+    logits = forward_in_chunks(net, X) if n else np.empty((0, net.n_outputs), net.dtype)
     hits = n_correct(net.output, logits, y)
-    record = {"val_loss": LOSSES[net.output](logits, y)[0],
-              "val_accuracy": None if hits is None else hits / X.shape[0]}
-    record.update({f"val_{k}": v for k, v in class_metrics(net, logits, y).items()})
+    cm = class_confusion(net, logits, y)
+    if reduce is None:
+        loss = LOSSES[net.output](logits, y)[0]
+    else:  # the mean over the whole set from the shards' sums (an empty shard adds nothing)
+        loss_sum = LOSSES[net.output](logits, y)[0] * n if n else 0.0
+        loss_sum, hits, cm, n = reduce(loss_sum, hits, cm, n)
+        loss = loss_sum / n
+    record = {"val_loss": loss, "val_accuracy": None if hits is None else hits / n}
+    record.update({f"val_{k}": v for k, v in confusion_metrics(cm).items()})
     return record

@@ -23,13 +23,15 @@ class History:
       row of the epoch; None for other activations); see :mod:`handgrad.training.diagnostics`.
 
     ``best_epoch`` is the epoch whose weights the network holds at the end when early
-    stopping restored them; ``stop_reason`` says why training ended.
+    stopping restored them; ``stop_reason`` says why training ended; ``data_parallel``, for a
+    run over several MPI ranks, how (ranks, global batch, MPI library), else None.
     """
 
     epochs: list[dict] = field(default_factory=list)
     best_epoch: int | None = None
     stop_reason: str = ""
     monitor: str = "val_loss"
+    data_parallel: dict | None = None
 
     def __getitem__(self, key: str) -> list:
         """``history["val_loss"]`` -> that value for every epoch."""
@@ -39,8 +41,11 @@ class History:
         return len(self.epochs)
 
     def to_dict(self) -> dict:
-        return {"epochs": self.epochs, "best_epoch": self.best_epoch,
-                "stop_reason": self.stop_reason, "monitor": self.monitor}
+        out = {"epochs": self.epochs, "best_epoch": self.best_epoch,
+               "stop_reason": self.stop_reason, "monitor": self.monitor}
+        if self.data_parallel is not None:
+            out["data_parallel"] = self.data_parallel
+        return out
 
 
 class Callback:

@@ -42,7 +42,7 @@ def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 
         callbacks: Sequence[Callable | Callback] = (), shuffle: bool = True,
         seed: int | None = 0, diagnostics: bool = True, blas_threads="auto",
         checkpoint_dir=None, checkpoint_every: int = 1, resume: bool = False,
-        monitor: str | None = None) -> History:
+        monitor: str | None = None, data_parallel=None) -> History:
     """Train ``net`` in place by mini-batch gradient descent; return the :class:`History`.
 
     Args:
@@ -76,6 +76,10 @@ def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 
         blas_threads: BLAS threads during training: an int, None (the BLAS default), or
             ``"auto"``: one thread when the largest product per step is small (see
             :func:`limit_blas_threads`).
+        data_parallel: a :class:`handgrad.distributed.DataParallel` to train over MPI ranks
+            (every rank calls ``fit`` with the same network, data and options; ``batch_size``
+            is the global batch, split among the ranks); the weights equal one process's with
+            the same batch size up to rounding. Rank 0 alone writes checkpoints.
 
     Raises:
         InputError for bad arguments or data; TrainingDivergedError when the loss or weights
@@ -131,10 +135,13 @@ def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 
         raise InputError(f"monitor={monitor!r} needs a validation set (X_val/y_val or validation_fraction)")
     if monitor in ("val_balanced_accuracy", "val_macro_f1") and net.output != "softmax":
         raise InputError(f"monitor={monitor!r} needs a softmax output (classes)")
+    if resume and checkpoint_dir is None:
+        raise InputError("resume=True needs the checkpoint_dir to resume from")
     loop = TrainingRun(net, opt, sched, X, y, w, X_val, y_val, batch_size, shuffle, seed,
-                       patience, min_delta, restore_best, callbacks, diagnostics, monitor)
-    if checkpoint_dir is not None:
-        loop.checkpoint_every = checkpoint_every
+                       patience, min_delta, restore_best, callbacks, diagnostics, monitor,
+                       data_parallel)
+    fingerprint = None
+    if checkpoint_dir is not None or data_parallel is not None:
         fingerprint = {"sizes": net.sizes, "activations": [a.name for a in net.activations],
                        "output": net.output, "dtype": net.dtype.name, "l2": net.l2,
                        "optimizer": opt.config(), "schedule": sched.config(),
@@ -142,15 +149,23 @@ def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 
                        "patience": patience, "data": data_fingerprint(X, y, w, X_val, y_val)}
         if monitor not in (None, "val_loss", "train_loss"):  # older checkpoints match otherwise
             fingerprint["monitor"] = monitor
+    if data_parallel is not None:  # a rank with other data, options or code is refused here
+        data_parallel.check_same({**fingerprint, "epochs": epochs, "weights": data_fingerprint(net.flat),
+                                  "checkpoint_every": checkpoint_every if checkpoint_dir else None,
+                                  "resume": bool(resume)})
+    if checkpoint_dir is not None:
+        loop.checkpoint_every = checkpoint_every
         loop.checkpointer = Checkpointer(checkpoint_dir, fingerprint)
-        if resume:
-            found = loop.checkpointer.load_latest()
+        if resume:  # under data parallelism rank 0 reads it and sends it to the others
+            load = loop.checkpointer.load_latest
+            found = load() if data_parallel is None else data_parallel.from_root(load)
             if found is not None:
                 arrays, meta, loop.resume_notes = found
                 loop.restore(arrays, meta)
-    elif resume:
-        raise InputError("resume=True needs the checkpoint_dir to resume from")
-    with limit_blas_threads(net, batch_size, blas_threads):
+    rows, share = batch_size, 1
+    if data_parallel is not None:  # a rank's products are its shard's; its cores are shared
+        rows, share = data_parallel.capacity(batch_size), data_parallel.local_size
+    with limit_blas_threads(net, rows, blas_threads, share):
         return loop.run(epochs)
 
 

@@ -52,10 +52,15 @@ class TrainingRun:
     stopping and checkpoints, kept together so that a checkpoint can hold all of it."""
 
     def __init__(self, net, opt, sched, X, y, w, X_val, y_val, batch_size, shuffle, seed,
-                 patience, min_delta, restore_best, callbacks, diagnostics, monitor=None):
+                 patience, min_delta, restore_best, callbacks, diagnostics, monitor=None,
+                 data_parallel=None):
         self.net, self.opt, self.sched = net, opt, sched
         self.X, self.y, self.w = X, y, w
         self.X_val, self.y_val = X_val, y_val
+        # data parallel (handgrad.distributed): each rank validates its shard, sums reduced
+        self.dp = data_parallel
+        if data_parallel is not None:
+            self.val_shard = (data_parallel.shard_of(X_val), data_parallel.shard_of(y_val))
         self.batch_size, self.shuffle = batch_size, shuffle
         self.rng = np.random.default_rng(seed)
         self.patience, self.min_delta, self.restore_best = patience, min_delta, restore_best
@@ -75,7 +80,14 @@ class TrainingRun:
         self.epoch_rng_state = None
         self.interrupted = False
         self.stop_signal = None  # the signal number that set ``interrupted``
-        self.runner = EpochRunner(net, opt, batch_size, diagnostics, callbacks)
+        self.runner = EpochRunner(net, opt, batch_size, diagnostics, callbacks, data_parallel)
+        if data_parallel is not None:
+            self.history.data_parallel = data_parallel.describe(batch_size)
+
+    @property
+    def writes_checkpoints(self) -> bool:
+        """Whether this process writes the checkpoints (under data parallelism: rank 0)."""
+        return self.checkpointer is not None and (self.dp is None or self.dp.root)
 
     def _notify(self, method: str, *args) -> bool:
         return notify(self.callbacks, method, *args)
@@ -86,11 +98,15 @@ class TrainingRun:
         self._notify("on_train_begin", {"epochs": epochs, "n_batches": n_batches, "n_train": n,
                                         "n_val": None if self.X_val is None else self.X_val.shape[0]})
         self.history.stop_reason = f"completed {epochs} epochs"
-        with _checkpoint_lock(self.checkpointer), _sigint_sets_flag(self):
+        attached = contextlib.nullcontext() if self.dp is None else self.dp.attached(net)
+        with _checkpoint_lock(self.checkpointer if self.writes_checkpoints else None), \
+                _sigint_sets_flag(self), attached:
             for epoch in range(self.start_epoch, epochs):
                 # overflow inside a diverging step is detected and reported by _epoch itself
                 with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                     record = self._epoch(epoch, n_batches)
+                if self.dp is not None:  # replicas equal, and a stop seen by one rank is seen by all
+                    self.interrupted = self.dp.end_epoch(net, self.interrupted)
                 self.history.epochs.append(record)
                 early = self._early_stop(record)
                 by_callback = self._notify("on_epoch_end", record, net)
@@ -149,8 +165,10 @@ class TrainingRun:
                   "train_l2_loss": sums.l2 / n,
                   "train_accuracy": None if sums.correct is None else sums.correct / n,
                   "val_loss": None, "val_accuracy": None}
-        if self.X_val is not None:
+        if self.X_val is not None and self.dp is None:
             record.update(validation_record(net, self.X_val, self.y_val))
+        elif self.X_val is not None:
+            record.update(validation_record(net, *self.val_shard, reduce=self.dp.reduce_validation))
         if self.diagnostics:
             record["diagnostics"] = sums.diagnostics
         record["time"] = time.perf_counter() - t0
@@ -159,6 +177,9 @@ class TrainingRun:
     def _save(self, epoch: int, batch: int, mid_epoch: dict | None = None) -> None:
         """Checkpoint the run at (epoch, batch); batch 0 = before ``epoch`` starts."""
         if self.checkpointer is None:
+            return
+        if not self.writes_checkpoints:  # rank 0 writes the same state (the replicas are equal)
+            self.last_checkpoint = self.checkpointer.dir
             return
         opt_state = self.opt.state_dict()
         arrays = {"flat": self.net.flat}

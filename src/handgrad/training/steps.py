@@ -43,11 +43,19 @@ class EpochSums:
 
 class EpochRunner:
     """Mini-batch steps over ``(X, y, w)`` for ``net`` with optimizer ``opt``, in buffers
-    allocated once for batches of up to ``batch_size`` rows."""
+    allocated once for batches of up to ``batch_size`` rows.
 
-    def __init__(self, net, opt, batch_size: int, diagnostics: bool = True, callbacks=()):
+    ``data_parallel`` (a :class:`handgrad.distributed.DataParallel`, None in one process):
+    each step computes this rank's shard of the global batch and reduces the gradient over
+    the ranks (inside ``data_parallel.attached(net)``); sums, callbacks and stops then see
+    the global batch."""
+
+    def __init__(self, net, opt, batch_size: int, diagnostics: bool = True, callbacks=(),
+                 data_parallel=None):
         self.net, self.opt, self.batch_size = net, opt, batch_size
-        self.ws = net.workspace(batch_size)
+        self.dp = data_parallel
+        # the workspace holds one step's rows: this rank's shard under data parallelism
+        self.ws = net.workspace(batch_size if data_parallel is None else data_parallel.capacity(batch_size))
         self.dead = DeadUnits(net) if diagnostics else None
         self.diagnostics = diagnostics
         self.callbacks = list(callbacks)
@@ -81,23 +89,31 @@ class EpochRunner:
         or inf (it should raise); ``should_stop()`` after each step ends the epoch early,
         with ``stopped_at`` set to the next batch.
         """
-        net, opt, bs = self.net, self.opt, self.batch_size
+        net, opt, bs, dp = self.net, self.opt, self.batch_size, self.dp
         n = X.shape[0]
         n_batches = -(-n // bs)
         sums = sums or EpochSums()
         if self.dead is not None:
             self.dead.reset()
-        fuse = getattr(opt, "fuses_into_backward", False)
+        # data parallel: the update needs the reduced gradient, so it is never fused
+        fuse = getattr(opt, "fuses_into_backward", False) and dp is None
+        if dp is not None and (batch_weights is not None or densify is not None):
+            raise ValueError("data-parallel steps take no batch_weights or densify hook")
         last_step = None
         for b in range(first, n_batches):
             rows = slice(b * bs, min((b + 1) * bs, n)) if order is None else order[b * bs:(b + 1) * bs]
             k = (rows.stop - rows.start) if order is None else rows.size
+            k_all = k  # the global batch's rows (the step's losses are means over them)
+            if dp is not None:
+                rows, k = dp.shard(rows, k)
             if batch_weights is not None:
                 wb = batch_weights(rows, k)
                 if wb is SKIP:
                     continue
             else:
                 wb = None if w is None else (w[rows] if order is None else self._take("w", w, rows, k))
+                if dp is not None:  # w_i·k_r/k: the shard's 1/k_r mean becomes the batch's 1/k
+                    wb = dp.shard_weights(wb, k, k_all, net.dtype)
             if densify is not None:
                 Xb = densify(X[rows])
             else:
@@ -107,11 +123,15 @@ class EpochRunner:
             watch = last and self.diagnostics  # the diagnostics need this step's gradient
             fused = fuse and not watch
             before = net.flat.copy() if watch else None
-            result = net.train_step(Xb, yb, wb, self.ws, sgd_lr=opt.lr if fused else None)
+            if dp is None:
+                result = net.train_step(Xb, yb, wb, self.ws, sgd_lr=opt.lr if fused else None)
+            else:  # the shard's step and one Allreduce: the batch's gradient and sums, agreed stop
+                result, stop_all = dp.step(net, Xb, yb, wb, self.ws,
+                                           stop=should_stop is not None and should_stop())
             if on_nonfinite is not None and not math.isfinite(result.loss):
                 on_nonfinite(result.loss)
-            sums.data += result.data_loss * k
-            sums.l2 += result.l2_loss * k
+            sums.data += result.data_loss * k_all
+            sums.l2 += result.l2_loss * k_all
             sums.correct = None if result.correct is None else sums.correct + result.correct
             if self.dead is not None:
                 self.dead.update(self.ws, k)
@@ -123,9 +143,11 @@ class EpochRunner:
                 self.flush()
             if self.callbacks:
                 notify(self.callbacks, "on_batch_end", epoch, b, n_batches, result.loss)
-            if should_stop is not None and b + 1 < n_batches and should_stop():
+            if should_stop is not None and b + 1 < n_batches and (should_stop() if dp is None else stop_all):
                 sums.stopped_at = b + 1
                 return sums
+        if dp is not None:
+            dp.merge_dead(self.dead)
         if last_step is not None:
             sums.diagnostics = epoch_diagnostics(net, *last_step, self.dead)
         return sums
