@@ -22,15 +22,7 @@ import handgrad as hg
 from handgrad.data.preprocessing import Standardizer
 from handgrad.export import to_onnx
 
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+from benchenv import cpu_model  # noqa: E402  (bench/ is the script's directory)
 
 
 def best_of(fn, repeats=3) -> float:
@@ -63,7 +55,7 @@ def main() -> None:
     err = float(np.max(np.abs(P_ort - P_hg) / P_hg))
     rows = [("handgrad Model.predict_proba", t_hg), ("ONNX Runtime (exported)", t_ort)]
     lines = [f"# ONNX Runtime vs handgrad predict_proba ({args.rows:,} rows)", "",
-             f"CPU: {cpu_name()} ({os.cpu_count()} logical cores, shared); Python "
+             f"CPU: {cpu_model()} ({os.cpu_count()} logical cores, shared); Python "
              f"{platform.python_version()}, numpy {np.__version__}, onnxruntime {ort.__version__}, "
              f"handgrad {hg.__version__}; ORT intra-op threads: {args.threads or 'default'}.", "",
              "Model: 64 features (standardised) → 128 ReLU → 10 softmax, float32. Best of 3 after a "
