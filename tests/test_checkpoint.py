@@ -161,10 +161,14 @@ def test_sigkill_at_random_moments_then_resume_gives_the_uninterrupted_weights(t
         kills += 1
         done = sorted(int(p.name[5:11]) for p in ckpt.glob("ckpt-*.safetensors")) if ckpt.exists() else []
         reached.append(done[-1] if done else 0)
+        if reached[-1] == 40:
+            # killed after the last epoch's checkpoint, before the process ended: nothing left to
+            # interrupt, and the resume below must still give the uninterrupted weights
+            break
     print(f"SIGKILLed {kills} times (whole run {whole:.2f} s); latest checkpoint epoch after each: {reached}")
-    assert kills >= 5
+    during = [r for r in reached if r < 40]
     # the kills landed during training, at different places, and each run built on the last
-    assert len(set(reached)) >= 5 and reached == sorted(reached) and 0 < reached[-1] < 40
+    assert len(during) >= 5 and len(set(during)) >= 5 and reached == sorted(reached) and 0 < during[-1]
     final = run(str(ckpt))
     assert final.returncode == 0, final.stderr
     assert final.stdout.strip() == reference.stdout.strip()
