@@ -19,12 +19,13 @@ from .model import Model, ModelFileError, load_model, save_model, train_classifi
 from .network import MLP
 from .training import loop as train  # handgrad.train.Callback, stratified_split, ... (old path)
 from .training.loop import History, fit
+from .training.many import fit_many
 
 _compat.install()
 
 __all__ = [
     # the network, training and models
-    "MLP", "fit", "History", "train_classifier", "Model", "save_model", "load_model",
+    "MLP", "fit", "fit_many", "History", "train_classifier", "Model", "save_model", "load_model",
     "load_dataset", "Dataset",
     # gradient checking
     "gradcheck", "gradcheck_op", "gradcheck_function", "GradcheckReport",

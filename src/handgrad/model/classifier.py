@@ -19,6 +19,7 @@ from ..network import MLP
 from ..data.features import TableEncoder
 from ..data.preprocessing import LabelEncoder, Standardizer
 from ..training.loop import fit, stratified_split
+from ..training.many import fit_many
 from ..validation import check_matrix
 
 DEFAULTS = {"hidden_sizes": "auto", "activation": "relu", "l2": 1e-4, "dtype": "float32",
@@ -113,13 +114,13 @@ def cross_validate(X, y, folds: int, *, seed: int = DEFAULTS["seed"], monitor: s
 
     y = np.asarray(y)
     classes = LabelEncoder().fit(y).classes
+    runs = [prepare_run(_take(X, keep), y[keep], X_val=_take(X, held), y_val=y[held], seed=seed,
+                        monitor=monitor, classes=classes,
+                        sample_weight=None if sample_weight is None else np.asarray(sample_weight)[keep],
+                        **options)
+            for keep, held in stratified_folds(LabelEncoder(classes).transform(y), folds, seed)]
     bests, scores, curves = [], [], []
-    for keep, held in stratified_folds(LabelEncoder(classes).transform(y), folds, seed):
-        m = train_once(_take(X, keep), y[keep], X_val=_take(X, held), y_val=y[held], seed=seed,
-                       monitor=monitor, classes=classes,
-                       sample_weight=None if sample_weight is None else np.asarray(sample_weight)[keep],
-                       **options)
-        h = m.record["history"]
+    for h in (h.to_dict() for h in _fit_runs(runs)):
         best = h["best_epoch"] or len(h["epochs"])
         bests.append(best)
         curves.append(h["epochs"])
@@ -128,6 +129,28 @@ def cross_validate(X, y, folds: int, *, seed: int = DEFAULTS["seed"], monitor: s
             "epochs": int(np.ceil(np.median(bests))), "monitor": h["monitor"],
             "fold_scores": [float(s[h["monitor"]]) for s in scores], "curve": _mean_curve(curves),
             **{k: float(np.mean([s[k] for s in scores])) for k in scores[0]}}
+
+
+# fit's arguments fit_many takes too: folds with others (callbacks, checkpoints, ...) train one by one
+_MANY_ARGS = {"epochs", "batch_size", "optimizer", "lr", "schedule", "patience", "class_weight",
+              "seed", "monitor", "momentum", "nesterov", "weight_decay", "min_delta",
+              "restore_best", "shuffle", "blas_threads", "diagnostics"}
+
+
+def _fit_runs(runs: list) -> list:
+    """Train the prepared runs (the folds): all at once with :func:`~handgrad.fit_many` when
+    their networks have one shape and their arguments allow it (each fold's result is what it
+    would be alone), else one by one."""
+    args = {k: v for k, v in runs[0].fit_args.items() if not (k == "callbacks" and not v)}
+    shapes = {(tuple(r.net.sizes), r.net.dtype.name) for r in runs}
+    if len(shapes) > 1 or set(args) - _MANY_ARGS or not isinstance(args.get("optimizer", "adam"), str) \
+            or not isinstance(args.get("schedule", "constant"), str) or runs[0].net.output != "softmax":
+        return [r.fit() for r in runs]
+    args.pop("diagnostics", None)  # fit_many records none
+    return fit_many([r.net for r in runs], [r.X for r in runs], [r.y for r in runs],
+                    X_val=[r.X_val for r in runs], y_val=[r.y_val for r in runs],
+                    sample_weight=None if all(r.w is None for r in runs) else
+                    [r.w if r.w is not None else np.ones(r.X.shape[0]) for r in runs], **args)
 
 
 def _mean_curve(curves: list[list[dict]]) -> list[dict]:
@@ -149,7 +172,14 @@ def train_cross_validated(X, y, folds: int = CV_FOLDS, *, monitor: str | None = 
     return final
 
 
-def train_once(X, y, *, feature_names: Sequence[str] | None = None,
+def train_once(X, y, **options) -> Model:
+    """One training run of :func:`train_classifier` (no refit); the arguments are
+    :func:`prepare_run`'s."""
+    run = prepare_run(X, y, **options)
+    return run.model(run.fit())
+
+
+def prepare_run(X, y, *, feature_names: Sequence[str] | None = None,
                      hidden_sizes: Sequence[int] | str = DEFAULTS["hidden_sizes"],
                      activation=DEFAULTS["activation"], l2: float = DEFAULTS["l2"],
                      dtype=DEFAULTS["dtype"], optimizer=DEFAULTS["optimizer"],
@@ -160,8 +190,9 @@ def train_once(X, y, *, feature_names: Sequence[str] | None = None,
                      sample_weight=None, class_weight=None, seed: int = DEFAULTS["seed"],
                      standardize: bool = True, callbacks=(), record: dict | None = None,
                      categorical=(), numeric=(), drop=(), max_categories: int = 64, id_columns=(),
-                     classes=None, **fit_options) -> Model:
-    """One training run of :func:`train_classifier` (no refit).
+                     classes=None, **fit_options) -> "_Run":
+    """A training run of :func:`train_classifier` made ready, not yet trained (``.fit()``
+    trains it and ``.model(history)`` bundles the result).
 
     ``X`` may be a numeric matrix or a pandas DataFrame. A DataFrame goes through a
     :class:`~handgrad.data.features.TableEncoder` fitted on the training rows only (text
@@ -172,8 +203,8 @@ def train_once(X, y, *, feature_names: Sequence[str] | None = None,
     ``classes``: all class labels, when ``y`` may lack some (a fold of cross-validation).
     ``class_weight`` is a dict keyed by the *original* labels, or ``"balanced"``. The other
     arguments are those of :class:`~handgrad.MLP` and :func:`~handgrad.fit`; with
-    ``validation_fraction`` = 0 and no ``X_val`` there is no validation set. Returns a
-    :class:`Model` whose ``record`` holds the hyperparameters and the training history.
+    ``validation_fraction`` = 0 and no ``X_val`` there is no validation set. The model's
+    ``record`` holds the hyperparameters and the training history.
     """
     frame = X if hasattr(X, "columns") else None
     if frame is None:
@@ -222,10 +253,10 @@ def train_once(X, y, *, feature_names: Sequence[str] | None = None,
         hidden_sizes = [auto_width(X.shape[1])]
     sizes = [X.shape[1], *[int(h) for h in hidden_sizes], len(encoder.classes)]
     net = MLP(sizes, activation=activation, l2=l2, dtype=dtype, seed=seed)
-    history = fit(net, prep(Xtr), ytr, X_val=None if Xv is None else prep(Xv), y_val=yv,
-                  epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
-                  schedule=schedule, patience=patience, sample_weight=wtr,
-                  class_weight=class_weight, callbacks=callbacks, seed=seed, **fit_options)
+    run = _Run(net, prep(Xtr), ytr, wtr, None if Xv is None else prep(Xv), yv,
+               dict(epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
+                    schedule=schedule, patience=patience, class_weight=class_weight,
+                    callbacks=callbacks, seed=seed, **fit_options))
     hyper = {"hidden_sizes": sizes[1:-1], "activation": [a.name for a in net.activations],
              "l2": l2, "dtype": net.dtype.name, "optimizer": str(optimizer), "lr": lr,
              "schedule": str(schedule), "epochs": epochs, "batch_size": batch_size,
@@ -234,14 +265,33 @@ def train_once(X, y, *, feature_names: Sequence[str] | None = None,
              "standardize": standardize if frame is None else "numeric columns (table encoding)",
              "class_weight": class_weight if not isinstance(class_weight, dict) else
              {str(k): float(v) for k, v in class_weight.items()}}
-    full_record = {"created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                   "hyperparameters": hyper, "n_train": int(Xtr.shape[0]),
-                   "n_val": 0 if Xv is None else int(Xv.shape[0]), "history": history.to_dict()}
-    full_record.update(record or {})
+    run.record = {"created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                  "hyperparameters": hyper, "n_train": int(Xtr.shape[0]),
+                  "n_val": 0 if Xv is None else int(Xv.shape[0])}
+    run.extra_record = record or {}
     if frame is not None:
-        full_record["table"] = {"columns_in": [str(c) for c in frame.columns],
-                                "notes": table_encoder.notes_}
-        return Model(net, encoder.classes, None, table_encoder.feature_names_out_, full_record,
-                     encoder=table_encoder)
-    names = list(feature_names) if feature_names is not None else None
-    return Model(net, encoder.classes, scaler, names, full_record)
+        run.record["table"] = {"columns_in": [str(c) for c in frame.columns],
+                               "notes": table_encoder.notes_}
+        run.parts = (encoder.classes, None, table_encoder.feature_names_out_, table_encoder)
+    else:
+        run.parts = (encoder.classes, scaler, list(feature_names) if feature_names is not None else None, None)
+    return run
+
+
+class _Run:
+    """A training run of :func:`train_once`, prepared: the network, its encoded data, the
+    arguments of :func:`~handgrad.fit`, and what the model file will hold besides."""
+
+    def __init__(self, net, X, y, w, X_val, y_val, fit_args: dict):
+        self.net, self.X, self.y, self.w, self.X_val, self.y_val = net, X, y, w, X_val, y_val
+        self.fit_args = fit_args
+
+    def fit(self):
+        return fit(self.net, self.X, self.y, X_val=self.X_val, y_val=self.y_val,
+                   sample_weight=self.w, **self.fit_args)
+
+    def model(self, history) -> Model:
+        """The :class:`Model` of this run once trained, with its ``history``."""
+        record = {**self.record, "history": history.to_dict(), **self.extra_record}
+        classes, scaler, names, table_encoder = self.parts
+        return Model(self.net, classes, scaler, names, record, encoder=table_encoder)

@@ -65,15 +65,17 @@ def class_metrics(net, logits: Array, y: Array) -> dict:
     return confusion_metrics(class_confusion(net, logits, y))
 
 
-def validation_record(net, X: Array, y: Array, reduce=None) -> dict:
+def validation_record(net, X: Array, y: Array, reduce=None, logits: Array | None = None) -> dict:
     """``val_loss``, ``val_accuracy`` and, for classes, ``val_balanced_accuracy`` and
     ``val_macro_f1`` of validated X, y.
 
     ``reduce(loss_sum, hits, cm, n) -> (loss_sum, hits, cm, n)``: X, y are one shard of the
     validation set (data-parallel training, :mod:`handgrad.distributed`) and ``reduce`` sums
-    the shard's Σ loss, rows right, confusion matrix and rows over all shards."""
+    the shard's Σ loss, rows right, confusion matrix and rows over all shards. ``logits``:
+    the network's logits of X, when the caller has computed them (models trained together)."""
     n = X.shape[0]
-    logits = forward_in_chunks(net, X) if n else np.empty((0, net.n_outputs), net.dtype)
+    if logits is None:
+        logits = forward_in_chunks(net, X) if n else np.empty((0, net.n_outputs), net.dtype)
     hits = n_correct(net.output, logits, y)
     cm = class_confusion(net, logits, y)
     if reduce is None:

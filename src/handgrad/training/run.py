@@ -16,6 +16,7 @@ from .diagnostics import notify
 from .evaluation import MONITORS, validation_record
 from .history import History
 from .steps import EpochRunner, EpochSums
+from .stopping import EarlyStopping
 
 Array = np.ndarray
 
@@ -47,7 +48,7 @@ def _checkpoint_lock(checkpointer):
             yield
 
 
-class TrainingRun:
+class TrainingRun(EarlyStopping):
     """The state of one training run: network, optimizer, schedule, data, position, early
     stopping and checkpoints, kept together so that a checkpoint can hold all of it."""
 
@@ -232,18 +233,6 @@ class TrainingRun:
                     "nothing was saved")
         return (f"training interrupted{by} at {where}; checkpoint written to {self.last_checkpoint}; "
                 "run again with resume=True (handgrad train ... --resume) to continue")
-
-    def _early_stop(self, record: dict) -> bool:
-        metric = self.sign * record[self.history.monitor]
-        self.sched.observe(metric)
-        if metric < self.best - self.min_delta:
-            self.best, self.wait = metric, 0
-            self.history.best_epoch = record["epoch"]
-            if self.patience is not None and self.restore_best:
-                self.best_flat = self.net.flat.copy()
-            return False
-        self.wait += 1
-        return self.patience is not None and self.wait >= self.patience
 
     def _diverged(self, epoch: int, start_flat: Array, what: str):
         self.net.flat[...] = start_flat

@@ -1,0 +1,259 @@
+"""K networks of one shape, side by side: parameters stacked on a leading model axis, one
+training step for all of them with batched products (``matmul`` over the model axis), and
+their optimizers' updates as whole-stack operations.
+
+The equations are those of :mod:`handgrad.core.backprop` with an index k in front — each
+model's slice is computed exactly as the model alone would compute it (derivations.md §1–§5):
+
+    Z_l[k] = A_{l-1}[k] W_l[k] + b_l[k]             (K, m, n_{l-1})(K, n_{l-1}, n_l) → (K, m, n_l)
+    A_l[k] = f(Z_l[k])                             elementwise, the core activation's own f
+    ∂L/∂Z_L[k] = diag(w[k]) (P[k] − Y[k]) / m       softmax cross-entropy, eq. 3.6–3.7
+    ∂L/∂W_l[k] = A_{l-1}[k]ᵀ δ_l[k] + 2λ_k W_l[k]   eq. 2.2 + 5.2
+    ∂L/∂b_l[k] = 1ᵀ δ_l[k]                          eq. 2.3
+    δ_{l-1}[k] = (δ_l[k] W_l[k]ᵀ) ⊙ f'(Z_{l-1}[k])  eq. 2.4–2.5, through the activation's backward
+
+Why: on small tables a step of one small network costs tens of microseconds of Python and
+numpy call overhead around microseconds of arithmetic; K networks in one step pay that
+overhead once. tests/test_fit_many.py holds every model equal to training it alone.
+
+Rows per model: a step takes m_k ≤ M rows for model k, padded to M with rows of weight 0;
+the real rows' weights are scaled by M/m_k, so that the mean over M is model k's mean over
+its m_k rows. A model with m_k = 0 (its epoch has fewer batches) computes zeros and is left
+out of the optimizer's step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .kernels import _row_starts, row_max, row_sum
+from .memory import Workspace, aligned_empty
+from .step import forward
+
+Array = np.ndarray
+# row-wise dot products: numpy ≥ 2.0's vecdot, einsum before it (3× slower here)
+_rowdot = getattr(np, "vecdot", None) or (lambda a, b: np.einsum("ki,ki->k", a, b))
+
+
+class Stack:
+    """The parameters of K networks of one shape (``nets``: sizes, activations, softmax
+    output and dtype alike) as a (K, P) buffer, with per-model views ``weights[l]`` (K,
+    n_{l-1}, n_l) and ``biases[l]`` (K, 1, n_l) — the 1 broadcasts over a batch's rows — a
+    gradient buffer laid out alike, the L2 strengths λ_k (K,), and buffers for batches of
+    ``capacity`` rows per model (every step is padded to it)."""
+
+    def __init__(self, nets, capacity: int):
+        net = nets[0]
+        self._build(net, np.stack([n.flat for n in nets]),
+                    np.array([n.l2 for n in nets], dtype=net.dtype), capacity)
+
+    def _build(self, net, flat: Array, lam: Array, capacity: int) -> None:
+        self.net, self.capacity = net, capacity
+        self.layout, self.activations, self.dtype = net.layout, net.activations, net.dtype
+        self.n_layers = net.n_layers
+        self.flat, self.grad, self.lam = flat, np.zeros_like(flat), lam
+        self.weights, self.biases = self._views(self.flat)
+        self.weight_grads, self.bias_grads = self._views(self.grad)
+        K, sizes = flat.shape[0], self.layout.sizes
+        # fast.step.forward slices its buffers [:m] with m = X.shape[0] = K: all of them
+        self.ws = Workspace(net, capacity)
+        self.ws.Z = [aligned_empty((K, capacity, n), self.dtype) for n in sizes[1:]]
+        self.ws.D = [None if d is None else aligned_empty((K, capacity, n), self.dtype)
+                     for d, n in zip(self.ws.D, sizes[1:-1])]
+        self.dA = [aligned_empty((K, capacity, n), self.dtype) for n in sizes[1:-1]]
+        self.scratch = [aligned_empty((K, a, b), self.dtype) for a, b in zip(sizes[:-1], sizes[1:])]
+        self.lam2 = (2 * lam)[:, None, None]
+        self.ones = np.ones(capacity, self.dtype)
+        self._pred = None  # buffers for logits(), made at the first call
+
+    def logits(self, X: Array, chunk: int = 1024) -> Array:
+        """Every model's logits (K, n, n_L) of its rows ``X`` (K, n, n_0) (or (1, n, n_0):
+        the same rows for all), ``chunk`` rows at a time (forward pass, eq. 1.1–1.3)."""
+        K, n = self.k, X.shape[1]
+        out = np.empty((K, n, self.layout.sizes[-1]), self.dtype)
+        if self._pred is None or self._pred.Z[0].shape[1] < min(chunk, n):
+            self._pred = Workspace.for_prediction(self.net, 1)
+            self._pred.Z = [aligned_empty((K, min(chunk, n), w), self.dtype) for w in self.layout.sizes[1:]]
+        for s in range(0, n, chunk):
+            part = np.broadcast_to(X[:, s:s + chunk], (K,) + X[:, s:s + chunk].shape[1:])
+            c = part.shape[1]
+            ws = self._pred
+            if c < ws.Z[0].shape[1]:  # a last, shorter chunk: views of the buffers
+                ws = Workspace.for_prediction(self.net, 1)
+                ws.Z = [Z[:, :c] for Z in self._pred.Z]
+            out[:, s:s + c] = forward(self, part, ws)[0]
+        return out
+
+    @property
+    def k(self) -> int:
+        return self.flat.shape[0]
+
+    def _views(self, buf: Array) -> tuple[list[Array], list[Array]]:
+        # splitting the last axis of a row slice is a view: writes reach the buffer
+        sizes, K = self.layout.sizes, buf.shape[0]
+        weights = [buf[:, lo:hi].reshape(K, a, b) for (lo, hi), a, b
+                   in zip(self.layout.weight_ranges, sizes[:-1], sizes[1:])]
+        biases = [buf[:, None, lo:hi] for lo, hi in self.layout.bias_ranges]
+        return weights, biases
+
+    def select(self, keep: Array) -> "Stack":
+        """The stack of the models ``keep`` (indices), in that order (copies)."""
+        new = Stack.__new__(Stack)
+        new._build(self.net, self.flat[keep], self.lam[keep], self.capacity)
+        return new
+
+    def l2_losses(self) -> Array:
+        """λ_k Σ_l ‖W_l[k]‖²_F per model (K,), as core.losses.l2_penalty sums it (a dot
+        product of each model's weights with themselves, in their dtype)."""
+        total = np.zeros(self.k)
+        for lo, hi in self.layout.weight_ranges:
+            W = self.flat[:, lo:hi]
+            total += _rowdot(W, W)
+        return self.lam.astype(np.float64) * total
+
+    def step(self, X: Array, y: Array, w: Array | None, real: Array | None = None
+             ) -> tuple[Array, Array, Array]:
+        """One forward and backward pass of every model on its batch: ``X`` (K, capacity,
+        n_0), integer labels ``y`` (K, capacity), weights ``w`` (K, capacity) or None (all
+        1), ``real`` (K, capacity) marking the rows that are not padding (None: all are).
+        Fills ``grad``; returns the per-model data loss (1/M)Σ w_i CE_i (M = capacity), L2
+        loss and rows predicted right, each (K,)."""
+        l2 = self.l2_losses()
+        M = self.capacity
+        Z, inputs, pre = forward(self, X, self.ws, keep=True)              # eq. 1.1–1.3
+        # softmax cross-entropy as fast.kernels.softmax_cross_entropy computes it (eq. 3.3'),
+        # on the K·M rows at once, with each model's sums kept apart
+        K, C = Z.shape[0], Z.shape[-1]
+        Z2 = Z.reshape(K * M, C)
+        T = np.subtract(Z2, row_max(Z2), out=Z2)                           # T = Z − c ≤ 0
+        at = _row_starts(K * M, C) + y.reshape(-1)                         # flat (i, y_i)
+        t_y = T.reshape(-1)[at]
+        hit = (t_y == 0).reshape(K, M)                                     # true class largest
+        if real is not None:
+            hit &= real
+        dZ2 = np.exp(T, out=T)
+        s = row_sum(dZ2)
+        per_sample = np.log(s[:, 0]) - t_y                                 # CE_i
+        if w is None:
+            dZ2 *= 1 / (M * s)                                             # P/m
+            dZ2.reshape(-1)[at] -= 1 / M                                   # (P − Y)/m
+            data = per_sample.reshape(K, M).sum(axis=1, dtype=np.float64) / M
+        else:
+            w1 = w.reshape(-1)
+            dZ2 *= w1[:, None] / (M * s)
+            dZ2.reshape(-1)[at] -= w1 / M                                  # w·(P − Y)/m
+            data = (per_sample * w1).reshape(K, M).sum(axis=1, dtype=np.float64) / M
+        dZ = dZ2.reshape(K, M, C)
+        for l in range(self.n_layers - 1, -1, -1):
+            W = self.weights[l]
+            dA = np.matmul(dZ, W.transpose(0, 2, 1), out=self.dA[l - 1]) if l > 0 else None  # eq. 2.4
+            gW = self.weight_grads[l]
+            np.matmul(inputs[l].transpose(0, 2, 1), dZ, out=gW)           # eq. 2.2
+            gW += np.multiply(W, self.lam2, out=self.scratch[l])          # eq. 5.2
+            np.matmul(self.ones, dZ, out=self.bias_grads[l][:, 0])        # eq. 2.3: 1ᵀδ
+            if l == 0:
+                break
+            if self.ws.D[l - 1] is not None:
+                dZ = np.multiply(dA, self.ws.D[l - 1], out=dA)             # eq. 2.5
+            else:
+                dZ = self.activations[l - 1].backward(dA, pre[l - 1], inputs[l])
+        return data, l2, hit.sum(axis=1)
+
+
+class StackedOptimizer:
+    """The optimizers of K models (each a :mod:`handgrad.training.optim` object, whose
+    hyperparameters and learning rate it takes) as whole-stack updates of a (K, P) buffer.
+    Each model's update is its optimizer's formula with its own η_k and step count t_k;
+    ``step(..., models)`` updates only the rows ``models``."""
+
+    def __init__(self, optimizers, n_params: int, dtype, weight_ranges):
+        first = optimizers[0]
+        self.name = first.name
+        self.config = first.config()
+        if any(o.config() != self.config for o in optimizers):
+            raise ValueError("models trained together share one optimizer kind and its settings "
+                             "(the learning rate may differ)")
+        K = len(optimizers)
+        self.lr = np.array([o.lr for o in optimizers], dtype=np.float64)
+        self.decay_ranges = list(weight_ranges) if getattr(first, "weight_decay", 0) else []
+        self.t = np.zeros(K, dtype=np.int64)
+        self.tmp = self.tmp2 = None  # scratch, allocated at the first step
+        if self.name == "adam":
+            self.b1, self.b2, self.eps = first.beta1, first.beta2, first.eps
+            self.eps_on_v_hat = first.eps_on == "v_hat"
+            self.weight_decay = first.weight_decay
+            self.m = np.zeros((K, n_params), dtype)
+            self.v = np.zeros((K, n_params), dtype)
+        else:
+            self.momentum, self.nesterov = first.momentum, first.nesterov
+            self.velocity = np.zeros((K, n_params), dtype) if first.momentum else None
+
+    def state_buffers(self) -> list[Array]:
+        if self.name == "adam":
+            return [self.m, self.v]
+        return [] if self.velocity is None else [self.velocity]
+
+    def select(self, keep: Array) -> None:
+        """Keep the state of the models ``keep`` only, in that order."""
+        self.lr, self.t = self.lr[keep], self.t[keep]
+        if self.name == "adam":
+            self.m, self.v = self.m[keep], self.v[keep]
+        elif self.velocity is not None:
+            self.velocity = self.velocity[keep]
+
+    def step(self, flat: Array, grad: Array, models: Array | None = None) -> None:
+        """Update ``flat`` (K, P) from ``grad`` in place; only the rows ``models`` if given."""
+        if models is None:
+            self._step(flat, grad, slice(None))
+            return
+        sub = flat[models]
+        self._step(sub, grad[models], models)
+        flat[models] = sub
+
+    def _step(self, flat: Array, g: Array, rows) -> None:
+        lr = self.lr[rows][:, None]
+        if self.tmp is None or self.tmp.shape != flat.shape:
+            self.tmp, self.tmp2 = np.empty_like(flat), np.empty_like(flat)
+        tmp, tmp2 = self.tmp, self.tmp2
+        if self.name == "adam":
+            self.t[rows] += 1
+            t = self.t[rows][:, None]
+            for lo, hi in self.decay_ranges:                         # AdamW: W ← (1 − ηw)W
+                flat[:, lo:hi] *= (1 - lr * self.weight_decay).astype(flat.dtype)
+            m, v = self.m[rows], self.v[rows]
+            m *= self.b1
+            m += np.multiply(g, 1 - self.b1, out=tmp)                # m ← β₁m + (1−β₁)g
+            v *= self.b2
+            np.multiply(g, g, out=tmp)
+            v += np.multiply(tmp, 1 - self.b2, out=tmp)              # v ← β₂v + (1−β₂)g²
+            root_bias2 = np.sqrt(1 - self.b2 ** t)
+            denom = np.sqrt(v, out=tmp)
+            denom += (self.eps * root_bias2 if self.eps_on_v_hat else self.eps).astype(flat.dtype)
+            step = np.divide(m, denom, out=tmp)
+            step *= (lr * root_bias2 / (1 - self.b1 ** t)).astype(flat.dtype)
+            flat -= step                                             # θ ← θ − η·m̂/(√v̂ + ε)
+            if not isinstance(rows, slice):                          # fancy-indexed copies
+                self.m[rows], self.v[rows] = m, v
+            return
+        lr = lr.astype(flat.dtype)
+        if self.velocity is None:
+            flat -= np.multiply(g, lr, out=tmp)                      # θ ← θ − ηg
+            return
+        vel = self.velocity[rows]
+        vel *= self.momentum
+        vel -= np.multiply(g, lr, out=tmp)                           # v ← μv − ηg
+        if self.nesterov:
+            flat += np.multiply(vel, self.momentum, out=tmp2)
+            flat -= tmp                                              # θ ← θ + μv − ηg
+        else:
+            flat += vel                                              # θ ← θ + v
+        if not isinstance(rows, slice):
+            self.velocity[rows] = vel
+
+
+def finite_rows(a: Array) -> Array:
+    """Per model (row of a (K, …) array): whether every entry is finite."""
+    return np.isfinite(a.reshape(a.shape[0], -1)).all(axis=1)
+
+
+__all__ = ["Stack", "StackedOptimizer", "finite_rows"]

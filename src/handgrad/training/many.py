@@ -1,0 +1,312 @@
+"""Many networks of one shape trained at once: ``fit_many(nets, X, y, ...)``.
+
+Each network is trained as :func:`handgrad.fit` would train it alone — its own initial weights,
+L2 strength, learning rate (and schedule), shuffling seed, validation set, early stopping and
+restored best weights — but all steps of all of them run as one batched step over a leading
+model axis (:mod:`handgrad.fast.stacked`), so the per-step overhead that dominates small data
+is paid once per step instead of once per model. The results equal training each alone (float64
+to rounding; tests/test_fit_many.py). A model that stops early leaves the group; one that
+diverges is stopped with its last good weights and says so, without stopping the others.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from ..errors import InputError
+from ..fast.kernels import flush_subnormals
+from ..fast.stacked import Stack, StackedOptimizer, finite_rows
+from ..fast.threads import limit_blas_threads
+from ..validation import check_count, check_positive, check_seed, check_weight_values
+from .evaluation import MONITORS, validation_record
+from .history import History
+from .loop import _optimizer_options
+from .optim import make_optimizer
+from .schedules import make_schedule
+from .splits import class_weights_for, holdout_split
+from .steps import FLUSH_EVERY
+from .stopping import EarlyStopping
+
+Array = np.ndarray
+
+
+class _Member(EarlyStopping):
+    """One model of the group: its data, position in the stack, schedule and stopping state."""
+
+    def __init__(self, net, X, y, w, X_val, y_val, seed, sched, monitor, patience, min_delta,
+                 restore_best, batch_size):
+        self.net, self.X, self.y, self.w, self.X_val, self.y_val = net, X, y, w, X_val, y_val
+        self.rng = np.random.default_rng(seed)
+        self.sched, self.patience, self.min_delta, self.restore_best = sched, patience, min_delta, restore_best
+        self.history = History(monitor=monitor or ("val_loss" if X_val is not None else "train_loss"))
+        self.sign = -1.0 if MONITORS[self.history.monitor] else 1.0
+        self.best, self.best_flat, self.wait = math.inf, None, 0
+        self.batch_size = min(batch_size, X.shape[0])
+        self.n = X.shape[0]
+        self.n_batches = -(-self.n // self.batch_size)
+        self.offset = 0  # where its rows start in the group's stacked rows
+        self.failed: str | None = None  # why it diverged
+
+
+def _per_model(value, k: int, ndim: int) -> list | None:
+    """``value`` as a list of k per-model entries when it is a list/tuple of k arrays of
+    ``ndim`` dimensions (per-model data); None when it is one shared value."""
+    if isinstance(value, (list, tuple)) and len(value) == k and k and all(
+            v is not None and np.ndim(v) == ndim for v in value):
+        return list(value)
+    return None
+
+
+def _each(value, k: int, name: str) -> list:
+    """A scalar for every model, or a sequence of k (one per model)."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        if len(value) != k:
+            raise InputError(f"{name} has {len(value)} entries for {k} networks; give one value or one per network")
+        return list(value)
+    return [value] * k
+
+
+def fit_many(nets, X, y, *, X_val=None, y_val=None, validation_fraction: float = 0.0,
+             sample_weight=None, class_weight=None, epochs: int = 100, batch_size: int = 32,
+             optimizer: str = "adam", lr=1e-3, schedule: str = "constant", momentum: float = 0.9,
+             nesterov: bool = False, weight_decay: float = 0.0, patience: int | None = None,
+             min_delta: float = 0.0, restore_best: bool = True, shuffle: bool = True, seed=0,
+             monitor: str | None = None, blas_threads="auto") -> list[History]:
+    """Train the :class:`~handgrad.MLP` networks ``nets`` in place, all at once; return one
+    :class:`~handgrad.training.history.History` per network.
+
+    The networks must share sizes, activations, dtype and the softmax output; they may differ
+    in initial weights (seed) and L2 strength (``net.l2``). ``lr`` and ``seed`` (shuffling and
+    the validation split) are one value or one per network. ``X``, ``y``, ``X_val``, ``y_val``
+    and ``sample_weight`` are shared, or per network as a list of one array per network (the
+    folds of cross-validation). The other arguments are :func:`handgrad.fit`'s; each network's
+    weights and history equal what ``fit`` gives it alone with the same arguments, except that
+    no per-epoch diagnostics are recorded and callbacks and checkpoints are not taken.
+    """
+    nets = list(nets)
+    if not nets:
+        raise InputError("fit_many needs at least one network")
+    first = nets[0]
+    shape = (first.sizes, [a.name for a in first.activations], first.dtype, first.output)
+    for net in nets[1:]:
+        other = (net.sizes, [a.name for a in net.activations], net.dtype, net.output)
+        if other != shape:
+            raise InputError(f"fit_many trains networks of one shape together; {other[0]} "
+                             f"{other[1]} {other[2]} differs from {shape[0]} {shape[1]} {shape[2]}: "
+                             "group the networks by shape, or call fit for each")
+    if first.output != "softmax":
+        raise InputError(f"fit_many trains softmax classifiers; this network's output is "
+                         f"{first.output!r}: call fit for each network")
+    K = len(nets)
+    epochs = check_count(epochs, "epochs")
+    batch_size = check_count(batch_size, "batch_size")
+    if patience is not None:
+        patience = check_count(patience, "patience")
+    min_delta = check_positive(min_delta, "min_delta", allow_zero=True)
+    validation_fraction = check_positive(validation_fraction or 0.0, "validation_fraction", allow_zero=True)
+    lrs, seeds = _each(lr, K, "lr"), [check_seed(s) for s in _each(seed, K, "seed")]
+    if monitor is not None and monitor not in MONITORS:
+        raise InputError(f"monitor must be one of {', '.join(MONITORS)}, got {monitor!r}")
+    Xs = _per_model(X, K, 2)
+    ys = _per_model(y, K, 1) if Xs is not None else None
+    if Xs is not None and ys is None:
+        raise InputError("X is one array per network; give y as one label array per network too")
+    Xvs = _per_model(X_val, K, 2)
+    yvs = _per_model(y_val, K, 1) if Xvs is not None else None
+    ws = _per_model(sample_weight, K, 1) if Xs is not None else None
+
+    members, opts = [], []
+    for k, net in enumerate(nets):
+        Xk = net.check_X(Xs[k] if Xs is not None else X)
+        yk = net.check_y(ys[k] if ys is not None else y, Xk.shape[0])
+        if yk.ndim != 1:
+            raise InputError("fit_many takes integer class labels; for probability rows as "
+                             "targets call fit for each network")
+        wk = net.check_sample_weight(ws[k] if ws is not None else sample_weight, Xk.shape[0])
+        if class_weight is not None:
+            cw = class_weights_for(yk, net.n_classes, class_weight).astype(net.dtype)
+            wk = cw[yk] if wk is None else wk * cw[yk]
+            check_weight_values(wk, "sample_weight × class_weight")
+        Xv = yv = None
+        if X_val is not None or y_val is not None:
+            if X_val is None or y_val is None:
+                raise InputError("give both X_val and y_val, or neither")
+            if validation_fraction:
+                raise InputError("give either X_val/y_val or validation_fraction, not both")
+            Xv = net.check_X(Xvs[k] if Xvs is not None else X_val)
+            yv = net.check_y(yvs[k] if yvs is not None else y_val, Xv.shape[0])
+        elif validation_fraction:
+            keep, held = holdout_split(yk, float(validation_fraction), seeds[k])
+            Xk, yk, Xv, yv = Xk[keep], yk[keep], Xk[held], yk[held]
+            wk = None if wk is None else wk[keep]
+        if monitor not in (None, "train_loss") and Xv is None:
+            raise InputError(f"monitor={monitor!r} needs a validation set (X_val/y_val or validation_fraction)")
+        opt = make_optimizer(optimizer, lrs[k], **_optimizer_options(optimizer, momentum, nesterov, weight_decay))
+        sched = make_schedule(schedule, lrs[k], epochs)
+        members.append(_Member(net, Xk, yk, wk, Xv, yv, seeds[k], sched, monitor, patience,
+                               min_delta, restore_best, batch_size))
+        opts.append(opt)
+    with limit_blas_threads(first, batch_size * K, blas_threads):
+        _Group(members, opts).run(epochs, shuffle)
+    return [m.history for m in members]
+
+
+def _batches(orders: list[Array], group: list[_Member], M: int) -> tuple[Array, Array]:
+    """One epoch's batches of every model, laid out for slicing: ``rows`` (K, steps·M) holds
+    at [k, b·M : b·M + c] the rows (offset into the group's rows) of model k's batch b, of
+    c = ``counts[b, k]`` rows, and padding after them (model k's first row, weight 0)."""
+    K = len(group)
+    steps = max(m.n_batches for m in group)
+    counts = np.zeros((steps, K), dtype=np.intp)
+    rows = np.empty((K, steps * M), dtype=np.intp)
+    for k, (order, m) in enumerate(zip(orders, group)):
+        rows[k] = m.offset
+        if m.batch_size == M:  # the usual case: batches end to end, padding only at the end
+            rows[k, :m.n] = order + m.offset
+            counts[:, k] = np.clip(m.n - M * np.arange(steps), 0, M)
+            continue
+        for b in range(m.n_batches):
+            part = order[b * m.batch_size:(b + 1) * m.batch_size]
+            rows[k, b * M:b * M + part.size] = part + m.offset
+            counts[b, k] = part.size
+    return rows, counts
+
+
+class _Group:
+    """The models still training, stacked; the rows of all of them in one array."""
+
+    def __init__(self, members: list[_Member], opts):
+        self.members = members
+        net = members[0].net
+        self.stack = Stack([m.net for m in members], max(m.batch_size for m in members))
+        self.opt = StackedOptimizer(opts, net.n_params, net.dtype, net.layout.weight_ranges)
+        # every model's rows one after another: a step gathers all batches in one indexing
+        shared = all(m.X is members[0].X for m in members)
+        if shared:
+            self.X, self.y = members[0].X, members[0].y
+        else:
+            for m, off in zip(members, np.cumsum([0] + [m.n for m in members[:-1]])):
+                m.offset = int(off)
+            self.X = np.concatenate([m.X for m in members])
+            self.y = np.concatenate([m.y for m in members])
+        self.w = None
+        if any(m.w is not None for m in members):
+            self.w = np.concatenate([m.w if m.w is not None else np.ones(m.n, net.dtype)
+                                     for m in members]) if not shared else None
+            if shared:  # same rows, per-model weights: a (K, n) table indexed per model
+                self.w_per_model = np.stack([m.w if m.w is not None else np.ones(m.n, net.dtype)
+                                             for m in members])
+        self.shared = shared
+        # the validation rows: one array for all (1, n, d), or each model's padded (K, n_max, d)
+        self.X_val = None
+        if members[0].X_val is not None:
+            if all(m.X_val is members[0].X_val for m in members):
+                self.X_val = members[0].X_val[None]
+            else:
+                n_max = max(m.X_val.shape[0] for m in members)
+                self.X_val = np.zeros((len(members), n_max, members[0].X_val.shape[1]), net.dtype)
+                for k, m in enumerate(members):
+                    self.X_val[k, :m.X_val.shape[0]] = m.X_val
+
+    def run(self, epochs: int, shuffle: bool) -> None:
+        active = list(range(len(self.members)))  # members' indices, in stack order
+        for m in self.members:
+            m.history.stop_reason = f"completed {epochs} epochs"
+        for epoch in range(epochs):
+            if not active:
+                break
+            # a diverging model's overflow is detected and reported by _epoch itself
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                stopped = self._epoch(epoch, [self.members[i] for i in active], shuffle, epochs)
+            if stopped:
+                keep = np.array([j for j, i in enumerate(active) if i not in stopped])
+                active = [active[j] for j in keep]
+                if active:
+                    self.stack = self.stack.select(keep)
+                    self.opt.select(keep)
+                    if self.X_val is not None and self.X_val.shape[0] > 1:
+                        self.X_val = self.X_val[keep]
+
+    def _epoch(self, epoch: int, group: list[_Member], shuffle: bool, epochs: int) -> set:
+        t0 = time.perf_counter()
+        stack, opt, dtype = self.stack, self.opt, self.stack.dtype
+        K = len(group)
+        for j, m in enumerate(group):
+            opt.lr[j] = m.sched.lr(epoch)
+        orders = [m.rng.permutation(m.n) if shuffle else np.arange(m.n) for m in group]
+        start = stack.flat.copy()  # the last good weights, if a model diverges
+        sums = np.zeros((K, 3))  # Σ k·data loss, Σ k·l2 loss, Σ correct
+        M = stack.capacity
+        rows, counts_per_step = _batches(orders, group, M)
+        n_steps = counts_per_step.shape[0]
+        lasts = {m.n_batches - 1 for m in group}
+        failed = np.zeros(K, dtype=bool)
+        for b in range(n_steps):
+            idx = rows[:, b * M:(b + 1) * M]
+            counts = counts_per_step[b]
+            padded = bool((counts < M).any())
+            real = (np.arange(M)[None, :] < counts[:, None]) if padded else None
+            w = self._weights(idx, group)
+            if padded:  # the mean over M rows becomes each model's mean over its own rows
+                scale = np.where(counts > 0, M / np.maximum(counts, 1), 0.0)[:, None] * real
+                w = scale.astype(dtype) if w is None else w * scale.astype(dtype)
+            data, l2, hits = stack.step(self.X[idx], self.y[idx], w, real)
+            bad = ~np.isfinite(data + l2)
+            failed |= bad & (counts > 0)
+            steps = np.flatnonzero((counts > 0) & ~failed)
+            if steps.size:
+                opt.step(stack.flat, stack.grad, None if steps.size == K else steps)
+            if bad.any():
+                data, l2 = np.where(bad, 0.0, data), np.where(bad, 0.0, l2)
+            sums[:, 0] += data * counts
+            sums[:, 1] += l2 * counts
+            sums[:, 2] += hits
+            if FLUSH_EVERY and ((b + 1) % FLUSH_EVERY == 0 or b in lasts):
+                flush_subnormals(stack.flat)
+                for buf in opt.state_buffers():
+                    flush_subnormals(buf)
+        failed |= ~finite_rows(stack.flat)
+        val_logits = None if self.X_val is None else stack.logits(self.X_val)
+        elapsed = time.perf_counter() - t0
+        stopped = set()
+        for j, m in enumerate(group):
+            if failed[j]:
+                m.net.flat[...] = start[j]
+                m.history.stop_reason = (f"diverged in epoch {epoch + 1}: the training loss or "
+                                         f"weights became NaN or inf; try a smaller learning rate "
+                                         f"(now {opt.lr[j]:g}) — the weights from the start of "
+                                         f"epoch {epoch + 1} were kept")
+                m.failed = m.history.stop_reason
+                stopped.add(self.members.index(m))
+                continue
+            m.net.flat[...] = stack.flat[j]
+            n = m.n
+            record = {"epoch": epoch + 1, "lr": float(opt.lr[j]),
+                      "train_loss": (sums[j, 0] + sums[j, 1]) / n, "train_data_loss": sums[j, 0] / n,
+                      "train_l2_loss": sums[j, 1] / n, "train_accuracy": sums[j, 2] / n,
+                      "val_loss": None, "val_accuracy": None}
+            if m.X_val is not None:
+                record.update(validation_record(m.net, m.X_val, m.y_val, logits=val_logits[j, :m.X_val.shape[0]]))
+            record["time"] = elapsed
+            m.history.epochs.append(record)
+            if m._early_stop(record):
+                m.history.stop_reason = (f"early stopping: no improvement of "
+                                         f"{m.history.monitor} for {m.patience} epochs")
+            elif epoch + 1 < epochs:
+                continue
+            if m.restore_best and m.patience is not None and m.best_flat is not None:
+                m.net.flat[...] = m.best_flat
+            stopped.add(self.members.index(m))
+        return stopped
+
+    def _weights(self, idx: Array, group: list[_Member]) -> Array | None:
+        """The batch's sample weights (K, M), or None when no model has any."""
+        if not any(m.w is not None for m in group):
+            return None
+        if not self.shared:
+            return self.w[idx]
+        rows = [self.members.index(m) for m in group]
+        return self.w_per_model[np.array(rows)[:, None], idx]

@@ -1,0 +1,152 @@
+"""fit_many: every network trained together equals the same network trained alone by fit.
+
+Float64, relative to the largest weight: ≤ 1e-12 (measured ≤ ~3e-15); the histories agree
+epoch by epoch (losses to 1e-12, best epoch and stop reason exactly). The cases cross every
+switch of the stacked path: models that stop at different epochs (the stack shrinks), folds of
+different sizes (padded batches, models without a last batch), a model whose batch is smaller
+than the stack's (n < batch_size), sample and class weights, shared and per-model validation
+sets, each optimizer, schedule and activation family, and a model that diverges.
+"""
+
+import numpy as np
+import pytest
+
+import handgrad as hg
+from handgrad.errors import InputError
+from handgrad.training.many import fit_many
+
+RTOL = 1e-12
+
+
+def _data(n=300, d=7, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    y = (X[:, 0] + 0.5 * X[:, 1] ** 2 > 0.3).astype(int) + (X[:, 2] > 0.8)
+    return X, np.minimum(y, k - 1)
+
+
+def _nets(configs, sizes=(7, 16, 8, 3), activation="relu", dtype="float64"):
+    return [hg.MLP(list(sizes), activation=activation, l2=c.get("l2", 0.0), seed=c["seed"], dtype=dtype)
+            for c in configs]
+
+
+def _assert_same(together, alone, h_together, h_alone, rtol=RTOL):
+    for k, (a, b, ha, hb) in enumerate(zip(together, alone, h_together, h_alone)):
+        scale = np.abs(b.flat).max()
+        err = np.abs(a.flat - b.flat).max() / scale
+        assert err <= rtol, f"model {k}: weights differ by {err:.2e} relative"
+        assert len(ha) == len(hb) and ha.best_epoch == hb.best_epoch, (k, len(ha), len(hb))
+        assert ha.stop_reason == hb.stop_reason and ha.monitor == hb.monitor
+        for key in ("train_loss", "train_l2_loss", "train_accuracy", "val_loss", "val_accuracy",
+                    "val_balanced_accuracy", "lr"):
+            for e, (u, v) in enumerate(zip(ha[key], hb[key])):
+                if v is None:
+                    assert u is None
+                else:
+                    assert abs(u - v) <= RTOL * max(1.0, abs(v)), (k, key, e, u, v)
+
+
+CONFIGS = [dict(seed=0, l2=1e-3, lr=1e-2), dict(seed=1, l2=0.0, lr=3e-3),
+           dict(seed=2, l2=1e-2, lr=2e-2), dict(seed=3, l2=1e-4, lr=5e-3)]
+
+
+@pytest.mark.parametrize("optimizer,activation", [
+    ("adam", "relu"), ("adamw", "tanh"), ("sgd", "sigmoid"), ("nesterov", "leaky_relu"),
+    ("sgd-plain", "relu")])
+def test_each_model_equals_fit_alone(optimizer, activation):
+    X, y = _data()
+    opt = {"sgd-plain": "sgd"}.get(optimizer, optimizer)
+    extra = {"momentum": 0.0} if optimizer == "sgd-plain" else {}
+    kw = dict(epochs=30, batch_size=32, optimizer=opt, validation_fraction=0.25, patience=4, **extra)
+    together, alone = _nets(CONFIGS, activation=activation), _nets(CONFIGS, activation=activation)
+    hs = fit_many(together, X, y, lr=[c["lr"] for c in CONFIGS], seed=[c["seed"] for c in CONFIGS], **kw)
+    ha = [hg.fit(n, X, y, lr=c["lr"], seed=c["seed"], diagnostics=False, **kw)
+          for n, c in zip(alone, CONFIGS)]
+    _assert_same(together, alone, hs, ha)
+
+
+def test_models_stopping_at_different_epochs_leave_the_stack():
+    X, y = _data(400)
+    kw = dict(epochs=60, batch_size=16, validation_fraction=0.3, patience=3, schedule="plateau")
+    configs = [dict(seed=s, l2=1e-3, lr=lr) for s, lr in enumerate([3e-2, 1e-3, 1e-2, 3e-4, 5e-2])]
+    together, alone = _nets(configs), _nets(configs)
+    hs = fit_many(together, X, y, lr=[c["lr"] for c in configs], seed=[c["seed"] for c in configs], **kw)
+    ha = [hg.fit(n, X, y, lr=c["lr"], seed=c["seed"], diagnostics=False, **kw) for n, c in zip(alone, configs)]
+    assert len({len(h) for h in ha}) >= 3  # the stack shrank at least twice
+    _assert_same(together, alone, hs, ha)
+
+
+def test_folds_of_different_sizes_with_weights_and_their_own_validation_sets():
+    """Per-model data: rows that do not divide into the batch, a model with fewer batches
+    than the others, one whose whole data is smaller than a batch, sample and class weights."""
+    X, y = _data(500)
+    rng = np.random.default_rng(5)
+    w = rng.uniform(0.2, 3.0, size=X.shape[0])
+    cuts = [(0, 333), (40, 360), (100, 420), (200, 221), (250, 500)]  # 333, 320, 320, 21, 250 rows
+    Xs = [X[a:b] for a, b in cuts]
+    ys = [y[a:b] for a, b in cuts]
+    ws = [w[a:b] for a, b in cuts]
+    Xv = [X[(b + 7) % 500:(b + 7) % 500 + 40 + i] for i, (a, b) in enumerate(cuts)]
+    yv = [y[(b + 7) % 500:(b + 7) % 500 + 40 + i] for i, (a, b) in enumerate(cuts)]
+    configs = [dict(seed=s, l2=1e-3 * s) for s in range(len(cuts))]
+    kw = dict(epochs=25, batch_size=32, lr=1e-2, patience=5, class_weight="balanced",
+              monitor="val_balanced_accuracy")
+    together, alone = _nets(configs), _nets(configs)
+    hs = fit_many(together, Xs, ys, X_val=Xv, y_val=yv, sample_weight=ws, seed=3, **kw)
+    ha = [hg.fit(n, a, b, X_val=c, y_val=d, sample_weight=e, seed=3, diagnostics=False, **kw)
+          for n, a, b, c, d, e in zip(alone, Xs, ys, Xv, yv, ws)]
+    _assert_same(together, alone, hs, ha)
+
+
+def test_shared_validation_set_and_shared_sample_weights():
+    X, y = _data(360)
+    Xv, yv = _data(80, seed=9)
+    w = np.linspace(0.5, 2.0, X.shape[0])
+    kw = dict(epochs=12, batch_size=50, lr=1e-2, optimizer="adam", patience=None, sample_weight=w,
+              X_val=Xv, y_val=yv, schedule="cosine")
+    together, alone = _nets(CONFIGS), _nets(CONFIGS)
+    hs = fit_many(together, X, y, seed=[c["seed"] for c in CONFIGS], **kw)
+    ha = [hg.fit(n, X, y, seed=c["seed"], diagnostics=False, **kw) for n, c in zip(alone, CONFIGS)]
+    _assert_same(together, alone, hs, ha)
+
+
+def test_float32_models_agree_with_fit_to_float32_rounding():
+    X, y = _data()
+    kw = dict(epochs=10, batch_size=32, validation_fraction=0.2, patience=None)
+    together, alone = _nets(CONFIGS, dtype="float32"), _nets(CONFIGS, dtype="float32")
+    fit_many(together, X, y, lr=[c["lr"] for c in CONFIGS], seed=0, **kw)
+    for n, c in zip(alone, CONFIGS):
+        hg.fit(n, X, y, lr=c["lr"], seed=0, diagnostics=False, **kw)
+    for a, b in zip(together, alone):
+        assert np.abs(a.flat - b.flat).max() / np.abs(b.flat).max() < 1e-4
+
+
+def test_a_diverging_model_stops_alone_with_its_last_good_weights():
+    X, y = _data()
+    X = X * 1e6  # unscaled inputs and a huge learning rate blow one model up
+    configs = [dict(seed=0, lr=1e-9), dict(seed=1, lr=1e30), dict(seed=2, lr=1e-9)]
+    kw = dict(epochs=5, batch_size=32, optimizer="sgd", momentum=0.0)
+    together, alone = _nets(configs), _nets(configs)
+    hs = fit_many(together, X, y, lr=[c["lr"] for c in configs], seed=0, **kw)
+    assert hs[1].stop_reason.startswith("diverged in epoch")
+    assert np.all(np.isfinite(together[1].flat))
+    with pytest.raises(hg.TrainingDivergedError):
+        hg.fit(alone[1], X, y, lr=1e30, seed=0, diagnostics=False, **kw)
+    assert np.array_equal(together[1].flat, alone[1].flat)  # both kept the same epoch's start
+    ha = [hg.fit(alone[k], X, y, lr=1e-9, seed=0, diagnostics=False, **kw) for k in (0, 2)]
+    _assert_same([together[0], together[2]], [alone[0], alone[2]], [hs[0], hs[2]], ha)
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda X, y: fit_many([hg.MLP([7, 8, 3]), hg.MLP([7, 9, 3])], X, y), "one shape"),
+    (lambda X, y: fit_many([hg.MLP([7, 8, 3], output="logistic")], X, np.eye(3)[y]), "softmax"),
+    (lambda X, y: fit_many([hg.MLP([7, 8, 3])] * 2, X, y, lr=[1e-3]), "lr has 1 entries for 2"),
+    (lambda X, y: fit_many([hg.MLP([7, 8, 3])], X, np.eye(3)[y]), "integer class labels"),
+    (lambda X, y: fit_many([], X, y), "at least one"),
+    (lambda X, y: fit_many([hg.MLP([7, 8, 3])] * 2, [X, X], y), "y as one label array per network"),
+    (lambda X, y: fit_many([hg.MLP([7, 8, 3])], X, y, monitor="val_accuracy"), "needs a validation set"),
+])
+def test_bad_arguments_are_refused_in_one_line(call, message):
+    X, y = _data()
+    with pytest.raises(InputError, match=message):
+        call(X, y)
