@@ -198,3 +198,29 @@ def test_the_folds_mean_curve_covers_the_epochs_every_fold_ran_and_is_plotted_be
     merged = with_fold_curve(final, [{"epoch": e, "val_loss": 2.0, "val_accuracy": 0.5} for e in range(1, 6)])
     assert len(merged) == 5 and merged[0]["train_loss"] == 1.0 and merged[4] == {"epoch": 5, "val_loss": 2.0,
                                                                                  "val_accuracy": 0.5}
+
+
+def test_folds_trained_together_equal_folds_trained_one_by_one(monkeypatch):
+    """cross_validate trains the folds whose encoded tables have one width with fit_many (here
+    a rare category makes one fold's table narrower: two groups); the folds' histories, and so
+    the chosen epochs, equal training each fold alone."""
+    rng = np.random.default_rng(4)
+    n = 300
+    frame = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n),
+                          "c": rng.choice(["x", "y", "z"], size=n)})
+    frame.loc[:0, "c"] = "rare"  # one row: the fold holding it out has a column fewer
+    y = np.where(frame["a"] + (frame["c"] == "x") + 0.5 * rng.normal(size=n) > 0.2, "yes", "no")
+    calls = []
+    real = classifier.fit_many
+    monkeypatch.setattr(classifier, "fit_many", lambda nets, *a, **k: calls.append(len(nets)) or real(nets, *a, **k))
+    options = dict(seed=1, dtype="float64", batch_size=32, hidden_sizes=[16], epochs=150,
+                   patience=5, lr=1e-2)
+    together = cross_validate(frame, y, 5, **options)
+    assert calls == [4]  # four folds together, the narrower one alone
+    assert len(set(together["best_epochs"])) >= 3  # they stopped at different epochs
+    monkeypatch.setattr(classifier, "_MANY_ARGS", set())  # every fold alone
+    alone = cross_validate(frame, y, 5, **options)
+    assert together["best_epochs"] == alone["best_epochs"]
+    assert np.allclose(together["fold_scores"], alone["fold_scores"], rtol=1e-12, atol=0)
+    assert np.allclose([c["val_loss"] for c in together["curve"]], [c["val_loss"] for c in alone["curve"]],
+                       rtol=1e-12, atol=0)

@@ -138,19 +138,37 @@ _MANY_ARGS = {"epochs", "batch_size", "optimizer", "lr", "schedule", "patience",
 
 
 def _fit_runs(runs: list) -> list:
-    """Train the prepared runs (the folds): all at once with :func:`~handgrad.fit_many` when
-    their networks have one shape and their arguments allow it (each fold's result is what it
-    would be alone), else one by one."""
-    args = {k: v for k, v in runs[0].fit_args.items() if not (k == "callbacks" and not v)}
-    shapes = {(tuple(r.net.sizes), r.net.dtype.name) for r in runs}
-    if len(shapes) > 1 or set(args) - _MANY_ARGS or not isinstance(args.get("optimizer", "adam"), str) \
+    """Train the prepared runs (the folds) and return their histories: those whose networks
+    have one shape (a fold's table encoding may have a column more or fewer) all at once with
+    :func:`~handgrad.fit_many` when their arguments allow it — each result is what it would be
+    alone — and the others one by one."""
+    args = dict(runs[0].fit_args)
+    for off in ("callbacks", "checkpoint_dir", "resume", "data_parallel"):  # unused when empty
+        if not args.get(off):
+            args.pop(off, None)
+    if "checkpoint_dir" not in args:
+        args.pop("checkpoint_every", None)
+    if set(args) - _MANY_ARGS or not isinstance(args.get("optimizer", "adam"), str) \
             or not isinstance(args.get("schedule", "constant"), str) or runs[0].net.output != "softmax":
         return [r.fit() for r in runs]
     args.pop("diagnostics", None)  # fit_many records none
-    return fit_many([r.net for r in runs], [r.X for r in runs], [r.y for r in runs],
-                    X_val=[r.X_val for r in runs], y_val=[r.y_val for r in runs],
-                    sample_weight=None if all(r.w is None for r in runs) else
-                    [r.w if r.w is not None else np.ones(r.X.shape[0]) for r in runs], **args)
+    histories: list = [None] * len(runs)
+    groups: dict = {}
+    for i, r in enumerate(runs):
+        groups.setdefault((tuple(r.net.sizes), r.net.dtype.name), []).append(i)
+    for members in groups.values():
+        group = [runs[i] for i in members]
+        if len(group) == 1:
+            found = [group[0].fit()]
+        else:
+            found = fit_many([r.net for r in group], [r.X for r in group], [r.y for r in group],
+                             X_val=[r.X_val for r in group], y_val=[r.y_val for r in group],
+                             sample_weight=None if all(r.w is None for r in group) else
+                             [r.w if r.w is not None else np.ones(r.X.shape[0]) for r in group],
+                             **args)
+        for i, h in zip(members, found):
+            histories[i] = h
+    return histories
 
 
 def _mean_curve(curves: list[list[dict]]) -> list[dict]:
