@@ -150,3 +150,27 @@ def test_bad_arguments_are_refused_in_one_line(call, message):
     X, y = _data()
     with pytest.raises(InputError, match=message):
         call(X, y)
+
+
+def test_split_over_worker_processes_gives_the_same_bits():
+    """workers=2 trains half the models in a forked process: every model's arithmetic is
+    independent of the others in its stack, so the results are bit-identical."""
+    X, y = _data(320)
+    configs = [dict(seed=s, l2=1e-3 * (s % 3)) for s in range(5)]
+    kw = dict(epochs=15, batch_size=32, validation_fraction=0.25, patience=3,
+              lr=[1e-2, 3e-3, 2e-2, 5e-3, 1e-3], seed=[0, 1, 2, 3, 4])
+    one, two = _nets(configs), _nets(configs)
+    h1 = fit_many(one, X, y, workers=1, **kw)
+    h2 = fit_many(two, X, y, workers=2, **kw)
+    for a, b, ha, hb in zip(one, two, h1, h2):
+        assert np.array_equal(a.flat, b.flat)
+        assert ha.to_dict()["epochs"] == hb.to_dict()["epochs"] or \
+            [e["val_loss"] for e in ha.epochs] == [e["val_loss"] for e in hb.epochs]
+        assert ha.best_epoch == hb.best_epoch and ha.stop_reason == hb.stop_reason
+
+
+@pytest.mark.parametrize("workers", [0, -1, 1.5, "many", True])
+def test_workers_must_be_a_count_or_auto(workers):
+    X, y = _data()
+    with pytest.raises(InputError, match="workers must be"):
+        fit_many([hg.MLP([7, 8, 3])] * 2, X, y, epochs=1, workers=workers)

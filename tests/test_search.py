@@ -12,7 +12,9 @@ import pytest
 
 from handgrad.errors import InputError
 from handgrad.model import classifier
-from handgrad.model.classifier import auto_batch_size, cross_validate, train_classifier
+from handgrad.model import crossval
+from handgrad.model.classifier import auto_batch_size, train_classifier
+from handgrad.model.crossval import cross_validate
 from handgrad.model.search import RUNGS, candidates, search_classifier
 from handgrad.training.splits import stratified_folds
 
@@ -201,9 +203,9 @@ def test_the_folds_mean_curve_covers_the_epochs_every_fold_ran_and_is_plotted_be
 
 
 def test_folds_trained_together_equal_folds_trained_one_by_one(monkeypatch):
-    """cross_validate trains the folds whose encoded tables have one width with fit_many (here
-    a rare category makes one fold's table narrower: two groups); the folds' histories, and so
-    the chosen epochs, equal training each fold alone."""
+    """cross_validate trains the folds together with fit_many — here a rare category makes one
+    fold's table a column narrower, and that fold is widened with a zero column and zero
+    weights — and the folds' histories, and so the chosen epochs, equal training each alone."""
     rng = np.random.default_rng(4)
     n = 300
     frame = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n),
@@ -211,14 +213,14 @@ def test_folds_trained_together_equal_folds_trained_one_by_one(monkeypatch):
     frame.loc[:0, "c"] = "rare"  # one row: the fold holding it out has a column fewer
     y = np.where(frame["a"] + (frame["c"] == "x") + 0.5 * rng.normal(size=n) > 0.2, "yes", "no")
     calls = []
-    real = classifier.fit_many
-    monkeypatch.setattr(classifier, "fit_many", lambda nets, *a, **k: calls.append(len(nets)) or real(nets, *a, **k))
+    real = crossval.fit_many
+    monkeypatch.setattr(crossval, "fit_many", lambda nets, *a, **k: calls.append(len(nets)) or real(nets, *a, **k))
     options = dict(seed=1, dtype="float64", batch_size=32, hidden_sizes=[16], epochs=150,
                    patience=5, lr=1e-2)
     together = cross_validate(frame, y, 5, **options)
-    assert calls == [4]  # four folds together, the narrower one alone
+    assert calls == [5]  # the narrower fold too
     assert len(set(together["best_epochs"])) >= 3  # they stopped at different epochs
-    monkeypatch.setattr(classifier, "_MANY_ARGS", set())  # every fold alone
+    monkeypatch.setattr(crossval, "_MANY_ARGS", set())  # every fold alone
     alone = cross_validate(frame, y, 5, **options)
     assert together["best_epochs"] == alone["best_epochs"]
     assert np.allclose(together["fold_scores"], alone["fold_scores"], rtol=1e-12, atol=0)

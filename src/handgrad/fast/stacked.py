@@ -251,9 +251,34 @@ class StackedOptimizer:
             self.velocity[rows] = vel
 
 
+def batch_rows(orders: list[Array], batch_sizes: list[int], offsets: list[int], M: int
+               ) -> tuple[Array, Array]:
+    """One epoch's batches of K models, laid out for slicing: model k visits its rows in
+    ``orders[k]`` in batches of ``batch_sizes[k]`` (≤ M); returns ``rows`` (K, steps·M), whose
+    [k, b·M : b·M + c] are the rows of model k's batch b (plus ``offsets[k]``: where its rows
+    start among all models'), c = ``counts[b, k]``, followed by padding (its first row, weight
+    0 in the step), and ``counts`` (steps, K)."""
+    K = len(orders)
+    n_batches = [-(-o.size // bs) for o, bs in zip(orders, batch_sizes)]
+    steps = max(n_batches)
+    counts = np.zeros((steps, K), dtype=np.intp)
+    rows = np.empty((K, steps * M), dtype=np.intp)
+    for k, (order, bs, off) in enumerate(zip(orders, batch_sizes, offsets)):
+        rows[k] = off
+        if bs == M:  # the usual case: batches end to end, padding only at the end
+            rows[k, :order.size] = order + off
+            counts[:, k] = np.clip(order.size - M * np.arange(steps), 0, M)
+            continue
+        for b in range(n_batches[k]):
+            part = order[b * bs:(b + 1) * bs]
+            rows[k, b * M:b * M + part.size] = part + off
+            counts[b, k] = part.size
+    return rows, counts
+
+
 def finite_rows(a: Array) -> Array:
     """Per model (row of a (K, …) array): whether every entry is finite."""
     return np.isfinite(a.reshape(a.shape[0], -1)).all(axis=1)
 
 
-__all__ = ["Stack", "StackedOptimizer", "finite_rows"]
+__all__ = ["Stack", "StackedOptimizer", "batch_rows", "finite_rows"]

@@ -24,8 +24,9 @@ from typing import Callable
 import numpy as np
 
 from ..training.evaluation import MONITORS
-from .classifier import (CV_BELOW, CV_FOLDS, CV_FROM, DEFAULTS, HOLDOUT, auto_batch_size,
-                         auto_width, cross_validate, train_once)
+from .classifier import (CV_BELOW, CV_FOLDS, CV_FROM, DEFAULTS, HOLDOUT, auto_batch_size, encoded_width,
+                         auto_width, train_once)
+from .crossval import cross_validate
 from .model import Model
 
 # (epochs, patience) per rung; the last is the default's full run
@@ -92,7 +93,7 @@ def search_classifier(X, y, *, budget: float = 60.0, seed: int = DEFAULTS["seed"
     """
     started = time.monotonic()
     n_rows = len(X) if hasattr(X, "columns") else np.shape(X)[0]
-    n_inputs = _n_inputs(X, options)
+    n_inputs = encoded_width(X, options)
     folds = CV_FOLDS if CV_FROM <= n_rows < CV_BELOW else 0
     # as the default: the loss under cross-validation, the accuracy on a large hold-out part
     monitor = monitor or ("val_loss" if folds else "val_accuracy")
@@ -210,18 +211,6 @@ def _two_standard_errors(best: dict, board: list[dict], larger_better: bool) -> 
 
 def describe_settings(row: dict) -> str:
     return ", ".join(f"{k}={row[k]}" for k in SEARCHED)
-
-
-def _n_inputs(X, options) -> int:
-    """The network's input width the default width is computed from (after a table's one-hot
-    encoding), cheaply: fitting the table encoder once on all rows."""
-    if not hasattr(X, "columns"):
-        return int(np.shape(X)[1])
-    from ..data.features import TableEncoder
-
-    enc = TableEncoder(options.get("categorical", ()), options.get("numeric", ()), options.get("drop", ()),
-                       options.get("max_categories", 64), options.get("id_columns", ()))
-    return len(enc.fit(X).feature_names_out_)
 
 
 def _holdout_result(model: Model, monitor: str) -> dict:

@@ -32,6 +32,7 @@ class History:
     stop_reason: str = ""
     monitor: str = "val_loss"
     data_parallel: dict | None = None
+    diverged_in: int | None = None  # fit_many: the epoch in which this model diverged
 
     def __getitem__(self, key: str) -> list:
         """``history["val_loss"]`` -> that value for every epoch."""

@@ -18,12 +18,13 @@ import numpy as np
 
 from ..errors import InputError
 from ..fast.kernels import flush_subnormals
-from ..fast.stacked import Stack, StackedOptimizer, finite_rows
+from ..fast.stacked import Stack, StackedOptimizer, batch_rows, finite_rows
 from ..fast.threads import limit_blas_threads
 from ..validation import check_count, check_positive, check_seed, check_weight_values
 from .evaluation import MONITORS, validation_record
 from .history import History
 from .loop import _optimizer_options
+from .many_workers import resolve_workers, run_split
 from .optim import make_optimizer
 from .schedules import make_schedule
 from .splits import class_weights_for, holdout_split
@@ -48,7 +49,6 @@ class _Member(EarlyStopping):
         self.n = X.shape[0]
         self.n_batches = -(-self.n // self.batch_size)
         self.offset = 0  # where its rows start in the group's stacked rows
-        self.failed: str | None = None  # why it diverged
 
 
 def _per_model(value, k: int, ndim: int) -> list | None:
@@ -74,7 +74,7 @@ def fit_many(nets, X, y, *, X_val=None, y_val=None, validation_fraction: float =
              optimizer: str = "adam", lr=1e-3, schedule: str = "constant", momentum: float = 0.9,
              nesterov: bool = False, weight_decay: float = 0.0, patience: int | None = None,
              min_delta: float = 0.0, restore_best: bool = True, shuffle: bool = True, seed=0,
-             monitor: str | None = None, blas_threads="auto") -> list[History]:
+             monitor: str | None = None, blas_threads="auto", workers=1) -> list[History]:
     """Train the :class:`~handgrad.MLP` networks ``nets`` in place, all at once; return one
     :class:`~handgrad.training.history.History` per network.
 
@@ -85,6 +85,8 @@ def fit_many(nets, X, y, *, X_val=None, y_val=None, validation_fraction: float =
     folds of cross-validation). The other arguments are :func:`handgrad.fit`'s; each network's
     weights and history equal what ``fit`` gives it alone with the same arguments, except that
     no per-epoch diagnostics are recorded and callbacks and checkpoints are not taken.
+    ``workers``: processes to split the networks over (forked, one BLAS thread each; "auto":
+    one per core, at most one per two networks); the results do not depend on it.
     """
     nets = list(nets)
     if not nets:
@@ -149,30 +151,17 @@ def fit_many(nets, X, y, *, X_val=None, y_val=None, validation_fraction: float =
         members.append(_Member(net, Xk, yk, wk, Xv, yv, seeds[k], sched, monitor, patience,
                                min_delta, restore_best, batch_size))
         opts.append(opt)
-    with limit_blas_threads(first, batch_size * K, blas_threads):
-        _Group(members, opts).run(epochs, shuffle)
+    workers = resolve_workers(workers, K)
+
+    def train(indices):
+        _Group([members[i] for i in indices], [opts[i] for i in indices]).run(epochs, shuffle)
+
+    with limit_blas_threads(first, batch_size * K, blas_threads if workers == 1 else 1):
+        if workers == 1:
+            train(range(K))
+        else:
+            run_split(members, train, workers)
     return [m.history for m in members]
-
-
-def _batches(orders: list[Array], group: list[_Member], M: int) -> tuple[Array, Array]:
-    """One epoch's batches of every model, laid out for slicing: ``rows`` (K, steps·M) holds
-    at [k, b·M : b·M + c] the rows (offset into the group's rows) of model k's batch b, of
-    c = ``counts[b, k]`` rows, and padding after them (model k's first row, weight 0)."""
-    K = len(group)
-    steps = max(m.n_batches for m in group)
-    counts = np.zeros((steps, K), dtype=np.intp)
-    rows = np.empty((K, steps * M), dtype=np.intp)
-    for k, (order, m) in enumerate(zip(orders, group)):
-        rows[k] = m.offset
-        if m.batch_size == M:  # the usual case: batches end to end, padding only at the end
-            rows[k, :m.n] = order + m.offset
-            counts[:, k] = np.clip(m.n - M * np.arange(steps), 0, M)
-            continue
-        for b in range(m.n_batches):
-            part = order[b * m.batch_size:(b + 1) * m.batch_size]
-            rows[k, b * M:b * M + part.size] = part + m.offset
-            counts[b, k] = part.size
-    return rows, counts
 
 
 class _Group:
@@ -240,7 +229,7 @@ class _Group:
         start = stack.flat.copy()  # the last good weights, if a model diverges
         sums = np.zeros((K, 3))  # Σ k·data loss, Σ k·l2 loss, Σ correct
         M = stack.capacity
-        rows, counts_per_step = _batches(orders, group, M)
+        rows, counts_per_step = batch_rows(orders, [m.batch_size for m in group], [m.offset for m in group], M)
         n_steps = counts_per_step.shape[0]
         lasts = {m.n_batches - 1 for m in group}
         failed = np.zeros(K, dtype=bool)
@@ -279,7 +268,7 @@ class _Group:
                                          f"weights became NaN or inf; try a smaller learning rate "
                                          f"(now {opt.lr[j]:g}) — the weights from the start of "
                                          f"epoch {epoch + 1} were kept")
-                m.failed = m.history.stop_reason
+                m.history.diverged_in = epoch + 1
                 stopped.add(self.members.index(m))
                 continue
             m.net.flat[...] = stack.flat[j]

@@ -1,0 +1,149 @@
+"""Cross-validation of the small-data default (:func:`train_classifier`'s
+``validation_fraction="auto"``): k stratified folds, each trained with early stopping on its
+own held-out part, choose the number of epochs; then one model is trained on every row.
+
+The folds are trained together with :func:`~handgrad.fit_many` (one stacked pass, split over
+the cores), widened to one input width where a fold's table encoding has a column fewer;
+each fold's history is what training it alone would give.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..data.preprocessing import LabelEncoder
+from ..errors import TrainingDivergedError
+from ..network import MLP
+from ..training.many import fit_many
+from .once import DEFAULTS, _take, auto_width, encoded_width, prepare_run, train_once
+from .model import Model
+
+# validation_fraction "auto": k-fold cross-validation chooses the epochs when the training rows
+# number CV_FROM to CV_BELOW (a 10% hold-out part would have < 500 rows, too few to choose on:
+# on the small tables of bench/tabular.py it moved the mean accuracy by up to 2 points from seed
+# to seed); a hold-out part (classifier.HOLDOUT) otherwise
+CV_FOLDS, CV_FROM, CV_BELOW = 5, 20, 5000
+# the folds' networks split over this many processes (fit_many's workers; "auto": the cores)
+CV_WORKERS = "auto"
+
+
+def cross_validate(X, y, folds: int, *, seed: int = DEFAULTS["seed"], monitor: str | None = None,
+                   sample_weight=None, **options) -> dict:
+    """Train on each of ``folds`` stratified folds' training rows, stopping early on its
+    held-out rows; return the folds' best epochs, their median (the ``epochs`` to train all
+    rows for) and the mean over folds of the monitored value, loss and accuracy at the best
+    epoch (and the monitored value per fold, ``fold_scores``, and the folds' mean validation
+    curve, ``curve``). Every fold knows every class (a rare class may be absent from a fold's rows)."""
+    from ..training.splits import stratified_folds
+
+    y = np.asarray(y)
+    classes = LabelEncoder().fit(y).classes
+    runs = [prepare_run(_take(X, keep), y[keep], X_val=_take(X, held), y_val=y[held], seed=seed,
+                        monitor=monitor, classes=classes,
+                        sample_weight=None if sample_weight is None else np.asarray(sample_weight)[keep],
+                        **options)
+            for keep, held in stratified_folds(LabelEncoder(classes).transform(y), folds, seed)]
+    bests, scores, curves = [], [], []
+    for h in (h.to_dict() for h in _fit_runs(runs)):
+        best = h["best_epoch"] or len(h["epochs"])
+        bests.append(best)
+        curves.append(h["epochs"])
+        scores.append({k: h["epochs"][best - 1][k] for k in ("val_loss", "val_accuracy", h["monitor"])})
+    return {"method": f"{folds}-fold cross-validation", "folds": folds, "best_epochs": bests,
+            "epochs": int(np.ceil(np.median(bests))), "monitor": h["monitor"],
+            "fold_scores": [float(s[h["monitor"]]) for s in scores], "curve": _mean_curve(curves),
+            **{k: float(np.mean([s[k] for s in scores])) for k in scores[0]}}
+
+
+# fit's arguments fit_many takes too: folds with others (callbacks, checkpoints, ...) train one by one
+_MANY_ARGS = {"epochs", "batch_size", "optimizer", "lr", "schedule", "patience", "class_weight",
+              "seed", "monitor", "momentum", "nesterov", "weight_decay", "min_delta",
+              "restore_best", "shuffle", "blas_threads", "diagnostics"}
+
+
+def _fit_runs(runs: list) -> list:
+    """Train the prepared runs (the folds) and return their histories: those whose networks
+    have one shape past the inputs all at once with :func:`~handgrad.fit_many` (widened to
+    one input width, :func:`_widened`) when their arguments allow it — each result is what it
+    would be alone — and the others one by one."""
+    args = dict(runs[0].fit_args)
+    for off in ("callbacks", "checkpoint_dir", "resume", "data_parallel"):  # unused when empty
+        if not args.get(off):
+            args.pop(off, None)
+    if "checkpoint_dir" not in args:
+        args.pop("checkpoint_every", None)
+    if set(args) - _MANY_ARGS or not isinstance(args.get("optimizer", "adam"), str) \
+            or not isinstance(args.get("schedule", "constant"), str) or runs[0].net.output != "softmax":
+        return [r.fit() for r in runs]
+    args.pop("diagnostics", None)  # fit_many records none
+    histories: list = [None] * len(runs)
+    groups: dict = {}
+    for i, r in enumerate(runs):
+        groups.setdefault((tuple(r.net.sizes[1:]), r.net.dtype.name), []).append(i)
+    for members in groups.values():
+        group = [runs[i] for i in members]
+        if len(group) == 1:
+            found = [group[0].fit()]
+        else:
+            nets, Xs, Xvs = _widened([runs[i] for i in members])
+            found = fit_many(nets, Xs, [r.y for r in group], X_val=Xvs, y_val=[r.y_val for r in group],
+                             sample_weight=None if all(r.w is None for r in group) else
+                             [r.w if r.w is not None else np.ones(r.X.shape[0]) for r in group],
+                             workers=CV_WORKERS, **args)
+        for i, h in zip(members, found):
+            if h.diverged_in is not None:  # as fit would have raised for this fold alone
+                raise TrainingDivergedError("training " + h.stop_reason, h.diverged_in, h)
+            histories[i] = h
+    return histories
+
+
+def _widened(runs: list) -> tuple[list, list, list]:
+    """The runs' networks and data made one width: a fold whose table encoding has fewer
+    columns (a category or constant column that differs between folds) gets zero columns
+    after its own, and its network zero weights from them. Zero inputs through zero weights
+    add nothing forward, and those weights' gradients — data and L2 alike — are 0, so they
+    stay 0 and the network trains as it would alone (to rounding: the products are longer)."""
+    width = max(r.X.shape[1] for r in runs)
+    nets, Xs, Xvs = [], [], []
+    for r in runs:
+        net, d = r.net, r.X.shape[1]
+        if d < width:
+            wide = MLP([width, *net.sizes[1:]], activation=net.activations, l2=net.l2, dtype=net.dtype)
+            wide.flat[...] = 0
+            wide.weights[0][:d] = net.weights[0]
+            for l in range(net.n_layers):
+                wide.biases[l][...] = net.biases[l]
+                if l:
+                    wide.weights[l][...] = net.weights[l]
+            run_X, run_Xv = (np.pad(A, ((0, 0), (0, width - d))) for A in (r.X, r.X_val))
+            nets.append(wide)
+            Xs.append(run_X)
+            Xvs.append(run_Xv)
+        else:
+            nets.append(net)
+            Xs.append(r.X)
+            Xvs.append(r.X_val)
+    return nets, Xs, Xvs
+
+
+def _mean_curve(curves: list[list[dict]]) -> list[dict]:
+    """Per epoch, the validation loss and accuracy averaged over the folds, for the epochs every
+    fold ran (each stops on its own; a mean over the folds still running would step at every
+    stop and follow only the folds still improving): the learning curve of the folds."""
+    return [{"epoch": e + 1, **{k: float(np.mean([c[e][k] for c in curves]))
+                                for k in ("val_loss", "val_accuracy")}}
+            for e in range(min(len(c) for c in curves))]
+
+
+def train_cross_validated(X, y, folds: int = CV_FOLDS, *, monitor: str | None = None, **options) -> Model:
+    """:func:`cross_validate`, then one model trained on all rows for the chosen epochs."""
+    if options.get("hidden_sizes", "auto") == "auto":
+        # one width for the folds and the final model, from all rows: a fold's encoding may
+        # have a column fewer, and its own "auto" width would then be another architecture
+        options["hidden_sizes"] = [auto_width(encoded_width(X, options))]
+    fold_options = {k: v for k, v in options.items() if k != "callbacks"}
+    chosen = cross_validate(X, y, folds, monitor=monitor, **{**fold_options, "diagnostics": False})
+    final = train_once(X, y, **{**options, "validation_fraction": 0.0, "patience": None,
+                                "epochs": chosen["epochs"]})
+    final.record["selection"] = chosen
+    return final
