@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -251,6 +249,7 @@ def cmd_evaluate(args) -> int:
 def cmd_predict(args) -> int:
     from ..model.files import load_model
     from .paths import predict_output
+    from .predictions import prediction_header, prediction_rows, write_predictions
 
     out_path = predict_output(args)  # checked before any work; None: standard output
     model = load_model(args.model)
@@ -266,34 +265,10 @@ def cmd_predict(args) -> int:
     else:
         X, _, _ = _model_data(args, model)
     proba = model.predict_proba(X)
-    labels = model.classes[np.argmax(proba, axis=1)].tolist()
-    header = ids + ["prediction"] + ([f"proba_{c}" for c in model.classes] if args.proba else [])
-    # 6 significant digits: finer than any decision needs, and rows stay readable
-    cells = [[float(f"{p:.6g}") for p in row] for row in proba.tolist()] if args.proba else None
-    id_values = [X[c].tolist() for c in ids]
-    rows = ([*(v[i] for v in id_values), lab, *(cells[i] if cells else [])]
-            for i, lab in enumerate(labels))
-    if out_path is None:
-        _write_csv(sys.stdout, header, rows)
-    else:
-        _write_csv_atomic(out_path, header, rows)
-    if not args.quiet:
-        echo(f"wrote {len(labels)} predictions to {'standard output' if out_path is None else args.out}"
-             + (f" (with {', '.join(ids)} from the input)" if ids else ""), file=sys.stderr)
+    rows = prediction_rows(model, proba, args.proba, [X[c].tolist() for c in ids])
+    write_predictions(args, out_path, prediction_header(model, ids, args.proba), rows,
+                      lambda: len(proba), ids)
     return 0
-
-
-def _write_csv_atomic(path: Path, header, rows) -> None:
-    from ..atomic import atomic_writer
-
-    with atomic_writer(path, "w", newline="") as fh:
-        _write_csv(fh, header, rows)
-
-
-def _write_csv(fh, header, rows) -> None:
-    writer = csv.writer(fh)
-    writer.writerow(header)
-    writer.writerows(rows)
 
 
 def cmd_demo(args) -> int:

@@ -15,7 +15,7 @@ import signal
 import sys
 
 from .._version import __version__
-from . import commands
+from . import commands, stream_cmd
 from .info import cmd_info
 from .derive_cmd import add_parser as _derive_parser
 from .export_cmd import add_parsers as _export_parsers
@@ -101,9 +101,12 @@ def _train_parser(sub) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue from the newest checkpoint in --checkpoint-dir (same data and options; "
                         "the directory must exist)")
+    p.add_argument("--stream-buffer", type=int, default=None, metavar="ROWS",
+                   help="stream a Parquet --data file through a shuffle buffer of ROWS rows instead "
+                        "of loading it (numeric features; docs/distributed.md)")
     p.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress bar, one summary line")
-    p.set_defaults(func=commands.cmd_train)
+    p.set_defaults(func=stream_cmd.train_command)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--out", required=True, metavar="FILE", help="CSV to write (- for standard output)")
     pr.add_argument("--proba", action="store_true", help="also write one probability column per class")
     pr.add_argument("--quiet", action="store_true")
-    pr.set_defaults(func=commands.cmd_predict)
+    pr.set_defaults(func=stream_cmd.predict_command)  # a Parquet file is streamed
 
     info = sub.add_parser("info", help="architecture, parameter count and training record of a model")
     info.add_argument("model", metavar="MODEL")

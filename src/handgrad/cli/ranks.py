@@ -32,6 +32,9 @@ def join_ranks(args) -> None:
     if args.command != "train":
         raise InputError(f"only handgrad train runs over MPI ranks; run handgrad {args.command} "
                          "without mpiexec")
+    if getattr(args, "stream_buffer", None) is not None:
+        raise InputError("--stream-buffer does not run over MPI ranks yet (each rank would read the "
+                         "whole file); run it without mpiexec")
     if args.search:
         raise InputError("--search is not data-parallel yet (each rank's time budget would end at "
                          "another point); run it without mpiexec, then train the winner with it")

@@ -1,0 +1,53 @@
+"""predict's output: one CSV row per input row (ID cells, the predicted label, optionally one
+probability per class), written to a file atomically or to standard output; shared by the
+in-memory and the streaming ``predict``."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .terminal import echo
+
+
+def prediction_rows(model, proba, with_proba: bool, id_values=()):
+    """predict's CSV rows for probabilities ``proba`` (n, K): the ID cells (``id_values``, one
+    list per ID column), the label, and (``with_proba``) the probabilities."""
+    labels = model.classes[np.argmax(proba, axis=1)].tolist()
+    # 6 significant digits: finer than any decision needs, and rows stay readable
+    cells = [[float(f"{p:.6g}") for p in row] for row in proba.tolist()] if with_proba else None
+    return ([*(v[i] for v in id_values), lab, *(cells[i] if cells else [])]
+            for i, lab in enumerate(labels))
+
+
+def prediction_header(model, ids, with_proba: bool) -> list:
+    """The CSV header: the ID columns, ``prediction``, then ``proba_<class>`` per class."""
+    return list(ids) + ["prediction"] + ([f"proba_{c}" for c in model.classes] if with_proba else [])
+
+
+def write_predictions(args, out_path, header, rows, count, ids=()) -> None:
+    """Write predict's CSV (``rows`` may be produced while they are written: the streaming
+    predict) and say how many rows (``count()``, asked afterwards) went where."""
+    if out_path is None:
+        _write_csv(sys.stdout, header, rows)
+    else:
+        _write_csv_atomic(out_path, header, rows)
+    if not args.quiet:
+        echo(f"wrote {count()} predictions to {'standard output' if out_path is None else args.out}"
+             + (f" (with {', '.join(ids)} from the input)" if ids else ""), file=sys.stderr)
+
+
+def _write_csv_atomic(path: Path, header, rows) -> None:
+    from ..atomic import atomic_writer
+
+    with atomic_writer(path, "w", newline="") as fh:
+        _write_csv(fh, header, rows)
+
+
+def _write_csv(fh, header, rows) -> None:
+    writer = csv.writer(fh)
+    writer.writerow(header)
+    writer.writerows(rows)
