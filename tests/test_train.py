@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 
@@ -175,6 +177,55 @@ def test_small_networks_train_on_one_blas_thread(problem):
         callbacks=[lambda rec, net: seen.append(sorted(i["num_threads"] for i in threadpool_info()
                                                          if i["user_api"] == "blas"))])
     assert seen[-1] == sorted(before)  # None leaves BLAS alone, and the limit was undone
+
+
+def test_large_products_leave_the_cores_other_processes_use(monkeypatch):
+    """Under "auto", a large problem trains on the BLAS default threads less the cores other
+    processes are running on (bench/results/busy_machine.md: 2 threads beside a busy process
+    were 3-4.5x slower), looked at again between steps, and the default is restored after."""
+    from threadpoolctl import threadpool_info
+
+    from handgrad.fast import threads
+
+    blas = lambda: [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    default = max(blas())
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if default < 2 or cores < 2:
+        pytest.skip("one BLAS thread or one core: nothing to give up")
+    busy = iter([cores - 1] + [0] * 10_000)  # all other cores busy at the start, then free
+    monkeypatch.setattr(threads, "others_running", lambda: next(busy))
+    monkeypatch.setattr(threads, "RECHECK", 0.0)
+    seen = []
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(1024, 128)), rng.integers(0, 3, 1024)
+    fit(hg.MLP([128, 256, 3], seed=0), X, y, epochs=2, batch_size=256,  # 256·128·256 ≥ SMALL_GEMM
+        callbacks=[lambda rec, net: seen.append(max(blas()))])
+    assert seen == [default, default]  # looked again at the first step, and went back up
+    assert max(blas()) == default
+    first = []
+    monkeypatch.setattr(threads, "RECHECK", 1e9)
+    monkeypatch.setattr(threads, "others_running", lambda: cores - 1)
+    fit(hg.MLP([128, 256, 3], seed=0), X, y, epochs=1, batch_size=256,
+        callbacks=[lambda rec, net: first.append(max(blas()))])
+    assert first == [1] and max(blas()) == default
+
+
+def test_a_spinning_process_is_seen_running():
+    import subprocess
+    import sys
+    import time
+
+    from handgrad.fast.threads import others_running
+
+    if others_running() is None:
+        pytest.skip("no /proc/loadavg here")
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)
+        assert max(others_running() for _ in range(20)) >= 1
+    finally:
+        spinner.kill()
+        spinner.wait()
 
 
 def test_dead_relu_fraction_counts_units_silent_on_every_training_row(problem):

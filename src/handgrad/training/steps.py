@@ -19,6 +19,7 @@ import numpy as np
 
 from ..fast.kernels import flush_subnormals
 from ..fast.memory import aligned_empty
+from ..fast.threads import poll as poll_threads
 from .diagnostics import DeadUnits, epoch_diagnostics, frobenius, notify
 
 Array = np.ndarray
@@ -141,6 +142,7 @@ class EpochRunner:
                 opt.step(net.flat, net.flat_grad)
             if FLUSH_EVERY and ((b + 1) % FLUSH_EVERY == 0 or last):
                 self.flush()
+            poll_threads()
             if self.callbacks:
                 notify(self.callbacks, "on_batch_end", epoch, b, n_batches, result.loss)
             if should_stop is not None and b + 1 < n_batches and (should_stop() if dp is None else stop_all):
