@@ -128,7 +128,8 @@ def test_a_diverging_model_stops_alone_with_its_last_good_weights():
     kw = dict(epochs=5, batch_size=32, optimizer="sgd", momentum=0.0)
     together, alone = _nets(configs), _nets(configs)
     hs = fit_many(together, X, y, lr=[c["lr"] for c in configs], seed=0, **kw)
-    assert hs[1].stop_reason.startswith("diverged in epoch")
+    assert hs[1].stop_reason.startswith("diverged in epoch") and hs[1].diverged_in == 1
+    assert hs[1].to_dict()["diverged_in"] == 1
     assert np.all(np.isfinite(together[1].flat))
     with pytest.raises(hg.TrainingDivergedError):
         hg.fit(alone[1], X, y, lr=1e30, seed=0, diagnostics=False, **kw)
@@ -145,28 +146,126 @@ def test_a_diverging_model_stops_alone_with_its_last_good_weights():
     (lambda X, y: fit_many([], X, y), "at least one"),
     (lambda X, y: fit_many([hg.MLP([7, 8, 3])] * 2, [X, X], y), "y as one label array per network"),
     (lambda X, y: fit_many([hg.MLP([7, 8, 3])], X, y, monitor="val_accuracy"), "needs a validation set"),
+    (lambda X, y: fit_many([hg.MLP([7, 8, 3]), hg.MLP([7, 8, 3], output="logistic")], X, y), "logistic"),
+    (lambda X, y: fit_many([hg.MLP([7, 8, 3])] * 2, X, y, seed=np.random.default_rng(0)), "integer seeds"),
+    (lambda X, y: fit_many([hg.MLP([7, 8, 3])], X, y, optimizer=hg.training.optim.Adam()), "optimizer by name"),
 ])
 def test_bad_arguments_are_refused_in_one_line(call, message):
     X, y = _data()
-    with pytest.raises(InputError, match=message):
+    with pytest.raises(InputError, match=message) as err:
         call(X, y)
+    assert "\n" not in str(err.value)
+
+
+def test_shared_data_is_converted_once_and_per_network_weights_work_with_it():
+    """A float64 X for float32 networks is converted once (the members share it), and
+    sample_weight may be one array per network while X is shared."""
+    from handgrad.training.many_args import prepare_members
+
+    X, y = _data()
+    rng = np.random.default_rng(3)
+    ws = [rng.uniform(0.5, 2, X.shape[0]) for _ in CONFIGS]
+    nets = _nets(CONFIGS, dtype="float32")
+    members, _, _ = prepare_members(
+        nets, X, y, X_val=None, y_val=None, validation_fraction=0.0, sample_weight=ws,
+        class_weight=None, epochs=3, batch_size=32, optimizer="adam", lr=1e-2, schedule="constant",
+        momentum=0.9, nesterov=False, weight_decay=0.0, patience=None, min_delta=0.0,
+        restore_best=True, seed=0, monitor=None)
+    assert all(m.X is members[0].X for m in members) and members[0].X.dtype == np.float32
+    kw = dict(epochs=3, batch_size=32, lr=1e-2, seed=0)
+    together, alone = _nets(CONFIGS), _nets(CONFIGS)
+    hs = fit_many(together, X, y, sample_weight=ws, **kw)
+    ha = [hg.fit(n, X, y, sample_weight=w, diagnostics=False, **kw) for n, w in zip(alone, ws)]
+    _assert_same(together, alone, hs, ha)
+
+
+def _same_history(ha, hb, exact):
+    for a, b in zip(ha.epochs, hb.epochs):
+        a, b = {k: v for k, v in a.items() if k != "time"}, {k: v for k, v in b.items() if k != "time"}
+        if exact:
+            assert a == b
+        else:
+            assert a.keys() == b.keys() and all(
+                (a[k] is None and b[k] is None) or abs(a[k] - b[k]) <= RTOL * max(1.0, abs(b[k])) for k in a)
+    assert len(ha) == len(hb) and ha.best_epoch == hb.best_epoch and ha.stop_reason == hb.stop_reason
 
 
 def test_split_over_worker_processes_gives_the_same_bits():
-    """workers=2 trains half the models in a forked process: every model's arithmetic is
-    independent of the others in its stack, so the results are bit-identical."""
+    """workers=2 trains every other model in a forked process: with every model's batch full
+    (n ≥ batch_size), each model's arithmetic does not depend on its stack-mates, so the
+    results are bit-identical."""
     X, y = _data(320)
     configs = [dict(seed=s, l2=1e-3 * (s % 3)) for s in range(5)]
-    kw = dict(epochs=15, batch_size=32, validation_fraction=0.25, patience=3,
-              lr=[1e-2, 3e-3, 2e-2, 5e-3, 1e-3], seed=[0, 1, 2, 3, 4])
+    kw = dict(epochs=40, batch_size=32, validation_fraction=0.25, patience=2,
+              lr=[5e-2, 3e-3, 2e-2, 1e-1, 1e-3], seed=[0, 1, 2, 3, 4])
     one, two = _nets(configs), _nets(configs)
     h1 = fit_many(one, X, y, workers=1, **kw)
     h2 = fit_many(two, X, y, workers=2, **kw)
+    assert len({len(h) for h in h1}) > 1  # they stopped at different epochs
     for a, b, ha, hb in zip(one, two, h1, h2):
         assert np.array_equal(a.flat, b.flat)
-        assert ha.to_dict()["epochs"] == hb.to_dict()["epochs"] or \
-            [e["val_loss"] for e in ha.epochs] == [e["val_loss"] for e in hb.epochs]
-        assert ha.best_epoch == hb.best_epoch and ha.stop_reason == hb.stop_reason
+        _same_history(ha, hb, exact=True)
+
+
+def test_split_of_models_with_fewer_rows_than_a_batch_agrees_to_rounding():
+    """Models of 20 and 21 rows (batch 32): the stack pads each step to its widest batch, so a
+    split changes the padding; each model still divides by its own rows."""
+    X, y = _data(400)
+    cuts = [(0, 20), (20, 41), (41, 200), (200, 390)]
+    Xs, ys = [X[a:b] for a, b in cuts], [y[a:b] for a, b in cuts]
+    configs = [dict(seed=s, l2=1e-3) for s in range(4)]
+    kw = dict(epochs=8, batch_size=32, lr=1e-2, seed=0)
+    one, two, alone = _nets(configs), _nets(configs), _nets(configs)
+    h1 = fit_many(one, Xs, ys, workers=1, **kw)
+    h2 = fit_many(two, Xs, ys, workers=2, **kw)
+    ha = [hg.fit(n, a, b, diagnostics=False, **kw) for n, a, b in zip(alone, Xs, ys)]
+    for a, b, c, x1, x2, x3 in zip(one, two, alone, h1, h2, ha):
+        for u in (a, b):
+            assert np.abs(u.flat - c.flat).max() <= RTOL * np.abs(c.flat).max()
+        _same_history(x1, x3, exact=False)
+        _same_history(x2, x3, exact=False)
+
+
+def test_a_worker_that_dies_is_one_clear_error_and_leaves_no_process(monkeypatch):
+    import os
+    import signal
+
+    from handgrad.training import many
+
+    parent, real = os.getpid(), many._Group.run
+
+    def run(self, *args):
+        if os.getpid() != parent:  # the forked worker dies as if killed by the OOM killer
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(self, *args)
+
+    monkeypatch.setattr(many._Group, "run", run)
+    X, y = _data()
+    with pytest.raises(ChildProcessError, match="worker process training 2 of the models ended "
+                                                "without a result") as err:
+        fit_many(_nets(CONFIGS), X, y, epochs=2, workers=2)
+    assert "\n" not in str(err.value)
+
+
+def _fit_in_pool(_):
+    X, y = _data()
+    nets = _nets(CONFIGS)
+    fit_many(nets, X, y, epochs=3, workers=2)
+    return [n.flat for n in nets]
+
+
+def test_inside_a_pool_worker_the_models_train_in_that_process():
+    """A multiprocessing Pool's workers are daemons, which may not have children: workers
+    falls back to 1 there instead of failing."""
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        pooled = pool.map(_fit_in_pool, [0])[0]
+    X, y = _data()
+    here = _nets(CONFIGS)
+    fit_many(here, X, y, epochs=3, workers=1)
+    for a, b in zip(pooled, here):
+        assert np.array_equal(a, b.flat)
 
 
 @pytest.mark.parametrize("workers", [0, -1, 1.5, "many", True])

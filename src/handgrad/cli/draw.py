@@ -29,6 +29,7 @@ class PlotWorker:
     waits for the files."""
 
     def __init__(self):
+        # in the trainer's process group: a Ctrl-C stops the helper and its drawing processes too
         self.proc = subprocess.Popen([sys.executable, "-m", "handgrad.cli.draw"], stdin=subprocess.PIPE,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
@@ -98,10 +99,16 @@ def main() -> int:
         read, write = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child draws one figure and leaves at once (no cleanup of the parent's)
-            os.close(read)
-            with os.fdopen(write, "w") as err:
-                code = _draw(plots, [job], err)
-            os._exit(code)
+            code = 2
+            try:
+                os.close(read)
+                with os.fdopen(write, "w") as err:
+                    try:
+                        code = _draw(plots, [job], err)
+                    except BaseException as exc:  # noqa: BLE001 - one line for the trainer
+                        print(f"drawing {job[0]} failed: {type(exc).__name__}: {exc}", file=err)
+            finally:
+                os._exit(code)
         os.close(write)
         children.append((pid, read))
     failures = []
@@ -109,8 +116,9 @@ def main() -> int:
         with os.fdopen(read) as err:
             message = err.read().strip()
         _, status = os.waitpid(pid, 0)
-        if status:
-            failures.append(message or f"drawing a plot failed (status {status})")
+        code = os.waitstatus_to_exitcode(status)
+        if code:
+            failures.append(message.splitlines()[-1] if message else f"drawing a plot failed (exit {code})")
     if failures:
         print(failures[0], file=sys.stderr)
         return 2

@@ -3,7 +3,7 @@ training step for all of them with batched products (``matmul`` over the model a
 their optimizers' updates as whole-stack operations.
 
 The equations are those of :mod:`handgrad.core.backprop` with an index k in front — each
-model's slice is computed exactly as the model alone would compute it (derivations.md §1–§5):
+model's slice computed as the model alone computes it, to rounding (derivations.md §1–§5):
 
     Z_l[k] = A_{l-1}[k] W_l[k] + b_l[k]             (K, m, n_{l-1})(K, n_{l-1}, n_l) → (K, m, n_l)
     A_l[k] = f(Z_l[k])                             elementwise, the core activation's own f
@@ -16,10 +16,10 @@ Why: on small tables a step of one small network costs tens of microseconds of P
 numpy call overhead around microseconds of arithmetic; K networks in one step pay that
 overhead once. tests/test_fit_many.py holds every model equal to training it alone.
 
-Rows per model: a step takes m_k ≤ M rows for model k, padded to M with rows of weight 0;
-the real rows' weights are scaled by M/m_k, so that the mean over M is model k's mean over
-its m_k rows. A model with m_k = 0 (its epoch has fewer batches) computes zeros and is left
-out of the optimizer's step.
+Rows per model: a step takes m_k ≤ M rows for model k, padded to M with rows of weight 0,
+and divides by its own m_k, so that the sums over M rows are model k's sums over its m_k. A
+model with m_k = 0 (its epoch has fewer batches) computes zeros and is left out of the
+optimizer's step.
 """
 
 from __future__ import annotations
@@ -111,13 +111,13 @@ class Stack:
             total += _rowdot(W, W)
         return self.lam.astype(np.float64) * total
 
-    def step(self, X: Array, y: Array, w: Array | None, real: Array | None = None
+    def step(self, X: Array, y: Array, w: Array | None, rows: Array | None = None
              ) -> tuple[Array, Array, Array]:
         """One forward and backward pass of every model on its batch: ``X`` (K, capacity,
         n_0), integer labels ``y`` (K, capacity), weights ``w`` (K, capacity) or None (all
-        1), ``real`` (K, capacity) marking the rows that are not padding (None: all are).
-        Fills ``grad``; returns the per-model data loss (1/M)Σ w_i CE_i (M = capacity), L2
-        loss and rows predicted right, each (K,)."""
+        1), ``rows`` (K,): how many of each model's rows are its batch — the rest is padding,
+        which ``w`` must weight 0 — or None (all ``capacity``). Fills ``grad``; returns the
+        per-model data loss (1/m_k)Σ w_i CE_i, L2 loss and rows predicted right, each (K,)."""
         l2 = self.l2_losses()
         M = self.capacity
         Z, inputs, pre = forward(self, X, self.ws, keep=True)              # eq. 1.1–1.3
@@ -129,20 +129,24 @@ class Stack:
         at = _row_starts(K * M, C) + y.reshape(-1)                         # flat (i, y_i)
         t_y = T.reshape(-1)[at]
         hit = (t_y == 0).reshape(K, M)                                     # true class largest
-        if real is not None:
-            hit &= real
+        if rows is not None:
+            hit &= np.arange(M)[None, :] < rows[:, None]
         dZ2 = np.exp(T, out=T)
         s = row_sum(dZ2)
         per_sample = np.log(s[:, 0]) - t_y                                 # CE_i
+        # m: each model's own batch size, so that its arithmetic is what it is alone
+        m = M if rows is None else np.repeat(np.maximum(rows, 1), M).astype(self.dtype)
+        m_col = m if rows is None else m[:, None]
+        m_k = M if rows is None else np.maximum(rows, 1)
         if w is None:
-            dZ2 *= 1 / (M * s)                                             # P/m
-            dZ2.reshape(-1)[at] -= 1 / M                                   # (P − Y)/m
-            data = per_sample.reshape(K, M).sum(axis=1, dtype=np.float64) / M
+            dZ2 *= 1 / (m_col * s)                                         # P/m
+            dZ2.reshape(-1)[at] -= 1 / m                                   # (P − Y)/m
+            data = per_sample.reshape(K, M).sum(axis=1, dtype=np.float64) / m_k
         else:
             w1 = w.reshape(-1)
-            dZ2 *= w1[:, None] / (M * s)
-            dZ2.reshape(-1)[at] -= w1 / M                                  # w·(P − Y)/m
-            data = (per_sample * w1).reshape(K, M).sum(axis=1, dtype=np.float64) / M
+            dZ2 *= w1[:, None] / (m_col * s)
+            dZ2.reshape(-1)[at] -= w1 / m                                  # w·(P − Y)/m
+            data = (per_sample * w1).reshape(K, M).sum(axis=1, dtype=np.float64) / m_k
         dZ = dZ2.reshape(K, M, C)
         for l in range(self.n_layers - 1, -1, -1):
             W = self.weights[l]

@@ -60,13 +60,14 @@ class _Watched:
         info = [i for i in _blas_controller().info() if i.get("user_api") == "blas"]
         self.default = max((i.get("num_threads") or 1 for i in info), default=1)
         self.current, self.limiter, self.next_check = self.default, None, 0.0
+        self.outer = _ACTIVE[0]  # a training inside another's callback: the outer one's back after
         if self.default > 1:
             self.adjust()
             _ACTIVE[0] = self
         return self
 
     def __exit__(self, *exc):
-        _ACTIVE[0] = None
+        _ACTIVE[0] = self.outer
         if self.limiter is not None:
             self.limiter.restore_original_limits()
         return False
@@ -76,8 +77,10 @@ class _Watched:
         others = others_running()
         if others is None:
             return
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        want = max(1, min(self.default, cores - others))
+        # others run anywhere on the machine; this process only on its own CPUs
+        machine = os.cpu_count() or 1
+        mine = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else machine
+        want = max(1, min(self.default, mine, machine - others))
         if want != self.current:
             limiter = _blas_controller().limit(limits=want, user_api="blas")
             self.limiter = self.limiter or limiter  # the first one restores the defaults

@@ -44,6 +44,8 @@ class History:
     def to_dict(self) -> dict:
         out = {"epochs": self.epochs, "best_epoch": self.best_epoch,
                "stop_reason": self.stop_reason, "monitor": self.monitor}
+        if self.diverged_in is not None:
+            out["diverged_in"] = self.diverged_in
         if self.data_parallel is not None:
             out["data_parallel"] = self.data_parallel
         return out

@@ -11,62 +11,20 @@ diverges is stopped with its last good weights and says so, without stopping the
 
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
 
-from ..errors import InputError
 from ..fast.kernels import flush_subnormals
 from ..fast.stacked import Stack, StackedOptimizer, batch_rows, finite_rows
 from ..fast.threads import limit_blas_threads
-from ..validation import check_count, check_positive, check_seed, check_weight_values
-from .evaluation import MONITORS, validation_record
+from .evaluation import validation_record
 from .history import History
-from .loop import _optimizer_options
+from .many_args import _Member, prepare_members
 from .many_workers import resolve_workers, run_split
-from .optim import make_optimizer
-from .schedules import make_schedule
-from .splits import class_weights_for, holdout_split
 from .steps import FLUSH_EVERY
-from .stopping import EarlyStopping
 
 Array = np.ndarray
-
-
-class _Member(EarlyStopping):
-    """One model of the group: its data, position in the stack, schedule and stopping state."""
-
-    def __init__(self, net, X, y, w, X_val, y_val, seed, sched, monitor, patience, min_delta,
-                 restore_best, batch_size):
-        self.net, self.X, self.y, self.w, self.X_val, self.y_val = net, X, y, w, X_val, y_val
-        self.rng = np.random.default_rng(seed)
-        self.sched, self.patience, self.min_delta, self.restore_best = sched, patience, min_delta, restore_best
-        self.history = History(monitor=monitor or ("val_loss" if X_val is not None else "train_loss"))
-        self.sign = -1.0 if MONITORS[self.history.monitor] else 1.0
-        self.best, self.best_flat, self.wait = math.inf, None, 0
-        self.batch_size = min(batch_size, X.shape[0])
-        self.n = X.shape[0]
-        self.n_batches = -(-self.n // self.batch_size)
-        self.offset = 0  # where its rows start in the group's stacked rows
-
-
-def _per_model(value, k: int, ndim: int) -> list | None:
-    """``value`` as a list of k per-model entries when it is a list/tuple of k arrays of
-    ``ndim`` dimensions (per-model data); None when it is one shared value."""
-    if isinstance(value, (list, tuple)) and len(value) == k and k and all(
-            v is not None and np.ndim(v) == ndim for v in value):
-        return list(value)
-    return None
-
-
-def _each(value, k: int, name: str) -> list:
-    """A scalar for every model, or a sequence of k (one per model)."""
-    if isinstance(value, (list, tuple, np.ndarray)):
-        if len(value) != k:
-            raise InputError(f"{name} has {len(value)} entries for {k} networks; give one value or one per network")
-        return list(value)
-    return [value] * k
 
 
 def fit_many(nets, X, y, *, X_val=None, y_val=None, validation_fraction: float = 0.0,
@@ -83,80 +41,28 @@ def fit_many(nets, X, y, *, X_val=None, y_val=None, validation_fraction: float =
     the validation split) are one value or one per network. ``X``, ``y``, ``X_val``, ``y_val``
     and ``sample_weight`` are shared, or per network as a list of one array per network (the
     folds of cross-validation). The other arguments are :func:`handgrad.fit`'s; each network's
-    weights and history equal what ``fit`` gives it alone with the same arguments, except that
-    no per-epoch diagnostics are recorded and callbacks and checkpoints are not taken.
-    ``workers``: processes to split the networks over (forked, one BLAS thread each; "auto":
-    one per core, at most one per two networks); the results do not depend on it.
+    weights and history equal what ``fit`` gives it alone with the same arguments (float64: to
+    rounding), except that no per-epoch diagnostics are recorded, callbacks and checkpoints
+    are not taken, and a network that diverges does not raise: it stops alone with the weights
+    from the start of that epoch, ``history.diverged_in`` set to the epoch and the stop reason
+    saying so, while the others go on. ``workers``: processes to split the networks over
+    (forked, one BLAS thread each; "auto": one per core, at most one per two networks; 1 in a
+    process that may not fork); the results do not depend on it beyond rounding.
     """
-    nets = list(nets)
-    if not nets:
-        raise InputError("fit_many needs at least one network")
-    first = nets[0]
-    shape = (first.sizes, [a.name for a in first.activations], first.dtype, first.output)
-    for net in nets[1:]:
-        other = (net.sizes, [a.name for a in net.activations], net.dtype, net.output)
-        if other != shape:
-            raise InputError(f"fit_many trains networks of one shape together; {other[0]} "
-                             f"{other[1]} {other[2]} differs from {shape[0]} {shape[1]} {shape[2]}: "
-                             "group the networks by shape, or call fit for each")
-    if first.output != "softmax":
-        raise InputError(f"fit_many trains softmax classifiers; this network's output is "
-                         f"{first.output!r}: call fit for each network")
-    K = len(nets)
-    epochs = check_count(epochs, "epochs")
-    batch_size = check_count(batch_size, "batch_size")
-    if patience is not None:
-        patience = check_count(patience, "patience")
-    min_delta = check_positive(min_delta, "min_delta", allow_zero=True)
-    validation_fraction = check_positive(validation_fraction or 0.0, "validation_fraction", allow_zero=True)
-    lrs, seeds = _each(lr, K, "lr"), [check_seed(s) for s in _each(seed, K, "seed")]
-    if monitor is not None and monitor not in MONITORS:
-        raise InputError(f"monitor must be one of {', '.join(MONITORS)}, got {monitor!r}")
-    Xs = _per_model(X, K, 2)
-    ys = _per_model(y, K, 1) if Xs is not None else None
-    if Xs is not None and ys is None:
-        raise InputError("X is one array per network; give y as one label array per network too")
-    Xvs = _per_model(X_val, K, 2)
-    yvs = _per_model(y_val, K, 1) if Xvs is not None else None
-    ws = _per_model(sample_weight, K, 1) if Xs is not None else None
-
-    members, opts = [], []
-    for k, net in enumerate(nets):
-        Xk = net.check_X(Xs[k] if Xs is not None else X)
-        yk = net.check_y(ys[k] if ys is not None else y, Xk.shape[0])
-        if yk.ndim != 1:
-            raise InputError("fit_many takes integer class labels; for probability rows as "
-                             "targets call fit for each network")
-        wk = net.check_sample_weight(ws[k] if ws is not None else sample_weight, Xk.shape[0])
-        if class_weight is not None:
-            cw = class_weights_for(yk, net.n_classes, class_weight).astype(net.dtype)
-            wk = cw[yk] if wk is None else wk * cw[yk]
-            check_weight_values(wk, "sample_weight × class_weight")
-        Xv = yv = None
-        if X_val is not None or y_val is not None:
-            if X_val is None or y_val is None:
-                raise InputError("give both X_val and y_val, or neither")
-            if validation_fraction:
-                raise InputError("give either X_val/y_val or validation_fraction, not both")
-            Xv = net.check_X(Xvs[k] if Xvs is not None else X_val)
-            yv = net.check_y(yvs[k] if yvs is not None else y_val, Xv.shape[0])
-        elif validation_fraction:
-            keep, held = holdout_split(yk, float(validation_fraction), seeds[k])
-            Xk, yk, Xv, yv = Xk[keep], yk[keep], Xk[held], yk[held]
-            wk = None if wk is None else wk[keep]
-        if monitor not in (None, "train_loss") and Xv is None:
-            raise InputError(f"monitor={monitor!r} needs a validation set (X_val/y_val or validation_fraction)")
-        opt = make_optimizer(optimizer, lrs[k], **_optimizer_options(optimizer, momentum, nesterov, weight_decay))
-        sched = make_schedule(schedule, lrs[k], epochs)
-        members.append(_Member(net, Xk, yk, wk, Xv, yv, seeds[k], sched, monitor, patience,
-                               min_delta, restore_best, batch_size))
-        opts.append(opt)
+    members, opts, epochs = prepare_members(
+        nets, X, y, X_val=X_val, y_val=y_val, validation_fraction=validation_fraction,
+        sample_weight=sample_weight, class_weight=class_weight, epochs=epochs,
+        batch_size=batch_size, optimizer=optimizer, lr=lr, schedule=schedule, momentum=momentum,
+        nesterov=nesterov, weight_decay=weight_decay, patience=patience, min_delta=min_delta,
+        restore_best=restore_best, seed=seed, monitor=monitor)
+    K, first = len(members), members[0].net
     workers = resolve_workers(workers, K)
 
     def train(indices):
         _Group([members[i] for i in indices], [opts[i] for i in indices]).run(epochs, shuffle)
 
-    with limit_blas_threads(first, batch_size * K, blas_threads if workers == 1 else 1):
+    # the products are K separate ones of one model's batch: their size decides, not K times it
+    with limit_blas_threads(first, members[0].batch_size, blas_threads if workers == 1 else 1):
         if workers == 1:
             train(range(K))
         else:
@@ -231,18 +137,19 @@ class _Group:
         M = stack.capacity
         rows, counts_per_step = batch_rows(orders, [m.batch_size for m in group], [m.offset for m in group], M)
         n_steps = counts_per_step.shape[0]
-        lasts = {m.n_batches - 1 for m in group}
+        lasts: dict = {}  # step -> the models whose epoch ends there
+        for j, m in enumerate(group):
+            lasts.setdefault(m.n_batches - 1, []).append(j)
         failed = np.zeros(K, dtype=bool)
         for b in range(n_steps):
             idx = rows[:, b * M:(b + 1) * M]
             counts = counts_per_step[b]
             padded = bool((counts < M).any())
-            real = (np.arange(M)[None, :] < counts[:, None]) if padded else None
             w = self._weights(idx, group)
-            if padded:  # the mean over M rows becomes each model's mean over its own rows
-                scale = np.where(counts > 0, M / np.maximum(counts, 1), 0.0)[:, None] * real
-                w = scale.astype(dtype) if w is None else w * scale.astype(dtype)
-            data, l2, hits = stack.step(self.X[idx], self.y[idx], w, real)
+            if padded:  # padding rows weigh 0; each model divides by its own rows
+                real = (np.arange(M)[None, :] < counts[:, None]).astype(dtype)
+                w = real if w is None else w * real
+            data, l2, hits = stack.step(self.X[idx], self.y[idx], w, counts if padded else None)
             bad = ~np.isfinite(data + l2)
             failed |= bad & (counts > 0)
             steps = np.flatnonzero((counts > 0) & ~failed)
@@ -254,9 +161,11 @@ class _Group:
             sums[:, 1] += l2 * counts
             sums[:, 2] += hits
             if FLUSH_EVERY and ((b + 1) % FLUSH_EVERY == 0 or b in lasts):
-                flush_subnormals(stack.flat)
-                for buf in opt.state_buffers():
-                    flush_subnormals(buf)
+                # as fit flushes: every few steps, and at each model's own last batch
+                every = (b + 1) % FLUSH_EVERY == 0
+                for buf in (stack.flat, *opt.state_buffers()):
+                    for row in ([buf] if every else [buf[j] for j in lasts[b]]):  # views
+                        flush_subnormals(row)
         failed |= ~finite_rows(stack.flat)
         val_logits = None if self.X_val is None else stack.logits(self.X_val)
         elapsed = time.perf_counter() - t0

@@ -1,0 +1,150 @@
+"""The arguments of :func:`handgrad.fit_many`, checked and turned into one member per network:
+its data (validated once where shared), optimizer, schedule and early-stopping state.
+
+``X``, ``y``, ``X_val``, ``y_val`` and ``sample_weight`` are shared, or one array per network as
+a list (the folds of cross-validation); ``lr`` and ``seed`` one value or one per network. Every
+check and split is :func:`handgrad.fit`'s, so that each member starts where ``fit`` would.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import InputError
+from ..validation import check_count, check_memory, check_positive, check_seed, check_weight_values
+from .evaluation import MONITORS
+from .history import History
+from .loop import _optimizer_options, _state_arrays
+from .optim import make_optimizer
+from .schedules import make_schedule
+from .splits import class_weights_for, holdout_split
+from .stopping import EarlyStopping
+
+
+class _Member(EarlyStopping):
+    """One model of the group: its data, position in the stack, schedule and stopping state."""
+
+    def __init__(self, net, X, y, w, X_val, y_val, seed, sched, monitor, patience, min_delta,
+                 restore_best, batch_size):
+        self.net, self.X, self.y, self.w, self.X_val, self.y_val = net, X, y, w, X_val, y_val
+        self.rng = np.random.default_rng(seed)
+        self.sched, self.patience, self.min_delta, self.restore_best = sched, patience, min_delta, restore_best
+        self.history = History(monitor=monitor or ("val_loss" if X_val is not None else "train_loss"))
+        self.sign = -1.0 if MONITORS[self.history.monitor] else 1.0
+        self.best, self.best_flat, self.wait = math.inf, None, 0
+        self.batch_size = min(batch_size, X.shape[0])
+        self.n = X.shape[0]
+        self.n_batches = -(-self.n // self.batch_size)
+        self.offset = 0  # where its rows start in the group's stacked rows
+
+
+def _per_model(value, k: int, ndim: int) -> list | None:
+    """``value`` as a list of k per-model entries when it is a list/tuple of k arrays of
+    ``ndim`` dimensions (per-model data); None when it is one shared value."""
+    if isinstance(value, (list, tuple)) and len(value) == k and k and all(
+            v is not None and np.ndim(v) == ndim for v in value):
+        return list(value)
+    return None
+
+
+def _each(value, k: int, name: str) -> list:
+    """A scalar for every model, or a sequence of k (one per model)."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        if len(value) != k:
+            raise InputError(f"{name} has {len(value)} entries for {k} networks; give one value or one per network")
+        return list(value)
+    return [value] * k
+
+
+def prepare_members(nets, X, y, *, X_val, y_val, validation_fraction, sample_weight,
+                    class_weight, epochs, batch_size, optimizer, lr, schedule, momentum, nesterov,
+                    weight_decay, patience, min_delta, restore_best, seed, monitor):
+    """(members, optimizers, epochs) for :func:`~handgrad.training.many.fit_many`; refuses what it
+    cannot train (other shapes, other outputs, probability targets, optimizer or schedule
+    objects, Generator seeds) in one line."""
+    nets = list(nets)
+    if not nets:
+        raise InputError("fit_many needs at least one network")
+    first = nets[0]
+    shape = (first.sizes, [a.name for a in first.activations], first.dtype, first.output)
+    for net in nets[1:]:
+        other = (net.sizes, [a.name for a in net.activations], net.dtype, net.output)
+        if other != shape:
+            describe = lambda s: f"{s[0]} {'/'.join(s[1])} {s[2]} {s[3]}"  # noqa: E731
+            raise InputError(f"fit_many trains networks of one shape together; {describe(other)} "
+                             f"differs from {describe(shape)}: group the networks by shape, or "
+                             "call fit for each")
+    if first.output != "softmax":
+        raise InputError(f"fit_many trains softmax classifiers; this network's output is "
+                         f"{first.output!r}: call fit for each network")
+    K = len(nets)
+    epochs = check_count(epochs, "epochs")
+    batch_size = check_count(batch_size, "batch_size")
+    if patience is not None:
+        patience = check_count(patience, "patience")
+    min_delta = check_positive(min_delta, "min_delta", allow_zero=True)
+    validation_fraction = check_positive(validation_fraction or 0.0, "validation_fraction", allow_zero=True)
+    for value, name, kind in ((optimizer, "optimizer", "sgd, nesterov, adam or adamw"),
+                              (schedule, "schedule", "constant, step, exponential, cosine or plateau")):
+        if not isinstance(value, str):
+            raise InputError(f"fit_many takes the {name} by name ({kind}), with its settings as "
+                             f"arguments; got {type(value).__name__} (fit takes such objects)")
+    lrs = _each(lr, K, "lr")
+    seeds = _each(seed, K, "seed")
+    if any(isinstance(s, np.random.Generator) for s in seeds):
+        raise InputError("fit_many takes integer seeds (one, or one per network): one Generator "
+                         "shared by the networks would interleave their shuffles")
+    seeds = [check_seed(s) for s in seeds]
+    if monitor is not None and monitor not in MONITORS:
+        raise InputError(f"monitor must be one of {', '.join(MONITORS)}, got {monitor!r}")
+    Xs = _per_model(X, K, 2)
+    ys = _per_model(y, K, 1) if Xs is not None else None
+    if Xs is not None and ys is None:
+        raise InputError("X is one array per network; give y as one label array per network too")
+    Xvs = _per_model(X_val, K, 2)
+    yvs = _per_model(y_val, K, 1) if Xvs is not None else None
+    ws = _per_model(sample_weight, K, 1)
+    # shared data validated (and converted to the networks' dtype) once, not once per network
+    shared_X = first.check_X(X) if Xs is None else None
+    shared_y = first.check_y(y, shared_X.shape[0]) if Xs is None else None
+    shared_Xv = first.check_X(X_val) if X_val is not None and Xvs is None else None
+    shared_yv = (first.check_y(y_val, shared_Xv.shape[0]) if shared_Xv is not None and y_val is not None
+                 else None)
+    opt_options = _optimizer_options(optimizer, momentum, nesterov, weight_decay)
+    members, opts = [], []
+    for k, net in enumerate(nets):
+        Xk = net.check_X(Xs[k]) if Xs is not None else shared_X
+        yk = net.check_y(ys[k], Xk.shape[0]) if ys is not None else shared_y
+        if yk.ndim != 1:
+            raise InputError("fit_many takes integer class labels; for probability rows as "
+                             "targets call fit for each network")
+        wk = net.check_sample_weight(ws[k] if ws is not None else sample_weight, Xk.shape[0])
+        if class_weight is not None:
+            cw = class_weights_for(yk, net.n_classes, class_weight).astype(net.dtype)
+            wk = cw[yk] if wk is None else wk * cw[yk]
+            check_weight_values(wk, "sample_weight × class_weight")
+        Xv = yv = None
+        if X_val is not None or y_val is not None:
+            if X_val is None or y_val is None:
+                raise InputError("give both X_val and y_val, or neither")
+            if validation_fraction:
+                raise InputError("give either X_val/y_val or validation_fraction, not both")
+            Xv = net.check_X(Xvs[k]) if Xvs is not None else shared_Xv
+            yv = net.check_y(yvs[k], Xv.shape[0]) if yvs is not None else shared_yv
+        elif validation_fraction:
+            keep, held = holdout_split(yk, float(validation_fraction), seeds[k])
+            Xk, yk, Xv, yv = Xk[keep], yk[keep], Xk[held], yk[held]
+            wk = None if wk is None else wk[keep]
+            if wk is not None:
+                check_weight_values(wk, "sample_weight of the training part (after validation_fraction)")
+        if monitor not in (None, "train_loss") and Xv is None:
+            raise InputError(f"monitor={monitor!r} needs a validation set (X_val/y_val or validation_fraction)")
+        opts.append(make_optimizer(optimizer, lrs[k], **opt_options))
+        members.append(_Member(net, Xk, yk, wk, Xv, yv, seeds[k], make_schedule(schedule, lrs[k], epochs),
+                               monitor, patience, min_delta, restore_best, batch_size))
+    # refused before the stack's buffers are allocated, as fit refuses one network
+    check_memory(first.sizes, first.dtype.itemsize, batch_size * K,
+                 (2 + _state_arrays(opts[0])) * K, what=f"{K} networks")
+    return members, opts, epochs
