@@ -289,3 +289,23 @@ def test_importing_the_module_does_not_import_matplotlib():
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_a_plot_helper_that_hangs_is_stopped_at_the_time_limit(monkeypatch):
+    """PlotWorker.wait gives up after TIMEOUT seconds with one line, and stops the helper
+    (here a stand-in that never ends, writing nothing)."""
+    import subprocess
+    import sys
+    import time
+
+    from handgrad.cli.draw import PlotWorker
+    from handgrad.errors import InputError
+
+    worker = PlotWorker.__new__(PlotWorker)
+    worker.proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
+                                   stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    monkeypatch.setattr(PlotWorker, "TIMEOUT", 0.5)
+    t0 = time.monotonic()
+    with pytest.raises(InputError, match="drawing the plots took over .* minutes; rerun with --no-plot"):
+        worker.wait()
+    assert time.monotonic() - t0 < 10 and worker.proc.poll() is not None

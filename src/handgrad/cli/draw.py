@@ -26,7 +26,9 @@ _FUNCTIONS = ("plot_learning_curves", "plot_confusion_matrix", "plot_diagnostics
 
 class PlotWorker:
     """A helper process waiting for plots to draw: :meth:`submit` hands them over, :meth:`wait`
-    waits for the files."""
+    waits for the files (at most ``TIMEOUT`` seconds)."""
+
+    TIMEOUT = 600.0
 
     def __init__(self):
         # in the trainer's process group: a Ctrl-C stops the helper and its drawing processes too
@@ -44,12 +46,14 @@ class PlotWorker:
 
     def wait(self) -> None:
         """Wait until the PNGs are written; raise InputError with the reason if one failed."""
+        if self.proc.stdin is not None and self.proc.stdin.closed:
+            self.proc.stdin = None  # handed over by submit (communicate would flush it)
         try:
-            err = self.proc.stderr.read()
-            self.proc.wait(timeout=600)
+            _, err = self.proc.communicate(timeout=self.TIMEOUT)  # reads stderr and waits, within the limit
         except subprocess.TimeoutExpired:
             self.close()
-            raise InputError("drawing the plots took over 10 minutes; rerun with --no-plot") from None
+            raise InputError(f"drawing the plots took over {self.TIMEOUT / 60:g} minutes; rerun with "
+                             "--no-plot") from None
         if self.proc.returncode != 0:
             lines = err.decode(errors="replace").strip().splitlines()
             raise InputError(lines[-1] if lines else f"drawing the plots failed (exit {self.proc.returncode})")

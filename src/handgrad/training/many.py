@@ -18,6 +18,7 @@ import numpy as np
 from ..fast.kernels import flush_subnormals
 from ..fast.stacked import Stack, StackedOptimizer, batch_rows, finite_rows
 from ..fast.threads import limit_blas_threads
+from ..fast.threads import poll as poll_threads
 from .evaluation import validation_record
 from .history import History
 from .many_args import _Member, prepare_members
@@ -160,6 +161,7 @@ class _Group:
             sums[:, 0] += data * counts
             sums[:, 1] += l2 * counts
             sums[:, 2] += hits
+            poll_threads()  # under a watched BLAS thread count: the machine's load looked at again
             if FLUSH_EVERY and ((b + 1) % FLUSH_EVERY == 0 or b in lasts):
                 # as fit flushes: every few steps, and at each model's own last batch
                 every = (b + 1) % FLUSH_EVERY == 0
