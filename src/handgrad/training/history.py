@@ -5,6 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+def epoch_record(epoch: int, lr: float, data_sum: float, l2_sum: float, correct, n: int) -> dict:
+    """An epoch's entry of :attr:`History.epochs` from the row-weighted sums of its steps over
+    ``n`` training rows (``correct`` None for regression); validation values still None."""
+    return {"epoch": epoch + 1, "lr": lr, "train_loss": (data_sum + l2_sum) / n,
+            "train_data_loss": data_sum / n, "train_l2_loss": l2_sum / n,
+            "train_accuracy": None if correct is None else correct / n,
+            "val_loss": None, "val_accuracy": None}
+
+
+def divergence(epoch: int, what: str, lr: float) -> str:
+    """Why a run stopped in ``epoch`` (0-based) when its loss or weights went NaN/inf."""
+    return (f"diverged in epoch {epoch + 1}: {what}; try a smaller learning rate (now {lr:g}) — "
+            f"the weights from the start of epoch {epoch + 1} were kept")
+
+
 @dataclass
 class History:
     """What happened during :func:`fit`.

@@ -20,7 +20,7 @@ from ..fast.stacked import Stack, StackedOptimizer, batch_rows, finite_rows
 from ..fast.threads import limit_blas_threads
 from ..fast.threads import poll as poll_threads
 from .evaluation import validation_record
-from .history import History
+from .history import History, divergence, epoch_record
 from .many_args import _Member, prepare_members
 from .many_workers import resolve_workers, run_split
 from .steps import FLUSH_EVERY
@@ -88,14 +88,15 @@ class _Group:
                 m.offset = int(off)
             self.X = np.concatenate([m.X for m in members])
             self.y = np.concatenate([m.y for m in members])
-        self.w = None
+        # sample weights: one after another as the rows are, or — the rows shared — a (K, n)
+        # table indexed per model
+        self.w = self.w_per_model = None
         if any(m.w is not None for m in members):
-            self.w = np.concatenate([m.w if m.w is not None else np.ones(m.n, net.dtype)
-                                     for m in members]) if not shared else None
-            if shared:  # same rows, per-model weights: a (K, n) table indexed per model
-                self.w_per_model = np.stack([m.w if m.w is not None else np.ones(m.n, net.dtype)
-                                             for m in members])
-        self.shared = shared
+            ws = [m.w if m.w is not None else np.ones(m.n, net.dtype) for m in members]
+            if shared:
+                self.w_per_model = np.stack(ws)
+            else:
+                self.w = np.concatenate(ws)
         # the validation rows: one array for all (1, n, d), or each model's padded (K, n_max, d)
         self.X_val = None
         if members[0].X_val is not None:
@@ -116,7 +117,7 @@ class _Group:
                 break
             # a diverging model's overflow is detected and reported by _epoch itself
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                stopped = self._epoch(epoch, [self.members[i] for i in active], shuffle, epochs)
+                stopped = self._epoch(epoch, active, shuffle, epochs)
             if stopped:
                 keep = np.array([j for j, i in enumerate(active) if i not in stopped])
                 active = [active[j] for j in keep]
@@ -126,8 +127,10 @@ class _Group:
                     if self.X_val is not None and self.X_val.shape[0] > 1:
                         self.X_val = self.X_val[keep]
 
-    def _epoch(self, epoch: int, group: list[_Member], shuffle: bool, epochs: int) -> set:
+    def _epoch(self, epoch: int, active: list[int], shuffle: bool, epochs: int) -> set:
+        """One epoch of the members at ``active`` (in stack order); the members that stop."""
         t0 = time.perf_counter()
+        group = [self.members[i] for i in active]
         stack, opt, dtype = self.stack, self.opt, self.stack.dtype
         K = len(group)
         for j, m in enumerate(group):
@@ -146,7 +149,7 @@ class _Group:
             idx = rows[:, b * M:(b + 1) * M]
             counts = counts_per_step[b]
             padded = bool((counts < M).any())
-            w = self._weights(idx, group)
+            w = self._weights(idx, active)
             if padded:  # padding rows weigh 0; each model divides by its own rows
                 real = (np.arange(M)[None, :] < counts[:, None]).astype(dtype)
                 w = real if w is None else w * real
@@ -175,38 +178,27 @@ class _Group:
         for j, m in enumerate(group):
             if failed[j]:
                 m.net.flat[...] = start[j]
-                m.history.stop_reason = (f"diverged in epoch {epoch + 1}: the training loss or "
-                                         f"weights became NaN or inf; try a smaller learning rate "
-                                         f"(now {opt.lr[j]:g}) — the weights from the start of "
-                                         f"epoch {epoch + 1} were kept")
+                m.history.stop_reason = divergence(epoch, "the training loss or weights became NaN or inf",
+                                                   opt.lr[j])
                 m.history.diverged_in = epoch + 1
-                stopped.add(self.members.index(m))
+                stopped.add(active[j])
                 continue
             m.net.flat[...] = stack.flat[j]
-            n = m.n
-            record = {"epoch": epoch + 1, "lr": float(opt.lr[j]),
-                      "train_loss": (sums[j, 0] + sums[j, 1]) / n, "train_data_loss": sums[j, 0] / n,
-                      "train_l2_loss": sums[j, 1] / n, "train_accuracy": sums[j, 2] / n,
-                      "val_loss": None, "val_accuracy": None}
+            record = epoch_record(epoch, float(opt.lr[j]), sums[j, 0], sums[j, 1], sums[j, 2], m.n)
             if m.X_val is not None:
                 record.update(validation_record(m.net, m.X_val, m.y_val, logits=val_logits[j, :m.X_val.shape[0]]))
             record["time"] = elapsed
             m.history.epochs.append(record)
-            if m._early_stop(record):
-                m.history.stop_reason = (f"early stopping: no improvement of "
-                                         f"{m.history.monitor} for {m.patience} epochs")
-            elif epoch + 1 < epochs:
-                continue
-            if m.restore_best and m.patience is not None and m.best_flat is not None:
-                m.net.flat[...] = m.best_flat
-            stopped.add(self.members.index(m))
+            if m._early_stop(record) or epoch + 1 == epochs:
+                m._restore_best()
+                stopped.add(active[j])
         return stopped
 
-    def _weights(self, idx: Array, group: list[_Member]) -> Array | None:
-        """The batch's sample weights (K, M), or None when no model has any."""
-        if not any(m.w is not None for m in group):
-            return None
-        if not self.shared:
+    def _weights(self, idx: Array, active: list[int]) -> Array | None:
+        """The batch's sample weights (K, M) of the members at ``active``, or None when no
+        model has any."""
+        if self.w is not None:
             return self.w[idx]
-        rows = [self.members.index(m) for m in group]
-        return self.w_per_model[np.array(rows)[:, None], idx]
+        if self.w_per_model is not None:
+            return self.w_per_model[np.array(active)[:, None], idx]
+        return None

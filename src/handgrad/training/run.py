@@ -14,7 +14,7 @@ from ..errors import TrainingDivergedError, TrainingInterrupted
 from ..signals import STOP_SIGNALS, handled, interrupt
 from .diagnostics import notify
 from .evaluation import MONITORS, validation_record
-from .history import History
+from .history import History, divergence, epoch_record
 from .steps import EpochRunner, EpochSums
 from .stopping import EarlyStopping
 
@@ -111,10 +111,7 @@ class TrainingRun(EarlyStopping):
                 self.history.epochs.append(record)
                 early = self._early_stop(record)
                 by_callback = self._notify("on_epoch_end", record, net)
-                if early:
-                    self.history.stop_reason = (f"early stopping: no improvement of "
-                                                f"{self.history.monitor} for {self.patience} epochs")
-                elif by_callback:
+                if by_callback and not early:
                     self.history.stop_reason = f"stopped by a callback after epoch {record['epoch']}"
                 done = early or by_callback or epoch + 1 == epochs
                 if self.checkpointer is not None and (done or self.interrupted
@@ -124,8 +121,7 @@ class TrainingRun(EarlyStopping):
                     raise self._interruption(epoch + 1, 0, epoch + 1)
                 if done:
                     break
-        if self.restore_best and self.patience is not None and self.best_flat is not None:
-            net.flat[...] = self.best_flat
+        self._restore_best()
         self._notify("on_train_end", self.history)
         return self.history
 
@@ -161,11 +157,7 @@ class TrainingRun(EarlyStopping):
         if not np.all(np.isfinite(net.flat)):
             self._diverged(epoch, start_flat, "the weights became NaN or inf")
         n = X.shape[0]
-        record = {"epoch": epoch + 1, "lr": opt.lr,
-                  "train_loss": (sums.data + sums.l2) / n, "train_data_loss": sums.data / n,
-                  "train_l2_loss": sums.l2 / n,
-                  "train_accuracy": None if sums.correct is None else sums.correct / n,
-                  "val_loss": None, "val_accuracy": None}
+        record = epoch_record(epoch, opt.lr, sums.data, sums.l2, sums.correct, n)
         if self.X_val is not None and self.dp is None:
             record.update(validation_record(net, self.X_val, self.y_val))
         elif self.X_val is not None:
@@ -236,7 +228,5 @@ class TrainingRun(EarlyStopping):
 
     def _diverged(self, epoch: int, start_flat: Array, what: str):
         self.net.flat[...] = start_flat
-        raise TrainingDivergedError(
-            f"training diverged in epoch {epoch + 1}: {what}; try a smaller learning rate "
-            f"(now {self.opt.lr:g}) — the weights from the start of epoch {epoch + 1} were kept",
-            epoch + 1, self.history)
+        raise TrainingDivergedError("training " + divergence(epoch, what, self.opt.lr), epoch + 1,
+                                    self.history)

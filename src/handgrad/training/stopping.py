@@ -17,7 +17,8 @@ class EarlyStopping:
     ``min_delta``, ``restore_best`` and ``net`` (whose ``flat`` holds this epoch's weights)."""
 
     def _early_stop(self, record: dict) -> bool:
-        """Book the epoch's ``record``; True when training should stop."""
+        """Book the epoch's ``record``; True (and the history's stop reason says so) when
+        training should stop."""
         metric = self.sign * record[self.history.monitor]
         self.sched.observe(metric)
         if metric < self.best - self.min_delta:
@@ -27,4 +28,13 @@ class EarlyStopping:
                 self.best_flat = self.net.flat.copy()
             return False
         self.wait += 1
-        return self.patience is not None and self.wait >= self.patience
+        if self.patience is None or self.wait < self.patience:
+            return False
+        self.history.stop_reason = (f"early stopping: no improvement of {self.history.monitor} "
+                                    f"for {self.patience} epochs")
+        return True
+
+    def _restore_best(self) -> None:
+        """At the end of training: the best epoch's weights back, when they were kept."""
+        if self.restore_best and self.patience is not None and self.best_flat is not None:
+            self.net.flat[...] = self.best_flat

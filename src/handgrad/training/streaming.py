@@ -22,7 +22,7 @@ from ..fast.threads import limit_blas_threads
 from ..validation import check_count, check_memory
 from .diagnostics import notify
 from .evaluation import MONITORS, validation_record
-from .history import History
+from .history import History, divergence, epoch_record
 from .loop import _check_callbacks, _optimizer_options, _state_arrays
 from .optim import make_optimizer
 from .schedules import make_schedule
@@ -91,11 +91,8 @@ class StreamingRun(EarlyStopping):
                 self.history.stop_reason = f"stopped by a callback after epoch {record['epoch']}"
                 break
             if early:
-                self.history.stop_reason = (f"early stopping: no improvement of {self.history.monitor} "
-                                            f"for {self.patience} epochs")
                 break
-        if self.restore_best and self.patience is not None and self.best_flat is not None:
-            self.net.flat[...] = self.best_flat
+        self._restore_best()
         notify(self.callbacks, "on_train_end", self.history)
         return self.history
 
@@ -106,10 +103,8 @@ class StreamingRun(EarlyStopping):
 
         def diverged(what):
             net.flat[...] = start_flat
-            raise TrainingDivergedError(
-                f"training diverged in epoch {epoch + 1}: {what}; try a smaller learning rate "
-                f"(now {self.opt.lr:g}) — the weights from the start of epoch {epoch + 1} were kept",
-                epoch + 1, self.history)
+            raise TrainingDivergedError("training " + divergence(epoch, what, self.opt.lr), epoch + 1,
+                                        self.history)
 
         sums, n = EpochSums(), 0
         for X, y in self.fills(self.rng):
@@ -122,9 +117,7 @@ class StreamingRun(EarlyStopping):
                              "first pass; was the file changed while training?")
         if not np.all(np.isfinite(net.flat)):
             diverged("the weights became NaN or inf")
-        record = {"epoch": epoch + 1, "lr": self.opt.lr, "train_loss": (sums.data + sums.l2) / n,
-                  "train_data_loss": sums.data / n, "train_l2_loss": sums.l2 / n,
-                  "train_accuracy": sums.correct / n, "val_loss": None, "val_accuracy": None}
+        record = epoch_record(epoch, self.opt.lr, sums.data, sums.l2, sums.correct, n)
         if self.X_val is not None:
             record.update(validation_record(net, self.X_val, self.y_val))
         if self.diagnostics:
