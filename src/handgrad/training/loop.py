@@ -98,27 +98,8 @@ def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 
     X = net.check_X(X)
     y = net.check_y(y, X.shape[0])
     w = net.check_sample_weight(sample_weight, X.shape[0])
-    if class_weight is not None:
-        if net.output != "softmax" or y.ndim != 1:
-            raise InputError("class_weight needs a softmax output with integer labels; "
-                             "give sample_weight instead")
-        cw = class_weights_for(y, net.n_classes, class_weight).astype(net.dtype)
-        w = cw[y] if w is None else w * cw[y]
-        check_weight_values(w, "sample_weight × class_weight")
-    if X_val is not None or y_val is not None:
-        if X_val is None or y_val is None:
-            raise InputError("give both X_val and y_val, or neither")
-        if validation_fraction:
-            raise InputError("give either X_val/y_val or validation_fraction, not both")
-        X_val = net.check_X(X_val)
-        y_val = net.check_y(y_val, X_val.shape[0])
-    elif validation_fraction:
-        keep, held = holdout_split(y, float(validation_fraction), seed, stratify=net.output != "identity")
-        X_val, y_val = X[held], y[held]
-        X, y = X[keep], y[keep]
-        w = None if w is None else w[keep]
-        if w is not None:
-            check_weight_values(w, "sample_weight of the training part (after validation_fraction)")
+    X, y, w, X_val, y_val = training_parts(net, X, y, w, class_weight, X_val, y_val,
+                                           validation_fraction, seed)
     batch_size = min(batch_size, X.shape[0])
 
     opt = optimizer if hasattr(optimizer, "step") else make_optimizer(
@@ -169,6 +150,35 @@ def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 
         return loop.run(epochs)
 
 
+
+
+def training_parts(net, X, y, w, class_weight, X_val, y_val, validation_fraction: float, seed):
+    """``(X, y, w, X_val, y_val)`` as :func:`fit` trains on them, from validated training rows
+    ``X`` (n, d), targets ``y`` and weights ``w`` (or None): class weights folded into ``w``;
+    the validation part given (checked) or held out (``validation_fraction`` of the rows,
+    stratified for classes, seeded), or None."""
+    if class_weight is not None:
+        if net.output != "softmax" or y.ndim != 1:
+            raise InputError("class_weight needs a softmax output with integer labels; "
+                             "give sample_weight instead")
+        cw = class_weights_for(y, net.n_classes, class_weight).astype(net.dtype)
+        w = cw[y] if w is None else w * cw[y]
+        check_weight_values(w, "sample_weight × class_weight")
+    if X_val is not None or y_val is not None:
+        if X_val is None or y_val is None:
+            raise InputError("give both X_val and y_val, or neither")
+        if validation_fraction:
+            raise InputError("give either X_val/y_val or validation_fraction, not both")
+        X_val = net.check_X(X_val)
+        y_val = net.check_y(y_val, X_val.shape[0])
+    elif validation_fraction:
+        keep, held = holdout_split(y, float(validation_fraction), seed, stratify=net.output != "identity")
+        X_val, y_val = X[held], y[held]
+        X, y = X[keep], y[keep]
+        w = None if w is None else w[keep]
+        if w is not None:
+            check_weight_values(w, "sample_weight of the training part (after validation_fraction)")
+    return X, y, w, X_val, y_val
 
 
 def _optimizer_options(name, momentum, nesterov, weight_decay) -> dict:

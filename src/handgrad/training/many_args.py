@@ -13,13 +13,12 @@ import math
 import numpy as np
 
 from ..errors import InputError
-from ..validation import check_count, check_memory, check_positive, check_seed, check_weight_values
+from ..validation import check_count, check_memory, check_positive, check_seed
 from .evaluation import MONITORS
 from .history import History
-from .loop import _optimizer_options, _state_arrays
+from .loop import _optimizer_options, _state_arrays, training_parts
 from .optim import make_optimizer
 from .schedules import make_schedule
-from .splits import class_weights_for, holdout_split
 from .stopping import EarlyStopping
 
 
@@ -111,7 +110,7 @@ def prepare_members(nets, X, y, *, X_val, y_val, validation_fraction, sample_wei
     shared_y = first.check_y(y, shared_X.shape[0]) if Xs is None else None
     shared_Xv = first.check_X(X_val) if X_val is not None and Xvs is None else None
     shared_yv = (first.check_y(y_val, shared_Xv.shape[0]) if shared_Xv is not None and y_val is not None
-                 else None)
+                 else y_val)
     opt_options = _optimizer_options(optimizer, momentum, nesterov, weight_decay)
     members, opts = [], []
     for k, net in enumerate(nets):
@@ -121,24 +120,11 @@ def prepare_members(nets, X, y, *, X_val, y_val, validation_fraction, sample_wei
             raise InputError("fit_many takes integer class labels; for probability rows as "
                              "targets call fit for each network")
         wk = net.check_sample_weight(ws[k] if ws is not None else sample_weight, Xk.shape[0])
-        if class_weight is not None:
-            cw = class_weights_for(yk, net.n_classes, class_weight).astype(net.dtype)
-            wk = cw[yk] if wk is None else wk * cw[yk]
-            check_weight_values(wk, "sample_weight × class_weight")
-        Xv = yv = None
-        if X_val is not None or y_val is not None:
-            if X_val is None or y_val is None:
-                raise InputError("give both X_val and y_val, or neither")
-            if validation_fraction:
-                raise InputError("give either X_val/y_val or validation_fraction, not both")
-            Xv = net.check_X(Xvs[k]) if Xvs is not None else shared_Xv
-            yv = net.check_y(yvs[k], Xv.shape[0]) if yvs is not None else shared_yv
-        elif validation_fraction:
-            keep, held = holdout_split(yk, float(validation_fraction), seeds[k])
-            Xk, yk, Xv, yv = Xk[keep], yk[keep], Xk[held], yk[held]
-            wk = None if wk is None else wk[keep]
-            if wk is not None:
-                check_weight_values(wk, "sample_weight of the training part (after validation_fraction)")
+        # fit's own split: an already-checked shared validation part passes through unchanged
+        Xk, yk, wk, Xv, yv = training_parts(
+            net, Xk, yk, wk, class_weight, Xvs[k] if Xvs is not None else shared_Xv,
+            yvs[k] if yvs is not None else shared_yv,
+            validation_fraction, seeds[k])
         if monitor not in (None, "train_loss") and Xv is None:
             raise InputError(f"monitor={monitor!r} needs a validation set (X_val/y_val or validation_fraction)")
         opts.append(make_optimizer(optimizer, lrs[k], **opt_options))
