@@ -42,19 +42,23 @@ def test_resume_after_a_stop_is_bit_identical(tmp_path, optimizer):
     assert h2["epoch"] == list(range(1, 7))
 
 
+def _signal_at(signum, epoch: int, batch: int):
+    """A callback that sends this process ``signum`` after step ``batch`` of ``epoch``."""
+    class Send(hg.training.history.Callback):
+        def on_batch_end(self, e, b, n_batches, loss):
+            if (e, b) == (epoch, batch):
+                os.kill(os.getpid(), signum)
+    return Send()
+
+
 def test_ctrl_c_mid_epoch_checkpoints_and_resumes_bit_identically(tmp_path):
     X, y = _data()
     ref = hg.MLP([8, 16, 3], seed=1)
     hg.fit(ref, X, y, optimizer="adam", **KW)
 
-    class CtrlC(hg.training.history.Callback):
-        def on_batch_end(self, epoch, batch, n_batches, loss):
-            if epoch == 3 and batch == 5:
-                os.kill(os.getpid(), signal.SIGINT)
-
     net = hg.MLP([8, 16, 3], seed=1)
     with pytest.raises(TrainingInterrupted, match=r"epoch 4, batch 6.*resume") as info:
-        hg.fit(net, X, y, optimizer="adam", checkpoint_dir=tmp_path, callbacks=[CtrlC()], **KW)
+        hg.fit(net, X, y, optimizer="adam", checkpoint_dir=tmp_path, callbacks=[_signal_at(signal.SIGINT, epoch=3, batch=5)], **KW)
     assert info.value.epoch == 4 and len(info.value.history) == 3
     assert any(p.name.endswith("-0000006.safetensors") for p in tmp_path.iterdir())
     again = hg.MLP([8, 16, 3], seed=5)
@@ -264,15 +268,10 @@ def test_sigterm_mid_epoch_stops_after_the_step_and_restores_the_handlers(tmp_pa
     ref = hg.MLP([8, 16, 3], seed=1)
     hg.fit(ref, X, y, optimizer="adam", **KW)
 
-    class Kill(hg.training.history.Callback):
-        def on_batch_end(self, epoch, batch, n_batches, loss):
-            if epoch == 2 and batch == 3:
-                os.kill(os.getpid(), signal.SIGTERM)
-
     before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP)
     net = hg.MLP([8, 16, 3], seed=1)
     with pytest.raises(TrainingInterrupted, match=r"by SIGTERM at epoch 3, batch 4.*resume") as info:
-        hg.fit(net, X, y, optimizer="adam", checkpoint_dir=tmp_path, callbacks=[Kill()], **KW)
+        hg.fit(net, X, y, optimizer="adam", checkpoint_dir=tmp_path, callbacks=[_signal_at(signal.SIGTERM, epoch=2, batch=3)], **KW)
     assert info.value.signum == signal.SIGTERM
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP)) == before
     again = hg.MLP([8, 16, 3], seed=5)
