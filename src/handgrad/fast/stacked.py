@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernels import _row_starts, row_max, row_sum
+from .kernels import _row_starts, row_max, row_sum, sigmoid_from_exp
 from .memory import Workspace, aligned_empty
 from .step import forward
 
@@ -114,39 +114,24 @@ class Stack:
     def step(self, X: Array, y: Array, w: Array | None, rows: Array | None = None
              ) -> tuple[Array, Array, Array]:
         """One forward and backward pass of every model on its batch: ``X`` (K, capacity,
-        n_0), integer labels ``y`` (K, capacity), weights ``w`` (K, capacity) or None (all
+        n_0), targets ``y`` — integer labels (K, capacity) for the softmax output, 0/1 values
+        (K, capacity, n_L) for the logistic one — weights ``w`` (K, capacity) or None (all
         1), ``rows`` (K,): how many of each model's rows are its batch — the rest is padding,
         which ``w`` must weight 0 — or None (all ``capacity``). Fills ``grad``; returns the
-        per-model data loss (1/m_k)Σ w_i CE_i, L2 loss and rows predicted right, each (K,)."""
+        per-model data loss (1/m_k)Σ w_i ℓ_i, L2 loss and rows predicted right, each (K,)."""
         l2 = self.l2_losses()
         M = self.capacity
         Z, inputs, pre = forward(self, X, self.ws, keep=True)              # eq. 1.1–1.3
-        # softmax cross-entropy as fast.kernels.softmax_cross_entropy computes it (eq. 3.3'),
-        # on the K·M rows at once, with each model's sums kept apart
         K, C = Z.shape[0], Z.shape[-1]
-        Z2 = Z.reshape(K * M, C)
-        T = np.subtract(Z2, row_max(Z2), out=Z2)                           # T = Z − c ≤ 0
-        at = _row_starts(K * M, C) + y.reshape(-1)                         # flat (i, y_i)
-        t_y = T.reshape(-1)[at]
-        hit = (t_y == 0).reshape(K, M)                                     # true class largest
-        if rows is not None:
-            hit &= np.arange(M)[None, :] < rows[:, None]
-        dZ2 = np.exp(T, out=T)
-        s = row_sum(dZ2)
-        per_sample = np.log(s[:, 0]) - t_y                                 # CE_i
         # m: each model's own batch size, so that its arithmetic is what it is alone
         m = M if rows is None else np.repeat(np.maximum(rows, 1), M).astype(self.dtype)
-        m_col = m if rows is None else m[:, None]
         m_k = M if rows is None else np.maximum(rows, 1)
-        if w is None:
-            dZ2 *= 1 / (m_col * s)                                         # P/m
-            dZ2.reshape(-1)[at] -= 1 / m                                   # (P − Y)/m
-            data = per_sample.reshape(K, M).sum(axis=1, dtype=np.float64) / m_k
-        else:
-            w1 = w.reshape(-1)
-            dZ2 *= w1[:, None] / (m_col * s)
-            dZ2.reshape(-1)[at] -= w1 / m                                  # w·(P − Y)/m
-            data = (per_sample * w1).reshape(K, M).sum(axis=1, dtype=np.float64) / m_k
+        loss = _softmax_ce if self.net.output == "softmax" else _logistic_ce
+        per_sample, dZ2, hit = loss(Z.reshape(K * M, C), y, None if w is None else w.reshape(-1), m)
+        hit = hit.reshape(K, M)
+        if rows is not None:
+            hit &= np.arange(M)[None, :] < rows[:, None]
+        data = per_sample.reshape(K, M).sum(axis=1, dtype=np.float64) / m_k
         dZ = dZ2.reshape(K, M, C)
         for l in range(self.n_layers - 1, -1, -1):
             W = self.weights[l]
@@ -162,6 +147,47 @@ class Stack:
             else:
                 dZ = self.activations[l - 1].backward(dA, pre[l - 1], inputs[l])
         return data, l2, hit.sum(axis=1)
+
+
+def _softmax_ce(Z2: Array, y: Array, w1: Array | None, m) -> tuple[Array, Array, Array]:
+    """Softmax cross-entropy of the K·M rows ``Z2`` (K·M, C) with labels ``y`` (K, M), as
+    fast.kernels.softmax_cross_entropy computes it (eq. 3.3'): the weighted CE_i, ∂L/∂Z =
+    w·(P − Y)/m written over Z2, and whether each row's true class has the largest logit.
+    ``m``: the batch size, or each row's model's (K·M,)."""
+    C = Z2.shape[1]
+    T = np.subtract(Z2, row_max(Z2), out=Z2)                           # T = Z − c ≤ 0
+    at = _row_starts(Z2.shape[0], C) + y.reshape(-1)                   # flat (i, y_i)
+    t_y = T.reshape(-1)[at]
+    hit = t_y == 0                                                     # true class largest
+    dZ2 = np.exp(T, out=T)
+    s = row_sum(dZ2)
+    per_sample = np.log(s[:, 0]) - t_y                                 # CE_i
+    m_col = m if np.ndim(m) == 0 else m[:, None]
+    if w1 is None:
+        dZ2 *= 1 / (m_col * s)                                         # P/m
+        dZ2.reshape(-1)[at] -= 1 / m                                   # (P − Y)/m
+    else:
+        dZ2 *= w1[:, None] / (m_col * s)
+        dZ2.reshape(-1)[at] -= w1 / m                                  # w·(P − Y)/m
+        per_sample = per_sample * w1
+    return per_sample, dZ2, hit
+
+
+def _logistic_ce(Z2: Array, Y: Array, w1: Array | None, m) -> tuple[Array, Array, Array]:
+    """Binary cross-entropy of sigmoid outputs, as fast.kernels.sigmoid_binary_cross_entropy
+    computes it (eq. 12.2–12.3): Σ_k softplus(Z) − Y·Z per row (weighted), ∂L/∂Z = w·(σ(Z) − Y)/m
+    written over Z2, and whether every output of a row is on its target's side of ½."""
+    Y2 = Y.reshape(Z2.shape)
+    E = np.exp(-np.abs(Z2))
+    per_sample = (np.maximum(Z2, 0) + np.log1p(E) - Y2 * Z2).sum(axis=1)
+    hit = np.all((Z2 > 0) == (Y2 > 0.5), axis=1)
+    dZ2 = sigmoid_from_exp(Z2, E, out=Z2)
+    dZ2 -= Y2
+    if w1 is not None:
+        per_sample = per_sample * w1
+        dZ2 *= w1[:, None]
+    dZ2 /= m if np.ndim(m) == 0 else m[:, None]
+    return per_sample, dZ2, hit
 
 
 class StackedOptimizer:
@@ -232,7 +258,7 @@ class StackedOptimizer:
             v += np.multiply(tmp, 1 - self.b2, out=tmp)              # v ← β₂v + (1−β₂)g²
             root_bias2 = np.sqrt(1 - self.b2 ** t)
             denom = np.sqrt(v, out=tmp)
-            denom += (self.eps * root_bias2 if self.eps_on_v_hat else self.eps).astype(flat.dtype)
+            denom += (self.eps * root_bias2).astype(flat.dtype) if self.eps_on_v_hat else self.eps
             step = np.divide(m, denom, out=tmp)
             step *= (lr * root_bias2 / (1 - self.b1 ** t)).astype(flat.dtype)
             flat -= step                                             # θ ← θ − η·m̂/(√v̂ + ε)

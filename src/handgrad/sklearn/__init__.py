@@ -18,12 +18,15 @@ Beyond scikit-learn: ``activation="leaky_relu"``, ``class_weight`` (classifier),
 float32 kept end to end, a ``predict_log_proba`` that is never −inf (probabilities are never
 0), and the per-epoch backprop diagnostics in ``history_``. And :class:`TableTransformer`: the
 table encoding of ``handgrad train`` (text columns, empty cells) as a transformer for
-pipelines. Needs the ``sklearn`` extra (from a checkout of handgrad:
+pipelines. And :class:`GridSearchCV` / :class:`RandomizedSearchCV`: scikit-learn's searches
+with each round's fits of these estimators trained at once (one batched step for all
+candidates and folds of one network shape), with the results of training each alone. Needs the ``sklearn`` extra (from a checkout of handgrad:
 ``pip install ".[sklearn]"``; no package named handgrad is published).
 """
 
 from ._classifier import MLPClassifier
 from ._regressor import MLPRegressor
+from ._search import GridSearchCV, RandomizedSearchCV
 from ._table import TableTransformer
 
-__all__ = ["MLPClassifier", "MLPRegressor", "TableTransformer"]
+__all__ = ["MLPClassifier", "MLPRegressor", "TableTransformer", "GridSearchCV", "RandomizedSearchCV"]

@@ -36,6 +36,7 @@ from sklearn.utils.validation import _check_sample_weight
 from ..network import MLP
 from ._compat_names import CompatNames
 from ._lbfgs import fit_lbfgs
+from ._prefit import take
 from ._stochastic import StochasticSolver
 from ._util import CHUNK, _as_training_X, _dense
 
@@ -127,6 +128,10 @@ class BaseMLP(CompatNames, StochasticSolver, BaseEstimator):
         self : object
             The trained estimator.
         """
+        if sample_weight is None and X_val is None and y_val is None and not hasattr(self, "coefs_"):
+            done = take(self, X, y)  # this very fit, done ahead by handgrad.sklearn.GridSearchCV
+            if done is not None:
+                return done
         return self._fit(X, y, sample_weight=sample_weight, X_val=X_val, y_val=y_val)
 
     def _fit(self, X, y, sample_weight=None, incremental=False, X_val=None, y_val=None):
@@ -159,11 +164,16 @@ class BaseMLP(CompatNames, StochasticSolver, BaseEstimator):
             if X_val is not None or y_val is not None:
                 X_val, y_val = self._check_user_validation(X_val, y_val, dtype)
             self._fit_stochastic(net, X, Y, T, sw, sw_user, incremental, rs, X_val, y_val)
+            if self.__dict__.get("_together") is not None:
+                return self  # its epochs run in a stack; ._stacked calls _finish_fit after them
         else:
             if X_val is not None or y_val is not None:
                 warnings.warn("X_val and y_val are ignored by solver='lbfgs' (early stopping is "
                               "for 'sgd' and 'adam')", UserWarning, stacklevel=3)
             fit_lbfgs(self, net, X, T, sw)
+        return self._finish_fit(dtype)
+
+    def _finish_fit(self, dtype):
         if not all(np.isfinite(w).all() for w in self.coefs_ + self.intercepts_):
             raise ValueError("Solver produced non-finite parameter weights. The input data may "
                              "contain large values and need to be preprocessed.")

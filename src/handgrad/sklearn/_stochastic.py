@@ -5,6 +5,7 @@ rules — over handgrad's epoch loop (:class:`handgrad.training.steps.EpochRunne
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import numpy as np
@@ -108,18 +109,32 @@ class StochasticSolver:
                 warn_as_sklearn("Got `batch_size` less than 1 or larger than sample size. It "
                                 "is going to be clipped")
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
-        # overflow in a diverging run is not refused mid-way (scikit-learn refuses non-finite
-        # weights at the end of fit)
-        with limit_blas_threads(net, batch_size), np.errstate(over="ignore", invalid="ignore",
-                                                              divide="ignore"):
+        job = self.__dict__.get("_together")
+        if job is not None:  # trained with other estimators in one stack (._stacked) instead
+            job.update(net=net, opt=opt, X=X, T=T, sw=sw, batch_size=batch_size, rs=rs, val=val)
+            return
+        with epoch_context(net, batch_size):
             self._epochs(net, opt, X, T, sw, batch_size, incremental, rs, val)
 
     def _epochs(self, net, opt, X, T, sw, batch_size, incremental, rs, val) -> None:
-        """scikit-learn's epoch loop (``_fit_stochastic``) over handgrad's steps."""
-        n_samples, sparse = X.shape[0], sp.issparse(X)
-        sample_idx = np.arange(n_samples, dtype=int)
+        """scikit-learn's epoch loop (``_fit_stochastic``) over handgrad's steps: the loop of
+        :meth:`_epoch_loop`, each epoch it asks for run by an :class:`EpochRunner`."""
         callbacks = list(self.callbacks or ())
         runner = EpochRunner(net, opt, batch_size, diagnostics=True, callbacks=callbacks)
+        densify = (lambda Xb: _dense(Xb, net.dtype)) if sp.issparse(X) else None
+        drive(self._epoch_loop(net, opt, X, sw, batch_size, incremental, rs, val, callbacks),
+              lambda order, batch_weights, epoch: runner.run(
+                  X, T, None, order, epoch=epoch, batch_weights=batch_weights, densify=densify))
+
+    def _epoch_loop(self, net, opt, X, sw, batch_size, incremental, rs, val, callbacks):
+        """scikit-learn's epoch loop as a generator: it yields one request per epoch —
+        (row order or None, the batch-weights hook, the epoch's index) — and is sent back the
+        epoch's :class:`~handgrad.training.steps.EpochSums` from whoever ran the steps (one
+        EpochRunner, or a stack of many estimators: :mod:`._stacked`); ``net`` must then hold
+        the weights after the epoch. Everything else — shuffles, bookkeeping, stopping rules,
+        the best weights — happens here, once for both."""
+        n_samples = X.shape[0]
+        sample_idx = np.arange(n_samples, dtype=int)
         records, stop_reason = [], f"completed max_iter={self.max_iter} epochs"
         _notify(callbacks, "on_train_begin", {
             "epochs": self.max_iter, "n_batches": -(-n_samples // batch_size),
@@ -139,7 +154,6 @@ class StochasticSolver:
             net.l2 = l2_from_sklearn_alpha(self.alpha, s)
             return (swb * (k / s)).astype(net.dtype)
 
-        densify = (lambda Xb: _dense(Xb, net.dtype)) if sparse else None
         try:
             self.n_iter_ = 0
             for _ in range(self.max_iter):
@@ -151,9 +165,8 @@ class StochasticSolver:
                     rs.shuffle(perm)
                     sample_idx = sample_idx[perm]
                 start_lr = opt.lr
-                sums = runner.run(X, T, None, sample_idx if self.shuffle else None,
-                                  epoch=len(self.loss_curve_), batch_weights=batch_weights,
-                                  densify=densify)
+                sums = yield (sample_idx if self.shuffle else None, batch_weights,
+                              len(self.loss_curve_))
                 data_sum = sums.data / self._data_loss_scale
                 self.n_iter_ += 1
                 self.loss_ = (data_sum + sums.l2) / n_samples
@@ -251,3 +264,31 @@ class StochasticSolver:
                 return float("nan"), float("nan")
             loss = LOSSES[net.output](logits, T)[0] / self._data_loss_scale
         return float(self._val_score(logits, Y, sample_weight)), float(loss)
+
+
+def epoch_context(net, batch_size: int):
+    """Around the epochs: the BLAS thread count for the batch's products, and overflow in a
+    diverging run not refused mid-way (scikit-learn refuses non-finite weights at the end of
+    fit)."""
+    stack = contextlib.ExitStack()
+    stack.enter_context(limit_blas_threads(net, batch_size))
+    stack.enter_context(np.errstate(over="ignore", invalid="ignore", divide="ignore"))
+    return stack
+
+
+def drive(loop, run_epoch) -> None:
+    """Run the generator ``loop`` (:meth:`StochasticSolver._epoch_loop`) to its end, each
+    request answered by ``run_epoch(order, batch_weights, epoch)``; a Ctrl-C during an epoch
+    is thrown into the loop, which ends the fit as scikit-learn does (a warning, the weights
+    kept)."""
+    try:
+        request = next(loop)
+        while True:
+            try:
+                sums = run_epoch(*request)
+            except KeyboardInterrupt as exc:
+                request = loop.throw(exc)
+            else:
+                request = loop.send(sums)
+    except StopIteration:
+        pass

@@ -165,12 +165,7 @@ class _Group:
             sums[:, 1] += l2 * counts
             sums[:, 2] += hits
             poll_threads()  # under a watched BLAS thread count: the machine's load looked at again
-            if FLUSH_EVERY and ((b + 1) % FLUSH_EVERY == 0 or b in lasts):
-                # as fit flushes: every few steps, and at each model's own last batch
-                every = (b + 1) % FLUSH_EVERY == 0
-                for buf in (stack.flat, *opt.state_buffers()):
-                    for row in ([buf] if every else [buf[j] for j in lasts[b]]):  # views
-                        flush_subnormals(row)
+            flush_stack(stack, opt, b, lasts)
         failed |= ~finite_rows(stack.flat)
         val_logits = None if self.X_val is None else stack.logits(self.X_val)
         elapsed = time.perf_counter() - t0
@@ -202,3 +197,14 @@ class _Group:
         if self.w_per_model is not None:
             return self.w_per_model[np.array(active)[:, None], idx]
         return None
+
+
+def flush_stack(stack, opt, b: int, lasts: dict) -> None:
+    """After step ``b``, subnormals to 0 as fit flushes them (:data:`~.steps.FLUSH_EVERY`):
+    every few steps, and at each model's own last batch (``lasts``: step -> stack rows)."""
+    every = FLUSH_EVERY and (b + 1) % FLUSH_EVERY == 0
+    if not FLUSH_EVERY or not (every or b in lasts):
+        return
+    for buf in (stack.flat, *opt.state_buffers()):
+        for row in ([buf] if every else [buf[j] for j in lasts[b]]):  # views
+            flush_subnormals(row)

@@ -32,10 +32,20 @@ def resolve_workers(workers, k: int) -> int:
     return min(workers, k)
 
 
-def run_split(members: list, train, workers: int) -> None:
+def _net_and_history(member):
+    return member.net.flat, member.history
+
+
+def _put_net_and_history(member, payload) -> None:
+    member.net.flat[...], member.history = payload
+
+
+def run_split(members: list, train, workers: int, result=_net_and_history,
+              put_back=_put_net_and_history) -> None:
     """``train(indices)`` trains the members at ``indices`` in place; run it for ``workers``
     round-robin parts of the members, the first part in this process and the others in forked
-    children, whose trained weights and histories are copied back into the members.
+    children, each of whose members' ``result(member)`` (default: trained weights and history)
+    is sent back and given to ``put_back(member, result)`` here.
 
     The children die with this process (Linux: PR_SET_PDEATHSIG), are killed if this process's
     part fails or is interrupted (Ctrl-C, SIGTERM), and a child that dies without a result
@@ -49,7 +59,7 @@ def run_split(members: list, train, workers: int) -> None:
     try:
         for part in parts[1:]:
             receive, send = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_child, args=(send, train, part, members, parent))
+            proc = ctx.Process(target=_child, args=(send, train, part, members, parent, result))
             proc.start()
             send.close()
             children.append((proc, receive, part))
@@ -62,14 +72,13 @@ def run_split(members: list, train, workers: int) -> None:
                 outcome, payload = "lost", None
             proc.join()
             if outcome == "ok":
-                for i, (flat, history) in zip(part, payload):
-                    members[i].net.flat[...] = flat
-                    members[i].history = history
+                for i, got in zip(part, payload):
+                    put_back(members[i], got)
             elif failure is None:
                 failure = payload if outcome == "error" else ChildProcessError(
                     f"a worker process training {len(part)} of the models ended without a result "
-                    f"(exit code {proc.exitcode}); run again (fit_many: workers=1 trains in this "
-                    "process)")
+                    f"(exit code {proc.exitcode}); run again (in this process alone: fit_many's "
+                    "workers=1, a search's n_jobs=None)")
     except BaseException:  # this part failed or was interrupted: the children go too
         for proc, _, _ in children:
             if proc.is_alive():
@@ -102,11 +111,11 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _child(send, train, part, members, parent) -> None:
+def _child(send, train, part, members, parent, result) -> None:
     _die_with_parent(parent)
     try:
         train(part)
-        send.send(("ok", [(members[i].net.flat, members[i].history) for i in part]))
+        send.send(("ok", [result(members[i]) for i in part]))
     except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
         try:
             send.send(("error", exc))
