@@ -172,7 +172,8 @@ def _same_search(a, b):
     assert a.best_params_ == b.best_params_
     best_a = a.best_estimator_.steps[-1][1] if hasattr(a.best_estimator_, "steps") else a.best_estimator_
     best_b = b.best_estimator_.steps[-1][1] if hasattr(b.best_estimator_, "steps") else b.best_estimator_
-    for x, z in zip(best_a.coefs_, best_b.coefs_):
+    for x, z in zip(getattr(best_a, "coefs_", [getattr(best_a, "coef_", None)]),
+                    getattr(best_b, "coefs_", [getattr(best_b, "coef_", None)])):
         np.testing.assert_array_equal(x, z)
 
 
@@ -228,3 +229,74 @@ def test_searches_it_cannot_repeat_are_scikit_learns_own(monkeypatch):
     reference = model_selection.GridSearchCV(MLPClassifier(solver="lbfgs", max_iter=5, random_state=0),
                                              grid, cv=3).fit(X, y)
     _same_search(ours, reference)
+
+
+def test_stacks_of_bounded_rows_give_the_same_fits(monkeypatch):
+    import handgrad.sklearn._stacked as stacked
+
+    X, y = _data("multiclass", 400)
+    ests = [MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, batch_size=32, random_state=k,
+                          early_stopping=k % 2 == 1) for k in range(5)]
+    twins = [clone(e) for e in ests]
+    monkeypatch.setattr(stacked, "STACK_ROWS", 64)  # two models per stack: three stacks
+    assert fit_together(ests, [(X, y)] * 5) == [None] * 5
+    monkeypatch.setattr(stacked, "STACK_ROWS", 10_000)  # one stack
+    assert fit_together(twins, [(X, y)] * 5) == [None] * 5
+    for a, b in zip(ests, twins):
+        _assert_same_fit(a, b)
+
+
+def test_dataframes_series_and_string_labels(monkeypatch):
+    pd = pytest.importorskip("pandas")
+    X, y = _data("multiclass", 300)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    labels = pd.Series(np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
+                                 "nine"])[y], name="digit")
+    est = MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0)
+    grid = {"alpha": np.array([1e-4, 1e-2]), "batch_size": np.arange(32, 65, 32)}  # numpy values
+    fits = _spy(monkeypatch)
+    ours = GridSearchCV(est, grid, cv=3).fit(frame, labels)
+    assert fits == [12]
+    _same_search(ours, model_selection.GridSearchCV(est, grid, cv=3).fit(frame, labels))
+    assert list(ours.best_estimator_.feature_names_in_) == list(frame.columns)
+
+
+def test_random_state_objects_in_the_grid_and_in_the_splitter(monkeypatch):
+    X, y = _data("multiclass", 300)
+    est = MLPClassifier(hidden_layer_sizes=(8,), max_iter=5)
+    grid = {"random_state": [np.random.RandomState(0), np.random.RandomState(1)], "alpha": [1e-4, 1e-2]}
+    ours = GridSearchCV(est, grid, cv=3).fit(X, y)
+    reference = model_selection.GridSearchCV(est, grid, cv=3).fit(X, y)
+    _same_search(ours, reference)
+    assert grid["random_state"][0].get_state()[2] == 624  # the caller's generators untouched
+    fits = _spy(monkeypatch)
+    cv = KFold(3, shuffle=True, random_state=np.random.RandomState(0))  # its split advances it
+    est = MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0)
+    ours = GridSearchCV(est, {"alpha": [1e-4]}, cv=cv).fit(X, y)
+    reference = model_selection.GridSearchCV(est, {"alpha": [1e-4]},
+                                             cv=KFold(3, shuffle=True, random_state=np.random.RandomState(0))).fit(X, y)
+    assert fits == []
+    _same_search(ours, reference)
+
+
+def test_grids_that_swap_the_last_step_or_carry_callbacks(monkeypatch):
+    from sklearn.linear_model import SGDClassifier
+    from sklearn.pipeline import Pipeline
+
+    X, y = _data("multiclass", 300)
+    pipe = Pipeline([("scale", StandardScaler()), ("clf", MLPClassifier(max_iter=5, random_state=0))])
+    grid = {"clf": [MLPClassifier(max_iter=5, random_state=0), SGDClassifier(random_state=0), "passthrough"]}
+    ours = GridSearchCV(pipe, grid, cv=3, error_score=np.nan).fit(X, y)
+    reference = model_selection.GridSearchCV(pipe, grid, cv=3, error_score=np.nan).fit(X, y)
+    _same_search(ours, reference)
+
+    class Count:
+        epochs = 0
+
+        def on_epoch_end(self, record, net):
+            Count.epochs += 1
+
+    est = MLPClassifier(hidden_layer_sizes=(8,), max_iter=4, random_state=0, callbacks=[Count()])
+    fits = _spy(monkeypatch)
+    GridSearchCV(est, {"alpha": [1e-4, 1e-2]}, cv=3, n_jobs=2).fit(X, y)
+    assert fits == [0] and Count.epochs == 4 * (2 * 3 + 1)  # each fit seen once, plus the refit

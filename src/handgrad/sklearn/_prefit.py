@@ -12,44 +12,60 @@ nothing and trains as usual, so the results never depend on whether the fit was 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
-import threading
+import numbers
 
 import numpy as np
 import scipy.sparse as sp
 
-_lock = threading.Lock()
-_done: dict | None = None  # key -> [fitted estimator or the exception its fit raised, …]
+# key -> [fitted estimator or the exception its fit raised, …]; per thread (a context variable):
+# only the fits of the search running in this thread find them
+_done: contextvars.ContextVar[dict | None] = contextvars.ContextVar("handgrad_prefit", default=None)
+
+
+def key(est, X, y) -> tuple | None:
+    """What identifies ``est.fit(X, y)``: the estimator's class and parameters and digests of
+    the data; None when a parameter or the data cannot be compared by value (such fits are
+    not done ahead). Taken before the fit: fitting draws from a RandomState parameter."""
+    params = est.get_params(deep=False)
+    parts = [type(est).__qualname__]
+    for name in sorted(params):
+        value = params[name]
+        if isinstance(value, np.random.RandomState):  # cloned: equal by state, not identity
+            name_, keys, pos, has_gauss, gauss = value.get_state()
+            value = ("RandomState", _digest(keys), int(pos), int(has_gauss), float(gauss))
+        elif not _plain(value):
+            return None  # callbacks and other objects: no reliable equality
+        parts.append((name, repr(value)))
+    x, t = _data_digest(X), _data_digest(y)
+    return None if x is None or t is None else (tuple(parts), x, t)
 
 
 @contextlib.contextmanager
-def offered(estimators, data, outcomes):
-    """While inside: ``estimators[i]``'s fit on ``data[i]`` = (X, y), done with ``outcomes[i]``
-    (None: fitted; else the exception the fit raised), is there for :func:`take`."""
-    global _done
+def offered(keys, outcomes):
+    """While inside (in this thread): the fit identified by ``keys[i]`` (:func:`key`), done with
+    ``outcomes[i]`` (a fitted estimator, or the exception the fit raised), is there for
+    :func:`take`."""
     table: dict = {}
-    for est, (X, y), outcome in zip(estimators, data, outcomes):
-        key = _key(est, X, y)
-        if key is not None:
-            table.setdefault(key, []).append(est if outcome is None else outcome)
-    with _lock:
-        _done = table
+    for k, outcome in zip(keys, outcomes):
+        table.setdefault(k, []).append(outcome)
+    token = _done.set(table)
     try:
         yield
     finally:
-        with _lock:
-            _done = None
+        _done.reset(token)
 
 
 def take(est, X, y):
     """The fitted state for ``est.fit(X, y)`` copied into ``est`` (returns it), or None when
     no such fit was done ahead; the exception that fit raised is raised here."""
-    if _done is None:
+    table = _done.get()
+    if not table:
         return None
-    key = _key(est, X, y)
-    with _lock:
-        found = None if _done is None or key is None else _done.get(key)
-        outcome = found.pop() if found else None
+    k = key(est, X, y)
+    found = None if k is None else table.get(k)
+    outcome = found.pop() if found else None
     if outcome is None:
         return None
     if isinstance(outcome, BaseException):
@@ -58,19 +74,15 @@ def take(est, X, y):
     return est
 
 
-def _key(est, X, y) -> tuple | None:
-    params = est.get_params(deep=False)
-    parts = [type(est).__qualname__]
-    for name in sorted(params):
-        value = params[name]
-        if isinstance(value, np.random.RandomState):  # cloned: equal by state, not identity
-            value = ("RandomState", _digest(value.get_state()[1]))
-        elif not isinstance(value, (type(None), bool, int, float, str, tuple, list)):
-            return None  # callbacks and other objects: no reliable equality, train as usual
-        parts.append((name, repr(value)))
-    x, t = _data_digest(X), _data_digest(y)
-    return None if x is None or t is None else (tuple(parts), x, t)
-
+def _plain(value) -> bool:
+    """Compared by its repr: numbers, strings, None and containers of them."""
+    if value is None or isinstance(value, (bool, numbers.Number, str, np.generic)):
+        return True
+    if isinstance(value, (tuple, list)):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(_plain(k) and _plain(v) for k, v in value.items())
+    return False
 
 def _data_digest(a) -> tuple | None:
     if a is None:
@@ -80,8 +92,9 @@ def _data_digest(a) -> tuple | None:
     if hasattr(a, "iloc"):  # pandas: values, index, names and dtypes
         import pandas as pd
 
-        names = tuple(map(str, getattr(a, "columns", [getattr(a, "name", None)])))
-        dtypes = tuple(map(str, getattr(a, "dtypes", [a.dtype])))
+        frame = hasattr(a, "columns")
+        names = tuple(map(str, a.columns)) if frame else (str(a.name),)
+        dtypes = tuple(map(str, a.dtypes)) if frame else (str(a.dtype),)
         return ("pandas", names, dtypes, _digest(pd.util.hash_pandas_object(a, index=True).to_numpy()))
     arr = np.asarray(a)
     if arr.dtype == object:

@@ -15,15 +15,26 @@ same starting weights, shuffles, early-stopping splits and stopping rules — so
 results are scikit-learn's over handgrad's estimator, to rounding (float64; tested).
 
 The fast path is taken when the splits can be drawn twice alike (not a shuffling splitter
-without ``random_state``) and ``fit`` gets no parameters other than ``groups``; ``n_jobs``
-then sets the processes the fits are split over (forked, one stack each; -1: one per core)
-and the scoring runs in this process. Otherwise, and for any fit it cannot
-take (solver 'lbfgs', sparse input, regression outputs train alone inside the round; callbacks
-or other objects as parameters), the search is scikit-learn's, unchanged.
+whose ``random_state`` is None or a generator) and ``fit`` gets no parameters other than
+``groups``. A fit is done ahead when it is handgrad's estimator with solver 'sgd' or 'adam',
+a ``random_state`` (an int or a RandomState; with None the draws from numpy's global
+generator would come in another order), no callbacks (they would see it twice), dense input
+and parameters comparable by value; the others are scikit-learn's round's, unchanged.
+Regression outputs (identity head) are done ahead one by one, not stacked. ``n_jobs`` sets
+the processes the fits ahead are split over (forked, one stack each; -1: one per core); the
+scoring runs in this process. Differences a user can see: ``mean_fit_time`` in
+``cv_results_`` is the time of finding the fit (the training is in the search's total), a
+Ctrl-C stops every fit of the round at once (each ends as scikit-learn ends an interrupted
+fit), verbose epoch lines come before scikit-learn's "Fitting …" line, the steps of a
+pipeline before the network are fitted twice (once ahead, once in the round), and
+``n_jobs`` reads None while the search fits.
 """
 
 from __future__ import annotations
 
+import numbers
+
+import scipy.sparse as sp
 from sklearn import model_selection
 from sklearn.base import clone, is_classifier
 from sklearn.model_selection import check_cv
@@ -31,7 +42,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing, indexable
 
 from ._base import STOCHASTIC_SOLVERS, BaseMLP
-from ._prefit import offered
+from ._prefit import key, offered
 from ._stacked import fit_together
 
 
@@ -75,18 +86,21 @@ class _TogetherSearch:
         return est if isinstance(est, BaseMLP) else None
 
     def _fit_ahead(self, candidate_params, cv):
-        """Every (candidate, split) fit of the round, trained at once; None when the splits
-        could come out differently when scikit-learn draws them."""
-        X, y, params, _ = self._together
+        """Every (candidate, split) fit of the round that can be trained at once, trained:
+        (their keys, their outcomes) for :func:`._prefit.offered`; None when the splits could
+        come out differently when scikit-learn draws them."""
+        X, y, params, n_jobs = self._together
         cv = check_cv(cv if cv is not None else self.cv, y, classifier=is_classifier(self.estimator))
-        if getattr(cv, "shuffle", False) and getattr(cv, "random_state", 0) is None:
-            return None
-        splits = list(cv.split(X, y, **params))
-        finals, data = [], []
+        seed = getattr(cv, "random_state", 0)
+        if getattr(cv, "shuffle", True) and not isinstance(seed, numbers.Integral):
+            return None  # drawn anew (None) or from a generator its split advances
+        splits = [(_safe_indexing(X, train), _safe_indexing(y, train))
+                  for train, _ in cv.split(X, y, **params)]
+        finals, data, keys = [], [], []
         for candidate in candidate_params:
-            for train, _ in splits:
-                est = clone(self.estimator).set_params(**candidate)
-                X_part, y_part = _safe_indexing(X, train), _safe_indexing(y, train)
+            for X_part, y_part in splits:
+                # a candidate's values cloned, as scikit-learn's round clones them
+                est = clone(self.estimator).set_params(**clone(candidate, safe=False))
                 if isinstance(est, Pipeline):
                     try:  # the steps before the network, as Pipeline.fit runs them
                         for _, step in est.steps[:-1]:
@@ -95,12 +109,23 @@ class _TogetherSearch:
                     except Exception:  # noqa: BLE001 - scikit-learn's round reports it
                         continue
                     est = est.steps[-1][1]
-                if est.solver in STOCHASTIC_SOLVERS:
-                    finals.append(est)
-                    data.append((X_part, y_part))
-        n_jobs = self._together[3]
+                if _stackable(est, X_part):
+                    k = key(est, X_part, y_part)  # before the fit draws from a RandomState
+                    if k is not None:
+                        finals.append(est)
+                        data.append((X_part, y_part))
+                        keys.append(k)
         workers = 1 if n_jobs in (None, 1) else ("auto" if n_jobs < 0 else n_jobs)
-        return finals, data, fit_together(finals, data, workers)
+        errors = fit_together(finals, data, workers)
+        return keys, [est if err is None else err for est, err in zip(finals, errors)]
+
+
+def _stackable(est, X) -> bool:
+    """A fit worth doing ahead: handgrad's estimator with a stochastic solver, a seed (with
+    random_state=None the draws from numpy's global generator would come in another order),
+    no callbacks (they would see the fit twice) and dense data."""
+    return (isinstance(est, BaseMLP) and est.solver in STOCHASTIC_SOLVERS
+            and est.random_state is not None and not est.callbacks and not sp.issparse(X))
 
 
 class GridSearchCV(_TogetherSearch, model_selection.GridSearchCV):
