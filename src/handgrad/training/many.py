@@ -88,6 +88,9 @@ class _Group:
                 m.offset = int(off)
             self.X = np.concatenate([m.X for m in members])
             self.y = np.concatenate([m.y for m in members])
+        capacity = self.stack.capacity
+        self.X_batch = np.empty((len(members), capacity, self.X.shape[1]), self.X.dtype)
+        self.y_batch = np.empty((len(members), capacity), self.y.dtype)
         # sample weights: one after another as the rows are, or — the rows shared — a (K, n)
         # table indexed per model
         self.w = self.w_per_model = None
@@ -153,7 +156,9 @@ class _Group:
             if padded:  # padding rows weigh 0; each model divides by its own rows
                 real = (np.arange(M)[None, :] < counts[:, None]).astype(dtype)
                 w = real if w is None else w * real
-            data, l2, hits = stack.step(self.X[idx], self.y[idx], w, counts if padded else None)
+            Xb = np.take(self.X, idx, axis=0, out=self.X_batch[:K])  # reused: no allocation per step
+            data, l2, hits = stack.step(Xb, np.take(self.y, idx, out=self.y_batch[:K]), w,
+                                        counts if padded else None)
             bad = ~np.isfinite(data + l2)
             failed |= bad & (counts > 0)
             steps = np.flatnonzero((counts > 0) & ~failed)
