@@ -58,19 +58,33 @@ def _emit_json(obj) -> None:
 
 
 def cmd_train(args) -> int:
-    from .draw import PlotWorker, with_fold_curve
-    from ..model.classifier import train_classifier
-    from ..model.files import save_model
-    from .terminal import TrainingProgress, markup, print_lines, print_metrics
-    from ..training.loop import stratified_split
+    from .draw import PlotWorker
+    from .paths import train_outputs
 
     if args.data and not args.target:
         raise InputError("--data needs --target COLUMN: the name of the column holding the labels")
     if args.target and not args.data:
         raise InputError("--target goes with --data FILE (built-in datasets know their target)")
     # every output is checked before the data is read and the model trained (see cli/paths.py)
-    from .paths import hold_train_outputs, train_outputs
     outputs = train_outputs(args)
+    # the plots' helper process starts now: it imports matplotlib while this one imports pandas
+    # and reads the table (one core each) and trains (see cli/draw.py)
+    worker = None if outputs.plot is None else PlotWorker()
+    try:
+        return _train(args, outputs, worker)
+    finally:
+        if worker is not None:
+            worker.close()  # refused or interrupted: the helper goes too (no-op once it has drawn)
+
+
+def _train(args, outputs, worker) -> int:
+    from .draw import with_fold_curve
+    from ..model.classifier import train_classifier
+    from ..model.files import save_model
+    from .terminal import TrainingProgress, markup, print_lines, print_metrics
+    from ..training.loop import stratified_split
+    from .paths import hold_train_outputs
+
     t0 = time.perf_counter()
     notes = []
     if args.data:  # a table file: its columns are encoded by rules the model keeps
@@ -115,9 +129,6 @@ def cmd_train(args) -> int:
                   weight_decay=args.weight_decay, data_parallel=getattr(args, "data_parallel", None),
                   record={"dataset": name, "target": args.target if args.data else data.target_name})
     monitor = None if args.val_fraction == 0 or args.metric is None else f"val_{args.metric}"
-    # the plots' helper process imports matplotlib while this one trains (see cli/draw.py); if
-    # training fails, its stdin closes with this process and it ends without drawing
-    worker = None if plot_path is None else PlotWorker()
     if args.search:
         from .search import run_search
         model = run_search(args, _rows(features, train_idx), labels[train_idx], monitor, progress,
