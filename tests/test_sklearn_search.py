@@ -187,8 +187,14 @@ def test_grid_search_gives_scikit_learns_results_with_the_fits_done_at_once(monk
         est = make_pipeline(StandardScaler(), est)
         grid = {f"mlpclassifier__{k}": v for k, v in grid.items()}
     fits = _spy(monkeypatch)
+    import handgrad.sklearn._base as base
+
+    found, take = [], base.take
+    monkeypatch.setattr(base, "take", lambda est, X, y: found.append(take(est, X, y)) or found[-1])
     ours = GridSearchCV(est, grid, cv=3, return_train_score=True).fit(X, y)
     assert fits == [8 * 3]  # every candidate and split, in one round
+    # scikit-learn's round found every one of them done (not trained again); the refit trains
+    assert sum(f is not None for f in found) == 8 * 3 and found[-1] is None
     reference = model_selection.GridSearchCV(est, grid, cv=3, return_train_score=True).fit(X, y)
     _same_search(ours, reference)
 
