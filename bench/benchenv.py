@@ -105,3 +105,26 @@ def handgrad_source(scope: str | None = None) -> dict:
             "dirty": bool(changed) if status is not None else None, "dirty_scope": scope,
             "changed": changed[:50], "source_sha256": source_digest(pkg),
             "path": str(pkg)}
+
+
+def run_record(machine: dict, **fields) -> dict:
+    """The record of a benchmark run that started with ``machine`` (:func:`machine_record`):
+    its date, the machine with the load average at the end, numpy, its BLAS and handgrad's
+    source, then ``fields``."""
+    import datetime as dt
+
+    import numpy as np
+
+    machine["loadavg_at_end"] = list(os.getloadavg())
+    return {"date": dt.datetime.now().isoformat(timespec="seconds"), "machine": machine,
+            "numpy": np.__version__, "blas": blas_record(numpy_blas()),
+            "handgrad": handgrad_source("src"), **fields}
+
+
+def machine_sentence(rec: dict) -> str:
+    """The machine, load, numpy/BLAS and handgrad commit of a :func:`run_record`, as a sentence."""
+    m, blas, src = rec["machine"], rec["blas"], rec["handgrad"]
+    return (f"Machine: {m['cpu']}, {m['cpu_count']} CPUs; load average {m['loadavg_at_start']} at start, "
+            f"{m['loadavg_at_end']} at end; numpy {rec['numpy']} with {blas['internal_api']} {blas['version']} "
+            f"({blas['architecture']} kernels, default {blas['num_threads']} threads); handgrad at "
+            f"{(src['commit'] or '?')[:7]}{' + uncommitted changes' if src['dirty'] else ''}.")

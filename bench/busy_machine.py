@@ -21,10 +21,8 @@ the other process holds would make it far worse. Medians; ratio = busy / quiet. 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import gc
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -38,7 +36,7 @@ if str(ROOT) not in sys.path:          # `python bench/busy_machine.py` puts ben
     sys.path.insert(0, str(ROOT))
 
 import handgrad as hg
-from bench.benchenv import blas_record, handgrad_source, machine_record, numpy_blas
+from bench.benchenv import machine_record, machine_sentence, run_record
 from bench.speed.protocol import ADAM_LR, SGD_LR, fill_normal, handgrad_threads
 
 TARGET = 2.2
@@ -99,11 +97,7 @@ def main() -> int:
         results.append(row)
         print(f"{'-'.join(map(str, sizes))} b{batch} {optimizer}: threads {threads}, quiet {q * 1e3:.1f} ms, "
               f"busy {b * 1e3:.1f} ms, ratio {b / q:.2f}", file=sys.stderr, flush=True)
-    machine["loadavg_at_end"] = list(os.getloadavg())
-    record = {"date": dt.datetime.now().isoformat(timespec="seconds"), "machine": machine,
-              "numpy": np.__version__, "blas": blas_record(numpy_blas()),
-              "handgrad": handgrad_source("src"), "reps": args.reps, "rows": args.rows,
-              "target": TARGET, "results": results}
+    record = run_record(machine, reps=args.reps, rows=args.rows, target=TARGET, results=results)
     (out / "busy_machine.json").write_text(json.dumps(record, indent=1))
     (out / "busy_machine.md").write_text(report(record))
     print(report(record))
@@ -111,14 +105,9 @@ def main() -> int:
 
 
 def report(rec: dict) -> str:
-    m, blas = rec["machine"], rec["blas"]
     worst = max(r["ratio"] for r in rec["results"])
     lines = [f"# A training epoch beside one busy process ({rec['date']})", "",
-             f"Machine: {m['cpu']}, {m['cpu_count']} CPUs; load average {m['loadavg_at_start']} at start, "
-             f"{m['loadavg_at_end']} at end; numpy {rec['numpy']} with {blas['internal_api']} {blas['version']} "
-             f"({blas['architecture']} kernels, default {blas['num_threads']} threads); handgrad at "
-             f"{(rec['handgrad']['commit'] or '?')[:7]}{' + uncommitted changes' if rec['handgrad']['dirty'] else ''}. "
-             f"One epoch of {rec['rows']} rows, medians of {rec['reps']} alternating quiet/busy repetitions; "
+             f"{machine_sentence(rec)} One epoch of {rec['rows']} rows, medians of {rec['reps']} alternating quiet/busy repetitions; "
              "busy = one `while True: pass` process running.", "",
              f"Worst ratio {worst:.2f} (target ≤ {rec['target']}): "
              + ("**met at every shape**." if worst <= rec["target"] else "**not met**."), "",

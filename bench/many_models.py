@@ -29,7 +29,6 @@ difference between a model trained by ``fit_many`` and the same model trained by
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import statistics
@@ -43,7 +42,7 @@ if str(ROOT) not in sys.path:          # `python bench/many_models.py` puts benc
     sys.path.insert(0, str(ROOT))
 
 import handgrad as hg
-from bench.benchenv import blas_record, handgrad_source, machine_record, numpy_blas
+from bench.benchenv import machine_record, machine_sentence, run_record
 from bench.speed.protocol import interleaved
 
 GRID = [dict(lr=lr, l2=l2, seed=seed) for lr in (3e-4, 1e-3, 3e-3, 1e-2) for l2 in (1e-4, 1e-3)
@@ -160,11 +159,7 @@ def main() -> int:
         results[name] = {"sizes": sizes, "rows": int(X.shape[0]),
                          "grid": grid_part(X, y, sizes, args.reps),
                          "curve": curve_part(X, y, sizes, args.reps)}
-    machine["loadavg_at_end"] = list(os.getloadavg())
-    record = {"date": dt.datetime.now().isoformat(timespec="seconds"), "machine": machine,
-              "numpy": np.__version__, "blas": blas_record(numpy_blas()),
-              "handgrad": handgrad_source("src"),
-              "reps": args.reps, "results": results}
+    record = run_record(machine, reps=args.reps, results=results)
     (out / "many_models.json").write_text(json.dumps(record, indent=1, default=float))
     plot(results, out / "many_models.png")
     (out / "many_models.md").write_text(report(record))
@@ -173,13 +168,8 @@ def main() -> int:
 
 
 def report(rec: dict) -> str:
-    m = rec["machine"]
     lines = [f"# fit_many: many models for the price of few ({rec['date']})", "",
-             f"Machine: {m['cpu']}, {m['cpu_count']} CPUs; load average {m['loadavg_at_start']} at "
-             f"start, {m['loadavg_at_end']} at end. numpy {rec['numpy']} with {rec['blas']['internal_api']} "
-             f"{rec['blas']['version']} ({rec['blas']['architecture']} kernels, "
-             f"{rec['blas']['num_threads']} threads); handgrad at {(rec['handgrad']['commit'] or '?')[:7]}"
-             f"{' + uncommitted changes' if rec['handgrad']['dirty'] else ''}. Medians of "
+             f"{machine_sentence(rec)} Medians of "
              f"{rec['reps']} interleaved repetitions.", "",
              "## 16 configurations (lr × L2 × seed), early stopping, one call", "",
              "One fit: the default configuration (lr 1e-3, L2 1e-4, seed 0) alone; mean fit: the 16 fits "

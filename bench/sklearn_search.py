@@ -22,9 +22,7 @@ equal). Writes ``sklearn_search.md`` / ``.json`` into ``--out`` with the machine
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import os
 import statistics
 import sys
 import warnings
@@ -36,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:          # `python bench/sklearn_search.py` puts bench/ first
     sys.path.insert(0, str(ROOT))
 
-from bench.benchenv import blas_record, handgrad_source, machine_record, numpy_blas
+from bench.benchenv import machine_record, machine_sentence, run_record
 from bench.speed.protocol import interleaved
 
 GRID = {"learning_rate_init": [3e-4, 1e-3, 3e-3, 1e-2], "alpha": [1e-4, 1e-3], "random_state": [0, 1]}
@@ -102,10 +100,7 @@ def main() -> int:
         for batch in BATCHES:
             print(f"{name} batch {batch} ...", file=sys.stderr, flush=True)
             results[f"{name}, batch {batch}"] = {"rows": int(X.shape[0]), **part(X, y, batch, args.reps)}
-    machine["loadavg_at_end"] = list(os.getloadavg())
-    record = {"date": dt.datetime.now().isoformat(timespec="seconds"), "machine": machine,
-              "numpy": np.__version__, "blas": blas_record(numpy_blas()),
-              "handgrad": handgrad_source("src"), "reps": args.reps, "results": results}
+    record = run_record(machine, reps=args.reps, results=results)
     (out / "sklearn_search.json").write_text(json.dumps(record, indent=1, default=float))
     (out / "sklearn_search.md").write_text(report(record))
     print(report(record))
@@ -113,13 +108,8 @@ def main() -> int:
 
 
 def report(rec: dict) -> str:
-    m = rec["machine"]
     lines = [f"# Grid search through the scikit-learn API ({rec['date']})", "",
-             f"Machine: {m['cpu']}, {m['cpu_count']} CPUs; load average {m['loadavg_at_start']} at start, "
-             f"{m['loadavg_at_end']} at end. numpy {rec['numpy']} with {rec['blas']['internal_api']} "
-             f"{rec['blas']['version']} ({rec['blas']['architecture']} kernels); handgrad at "
-             f"{(rec['handgrad']['commit'] or '?')[:7]}{' + uncommitted changes' if rec['handgrad']['dirty'] else ''}. "
-             f"16 candidates × 5 folds + refit, MLPClassifier(hidden_layer_sizes=(64,), max_iter=30, "
+             f"{machine_sentence(rec)} 16 candidates × 5 folds + refit, MLPClassifier(hidden_layer_sizes=(64,), max_iter=30, "
              f"solver='adam'); whole-search seconds, medians of {rec['reps']} interleaved repetitions.", "",
              "| data, batch | processes | handgrad GridSearchCV | sklearn GridSearchCV over handgrad's MLP | "
              "speed-up | sklearn GridSearchCV over sklearn's MLP | speed-up | same results as sklearn's search | "
