@@ -29,4 +29,4 @@ from ._regressor import MLPRegressor
 from ._search import GridSearchCV, RandomizedSearchCV
 from ._table import TableTransformer
 
-__all__ = ["MLPClassifier", "MLPRegressor", "TableTransformer", "GridSearchCV", "RandomizedSearchCV"]
+__all__ = ["GridSearchCV", "MLPClassifier", "MLPRegressor", "RandomizedSearchCV", "TableTransformer"]

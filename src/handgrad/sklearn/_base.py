@@ -163,8 +163,7 @@ class BaseMLP(CompatNames, StochasticSolver, BaseEstimator):
         if self.solver in STOCHASTIC_SOLVERS:
             if X_val is not None or y_val is not None:
                 X_val, y_val = self._check_user_validation(X_val, y_val, dtype)
-            self._fit_stochastic(net, X, Y, T, sw, sw_user, incremental, rs, X_val, y_val)
-            if self.__dict__.get("_together") is not None:
+            if self._fit_stochastic(net, X, Y, T, sw, sw_user, incremental, rs, X_val, y_val):
                 return self  # its epochs run in a stack; ._stacked calls _finish_fit after them
         else:
             if X_val is not None or y_val is not None:

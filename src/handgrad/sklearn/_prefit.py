@@ -33,7 +33,7 @@ def key(est, X, y) -> tuple | None:
     for name in sorted(params):
         value = params[name]
         if isinstance(value, np.random.RandomState):  # cloned: equal by state, not identity
-            name_, keys, pos, has_gauss, gauss = value.get_state()
+            _, keys, pos, has_gauss, gauss = value.get_state()
             value = ("RandomState", _digest(keys), int(pos), int(has_gauss), float(gauss))
         elif not _plain(value):
             return None  # callbacks and other objects: no reliable equality
@@ -83,6 +83,7 @@ def _plain(value) -> bool:
     if isinstance(value, dict):
         return all(_plain(k) and _plain(v) for k, v in value.items())
     return False
+
 
 def _data_digest(a) -> tuple | None:
     if a is None:

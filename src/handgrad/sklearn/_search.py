@@ -52,21 +52,21 @@ class _TogetherSearch:
     def fit(self, X, y=None, **params):
         fast = set(params) <= {"groups"} and self._final_estimator() is not None
         n_jobs = self.n_jobs
-        self._together = (*indexable(X, y), params, n_jobs) if fast else None
+        self._ahead = (*indexable(X, y), params, n_jobs) if fast else None
         if fast:  # the fits are done ahead (over n_jobs processes); scikit-learn's round scores
             self.n_jobs = None
         try:
             return super().fit(X, y, **params)
         finally:
             self.n_jobs = n_jobs
-            del self._together
+            del self._ahead
 
     fit.__doc__ = model_selection.GridSearchCV.fit.__doc__
 
     def _run_search(self, evaluate_candidates, *, callback_ctx=None):
         def evaluate(candidate_params, cv=None, *args, **kwargs):
             candidate_params = list(candidate_params)
-            done = self._fit_ahead(candidate_params, cv) if self._together else None
+            done = self._fit_ahead(candidate_params, cv) if self._ahead else None
             if done is None:
                 return evaluate_candidates(candidate_params, cv, *args, **kwargs)
             with offered(*done):
@@ -78,8 +78,8 @@ class _TogetherSearch:
             super()._run_search(evaluate, callback_ctx=callback_ctx)
 
     def _final_estimator(self):
-        """handgrad's estimator that the search fits (alone or a pipeline's last step), if
-        its solver is stochastic; else None."""
+        """handgrad's estimator that the search fits (alone or a pipeline's last step), else
+        None (the grid may still change its solver: each fit is checked by _stackable)."""
         est = self.estimator
         if isinstance(est, Pipeline):
             est = est.steps[-1][1]
@@ -89,7 +89,7 @@ class _TogetherSearch:
         """Every (candidate, split) fit of the round that can be trained at once, trained:
         (their keys, their outcomes) for :func:`._prefit.offered`; None when the splits could
         come out differently when scikit-learn draws them."""
-        X, y, params, n_jobs = self._together
+        X, y, params, n_jobs = self._ahead
         cv = check_cv(cv if cv is not None else self.cv, y, classifier=is_classifier(self.estimator))
         seed = getattr(cv, "random_state", 0)
         if getattr(cv, "shuffle", True) and not isinstance(seed, numbers.Integral):

@@ -63,8 +63,7 @@ def fit_together(estimators, data, workers=1) -> list[BaseException | None]:
         for key, group in groups.items():
             if key is None:  # not stackable: each alone, as its fit would have run it
                 for job in group:
-                    with epoch_context(job["net"], job["batch_size"]):
-                        job["est"]._epochs(job["net"], job["opt"], job["X"], job["T"], job["sw"],
+                    job["est"]._run_epochs(job["net"], job["opt"], job["X"], job["T"], job["sw"],
                                            job["batch_size"], False, job["rs"], job["val"])
             else:
                 per_stack = max(1, STACK_ROWS // group[0]["batch_size"])

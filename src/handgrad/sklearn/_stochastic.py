@@ -71,7 +71,9 @@ class StochasticSolver:
                              "set early_stopping=True to use them")
         return self._validation_set(X_val, y_val, dtype)
 
-    def _fit_stochastic(self, net, X, Y, T, sw, sw_user, incremental, rs, X_val, y_val):
+    def _fit_stochastic(self, net, X, Y, T, sw, sw_user, incremental, rs, X_val, y_val) -> bool:
+        """The fit's stochastic part; True when its epochs were handed to a stack (._stacked)
+        instead of run here."""
         if not hasattr(self, "loss_curve_"):  # a warm start after an lbfgs fit
             self._reset_stochastic_state()
         # early_stopping switched on or off since the last fit: start the bookkeeping the
@@ -112,7 +114,12 @@ class StochasticSolver:
         job = self.__dict__.get("_together")
         if job is not None:  # trained with other estimators in one stack (._stacked) instead
             job.update(net=net, opt=opt, X=X, T=T, sw=sw, batch_size=batch_size, rs=rs, val=val)
-            return
+            return True
+        self._run_epochs(net, opt, X, T, sw, batch_size, incremental, rs, val)
+        return False
+
+    def _run_epochs(self, net, opt, X, T, sw, batch_size, incremental, rs, val) -> None:
+        """The epochs of a fit alone, in their context (:func:`epoch_context`)."""
         with epoch_context(net, batch_size):
             self._epochs(net, opt, X, T, sw, batch_size, incremental, rs, val)
 
