@@ -1,4 +1,5 @@
-"""The built-in datasets: scikit-learn's bundled sets and a generated 3-class problem."""
+"""The built-in datasets: scikit-learn's bundled sets (diabetes: regression; the others:
+classes) and a generated 3-class problem."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import numpy as np
 from ..errors import InputError
 from .dataset import Dataset
 
-BUILTIN_DATASETS = ("digits", "iris", "wine", "breast_cancer", "three_class")
+BUILTIN_DATASETS = ("digits", "iris", "wine", "breast_cancer", "three_class", "diabetes")
 
 
 def make_three_class(n_samples: int = 600, seed: int = 0, noise: float = 0.03
@@ -35,7 +36,10 @@ def make_three_class(n_samples: int = 600, seed: int = 0, noise: float = 0.03
 
 # scikit-learn loader name and the name of the label, per built-in dataset
 _SKLEARN_SETS = {"digits": ("load_digits", "digit"), "iris": ("load_iris", "species"),
-                 "wine": ("load_wine", "cultivar"), "breast_cancer": ("load_breast_cancer", "diagnosis")}
+                 "wine": ("load_wine", "cultivar"), "breast_cancer": ("load_breast_cancer", "diagnosis"),
+                 "diabetes": ("load_diabetes", "progression")}
+# the built-in regression set: 442 patients, 10 measurements, disease progression a year on
+_REGRESSION_SETS = ("diabetes",)
 
 
 def load_builtin(name: str) -> Dataset:
@@ -56,5 +60,8 @@ def load_builtin(name: str) -> Dataset:
     # older scikit-learn gives digits no feature names; use the same pixel_{i} style then
     names = getattr(bunch, "feature_names", None)
     names = [str(f) for f in names] if names is not None else [f"pixel_{i}" for i in range(X.shape[1])]
+    if name in _REGRESSION_SETS:
+        return Dataset(X, np.asarray(bunch.target, dtype=np.float64), names, name, target_name,
+                       task="regression")
     return Dataset(X, np.asarray(bunch.target, dtype=np.int64), names, name, target_name,
                    [str(c) for c in bunch.target_names])

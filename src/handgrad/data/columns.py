@@ -151,7 +151,9 @@ def _whole_numbers(values: np.ndarray, missing: np.ndarray, target: str) -> np.n
     if fractional.any():
         i = int(np.argmax(fractional))
         raise InputError(f"target column {target!r} holds non-integer numbers (e.g. {values[i]} in row "
-                         f"{_row(missing, i)}); a classifier needs class labels")
+                         f"{_row(missing, i)}); a classifier needs class labels — to predict the number, "
+                         "train a regressor (handgrad train --task regression, or "
+                         "handgrad.sklearn.MLPRegressor)")
     # from 2**53 on a float64 no longer holds every whole number, so two labels written
     # differently in the file may have been read as the same one (9007199254740993.0 is read
     # as 2**53), and beyond 2**63 the cast to int64 would make garbage of them

@@ -24,6 +24,8 @@ class Dataset:
         test_size: if set, the last ``test_size`` rows are the official test split (MNIST).
         notes: what the reader had to decide about the file (its encoding, separator, a
             dropped index column, ...), one line each, for the user.
+        task: ``"classification"`` (y holds class labels) or ``"regression"`` (y holds
+            float64 numbers).
     """
 
     X: np.ndarray
@@ -34,6 +36,7 @@ class Dataset:
     class_names: list[str] | None = None
     test_size: int | None = None
     notes: list[str] = field(default_factory=list)
+    task: str = "classification"
 
     def __post_init__(self):
         self.X = np.ascontiguousarray(self.X, dtype=np.float64)

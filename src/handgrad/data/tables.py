@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from .columns import (_feature_matrix, _import_pandas, _short_text, label_column,
+from .columns import (_feature_matrix, _import_pandas, _short_text,
                       refuse_unlabelled)
 from .dataset import Dataset
+from .targets import read_target
 from .text_tables import (cp1252_note, decimal_comma_columns, from_decimal_comma, not_text_message,
                           sniff)
 
@@ -40,15 +41,17 @@ _MISSING_MARKERS = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN"
 
 # ---------------------------------------------------------------- tables (CSV, Parquet)
 
-def load_table(path, target: str | None = None, features: list[str] | None = None) -> Dataset:
+def load_table(path, target: str | None = None, features: list[str] | None = None,
+               task: str = "classification") -> Dataset:
     """Read a CSV (.csv, .csv.gz, .tsv, .txt) or Parquet (.parquet, .pq) file.
 
     ``target`` names the label column (y = None without it). ``features`` lists the feature
     columns to use, in that order (as stored in a trained model); by default every column
     except the target (and a written-out row index, see :func:`_index_column`) is a feature.
     Feature columns must be numeric (bool becomes 0/1) and finite; labels must be present in
-    every row and are read as :func:`~handgrad.data.columns.label_column` says. What the reader
-    had to decide about the file is in the Dataset's ``notes``.
+    every row and are read as :func:`~handgrad.data.columns.label_column` says (numbers for
+    ``task`` "regression"; "auto" decides, see :func:`load_table_frame`). What the reader had
+    to decide about the file is in the Dataset's ``notes``.
     """
     path = _existing_file(path)
     frame, notes = _read_frame(path, target)
@@ -62,10 +65,10 @@ def load_table(path, target: str | None = None, features: list[str] | None = Non
     names = _feature_names(path, columns, target, features)
     y = None
     if target is not None:
-        y, missing, label_notes = label_column(frame[target], target, _is_text(path))
+        y, missing, label_notes, task = read_target(frame[target], target, _is_text(path), task)
         notes += label_notes
         refuse_unlabelled(missing, target)
-    return Dataset(_feature_matrix(frame, names), y, names, path.name, target, notes=notes)
+    return Dataset(_feature_matrix(frame, names), y, names, path.name, target, notes=notes, task=task)
 
 
 @dataclass
@@ -82,10 +85,16 @@ class Table:
     target_name: str | None
     n_unlabelled: int = 0
     notes: list[str] = field(default_factory=list)
+    task: str = "classification"
 
 
-def load_table_frame(path, target: str | None = None, columns: list[str] | None = None) -> Table:
+def load_table_frame(path, target: str | None = None, columns: list[str] | None = None,
+                     task: str = "classification") -> Table:
     """Read a table file keeping its columns as they are (see :class:`Table`).
+
+    ``task``: what the ``target`` column holds — "classification" (class labels),
+    "regression" (numbers) or "auto" (decided by :func:`~handgrad.data.targets.decide_task`,
+    with a note); the table's ``task`` says which.
 
     Rows whose ``target`` cell is empty are dropped and counted (they cannot be learned from
     or scored). ``columns`` restricts the features to those names (a trained model's input
@@ -101,7 +110,7 @@ def load_table_frame(path, target: str | None = None, columns: list[str] | None 
         raise InputError(f"target column {target!r} is not in {path}; its columns are {_list_names(names)}")
     dropped, y = 0, None
     if target is not None:
-        y, empty, label_notes = label_column(frame[target], target, _is_text(path))
+        y, empty, label_notes, task = read_target(frame[target], target, _is_text(path), task)
         notes += label_notes
         dropped = int(empty.sum())
         if dropped == len(frame):
@@ -117,7 +126,7 @@ def load_table_frame(path, target: str | None = None, columns: list[str] | None 
         features = _without_index(frame, [c for c in names if c != target], target, notes)
     if not features:
         raise InputError(f"{path} has no feature column besides the target {target!r}")
-    return Table(frame[features], y, path.name, target, dropped, notes)
+    return Table(frame[features], y, path.name, target, dropped, notes, task)
 
 
 def _is_text(path: Path) -> bool:

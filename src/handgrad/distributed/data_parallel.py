@@ -169,12 +169,15 @@ class DataParallel:
         return any(flag for _, flag in seen)
 
     def reduce_validation(self, loss_sum: float, hits, cm, n: int):
-        """Sum a validation shard's (Σ loss, rows right, confusion matrix, rows) over ranks
+        """Sum a validation shard's (Σ loss, rows right, confusion matrix or regression sums,
+        rows) over ranks
         (see :func:`handgrad.training.evaluation.validation_record`)."""
         head = np.array([loss_sum, hits or 0, n], dtype=np.float64)
         packed = head if cm is None else np.concatenate([head, cm.reshape(-1).astype(np.float64)])
         self.comm.Allreduce(self.MPI.IN_PLACE, packed, op=self.MPI.SUM)
-        total_cm = None if cm is None else np.rint(packed[3:]).astype(cm.dtype).reshape(cm.shape)
+        total_cm = None if cm is None else packed[3:].reshape(cm.shape)
+        if cm is not None and cm.dtype.kind in "iu":  # counts; regression's sums stay floats
+            total_cm = np.rint(total_cm).astype(cm.dtype)
         return (float(packed[0]), None if hits is None else int(round(packed[1])), total_cm,
                 int(round(packed[2])))
 

@@ -13,10 +13,14 @@ import numpy as np
 from ..core.activations import Activation, available_activations, get_activation
 from ..data.features import TableEncoder
 from ..data.preprocessing import Standardizer
+from ..data.targets import TargetScaler
 from ..errors import InputError
 from ..network import MLP
-from .format import (FORMAT, META_KEY, SCALER_TENSORS, SUPPORTED_VERSIONS, _CLASS_KINDS, _CODE_DTYPES,
-                     _DTYPE_CODES, _INT64, ModelFileError)
+
+REGRESSION_HEADS = ("identity", "huber", "exp")
+from .format import (FORMAT, META_KEY, REGRESSION_FORMAT_VERSION, SCALER_TENSORS, SUPPORTED_VERSIONS,
+                     _CLASS_KINDS, _CODE_DTYPES, _DTYPE_CODES, _INT64, ModelFileError, _field, _is_int,
+                     _is_number, _is_unicode, _names, _short)
 from .model import Model
 
 
@@ -44,8 +48,11 @@ def _reject_constant(name: str):
 
 def _check_metadata(meta: dict, path) -> dict[str, Any]:
     """Validate the handgrad metadata; return the values needed to build the model."""
-    _check_format(meta, path)
-    sizes = _check_sizes(_field(meta, "sizes", path), path)
+    version = _check_format(meta, path)
+    regression = version >= REGRESSION_FORMAT_VERSION and meta.get("task") == "regression"
+    if version >= REGRESSION_FORMAT_VERSION and meta.get("task") not in ("regression", "classification"):
+        raise ModelFileError(path, f"'task' must be 'classification' or 'regression', got {_short(meta.get('task'))}")
+    sizes = _check_sizes(_field(meta, "sizes", path), path, regression)
     dtype = _field(meta, "dtype", path)
     if not isinstance(dtype, str) or dtype not in _DTYPE_CODES:
         raise ModelFileError(path, f"'dtype' must be 'float32' or 'float64', got {_short(dtype)}")
@@ -64,12 +71,40 @@ def _check_metadata(meta: dict, path) -> dict[str, Any]:
         "activations": _check_activations(_field(meta, "activations", path), len(sizes) - 2, path),
         "dtype": dtype,
         "l2": _check_l2(_field(meta, "l2", path), path),
-        "classes": _check_classes(meta, sizes[-1], path),
+        **(_check_regression(meta, sizes[-1], path) if regression else
+           {"classes": _check_classes(meta, sizes[-1], path), "head": {"output": "softmax"},
+            "target": None, "target_names": None}),
         "feature_names": _check_feature_names(_field(meta, "feature_names", path), sizes[0], path),
         "scaler": preprocessing == {"type": "standardize"},
         "encoder": encoder,
         "record": record,
     }
+
+
+def _check_regression(meta: dict, n_outputs: int, path) -> dict[str, Any]:
+    """A regressor's head, target scaling and target names (format 3), checked."""
+    if meta.get("classes") is not None or meta.get("classes_kind") is not None:
+        raise ModelFileError(path, "a regression model has no classes ('classes' and 'classes_kind' must be null)")
+    head = _field(meta, "head", path)
+    name = head.get("name") if isinstance(head, dict) else None
+    params = head.get("params") if isinstance(head, dict) else None
+    if name not in REGRESSION_HEADS or not isinstance(params, dict) or set(head) != {"name", "params"}:
+        raise ModelFileError(path, f"'head' must be {{\"name\": one of {', '.join(REGRESSION_HEADS)}, "
+                                   f"\"params\": {{...}}}}, got {_short(head)}")
+    wanted = {"delta"} if name == "huber" else set()
+    if set(params) != wanted or not all(_is_number(v) and v > 0 for v in params.values()):
+        raise ModelFileError(path, f"head {name!r} takes the parameters {sorted(wanted) or 'none'} "
+                                   f"(finite, > 0), got {_short(params)}")
+    target = _field(meta, "target", path)
+    if target is not None:
+        try:
+            target = TargetScaler.from_json(target, n_outputs)
+        except InputError as exc:
+            raise ModelFileError(path, str(exc)) from None
+    return {"classes": None, "target": target,
+            "head": {"output": name, **({"huber_delta": float(params["delta"])} if name == "huber" else {})},
+            "target_names": _check_feature_names(_field(meta, "target_names", path), n_outputs, path,
+                                                 "target_names", "outputs (sizes[-1])")}
 
 
 def _check_table_encoding(preprocessing, n_inputs: int, path) -> TableEncoder | None:
@@ -89,13 +124,7 @@ def _check_table_encoding(preprocessing, n_inputs: int, path) -> TableEncoder | 
     return encoder
 
 
-def _field(meta: dict, key: str, path):
-    if key not in meta:
-        raise ModelFileError(path, f"the metadata has no {key!r}")
-    return meta[key]
-
-
-def _check_format(meta: dict, path) -> None:
+def _check_format(meta: dict, path) -> int:
     from .._version import __version__
 
     if meta.get("format") != FORMAT:
@@ -110,11 +139,12 @@ def _check_format(meta: dict, path) -> None:
                 if version > max(SUPPORTED_VERSIONS) else "")
         raise ModelFileError(path, f"format_version {version} is not supported; handgrad "
                                    f"{__version__} reads format_version {supported}{hint}")
+    return version
 
 
-def _check_sizes(sizes, path) -> list[int]:
+def _check_sizes(sizes, path, regression: bool = False) -> list[int]:
     if not (isinstance(sizes, list) and len(sizes) >= 2 and all(_is_int(s) and s >= 1 for s in sizes)
-            and sizes[-1] >= 2):
+            and (regression or sizes[-1] >= 2)):
         raise ModelFileError(path, "'sizes' must be a list of at least 2 layer widths ≥ 1, the "
                                    f"last (the number of classes) ≥ 2; got {_short(sizes)}")
     return sizes
@@ -188,18 +218,18 @@ def _is_class_label(value, kind: str) -> bool:
     return _is_number(value)
 
 
-def _check_feature_names(names, n_features: int, path) -> list[str] | None:
+def _check_feature_names(names, n_features: int, path, field: str = "feature_names",
+                         what: str = "inputs (sizes[0])") -> list[str] | None:
     if names is None:
         return None
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise ModelFileError(path, f"'feature_names' must be null or a list of strings, "
+        raise ModelFileError(path, f"'{field}' must be null or a list of strings, "
                                    f"got {_short(names)}")
     if not all(_is_unicode(n) for n in names):
-        raise ModelFileError(path, f"'feature_names' holds text that is not valid Unicode (a lone "
+        raise ModelFileError(path, f"'{field}' holds text that is not valid Unicode (a lone "
                                    f"surrogate): {_short(names)}")
     if len(names) != n_features:
-        raise ModelFileError(path, f"{len(names)} feature_names for a network with {n_features} "
-                                   "inputs (sizes[0])")
+        raise ModelFileError(path, f"{len(names)} {field} for a network with {n_features} {what}")
     return names
 
 
@@ -249,53 +279,12 @@ def _check_tensors(raw: dict[str, dict], spec: dict, path) -> dict[str, np.ndarr
 def _build_model(spec: dict, arrays: dict[str, np.ndarray], path) -> Model:
     try:
         net = MLP(spec["sizes"], activation=spec["activations"], l2=spec["l2"],
-                  dtype=spec["dtype"], seed=0)
+                  dtype=spec["dtype"], seed=0, **spec["head"])
         net.seed = None  # seed 0 only drew throw-away initial weights; the record has the real one
         net.set_params([arrays[name] for name in net.param_names])
         scaler = (Standardizer(arrays["scaler.mean"], arrays["scaler.scale"])
                   if spec["scaler"] else None)
         return Model(net, spec["classes"], scaler, spec["feature_names"], spec["record"],
-                     encoder=spec["encoder"])
+                     encoder=spec["encoder"], target=spec["target"], target_names=spec["target_names"])
     except InputError as exc:  # everything was checked above; this is a last line of defence
         raise ModelFileError(path, str(exc)) from None
-
-
-# ----- small helpers -----------------------------------------------------------------------
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_unicode(text: str) -> bool:
-    """Whether ``text`` can be written out as UTF-8: JSON's ``"\\ud800"`` decodes to a lone
-    surrogate, which would only fail later, when a prediction is printed or saved."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _names(names: list[str], limit: int = 8) -> str:
-    """A readable list of tensor names, cut short: a corrupt file can hold thousands."""
-    shown = ", ".join(_short(n, 40)[1:-1] or "''" for n in names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
-
-
-def _is_number(value) -> bool:
-    """A finite JSON number (not a bool; an int too large for a float is not finite)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:
-        return False
-
-
-def _short(value, limit: int = 80) -> str:
-    """``repr`` cut to ``limit`` characters: corrupt files can hold huge values."""
-    try:
-        text = repr(value)
-    except RecursionError:
-        return "<a deeply nested value>"
-    return text if len(text) <= limit else text[:limit - 3] + "..."

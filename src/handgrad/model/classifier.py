@@ -1,6 +1,6 @@
-"""From raw features and labels to a trained :class:`~handgrad.model.Model`.
+"""From raw features and labels (or numbers) to a trained :class:`~handgrad.model.Model`.
 
-``train_classifier`` is what ``handgrad train`` runs: choose how the epochs are selected
+``train_model`` (``train_classifier``, ``train_regressor``) is what ``handgrad train`` runs: choose how the epochs are selected
 (cross-validation on small data, :mod:`.crossval`; a hold-out part otherwise; a refit on all
 rows if asked) around single training runs (:mod:`.once`: encode the labels and the table,
 standardise on the training rows only, build the :class:`~handgrad.MLP`, :func:`~handgrad.fit`
@@ -19,10 +19,21 @@ from .once import (DEFAULTS, HOLDOUT, auto_batch_size, auto_width, encoded_width
                    prepare_run, train_once)
 
 
-def train_classifier(X, y, *, refit: bool = False, monitor: str | None = None,
-                     validation_fraction: float | str = "auto", cv_folds: int = CV_FOLDS,
-                     **options) -> Model:
-    """Train an MLP classifier on raw features ``X`` (n, d) and labels ``y`` (ints or strings).
+def train_classifier(X, y, **options) -> Model:
+    """:func:`train_model` of a classifier: labels ``y`` (ints or strings)."""
+    return train_model(X, y, **{**options, "task": "classification"})
+
+
+def train_regressor(X, y, **options) -> Model:
+    """:func:`train_model` of a regressor: numbers ``y`` (n,) or (n, k)."""
+    return train_model(X, y, **{**options, "task": "regression"})
+
+
+def train_model(X, y, *, refit: bool = False, monitor: str | None = None,
+                validation_fraction: float | str = "auto", cv_folds: int = CV_FOLDS,
+                **options) -> Model:
+    """Train an MLP on raw features ``X`` (n, d) and labels ``y`` (ints or strings), or for
+    ``task="regression"`` numbers ``y`` (n,) or (n, k).
 
     ``options`` are those of :func:`train_once` (architecture, optimizer, epochs, table
     encoding, ...). ``monitor`` is what early stopping watches on the validation part
@@ -32,8 +43,8 @@ def train_classifier(X, y, *, refit: bool = False, monitor: str | None = None,
     cross-validation chooses the epochs (:func:`cross_validate`: each fold stops early on its
     own held-out part; the median of their best epochs) and the model is then trained on all
     rows for that many epochs; on more rows (or with ``refit``), a stratified hold-out part of
-    ``HOLDOUT``, on which early stopping watches the accuracy unless ``monitor`` says
-    otherwise. A number holds out that fraction (0: none). With ``refit``, the number of epochs
+    ``HOLDOUT``, on which early stopping watches the accuracy (a regression: the loss) unless
+    ``monitor`` says otherwise. A number holds out that fraction (0: none). With ``refit``, the number of epochs
     chosen on the hold-out part is then trained again from the start on *all* rows (training
     and validation), so the final model has seen every row; the record's ``refit`` says so.
     """
@@ -49,7 +60,9 @@ def train_classifier(X, y, *, refit: bool = False, monitor: str | None = None,
         # a hold-out part of ≥ 500 rows resolves accuracy finely; the loss, which punishes the
         # confidence a longer run gains, stops too early there (diamonds, 43k rows: 2.1 points
         # below scikit-learn's MLP watching the loss, 0.7 watching accuracy)
-        monitor = monitor or ("val_accuracy" if n_rows >= CV_BELOW else None)
+        # (a regression's loss is its squared error: what it is judged by)
+        if options.get("task") != "regression":
+            monitor = monitor or ("val_accuracy" if n_rows >= CV_BELOW else None)
     options["validation_fraction"] = validation_fraction
     model = train_once(X, y, monitor=monitor, **options)
     if not refit:

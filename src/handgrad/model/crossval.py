@@ -34,25 +34,34 @@ def cross_validate(X, y, folds: int, *, seed: int = DEFAULTS["seed"], monitor: s
     rows for) and the mean over folds of the monitored value, loss and accuracy at the best
     epoch (and the monitored value per fold, ``fold_scores``, and the folds' mean validation
     curve, ``curve``). Every fold knows every class (a rare class may be absent from a fold's rows)."""
-    from ..training.splits import stratified_folds
+    from ..training.splits import rank_strata, stratified_folds
 
     y = np.asarray(y)
-    classes = LabelEncoder().fit(y).classes
+    if options.get("task") == "regression":  # folds stratified by the target's rank
+        classes, strata, keys = None, rank_strata(y, folds), REGRESSION_KEYS
+    else:
+        classes = LabelEncoder().fit(y).classes
+        strata, keys = LabelEncoder(classes).transform(y), CLASS_KEYS
     runs = [prepare_run(_take(X, keep), y[keep], X_val=_take(X, held), y_val=y[held], seed=seed,
                         monitor=monitor, classes=classes,
                         sample_weight=None if sample_weight is None else np.asarray(sample_weight)[keep],
                         **options)
-            for keep, held in stratified_folds(LabelEncoder(classes).transform(y), folds, seed)]
+            for keep, held in stratified_folds(strata, folds, seed)]
     bests, scores, curves = [], [], []
     for h in (h.to_dict() for h in _fit_runs(runs)):
         best = h["best_epoch"] or len(h["epochs"])
         bests.append(best)
         curves.append(h["epochs"])
-        scores.append({k: h["epochs"][best - 1][k] for k in ("val_loss", "val_accuracy", h["monitor"])})
+        scores.append({k: h["epochs"][best - 1][k] for k in (*keys, h["monitor"])})
     return {"method": f"{folds}-fold cross-validation", "folds": folds, "best_epochs": bests,
             "epochs": int(np.ceil(np.median(bests))), "monitor": h["monitor"],
-            "fold_scores": [float(s[h["monitor"]]) for s in scores], "curve": _mean_curve(curves),
+            "fold_scores": [float(s[h["monitor"]]) for s in scores], "curve": _mean_curve(curves, keys),
             **{k: float(np.mean([s[k] for s in scores])) for k in scores[0]}}
+
+
+# what cross-validation averages over the folds (besides the monitored value), and the curve
+CLASS_KEYS = ("val_loss", "val_accuracy")
+REGRESSION_KEYS = ("val_loss", "val_r2", "val_rmse")
 
 
 # fit's arguments fit_many takes too: folds with others (callbacks, checkpoints, ...) train one by one
@@ -108,7 +117,8 @@ def _widened(runs: list) -> tuple[list, list, list]:
     for r in runs:
         net, d = r.net, r.X.shape[1]
         if d < width:
-            wide = MLP([width, *net.sizes[1:]], activation=net.activations, l2=net.l2, dtype=net.dtype)
+            head = {"output": net.output, **({"huber_delta": net.huber_delta} if net.output == "huber" else {})}
+            wide = MLP([width, *net.sizes[1:]], activation=net.activations, l2=net.l2, dtype=net.dtype, **head)
             wide.flat[...] = 0
             wide.weights[0][:d] = net.weights[0]
             for l in range(net.n_layers):
@@ -126,12 +136,12 @@ def _widened(runs: list) -> tuple[list, list, list]:
     return nets, Xs, Xvs
 
 
-def _mean_curve(curves: list[list[dict]]) -> list[dict]:
-    """Per epoch, the validation loss and accuracy averaged over the folds, for the epochs every
-    fold ran (each stops on its own; a mean over the folds still running would step at every
-    stop and follow only the folds still improving): the learning curve of the folds."""
-    return [{"epoch": e + 1, **{k: float(np.mean([c[e][k] for c in curves]))
-                                for k in ("val_loss", "val_accuracy")}}
+def _mean_curve(curves: list[list[dict]], keys=CLASS_KEYS) -> list[dict]:
+    """Per epoch, the validation values ``keys`` (loss and accuracy; loss, R² and RMSE)
+    averaged over the folds, for the epochs every fold ran (each stops on its own; a mean over
+    the folds still running would step at every stop and follow only the folds still
+    improving): the learning curve of the folds."""
+    return [{"epoch": e + 1, **{k: float(np.mean([c[e][k] for c in curves])) for k in keys}}
             for e in range(min(len(c) for c in curves))]
 
 

@@ -10,8 +10,7 @@ import numpy as np
 
 from ..core.activations import Activation, get_activation
 from ..errors import InputError
-from .checks import _is_unicode, _short
-from .format import _INT64
+from .format import _INT64, _is_unicode, _short
 
 
 def _activation_to_json(act: Activation) -> dict[str, Any]:
@@ -28,6 +27,12 @@ def _activation_to_json(act: Activation) -> dict[str, Any]:
                          "so the file could not be loaded; register it with "
                          "handgrad.register_activation(name, f, fprime) and build the net by name")
     return {"name": name, "params": params}
+
+
+def _head_to_json(net) -> dict[str, Any]:
+    """``{"name", "params"}`` of a regression network's head (huber: its threshold δ)."""
+    params = {"delta": float(net.huber_delta)} if net.output == "huber" else {}
+    return {"name": net.output, "params": params}
 
 
 def _classes_to_json(classes, n_classes: int) -> tuple[list, str]:

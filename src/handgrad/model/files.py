@@ -20,6 +20,12 @@ The safetensors metadata holds one key, ``"handgrad"``, whose value is a JSON ob
      "preprocessing": {"type": "standardize"} | {"type": "table", "encoder": {...}} | null,
      "record": {...}}
 
+A regressor (``format_version`` 3) has ``"classes": null, "classes_kind": null`` and adds
+``"task": "regression"``, ``"head": {"name": "identity" | "huber" | "exp", "params": {...}}``
+(huber: ``{"delta": δ}``), ``"target": {"kind", "mean", "scale"} | null`` (the target scaling,
+:class:`~handgrad.data.targets.TargetScaler`; null: outputs are in the target's units) and
+``"target_names": [...] | null``.
+
 ``activations`` has one entry per hidden layer (base name + parameters, see
 :class:`~handgrad.core.activations.Activation`); a custom activation is stored by name and must be
 registered again (:func:`~handgrad.register_activation`) before the file can be loaded.
@@ -48,9 +54,10 @@ from safetensors.numpy import save as _st_save
 from ..atomic import atomic_write_bytes, file_kind
 from ..errors import InputError
 from .checks import _build_model, _check_metadata, _check_tensors, _handgrad_metadata
-from .encode import _activation_to_json, _classes_to_json, _feature_names_to_json, _json_safe
+from .encode import (_activation_to_json, _classes_to_json, _feature_names_to_json, _head_to_json,
+                     _json_safe)
 from .format import (FORMAT, FORMAT_VERSION, MAX_FILE_BYTES, MAX_HEADER_BYTES, META_KEY,
-                     SCALER_TENSORS, TABLE_FORMAT_VERSION, ModelFileError)
+                     REGRESSION_FORMAT_VERSION, SCALER_TENSORS, TABLE_FORMAT_VERSION, ModelFileError)
 from .model import Model
 
 
@@ -107,10 +114,15 @@ def _metadata_of(model: Model) -> dict[str, Any]:
     from .._version import __version__  # lazy: handgrad/__init__ may import this module
 
     net = model.net
-    classes, kind = _classes_to_json(model.classes, net.n_classes)
-    return {
+    if model.is_regressor:
+        classes, kind = None, None
+        version = REGRESSION_FORMAT_VERSION
+    else:
+        classes, kind = _classes_to_json(model.classes, net.n_classes)
+        version = FORMAT_VERSION if model.encoder is None else TABLE_FORMAT_VERSION
+    meta = {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION if model.encoder is None else TABLE_FORMAT_VERSION,
+        "format_version": version,
         "handgrad_version": __version__,
         "sizes": [int(s) for s in net.sizes],
         "activations": [_activation_to_json(a) for a in net.activations],
@@ -123,6 +135,11 @@ def _metadata_of(model: Model) -> dict[str, Any]:
                           else None if model.scaler is None else {"type": "standardize"}),
         "record": _json_safe(model.record if model.record is not None else {}, "record"),
     }
+    if model.is_regressor:  # format 3: what a regressor adds (older handgrad refuses the file)
+        meta.update(task="regression", head=_head_to_json(net),
+                    target=None if model.target is None else model.target.to_json(),
+                    target_names=_feature_names_to_json(model.target_names, net.n_outputs))
+    return meta
 
 
 # ===== loading =============================================================================

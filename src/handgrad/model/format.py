@@ -3,6 +3,8 @@ writer, :mod:`.files`, and the checks, :mod:`.checks`)."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..errors import InputError
@@ -10,7 +12,8 @@ from ..errors import InputError
 FORMAT = "handgrad-model"
 FORMAT_VERSION = 1       # written for models without a table encoding (older handgrad reads them)
 TABLE_FORMAT_VERSION = 2  # written for models with one: version 1 readers cannot apply it
-SUPPORTED_VERSIONS = (1, 2)
+REGRESSION_FORMAT_VERSION = 3  # written for regressors: older readers would take them for classifiers
+SUPPORTED_VERSIONS = (1, 2, 3)
 META_KEY = "handgrad"
 SCALER_TENSORS = ("scaler.mean", "scaler.scale")
 
@@ -33,3 +36,50 @@ class ModelFileError(InputError):
         self.path = str(path)
         self.problem = " ".join(str(problem).split())  # always one line
         super().__init__(f"cannot load model file {self.path}: {self.problem}")
+
+
+# ----- small helpers of the checks (model/checks.py) and the writer (model/encode.py) ---------
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_unicode(text: str) -> bool:
+    """Whether ``text`` can be written out as UTF-8: JSON's ``"\\ud800"`` decodes to a lone
+    surrogate, which would only fail later, when a prediction is printed or saved."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _names(names: list[str], limit: int = 8) -> str:
+    """A readable list of tensor names, cut short: a corrupt file can hold thousands."""
+    shown = ", ".join(_short(n, 40)[1:-1] or "''" for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _is_number(value) -> bool:
+    """A finite JSON number (not a bool; an int too large for a float is not finite)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def _short(value, limit: int = 80) -> str:
+    """``repr`` cut to ``limit`` characters: corrupt files can hold huge values."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        return "<a deeply nested value>"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _field(meta: dict, key: str, path):
+    if key not in meta:
+        raise ModelFileError(path, f"the metadata has no {key!r}")
+    return meta[key]

@@ -1,11 +1,13 @@
-"""A trained classifier: the network plus everything needed to use it on raw data.
+"""A trained model: the network plus everything needed to use it on raw data.
 
 :class:`Model` bundles the :class:`~handgrad.MLP`, the feature standardisation fitted on the
 training data — or, for a model trained on a raw table, the :class:`TableEncoder` that turns
-its columns (text, empty cells) into the network's input —, the class labels (ints or
-strings; output k of the net is ``classes[k]``), the feature names, and a JSON-able training
-record. ``predict`` applies exactly the transform the network was trained with. Model files:
-:func:`handgrad.save_model` / :func:`handgrad.load_model` (safetensors + JSON; no pickle).
+its columns (text, empty cells) into the network's input —, for a classifier the class labels
+(ints or strings; output k of the net is ``classes[k]``), for a regressor the target scaling
+(:class:`~handgrad.data.targets.TargetScaler`: predictions come back in the target's units),
+the feature names, and a JSON-able training record. ``predict`` applies exactly the transforms
+the network was trained with. Model files: :func:`handgrad.save_model` /
+:func:`handgrad.load_model` (safetensors + JSON; no pickle).
 """
 
 from __future__ import annotations
@@ -15,26 +17,32 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InputError
+from ..core.heads import regression_mean
 from ..core.losses import log_softmax
 from ..network import MLP
 from ..data.features import TableEncoder
 from ..data.preprocessing import LabelEncoder, Standardizer
+from ..data.targets import TargetScaler
 from ..validation import check_matrix, check_shape
 
 
 @dataclass
 class Model:
-    """``net`` + ``scaler`` + ``classes`` + ``feature_names`` + ``record``.
+    """``net`` + ``scaler`` + ``classes`` (or ``target``) + ``feature_names`` + ``record``.
 
     Attributes:
-        net: the trained :class:`MLP`.
-        classes: (K,) array of the original labels; ``classes[k]`` is output k.
+        net: the trained :class:`MLP`: a softmax head (a classifier) or a regression head
+            (identity, huber, exp).
+        classes: (K,) array of the original labels; ``classes[k]`` is output k. None for a
+            regressor.
         scaler: the :class:`Standardizer` fitted on the training features, or None.
         feature_names: names of the n_features input columns, in order (None if unknown);
             with an encoder, the names of its output columns (``island=Dream``, ...).
         record: the training record (hyperparameters, history, metrics, dataset), JSON-able.
         encoder: the :class:`TableEncoder` fitted on the training table, or None (then the
             model reads a numeric matrix).
+        target: a regressor's :class:`TargetScaler` (None: outputs are the target's units).
+        target_names: a regressor's target column names, one per output (or None).
     """
 
     net: MLP
@@ -43,15 +51,26 @@ class Model:
     feature_names: list[str] | None = None
     record: dict = field(default_factory=dict)
     encoder: TableEncoder | None = None
+    target: TargetScaler | None = None
+    target_names: list[str] | None = None
 
     def __post_init__(self):
-        if self.net.output != "softmax":
-            raise InputError("a Model (and its file) holds a softmax classifier; this network's "
-                             f"output is {self.net.output!r}")
-        self.classes = np.asarray(self.classes)
-        if self.classes.shape != (self.net.n_classes,):
-            raise InputError(f"{self.classes.size} class labels for a network with "
-                             f"{self.net.n_classes} outputs")
+        if self.net.output == "logistic":
+            raise InputError("a Model (and its file) holds a softmax classifier or a regressor; this "
+                             "network's output is 'logistic'")
+        if self.is_regressor:
+            if self.classes is not None:
+                raise InputError(f"a regression network (output {self.net.output!r}) has no classes")
+            if self.target is not None and self.target.mean.shape != (self.net.n_outputs,):
+                raise InputError(f"a target scaling for {self.target.mean.size} outputs on a network "
+                                 f"with {self.net.n_outputs}")
+            if self.target_names is not None and len(self.target_names) != self.net.n_outputs:
+                raise InputError(f"{len(self.target_names)} target names for {self.net.n_outputs} outputs")
+        else:
+            self.classes = np.asarray(self.classes)
+            if self.classes.shape != (self.net.n_classes,):
+                raise InputError(f"{self.classes.size} class labels for a network with "
+                                 f"{self.net.n_classes} outputs")
         if self.feature_names is not None and len(self.feature_names) != self.net.sizes[0]:
             raise InputError(f"{len(self.feature_names)} feature names for a network with "
                              f"{self.net.sizes[0]} inputs")
@@ -59,6 +78,15 @@ class Model:
     @property
     def n_features(self) -> int:
         return self.net.sizes[0]
+
+    @property
+    def is_regressor(self) -> bool:
+        return self.net.output != "softmax"
+
+    @property
+    def task(self) -> str:
+        """``"classification"`` or ``"regression"``."""
+        return "regression" if self.is_regressor else "classification"
 
     @property
     def input_columns(self) -> list[str] | None:
@@ -103,7 +131,11 @@ class Model:
         return self.scaler.transform(raw, dtype=self.net.dtype)
 
     def encode(self, y) -> np.ndarray:
-        """Original labels -> indices 0..K-1; a label the model never saw is refused."""
+        """Original labels -> indices 0..K-1; a label the model never saw is refused. For a
+        regressor: the targets (n,) or (n, k) in the network's units (float64)."""
+        if self.is_regressor:
+            y = check_regression_targets(y, self.net.n_outputs)
+            return y if self.target is None else self.target.transform(y)
         return LabelEncoder(self.classes).transform(np.asarray(y))
 
     def predict_proba(self, X, batch_size: int = 4096) -> np.ndarray:
@@ -113,14 +145,20 @@ class Model:
     def predict_log_proba(self, X, batch_size: int = 4096) -> np.ndarray:
         """Log-probabilities from log-softmax (finite wherever the logits are), computed a
         chunk of rows at a time (standardisation included), so memory does not grow with X."""
+        if self.is_regressor:
+            raise InputError("a regression model predicts numbers, not class probabilities; use predict")
+        return self._outputs(X, batch_size, log_softmax)
+
+    def _outputs(self, X, batch_size: int, head) -> np.ndarray:
+        """``head(logits)`` (n, n_outputs) of raw X, a chunk of rows at a time (transforms included)."""
         if self.encoder is not None:
             X = self.encode_table(X)
         X = self.by_name(X)
         check_shape(X, "X", self.n_features)
-        out = np.empty((np.shape(X)[0], self.net.n_classes), dtype=self.net.dtype)
+        out = np.empty((np.shape(X)[0], self.net.n_outputs), dtype=self.net.dtype)
         transform = None if self.scaler is None else self._standardize
         for start, logits in self.net.logits_in_chunks(X, batch_size, transform):
-            out[start:start + logits.shape[0]] = log_softmax(logits)
+            out[start:start + logits.shape[0]] = head(logits)
         return out
 
     def _standardize(self, chunk: np.ndarray) -> np.ndarray:
@@ -130,10 +168,38 @@ class Model:
             return self.scaler.transform(chunk, dtype=self.net.dtype)
 
     def predict(self, X, batch_size: int = 8192) -> np.ndarray:
-        """Predicted original labels (n,)."""
-        return self.classes[np.argmax(self.predict_log_proba(X, batch_size), axis=1)]
+        """Predicted original labels (n,); a regressor's predictions in the target's units,
+        float64, (n,) for one target and (n, k) for several."""
+        if not self.is_regressor:
+            return self.classes[np.argmax(self.predict_log_proba(X, batch_size), axis=1)]
+        mu = self._outputs(X, batch_size, lambda z: regression_mean(self.net.output, z))
+        out = mu.astype(np.float64) if self.target is None else self.target.inverse(mu)
+        return out[:, 0] if self.net.n_outputs == 1 else out
 
     def score(self, X, y) -> float:
-        """Accuracy on (X, y) with original labels."""
+        """Accuracy on (X, y) with original labels; a regressor's R² (the mean over its
+        outputs), in the target's units."""
+        if self.is_regressor:
+            from ..training.evaluation import regression_metrics, regression_sums_of
+
+            y = check_regression_targets(y, self.net.n_outputs)
+            return regression_metrics(regression_sums_of(self.predict(X), y), len(y))["r2"]
         y_idx = self.encode(y)
         return float(np.mean(np.argmax(self.predict_log_proba(X), axis=1) == y_idx))
+
+
+def check_regression_targets(y, n_outputs: int) -> np.ndarray:
+    """Regression targets as float64 (n,) for one output or (n, k), refusing NaN, inf, text
+    and a wrong number of columns."""
+    try:
+        y = np.asarray(y, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError("regression targets must be numbers") from None
+    if y.ndim == 2 and y.shape[1] == 1 and n_outputs == 1:
+        y = y[:, 0]
+    if (y.ndim == 1 and n_outputs != 1) or y.ndim not in (1, 2) or (y.ndim == 2 and y.shape[1] != n_outputs):
+        raise InputError(f"targets of shape {y.shape} for a model with {n_outputs} output(s)")
+    if not np.all(np.isfinite(y)):
+        raise InputError(f"targets hold NaN or inf (first at row {int(np.argmax(~np.isfinite(y.reshape(len(y), -1)).any(axis=1))) + 1}); "
+                         "leave such rows out")
+    return y

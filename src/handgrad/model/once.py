@@ -15,14 +15,18 @@ from ..data.features import TableEncoder
 from ..data.preprocessing import LabelEncoder, Standardizer
 from ..errors import InputError
 from ..network import MLP
+from ..data.targets import TargetScaler, choose_transform
 from ..training.loop import fit, stratified_split
+from ..training.splits import rank_strata
 from ..validation import check_matrix
-from .model import Model
+from .model import Model, check_regression_targets
 
 DEFAULTS = {"hidden_sizes": "auto", "activation": "relu", "l2": 1e-4, "dtype": "float32",
             "optimizer": "adam", "lr": 1e-3, "schedule": "constant", "epochs": 200,
             "batch_size": "auto", "validation_fraction": "auto", "patience": 20, "seed": 0}
 HOLDOUT = 0.1  # the validation part a run holds out unless told otherwise
+# a regression's loss -> the network's head (core.heads)
+_HEADS = {"squared": "identity", "huber": "huber", "poisson": "exp"}
 
 
 def auto_width(n_inputs: int) -> int:
@@ -74,7 +78,9 @@ def prepare_run(X, y, *, feature_names: Sequence[str] | None = None,
                      sample_weight=None, class_weight=None, seed: int = DEFAULTS["seed"],
                      standardize: bool = True, callbacks=(), record: dict | None = None,
                      categorical=(), numeric=(), drop=(), max_categories: int = 64, id_columns=(),
-                     classes=None, **fit_options) -> "_Run":
+                     classes=None, task: str = "classification", loss: str = "squared",
+                     huber_delta: float = 1.0, target_transform: str = "auto",
+                     target_names: Sequence[str] | None = None, **fit_options) -> "_Run":
     """A training run of :func:`train_classifier` made ready, not yet trained (``.fit()``
     trains it and ``.model(history)`` bundles the result).
 
@@ -85,7 +91,15 @@ def prepare_run(X, y, *, feature_names: Sequence[str] | None = None,
     rules), which the model keeps and applies at predict time.
 
     ``classes``: all class labels, when ``y`` may lack some (a fold of cross-validation).
-    ``class_weight`` is a dict keyed by the *original* labels, or ``"balanced"``. The other
+    ``class_weight`` is a dict keyed by the *original* labels, or ``"balanced"``.
+
+    ``task="regression"``: ``y`` holds numbers, (n,) or (n, k) for k targets (named by
+    ``target_names``); ``loss`` is "squared" (the identity head), "huber" (threshold
+    ``huber_delta`` in units of the scaled target) or "poisson" (the exp head); the targets are
+    scaled on the training rows (``target_transform``: "auto", "standardize", "log", "none";
+    :func:`~handgrad.data.targets.choose_transform`) and the model maps its predictions back.
+    The held-out parts of a regression are stratified by the target's rank
+    (:func:`~handgrad.training.splits.rank_strata`). The other
     arguments are those of :class:`~handgrad.MLP` and :func:`~handgrad.fit`; with
     ``validation_fraction`` = 0 and no ``X_val`` there is no validation set. The model's
     ``record`` holds the hyperparameters and the training history.
@@ -95,11 +109,23 @@ def prepare_run(X, y, *, feature_names: Sequence[str] | None = None,
         X = check_matrix(X, "X")
     table_encoder = (TableEncoder(categorical, numeric, drop, max_categories, id_columns)
                      if frame is not None else None)
-    encoder = LabelEncoder(classes) if classes is not None else LabelEncoder().fit(np.asarray(y))
-    y_idx = encoder.transform(y)
+    regression = task == "regression"
+    if task not in ("classification", "regression"):
+        raise InputError(f"task must be 'classification' or 'regression', got {task!r}")
+    if regression:
+        encoder = None
+        y_idx = check_regression_targets(y, 1 if np.ndim(y) == 1 else np.shape(y)[1])
+        head = _HEADS.get(loss)
+        if head is None:
+            raise InputError(f"loss must be one of {', '.join(_HEADS)}, got {loss!r}")
+        if class_weight is not None:
+            raise InputError("class weights apply to classes; a regression takes sample weights only")
+    else:
+        encoder = LabelEncoder(classes) if classes is not None else LabelEncoder().fit(np.asarray(y))
+        y_idx = encoder.transform(y)
     n_rows = len(frame) if frame is not None else X.shape[0]
     if n_rows != y_idx.shape[0]:
-        raise InputError(f"X has {n_rows} rows but y has {y_idx.shape[0]} labels")
+        raise InputError(f"X has {n_rows} rows but y has {y_idx.shape[0]} {'targets' if regression else 'labels'}")
     if isinstance(class_weight, dict):
         class_weight = {int(encoder.transform(np.array([k]))[0]): v for k, v in class_weight.items()}
     w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
@@ -113,9 +139,12 @@ def prepare_run(X, y, *, feature_names: Sequence[str] | None = None,
             X = table_encoder.fit_transform(frame)
             X_val = table_encoder.transform(X_val)
         Xtr, ytr, wtr = X, y_idx, w
-        Xv, yv = check_matrix(X_val, "X_val", X.shape[1]), encoder.transform(y_val)
+        Xv = check_matrix(X_val, "X_val", X.shape[1])
+        yv = (check_regression_targets(y_val, 1 if y_idx.ndim == 1 else y_idx.shape[1]) if regression
+              else encoder.transform(y_val))
     elif validation_fraction:
-        keep, held = stratified_split(y_idx, float(validation_fraction), seed,
+        strata = rank_strata(y_idx, round(1 / float(validation_fraction))) if regression else y_idx
+        keep, held = stratified_split(strata, float(validation_fraction), seed,
                                       part="the validation part (for early stopping)",
                                       fix="pass validation_fraction=0 (--val-fraction 0) to train "
                                           "without one, or give more rows")
@@ -128,6 +157,12 @@ def prepare_run(X, y, *, feature_names: Sequence[str] | None = None,
             X = table_encoder.fit_transform(frame)
         Xtr, ytr, wtr, Xv, yv = X, y_idx, w, None, None
 
+    target, target_notes = None, []
+    if regression:  # scaled on the training rows only, like the features
+        kind, target_notes = choose_transform(ytr, target_transform, loss)
+        target = TargetScaler.fit(ytr, kind)
+        ytr = target.transform(ytr)
+        yv = None if yv is None else target.transform(yv)
     if batch_size == "auto":
         batch_size = auto_batch_size(Xtr.shape[0])
     # a table's encoder standardises its numeric columns itself and leaves 0/1 columns alone
@@ -135,8 +170,11 @@ def prepare_run(X, y, *, feature_names: Sequence[str] | None = None,
     prep = (lambda A: scaler.transform(A)) if scaler else (lambda A: A)
     if isinstance(hidden_sizes, str) and hidden_sizes == "auto":
         hidden_sizes = [auto_width(X.shape[1])]
-    sizes = [X.shape[1], *[int(h) for h in hidden_sizes], len(encoder.classes)]
-    net = MLP(sizes, activation=activation, l2=l2, dtype=dtype, seed=seed)
+    n_out = (1 if ytr.ndim == 1 else ytr.shape[1]) if regression else len(encoder.classes)
+    sizes = [X.shape[1], *[int(h) for h in hidden_sizes], n_out]
+    head_options = {"output": head, "huber_delta": huber_delta} if regression and head == "huber" else \
+        {"output": head} if regression else {}
+    net = MLP(sizes, activation=activation, l2=l2, dtype=dtype, seed=seed, **head_options)
     run = _Run(net, prep(Xtr), ytr, wtr, None if Xv is None else prep(Xv), yv,
                dict(epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
                     schedule=schedule, patience=patience, class_weight=class_weight,
@@ -149,16 +187,24 @@ def prepare_run(X, y, *, feature_names: Sequence[str] | None = None,
              "standardize": standardize if frame is None else "numeric columns (table encoding)",
              "class_weight": class_weight if not isinstance(class_weight, dict) else
              {str(k): float(v) for k, v in class_weight.items()}}
+    if regression:
+        hyper.update(task="regression", loss=loss, target_transform=target.kind,
+                     **({"huber_delta": float(huber_delta)} if loss == "huber" else {}))
     run.record = {"created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                   "hyperparameters": hyper, "n_train": int(Xtr.shape[0]),
                   "n_val": 0 if Xv is None else int(Xv.shape[0])}
     run.extra_record = record or {}
+    if regression:
+        run.record["target_scaling"] = {**target.to_json(), "notes": target_notes}
+    classes = None if regression else encoder.classes
     if frame is not None:
         run.record["table"] = {"columns_in": [str(c) for c in frame.columns],
                                "notes": table_encoder.notes_}
-        run.parts = (encoder.classes, None, table_encoder.feature_names_out_, table_encoder)
+        run.parts = (classes, None, table_encoder.feature_names_out_, table_encoder)
     else:
-        run.parts = (encoder.classes, scaler, list(feature_names) if feature_names is not None else None, None)
+        run.parts = (classes, scaler, list(feature_names) if feature_names is not None else None, None)
+    run.target = target
+    run.target_names = None if target_names is None else [str(t) for t in target_names]
     return run
 
 
@@ -178,4 +224,5 @@ class _Run:
         """The :class:`Model` of this run once trained, with its ``history``."""
         record = {**self.record, "history": history.to_dict(), **self.extra_record}
         classes, scaler, names, table_encoder = self.parts
-        return Model(self.net, classes, scaler, names, record, encoder=table_encoder)
+        return Model(self.net, classes, scaler, names, record, encoder=table_encoder,
+                     target=self.target, target_names=self.target_names)

@@ -20,7 +20,7 @@ from ..fast.threads import limit_blas_threads
 from ..network import MLP
 from ..validation import check_count, check_memory, check_positive, check_seed, check_weight_values
 from .checkpoint import Checkpointer, data_fingerprint
-from .evaluation import MONITORS, evaluate
+from .evaluation import check_monitor, evaluate
 from .history import Callback, History
 from .optim import make_optimizer
 from .run import TrainingRun
@@ -62,7 +62,8 @@ def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 
             best epoch are put back at the end.
         monitor: what early stopping and ``best_epoch`` watch: ``"val_loss"`` (the default
             with a validation set), ``"val_accuracy"``, ``"val_balanced_accuracy"``,
-            ``"val_macro_f1"`` (scores: larger is better) or ``"train_loss"`` (the default
+            ``"val_macro_f1"``, ``"val_r2"`` (scores: larger is better), ``"val_rmse"``,
+            ``"val_mae"`` (regression, in the network's units) or ``"train_loss"`` (the default
             without one).
         sample_weight: (n,) weights w_i; ``class_weight``: dict {class index: weight} or
             ``"balanced"``. The loss becomes (1/m)Σ w_i·c_{y_i}·CE_i.
@@ -110,12 +111,9 @@ def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 
     # an optimizer object brings its own learning rate; the schedule starts from it
     base_lr = opt.lr if hasattr(optimizer, "step") else lr
     sched = schedule if isinstance(schedule, Schedule) else make_schedule(schedule, base_lr, epochs)
-    if monitor is not None and monitor not in MONITORS:
-        raise InputError(f"monitor must be one of {', '.join(MONITORS)}, got {monitor!r}")
+    check_monitor(monitor, net.output)
     if monitor is not None and monitor != "train_loss" and X_val is None:
         raise InputError(f"monitor={monitor!r} needs a validation set (X_val/y_val or validation_fraction)")
-    if monitor in ("val_balanced_accuracy", "val_macro_f1") and net.output != "softmax":
-        raise InputError(f"monitor={monitor!r} needs a softmax output (classes)")
     if resume and checkpoint_dir is None:
         raise InputError("resume=True needs the checkpoint_dir to resume from")
     loop = TrainingRun(net, opt, sched, X, y, w, X_val, y_val, batch_size, shuffle, seed,

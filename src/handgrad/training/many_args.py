@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..validation import check_count, check_memory, check_positive, check_seed
-from .evaluation import MONITORS
+from .evaluation import MONITORS, check_monitor
 from .history import History
 from .loop import _optimizer_options, _state_arrays, training_parts
 from .optim import make_optimizer
@@ -96,8 +96,7 @@ def prepare_members(nets, X, y, *, X_val, y_val, validation_fraction, sample_wei
         raise InputError("fit_many takes integer seeds (one, or one per network): one Generator "
                          "shared by the networks would interleave their shuffles")
     seeds = [check_seed(s) for s in seeds]
-    if monitor is not None and monitor not in MONITORS:
-        raise InputError(f"monitor must be one of {', '.join(MONITORS)}, got {monitor!r}")
+    check_monitor(monitor, first.output)
     Xs = _per_model(X, K, 2)
     ys = _per_model(y, K, 1) if Xs is not None else None
     if Xs is not None and ys is None:

@@ -21,7 +21,7 @@ from ..errors import InputError, TrainingDivergedError
 from ..fast.threads import limit_blas_threads
 from ..validation import check_count, check_memory
 from .diagnostics import notify
-from .evaluation import MONITORS, validation_record
+from .evaluation import MONITORS, check_monitor, validation_record
 from .history import History, divergence, epoch_record
 from .loop import _check_callbacks, _optimizer_options, _state_arrays
 from .optim import make_optimizer
@@ -46,6 +46,7 @@ def fit_stream(net, fills, n_train: int, *, X_val=None, y_val=None, epochs: int 
     epochs, batch_size = check_count(epochs, "epochs"), check_count(batch_size, "batch_size")
     callbacks = _check_callbacks(callbacks)
     monitor = monitor or ("val_loss" if X_val is not None else "train_loss")
+    check_monitor(monitor, net.output)
     if monitor not in MONITORS or (monitor != "train_loss" and X_val is None):
         raise InputError(f"monitor={monitor!r} needs a validation part; choose from {', '.join(MONITORS)}")
     opt = make_optimizer(optimizer, lr, **_optimizer_options(optimizer, momentum, nesterov, weight_decay))

@@ -1,0 +1,257 @@
+"""Numeric targets: whether a target column is classes or a number (the task), the numbers of a
+regression target as read, and the target scaling a regression model stores.
+
+**The task** (:func:`decide_task`, ``handgrad train --task auto``; the rules README and
+docs state):
+
+* text labels and true/false → classification;
+* numbers with a fractional part → regression;
+* whole numbers: at most :data:`CLASSES_AT_MOST` (20) distinct values → classification
+  (digits, a 0–10 score); more than :data:`NUMBER_ABOVE` (50) distinct values, or fewer than
+  :data:`ROWS_PER_CLASS` (20) rows per value on average → regression (a price, a count with a
+  long tail); otherwise (21–50 values, each common) the rule is unsure and asks for ``--task``.
+
+Every decision on a numeric column comes with a note saying what was decided and the option
+that decides otherwise; a text column needs none (the run's header counts its classes).
+
+**The scaling** (:class:`TargetScaler`): the network learns ``t = (g(y) − μ)/σ`` with μ, σ
+fitted on the training rows only, ``g`` the identity or, for a positive skewed target, the
+logarithm; the exp (Poisson) head learns ``t = y/σ`` (σ the training mean, so that e^0 = 1
+starts at the mean). A prediction is mapped back, ``y = g⁻¹(σ·p + μ)`` with ``p`` the head's
+prediction, so every number a user sees is in the target's own units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import InputError
+
+CLASSES_AT_MOST = 20   # whole numbers with at most this many values are classes
+NUMBER_ABOVE = 50      # ... with more than this many values are a number
+ROWS_PER_CLASS = 20    # ... and so are values seen on fewer rows each than this, on average
+TASKS = ("auto", "classification", "regression")
+TRANSFORMS = ("auto", "standardize", "log", "none")
+# a positive target is learned as its logarithm (--target-transform auto) when its skewness is
+# above this: prices and incomes; measured on bench/tabular_regression.py's panel
+LOG_SKEW_ABOVE = 2.0
+
+
+def decide_task(values: np.ndarray | None, target: str, task: str = "auto") -> tuple[str, list[str]]:
+    """(``"classification"`` or ``"regression"``, notes) for a target column whose present
+    cells read as the float64 numbers ``values``, or None when they are not all numbers
+    (text, true/false). ``task`` other than "auto" is the user's word: it is checked against
+    the values (regression needs numbers), not second-guessed."""
+    if task not in TASKS:
+        raise InputError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+    if values is None:
+        if task == "regression":
+            raise InputError(f"target column {target!r} holds text, not numbers: regression needs a "
+                             "numeric target (--task classification, or choose another --target)")
+        return "classification", []
+    if task != "auto":
+        return task, []
+    if values.size == 0:
+        return "classification", []
+    whole = bool(np.all(values == np.round(values)))
+    if not whole:
+        example = values[np.flatnonzero(values != np.round(values))[0]]
+        return "regression", [f"target column {target!r} holds numbers with fractions (e.g. {example:g}): "
+                              "regression (--task classification to refuse that)"]
+    k = int(np.unique(values).size)
+    if k <= CLASSES_AT_MOST:
+        return "classification", [f"target column {target!r} holds {k} distinct whole numbers: "
+                                  f"classification into {k} classes (--task regression to predict "
+                                  "it as a number)"]
+    if k > NUMBER_ABOVE or values.size < ROWS_PER_CLASS * k:
+        return "regression", [f"target column {target!r} holds {k} distinct whole numbers over "
+                              f"{values.size} rows: regression (--task classification to treat "
+                              "them as classes)"]
+    raise InputError(f"target column {target!r} holds {k} distinct whole numbers over {values.size} rows, "
+                     f"each on {values.size // k} rows on average: they could be {k} classes or a "
+                     "number; say which with --task classification or --task regression")
+
+
+def numbers_of(col, as_text: bool) -> tuple[np.ndarray | None, np.ndarray]:
+    """(float64 numbers of the present cells or None when they are not all numbers, the (n,)
+    mask of cells without a value) of a target column. ``as_text``: the cells as written in a
+    text file (an empty cell or a missing-value marker such as NA is no value; a number
+    written with a leading zero, ``01``, is a code, not a number). Otherwise typed: integer
+    and float columns are numbers, true/false and text are not (text columns of a typed file
+    are read as a text file's)."""
+    from .columns import LABEL_MARKERS, _NUMBER, _import_pandas, _plain
+
+    pd = _import_pandas()
+    if not as_text:
+        col = _plain(col)
+        if pd.api.types.is_bool_dtype(col.dtype):
+            return None, np.array(col.isna().to_numpy(), dtype=bool)
+        if pd.api.types.is_numeric_dtype(col.dtype):
+            missing = np.array(col.isna().to_numpy(), dtype=bool)
+            return col[~missing].to_numpy(dtype=np.float64), missing
+        if not (pd.api.types.is_string_dtype(col.dtype) or col.dtype == object):
+            return None, np.array(col.isna().to_numpy(), dtype=bool)
+        if col.dtype == object and any(not isinstance(v, str) for v in col.dropna().tolist()):
+            return None, np.array(col.isna().to_numpy(), dtype=bool)
+    text = col.astype(object).where(col.notna(), "").astype(str).str.strip()
+    missing = np.array((text.eq("") | text.isin(LABEL_MARKERS)).to_numpy(), dtype=bool)
+    present = text[~missing]
+    if not present.str.fullmatch(_NUMBER).all() or present.str.fullmatch(r"[+-]?0\d.*").any():
+        return None, np.array(text.eq("").to_numpy(), dtype=bool)
+    return present.astype(float).to_numpy(dtype=np.float64), missing
+
+
+def regression_values(values: np.ndarray, missing: np.ndarray, target: str) -> np.ndarray:
+    """The numbers of a regression target, refusing ±inf (naming the row)."""
+    bad = ~np.isfinite(values)
+    if bad.any():
+        i = int(np.argmax(bad))
+        row = int(np.flatnonzero(~missing)[i]) + 1
+        raise InputError(f"target column {target!r} holds {values[i]} in row {row}; a regression target "
+                         "must be a finite number (leave the cell empty to leave the row out)")
+    return values
+
+
+@dataclass
+class TargetScaler:
+    """``t = (g(y) − mean)/scale`` per output, ``g = log`` when ``log`` else the identity;
+    ``inverse(p) = g⁻¹(scale·p + mean)``. Shapes: mean, scale (k,); y, t, p (n,) or (n, k).
+
+    ``kind``: ``"standardize"`` (mean and standard deviation of y), ``"log"`` (of log y),
+    ``"scale"`` (mean 0, scale = the mean of y: the exp head) or ``"none"`` (0 and 1)."""
+
+    kind: str
+    mean: np.ndarray
+    scale: np.ndarray
+
+    @property
+    def log(self) -> bool:
+        return self.kind == "log"
+
+    @classmethod
+    def fit(cls, y: np.ndarray, kind: str) -> "TargetScaler":
+        """Fitted on the training targets ``y`` (n,) or (n, k)."""
+        from .preprocessing import robust_mean_std
+
+        Y = _columns(y)
+        if kind == "log":
+            Y = np.log(Y)
+        if kind in ("standardize", "log"):
+            mean, std = robust_mean_std(Y)
+            scale = np.where(std > 0, std, 1.0)
+        elif kind == "scale":
+            mean = np.zeros(Y.shape[1])
+            avg = Y.mean(axis=0)
+            scale = np.where(avg > 0, avg, 1.0)
+        elif kind == "none":
+            mean, scale = np.zeros(Y.shape[1]), np.ones(Y.shape[1])
+        else:
+            raise InputError(f"target transform must be one of standardize, log, scale, none; got {kind!r}")
+        return cls(kind, np.asarray(mean, dtype=np.float64), np.asarray(scale, dtype=np.float64))
+
+    def transform(self, y: np.ndarray) -> np.ndarray:
+        """Targets in their units -> what the network learns (float64, y's shape)."""
+        y = np.asarray(y, dtype=np.float64)
+        Y = _columns(y)
+        if self.log:
+            if np.any(Y <= 0):
+                raise InputError(f"the model learned the logarithm of its target, which needs numbers "
+                                 f"> 0; got {Y[Y <= 0][0]:g}")
+            Y = np.log(Y)
+        return ((Y - self.mean) / self.scale).reshape(y.shape)
+
+    def inverse(self, p: np.ndarray) -> np.ndarray:
+        """The head's predictions ``p`` (n,) or (n, k) -> the target's units (float64)."""
+        p = np.asarray(p, dtype=np.float64)
+        out = _columns(p) * self.scale + self.mean
+        if self.log:
+            with np.errstate(over="ignore"):
+                out = np.exp(out)
+        return out.reshape(p.shape)
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "mean": self.mean.tolist(), "scale": self.scale.tolist()}
+
+    @classmethod
+    def from_json(cls, obj, n_outputs: int) -> "TargetScaler":
+        """A scaler from its JSON form, checked (kind known, n_outputs finite means, scales > 0)."""
+        if not (isinstance(obj, dict) and set(obj) == {"kind", "mean", "scale"}):
+            raise InputError("'target' scaling must be {\"kind\", \"mean\", \"scale\"}")
+        kind = obj["kind"]
+        if kind not in ("standardize", "log", "scale", "none"):
+            raise InputError(f"unknown target scaling kind {kind!r}")
+        parts = []
+        for name in ("mean", "scale"):
+            v = obj[name]
+            if not (isinstance(v, list) and len(v) == n_outputs
+                    and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)):
+                raise InputError(f"target scaling {name!r} must list {n_outputs} numbers")
+            a = np.asarray(v, dtype=np.float64)
+            if not np.all(np.isfinite(a)):
+                raise InputError(f"target scaling {name!r} holds a number that is not finite")
+            parts.append(a)
+        if np.any(parts[1] <= 0):
+            raise InputError("target scaling 'scale' must be > 0")
+        return cls(kind, *parts)
+
+
+def choose_transform(y: np.ndarray, option: str, loss: str) -> tuple[str, list[str]]:
+    """The :class:`TargetScaler` kind for training targets ``y`` and ``--target-transform``
+    ``option``, and a note when "auto" chose the logarithm. The Poisson loss learns counts on
+    their own scale ("scale"); "log" needs every target > 0; "auto" takes the logarithm of a
+    positive target whose skewness is above :data:`LOG_SKEW_ABOVE`, else standardises."""
+    if option not in TRANSFORMS:
+        raise InputError(f"target transform must be one of {', '.join(TRANSFORMS)}, got {option!r}")
+    Y = _columns(y)
+    if loss == "poisson":
+        if np.any(Y < 0):
+            raise InputError(f"the Poisson loss models counts and rates ≥ 0; the target holds {Y.min():g}")
+        if option in ("log", "standardize"):
+            raise InputError(f"--target-transform {option} does not go with the Poisson loss, whose "
+                             "log link already models the logarithm of the mean; leave it at auto")
+        return ("none" if option == "none" else "scale"), []
+    if option == "log":
+        if np.any(Y <= 0):
+            raise InputError(f"--target-transform log needs a target > 0 in every training row; it holds "
+                             f"{Y.min():g} (for counts with zeros try --loss poisson)")
+        return "log", []
+    if option != "auto":
+        return option, []
+    skew = skewness(Y)
+    if np.all(Y > 0) and np.all(skew > LOG_SKEW_ABOVE):
+        return "log", [f"the target is positive and skewed (skewness {float(np.max(skew)):.1f}): the "
+                       "network learns its logarithm (--target-transform standardize to learn it as it is)"]
+    return "standardize", []
+
+
+def skewness(Y: np.ndarray) -> np.ndarray:
+    """Per column of Y (n, k): E[(y − ȳ)³]/σ³ (0 for a constant column)."""
+    d = Y - Y.mean(axis=0)
+    sd = np.sqrt((d * d).mean(axis=0))
+    return np.where(sd > 0, (d ** 3).mean(axis=0) / np.where(sd > 0, sd, 1.0) ** 3, 0.0)
+
+
+def _columns(y: np.ndarray) -> np.ndarray:
+    y = np.asarray(y, dtype=np.float64)
+    return y[:, None] if y.ndim == 1 else y
+
+
+def read_target(col, target: str, as_text: bool, task: str = "classification"
+                ) -> tuple[np.ndarray, np.ndarray, list[str], str]:
+    """(targets of the rows that have one, (n,) mask of the rows without, notes, task) of a
+    target column: class labels as :func:`~handgrad.data.columns.label_column` reads them for
+    classification, float64 numbers for regression; ``task`` "auto" decides by
+    :func:`decide_task`."""
+    from .columns import label_column
+
+    if task == "classification":
+        y, missing, notes = label_column(col, target, as_text)
+        return y, missing, notes, task
+    values, missing = numbers_of(col, as_text)
+    decided, notes = decide_task(values, target, task)
+    if decided == "classification":
+        y, missing, more = label_column(col, target, as_text)
+        return y, missing, notes + more, decided
+    return regression_values(values, missing, target), missing, notes, decided
