@@ -21,7 +21,7 @@ import sys
 
 from ..errors import InputError
 
-_FUNCTIONS = ("plot_learning_curves", "plot_confusion_matrix", "plot_diagnostics")
+_FUNCTIONS = ("plot_learning_curves", "plot_confusion_matrix", "plot_diagnostics", "plot_regression")
 
 
 class PlotWorker:
@@ -68,7 +68,7 @@ class PlotWorker:
 def with_fold_curve(epochs: list[dict], curve: list[dict]) -> list[dict]:
     """The final run's records with the folds' mean validation values, over the longer of the two."""
     return [{**(epochs[e] if e < len(epochs) else {"epoch": e + 1}),
-             **({k: curve[e][k] for k in ("val_loss", "val_accuracy")} if e < len(curve) else {})}
+             **({k: v for k, v in curve[e].items() if k != "epoch"} if e < len(curve) else {})}
             for e in range(max(len(epochs), len(curve)))]
 
 

@@ -1,5 +1,6 @@
-"""Classification metrics for the command line, in numpy (scikit-learn's metrics module would
-add ~0.7 s to every run's start-up; tests/test_cli.py checks these against it)."""
+"""Classification and regression metrics for the command line, in numpy (scikit-learn's
+metrics module would add ~0.7 s to every run's start-up; tests/test_cli.py checks these
+against it)."""
 
 from __future__ import annotations
 
@@ -54,3 +55,31 @@ def roc_auc(y_true: np.ndarray, score: np.ndarray) -> float:
 
 def _plain(label):
     return label.item() if hasattr(label, "item") else label
+
+
+def regression_summary(y_true: np.ndarray, y_pred: np.ndarray, baseline, names=None) -> dict:
+    """R², RMSE, MAE and median absolute error of predictions ``y_pred`` against ``y_true``
+    ((n,) or (n, k), in the target's units; for several targets the mean over them, as
+    scikit-learn's ``uniform_average``, and each in ``per_target``), and the same for always
+    predicting ``baseline`` (the training rows' mean, (k,)): what a model must beat.
+    R² = 1 − Σ(y − ŷ)²/Σ(y − ȳ)² with ȳ the mean of ``y_true``; a constant ``y_true`` gives
+    1 if predicted exactly, else 0 (scikit-learn's force_finite)."""
+    Y = np.asarray(y_true, dtype=np.float64).reshape(len(y_true), -1)
+    P = np.asarray(y_pred, dtype=np.float64).reshape(Y.shape)
+    base = np.broadcast_to(np.asarray(baseline, dtype=np.float64).reshape(1, -1), Y.shape)
+
+    def scores(pred):
+        r = pred - Y
+        sse, sst = (r * r).sum(axis=0), ((Y - Y.mean(axis=0)) ** 2).sum(axis=0)
+        r2 = np.where(sst > 0, 1 - sse / np.where(sst > 0, sst, 1), np.where(sse > 0, 0.0, 1.0))
+        return {"r2": r2, "rmse": np.sqrt((r * r).mean(axis=0)), "mae": np.abs(r).mean(axis=0),
+                "median_absolute_error": np.median(np.abs(r), axis=0)}
+
+    model, always = scores(P), scores(base)
+    summary = {k: float(v.mean()) for k, v in model.items()}
+    summary["n_samples"] = int(Y.shape[0])
+    summary["baseline"] = {"prediction": "the training mean", **{k: float(v.mean()) for k, v in always.items()}}
+    if Y.shape[1] > 1:
+        summary["per_target"] = [{"target": None if names is None else str(names[j]),
+                                  **{k: float(v[j]) for k, v in model.items()}} for j in range(Y.shape[1])]
+    return summary

@@ -30,7 +30,7 @@ def cmd_info(args) -> int:
                     info["format_version"], info["handgrad_version"]),
              f"architecture: {' → '.join(map(str, info['sizes']))}; hidden activations: {acts or 'none'}",
              f"parameters: {info['n_params']:,} ({info['dtype']}), l2 = {info['l2']:g}",
-             f"classes: {', '.join(map(str, info['classes']))}",
+             _part("classes", _outputs_line, info),
              _part("features", _features_line, info)]
     for key, show in _RECORD_PARTS:
         if record.get(key) or (key == "dataset" and record):
@@ -76,7 +76,23 @@ def _search(r) -> str:
 
 def _test(r) -> str:
     t = r["test"]
+    if "r2" in t:
+        return f"test R²: {float(t['r2']):.4f}, RMSE {float(t['rmse']):.6g} on {t['n_samples']} samples"
     return f"test accuracy: {float(t['accuracy']) * 100:.2f}% on {t['n_samples']} samples"
+
+
+def _outputs_line(info) -> str:
+    """The classes, or what a regressor predicts: its target(s), head and target scaling."""
+    if info.get("task") != "regression":
+        return f"classes: {', '.join(map(str, info['classes']))}"
+    head = info["head"]
+    loss = {"identity": "squared error", "huber": f"Huber loss (δ = {head['params'].get('delta')})",
+            "exp": "Poisson deviance (log link)"}.get(head["name"], head["name"])
+    names = ", ".join(info["target_names"] or ["the target"])
+    target = info.get("target") or {}
+    scaling = {"standardize": "standardised", "log": "its logarithm, standardised",
+               "scale": "divided by its training mean", "none": "as it is"}.get(target.get("kind"), "as it is")
+    return f"regression of {names}: {head['name']} output, {loss}; the network learns the target {scaling}"
 
 
 _RECORD_PARTS = [("dataset", _trained_on), ("hyperparameters", _hyperparameters),

@@ -33,7 +33,7 @@ def _data_options(p, *, required_target: bool = False) -> None:
     src.add_argument("--data", metavar="FILE", help="a CSV/TSV/Parquet file")
     src.add_argument("--dataset", default="digits", choices=DATASETS,
                      help="a built-in dataset (default: digits)")
-    p.add_argument("--target", metavar="COLUMN", help="the label column of --data")
+    p.add_argument("--target", metavar="COLUMN", help="the label (or number) column of --data")
     p.add_argument("--data-dir", metavar="DIR", help="where MNIST's IDX files are (or go)")
     p.add_argument("--download", action="store_true", help="download MNIST if missing (SHA-256 checked)")
 
@@ -41,9 +41,9 @@ def _data_options(p, *, required_target: bool = False) -> None:
 def _train_parser(sub) -> None:
     from ..model.classifier import DEFAULTS as D
 
-    p = sub.add_parser("train", help="train a classifier (default: digits) and save it",
-                       description="Train an MLP classifier, evaluate it on a held-out test set, and "
-                                   "save the model file and learning curves.")
+    p = sub.add_parser("train", help="train a classifier or regressor (default: digits) and save it",
+                       description="Train an MLP classifier or regressor, evaluate it on a held-out test "
+                                   "set, and save the model file and learning curves.")
     _data_options(p)
     p.add_argument("--hidden", type=int, nargs="+", default=None, metavar="N",
                    help="hidden layer widths (default: one layer of twice the inputs, 64 to 256)")
@@ -69,9 +69,22 @@ def _train_parser(sub) -> None:
     p.add_argument("--patience", type=int, default=D["patience"],
                    help="early stopping patience in epochs, 0 = off (default 20)")
     p.add_argument("--class-weight", choices=["balanced"], default=None)
-    p.add_argument("--metric", default=None, choices=["loss", "accuracy", "balanced_accuracy", "macro_f1"],
+    p.add_argument("--task", default="auto", choices=["auto", "classification", "regression"],
+                   help="what --target holds (default auto: text, true/false and at most 20 distinct "
+                        "whole numbers are classes; fractions and many whole numbers a number)")
+    p.add_argument("--loss", default=None, choices=["squared", "huber", "poisson"],
+                   help="regression loss: squared error (default), huber (robust to outliers) or "
+                        "poisson (counts, log link)")
+    p.add_argument("--huber-delta", type=float, default=None, metavar="D",
+                   help="where the Huber loss turns linear, in standard deviations of the target "
+                        "(default 1)")
+    p.add_argument("--target-transform", default=None, choices=["auto", "standardize", "log", "none"],
+                   help="how a regression target is scaled for the network (default auto: "
+                        "standardised; its logarithm when positive and skewed)")
+    p.add_argument("--metric", default=None,
+                   choices=["loss", "accuracy", "balanced_accuracy", "macro_f1", "rmse", "mae", "r2"],
                    help="what early stopping and --search watch on the validation part (default: "
-                        "the loss under cross-validation, the accuracy on a hold-out part of 500+ rows)")
+                        "the loss, except the accuracy on a classification hold-out part of 500+ rows)")
     p.add_argument("--search", action="store_true",
                    help="search depth, width, activation, learning rate, L2 and batch size "
                         "(successive halving on the validation), then train the winner")
@@ -111,12 +124,13 @@ def _train_parser(sub) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="handgrad", description="MLP classifiers with hand-derived backpropagation.")
+        prog="handgrad", description="MLP classifiers and regressors with hand-derived backpropagation.")
     parser.add_argument("--version", action="version", version=f"handgrad {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _train_parser(sub)
 
-    ev = sub.add_parser("evaluate", help="accuracy, per-class metrics and confusion matrix of a model")
+    ev = sub.add_parser("evaluate", help="accuracy, per-class metrics and confusion matrix of a model "
+                                         "(a regressor: R², RMSE, MAE)")
     ev.add_argument("model", metavar="MODEL")
     _data_options(ev)
     ev.add_argument("--json", action="store_true")
@@ -126,7 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("model", metavar="MODEL")
     _data_options(pr)
     pr.add_argument("--out", required=True, metavar="FILE", help="CSV to write (- for standard output)")
-    pr.add_argument("--proba", action="store_true", help="also write one probability column per class")
+    pr.add_argument("--proba", action="store_true", help="also write one probability column per class "
+                                                          "(classifiers)")
     pr.add_argument("--quiet", action="store_true")
     pr.set_defaults(func=stream_cmd.predict_command)  # a Parquet file is streamed
 

@@ -34,7 +34,7 @@ RULES = {
     "val_fraction": check_fraction, "test_fraction": check_fraction, "patience": _count(0),
     "budget": _positive, "max_categories": _count(1), "checkpoint_every": _count(1),
     "seed": check_seed, "samples": _count(1), "max_entries": _count(1),
-    "hidden": _widths, "sizes": _widths,
+    "hidden": _widths, "sizes": _widths, "huber_delta": _positive,
 }
 
 

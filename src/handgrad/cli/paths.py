@@ -57,6 +57,7 @@ def train_outputs(args) -> TrainOutputs:
         plot = Path(args.plot) if args.plot else out_dir / "learning_curve.png"
         for option, path in (("--plot" if args.plot else "--out-dir", plot),
                              ("--out-dir", out_dir / "confusion_matrix.png"),
+                             ("--out-dir", out_dir / "predictions.png"),
                              ("--out-dir", out_dir / "diagnostics.png")):
             if _resolved_file(path, option, inputs) == model_target:
                 raise InputError(f"{option} {path} is also where the model file goes; give the "

@@ -33,8 +33,9 @@ from .figure import (_BEST_COLOR, _TRAIN_COLOR, _VAL_COLOR, _as_float, _changes,
                      _epochs, _integer_epochs, _mpl, _new_figure, _no_data, _plot_series,
                      _save_atomic, _series, _spans_decades, literal)
 from .plot_confusion import plot_confusion_matrix
+from .plot_regression import plot_regression
 
-__all__ = ["plot_learning_curves", "plot_confusion_matrix", "plot_diagnostics"]
+__all__ = ["plot_learning_curves", "plot_confusion_matrix", "plot_diagnostics", "plot_regression"]
 
 
 # --------------------------------------------------------------------------- learning curves
@@ -42,7 +43,8 @@ __all__ = ["plot_learning_curves", "plot_confusion_matrix", "plot_diagnostics"]
 def plot_learning_curves(history: Sequence[Mapping], path: str | os.PathLike, *,
                          title: str | None = None, best_epoch: int | None = None,
                          val_label: str = "validation", best_label: str = "best epoch") -> Path:
-    """Loss and accuracy per epoch, train and validation, side by side; returns the PNG path.
+    """Loss and accuracy per epoch, train and validation, side by side (a regression's history,
+    which has no accuracy: its validation R²); returns the PNG path.
 
     The train data-loss part is drawn as a thin dashed line when the L2 part is non-zero; the
     loss axis is logarithmic when the losses span more than two decades. ``best_epoch`` (the
@@ -64,6 +66,11 @@ def plot_learning_curves(history: Sequence[Mapping], path: str | os.PathLike, *,
     train_loss, val_loss = _series(history, "train_loss"), _series(history, "val_loss")
     data_loss, l2_loss = _series(history, "train_data_loss"), _series(history, "train_l2_loss")
     train_acc, val_acc = _series(history, "train_accuracy"), _series(history, "val_accuracy")
+    score = "accuracy"
+    if not (np.isfinite(train_acc).any() or np.isfinite(val_acc).any()):
+        r2 = _series(history, "val_r2")  # a regression: its validation R² where accuracy would be
+        if np.isfinite(r2).any():
+            train_acc, val_acc, score = np.full_like(r2, np.nan), r2, "R²"
     lr = _series(history, "lr")
     show_lr = _changes(lr)
 
@@ -113,10 +120,12 @@ def plot_learning_curves(history: Sequence[Mapping], path: str | os.PathLike, *,
         best_line(ax_acc)
         accs = np.concatenate([train_acc, val_acc])
         accs = accs[np.isfinite(accs)]
-        if accs.size and accs.min() >= 0 and accs.max() <= 1:
+        if score == "accuracy" and accs.size and accs.min() >= 0 and accs.max() <= 1:
             ax_acc.yaxis.set_major_formatter(m.ticker.PercentFormatter(xmax=1.0, decimals=None))
-        ax_acc.set_ylabel("accuracy")
-        ax_acc.set_title("Accuracy")
+        if score == "R²" and accs.size and accs.min() < -1:  # the first epochs would flatten the rest
+            ax_acc.set_ylim(-1, max(1.0, float(accs.max())) + 0.02)
+        ax_acc.set_ylabel(score)
+        ax_acc.set_title(score[0].upper() + score[1:])
         _integer_epochs(m, ax_acc, x)
         ax_acc.grid(True, alpha=0.35)
         ax_acc.legend(loc="best", fontsize=9, framealpha=0.85)

@@ -20,7 +20,8 @@ def describe(row: dict) -> str:
 
 def _value(row: dict, monitor: str) -> str:
     value = row["score"]
-    return f"{value:.4f}" if monitor.endswith("loss") else f"{value * 100:.2f}%"
+    return (f"{value:.4f}" if monitor.endswith(("loss", "_r2", "_rmse", "_mae"))
+            else f"{value * 100:.2f}%")
 
 
 class SearchProgress:
@@ -53,12 +54,15 @@ def print_leaderboard(search: dict, top: int = 10) -> None:
         return
     from rich.table import Table
 
+    regression = bool(rows) and "val_r2" in rows[0]
     table = Table(title=text(title), title_justify="left")
-    for col in ("rank", "rung", "network and settings", monitor, "val acc", "epochs", "s"):
+    for col in ("rank", "rung", "network and settings", monitor, "val R²" if regression else "val acc",
+                "epochs", "s"):
         table.add_column(col, justify="left" if col == "network and settings" else "right")
     for r in rows:
+        score = f"{r['val_r2']:.4f}" if regression else f"{r['val_accuracy'] * 100:.1f}%"
         table.add_row(str(r["rank"]), str(r["rung"] + 1), text(describe(r)), _value(r, monitor),
-                      f"{r['val_accuracy'] * 100:.1f}%", str(r["epochs"]), f"{r['seconds']:.1f}")
+                      score, str(r["epochs"]), f"{r['seconds']:.1f}")
     out.print(table)
 
 

@@ -142,19 +142,21 @@ def cmd_predict_parquet(args) -> int:
     reads numeric features and the file holds them as numbers; else the in-memory ``predict``."""
     from ..data.stream import ParquetSource
     from ..model.files import load_model
-    from .commands import cmd_predict
+    from .commands import cmd_predict, refuse_proba
     from .paths import predict_output
     from .predictions import prediction_header, prediction_rows, write_predictions
 
     out_path = predict_output(args)
     model = load_model(args.model)
+    refuse_proba(args, model)
     source = None
     if model.encoder is None:
         source = ParquetSource(args.data, features=model.feature_names,
                                fix="predict needs a number in every feature cell; remove or impute such rows")
     if source is None or not all(source.numeric) or len(source.features) != model.n_features:
         return cmd_predict(args)  # a table encoding, text cells or a mismatch: its own messages
-    rows = itertools.chain.from_iterable(prediction_rows(model, model.predict_proba(X), args.proba)
+    out = model.predict if model.is_regressor else model.predict_proba
+    rows = itertools.chain.from_iterable(prediction_rows(model, out(X), args.proba)
                                          for _, X, _ in source.chunks(range(source.n_groups)))
     write_predictions(args, out_path, prediction_header(model, (), args.proba), rows,
                       lambda: source.n_rows)
@@ -171,6 +173,6 @@ def predict_command(args) -> int:
 
 def train_command(args) -> int:
     """``handgrad train``: streamed with ``--stream-buffer`` (:func:`cmd_train_streaming`)."""
-    from .commands import cmd_train
+    from .train_cmd import cmd_train
 
     return (cmd_train if getattr(args, "stream_buffer", None) is None else cmd_train_streaming)(args)

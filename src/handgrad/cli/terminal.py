@@ -83,6 +83,12 @@ class TrainingProgress(Callback):
 
 
 def _metrics_text(record: dict) -> str:
+    if record.get("train_accuracy") is None:  # a regression: its loss, and the validation R²
+        text = f"loss {record['train_loss']:.4f}"
+        if record.get("val_loss") is not None:
+            text += f" · val {record['val_loss']:.4f}" + (
+                f" R² {record['val_r2']:.3f}" if record.get("val_r2") is not None else "")
+        return text
     text = f"loss {record['train_loss']:.4f} acc {record['train_accuracy']:.1%}"
     if record.get("val_loss") is not None:
         text += f" · val {record['val_loss']:.4f} {record['val_accuracy']:.1%}"
@@ -179,6 +185,24 @@ def print_metrics(summary: dict, title: str) -> None:
         cm.add_row(text(n), *[(f"[bold]{c}[/]" if i == j else (f"[red]{c}[/]" if c else "·"))
                               for j, c in enumerate(counts)])
     out.print(cm)
+
+
+def print_regression_metrics(summary: dict, title: str) -> None:
+    """R², RMSE, MAE and the median absolute error, beside always predicting the training mean,
+    on stdout (and one line per target when there are several)."""
+    base = summary["baseline"]
+    print_lines(markup("[bold]{}[/]: R² [bold green]{:.4f}[/] on {} samples", title, summary["r2"],
+                       summary["n_samples"]),
+                f"RMSE {summary['rmse']:.6g}, MAE {summary['mae']:.6g}, median absolute error "
+                f"{summary['median_absolute_error']:.6g}",
+                f"always predicting the training mean: R² {base['r2']:.4f}, RMSE {base['rmse']:.6g}, "
+                f"MAE {base['mae']:.6g}")
+    if summary["rmse"] >= base["rmse"]:
+        print_lines(markup("[yellow]note:[/] {}", "the model predicts no better than the training mean "
+                           "(RMSE): the features may not carry the target, or training stopped too "
+                           "early; try --search"))
+    for row in summary.get("per_target", []):
+        print_lines(f"  {row['target']}: R² {row['r2']:.4f}, RMSE {row['rmse']:.6g}, MAE {row['mae']:.6g}")
 
 
 def metrics_line(summary: dict) -> str:

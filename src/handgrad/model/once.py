@@ -161,6 +161,9 @@ def prepare_run(X, y, *, feature_names: Sequence[str] | None = None,
     if regression:  # scaled on the training rows only, like the features
         kind, target_notes = choose_transform(ytr, target_transform, loss)
         target = TargetScaler.fit(ytr, kind)
+        Y = ytr.reshape(len(ytr), -1)  # what predicting a constant would give: the baseline
+        target_summary = {"mean": Y.mean(axis=0).tolist(), "std": Y.std(axis=0).tolist(),
+                          "min": Y.min(axis=0).tolist(), "max": Y.max(axis=0).tolist()}
         ytr = target.transform(ytr)
         yv = None if yv is None else target.transform(yv)
     if batch_size == "auto":
@@ -196,6 +199,7 @@ def prepare_run(X, y, *, feature_names: Sequence[str] | None = None,
     run.extra_record = record or {}
     if regression:
         run.record["target_scaling"] = {**target.to_json(), "notes": target_notes}
+        run.record["target_summary"] = target_summary
     classes = None if regression else encoder.classes
     if frame is not None:
         run.record["table"] = {"columns_in": [str(c) for c in frame.columns],

@@ -96,7 +96,8 @@ def search_classifier(X, y, *, budget: float = 60.0, seed: int = DEFAULTS["seed"
     n_inputs = encoded_width(X, options)
     folds = CV_FOLDS if CV_FROM <= n_rows < CV_BELOW else 0
     # as the default: the loss under cross-validation, the accuracy on a large hold-out part
-    monitor = monitor or ("val_loss" if folds else "val_accuracy")
+    # (a regression: its loss, the squared error, everywhere)
+    monitor = monitor or ("val_loss" if folds or options.get("task") == "regression" else "val_accuracy")
     larger_better = MONITORS[monitor]
     pool: list[dict] = []
     board: list[dict] = []
@@ -178,7 +179,7 @@ def _run(X, y, settings, epochs, patience, folds, monitor, seed, deadline, optio
         model = train_once(X, y, validation_fraction=HOLDOUT, **run_options)
         res = _holdout_result(model, monitor)
     row = {"max_epochs": epochs, **settings, "score": res[monitor], "val_loss": res["val_loss"],
-           "val_accuracy": res["val_accuracy"], "epochs": res["epochs"],
+           **{k: res[k] for k in ("val_accuracy", "val_r2") if k in res}, "epochs": res["epochs"],
            "best_epochs": res.get("best_epochs", [res["epochs"]]), "fold_scores": res.get("fold_scores"),
            "seconds": round(time.monotonic() - t0, 3), "stopped_by_budget": deadline.hit}
     return row, model
@@ -216,7 +217,8 @@ def describe_settings(row: dict) -> str:
 def _holdout_result(model: Model, monitor: str) -> dict:
     h = model.record["history"]
     best = h["best_epoch"] or len(h["epochs"])
-    return {"epochs": best, **{k: h["epochs"][best - 1][k] for k in ("val_loss", "val_accuracy", monitor)}}
+    score = "val_r2" if model.is_regressor else "val_accuracy"
+    return {"epochs": best, **{k: h["epochs"][best - 1][k] for k in ("val_loss", score, monitor)}}
 
 
 def _ranked(board: list[dict], larger_better: bool) -> list[dict]:

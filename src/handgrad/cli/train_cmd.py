@@ -1,0 +1,240 @@
+"""``handgrad train`` in memory: read the data, decide the task, hold out the test part, train
+(:func:`~handgrad.model.classifier.train_model`, or the search), score the test part, draw,
+save, and report — for classes and numbers alike."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+from ..errors import InputError
+from .commands import _emit_json, _load, _model_data, _rows, _score
+from .terminal import echo
+
+
+def cmd_train(args) -> int:
+    from .draw import PlotWorker
+    from .paths import train_outputs
+
+    if args.data and not args.target:
+        raise InputError("--data needs --target COLUMN: the name of the column holding the labels")
+    if args.target and not args.data:
+        raise InputError("--target goes with --data FILE (built-in datasets know their target)")
+    # every output is checked before the data is read and the model trained (see cli/paths.py)
+    outputs = train_outputs(args)
+    # the plots' helper process starts now: it imports matplotlib while this one imports pandas
+    # and reads the table (one core each) and trains (see cli/draw.py)
+    worker = None if outputs.plot is None else PlotWorker()
+    try:
+        return _train(args, outputs, worker)
+    finally:
+        if worker is not None:
+            worker.close()  # refused or interrupted: the helper goes too (no-op once it has drawn)
+
+
+def _read(args):
+    """(features, targets, name, feature names, official test size, task, notes, shape text,
+    target column name)."""
+    if args.data:  # a table file: its columns are encoded by rules the model keeps
+        from ..data import load_table_frame
+
+        table = load_table_frame(args.data, args.target, task=args.task)
+        notes = list(table.notes)
+        if table.n_unlabelled:
+            what = "value" if table.task == "regression" else "label"
+            notes.append(f"{table.n_unlabelled} rows without a {what} in {args.target!r} were left out")
+        return (table.frame, table.y, table.name, None, None, table.task, notes,
+                f"{len(table.frame)} rows, {table.frame.shape[1]} feature columns", args.target)
+    data = _load(args, target=args.target)
+    if args.task not in ("auto", data.task):
+        raise InputError(f"the built-in {data.name!r} dataset is a {data.task}; drop --task {args.task}")
+    return (data.X, data.y, data.name, data.feature_names, data.test_size, data.task, list(data.notes),
+            f"{data.X.shape[0]} samples, {data.X.shape[1]} features", data.target_name)
+
+
+def _test_split(args, labels, task: str, n: int, test_size):
+    from ..training.loop import stratified_split
+    from ..training.splits import rank_strata
+
+    if not 0 <= args.test_fraction < 1:
+        raise InputError(f"--test-fraction must be in [0, 1), got {args.test_fraction}")
+    if args.test or args.test_fraction == 0:  # every row trains; the test is a file or none
+        return np.arange(len(labels)), np.arange(0)
+    if test_size:  # e.g. MNIST: the official test split is the last rows
+        return np.arange(n - test_size), np.arange(n - test_size, n)
+    # a regression's test part holds one row of every group of neighbours in the target's order
+    strata = rank_strata(labels, round(1 / args.test_fraction)) if task == "regression" else labels
+    return stratified_split(strata, args.test_fraction, args.seed, part="the test part (--test-fraction)",
+                            fix="pass --test-fraction 0 (no test) or --test FILE, or give more rows")
+
+
+def _train(args, outputs, worker) -> int:
+    from ..model.classifier import train_model
+    from ..model.files import save_model
+    from .paths import hold_train_outputs
+    from .terminal import TrainingProgress, markup, print_lines
+
+    t0 = time.perf_counter()
+    features, labels, name, names, test_size, task, notes, shape, target = _read(args)
+    regression = task == "regression"
+    if not regression and (args.loss or args.huber_delta is not None or args.target_transform):
+        raise InputError("--loss, --huber-delta and --target-transform apply to regression; the target "
+                         f"{target!r} was read as classes (--task regression to predict it as a number)")
+    if regression and args.class_weight:
+        raise InputError("--class-weight applies to classes; the target is a number (regression)")
+    if args.metric in ("accuracy", "balanced_accuracy", "macro_f1") and regression:
+        raise InputError(f"--metric {args.metric} scores classes; for a regression use rmse, mae, r2 or loss")
+    if args.metric in ("rmse", "mae", "r2") and not regression:
+        raise InputError(f"--metric {args.metric} scores numbers; for classes use accuracy, "
+                         "balanced_accuracy, macro_f1 or loss")
+    train_idx, test_idx = _test_split(args, labels, task, features.shape[0], test_size)
+    hold_train_outputs(outputs, getattr(args, "resources", None))
+    for note in outputs.notes:
+        echo(f"note: {note}", file=sys.stderr)
+    quiet = args.quiet or args.json
+    progress = TrainingProgress(args.epochs, quiet=quiet)
+    if not quiet:
+        what = (f"regression of {target!r}" if regression
+                else f"{len(np.unique(labels))} classes")
+        print_lines(markup("[bold]handgrad train[/] on {}: {}, {} ({} train incl. validation, "
+                           "{} test)", name, shape, what, len(train_idx), len(test_idx)))
+    common = dict(feature_names=names, categorical=args.categorical, numeric=args.numeric,
+                  drop=args.drop, max_categories=args.max_categories, id_columns=args.id_column,
+                  dtype=args.dtype, optimizer=args.optimizer, schedule=args.schedule,
+                  class_weight=args.class_weight, momentum=args.momentum,
+                  weight_decay=args.weight_decay, data_parallel=getattr(args, "data_parallel", None),
+                  record={"dataset": name, "target": target},
+                  task=task)
+    if regression:
+        common.update(loss=args.loss or "squared", target_transform=args.target_transform or "auto",
+                      target_names=[target],
+                      huber_delta=1.0 if args.huber_delta is None else args.huber_delta)
+    monitor = None if args.val_fraction == 0 or args.metric is None else f"val_{args.metric}"
+    if args.search:
+        from .search import run_search
+        model = run_search(args, _rows(features, train_idx), labels[train_idx], monitor, progress,
+                           quiet, common)
+    else:
+        model = train_model(
+            _rows(features, train_idx), labels[train_idx], refit=args.refit, monitor=monitor,
+            validation_fraction="auto" if args.val_fraction is None else args.val_fraction,
+            hidden_sizes=args.hidden or "auto", activation=args.activation, l2=args.l2,
+            lr=args.lr, epochs=args.epochs, batch_size=args.batch_size or "auto",
+            patience=args.patience or None, seed=args.seed, callbacks=[progress],
+            checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
+            resume=args.resume, **common)
+    notes += (model.record.get("table") or {}).get("notes", [])
+    notes += (model.record.get("target_scaling") or {}).get("notes", [])
+    if 0 < model.record["n_val"] < 30:
+        notes.append(f"the validation part has only {model.record['n_val']} rows: early stopping "
+                     "chooses the epoch on very few rows, so expect noisy results (a larger "
+                     "--val-fraction helps)")
+    history = model.record["history"]
+    selection = model.record.get("selection")
+    if selection:
+        notes.append(f"{selection['method']} chose {selection['epochs']} epochs (the median of the "
+                     f"folds' best: {', '.join(map(str, selection['best_epochs']))}); the model then "
+                     f"trained on all {model.record['n_train']} rows")
+    if args.test:
+        test_X, test_y, test_file = _model_data(argparse.Namespace(data=args.test), model,
+                                                model.record["target"])
+        test_name = f"test set ({test_file})"
+    else:
+        test_X, test_y, test_name = _rows(features, test_idx), labels[test_idx], "test set"
+    test, test_pred = _score(model, test_X, test_y, with_predictions=True) if len(test_y) else (None, None)
+    if test is not None:
+        keep = ("r2", "rmse", "mae", "n_samples") if regression else ("accuracy", "balanced_accuracy", "n_samples")
+        model.record["test"] = {k: test[k] for k in keep}
+        model.record["test"]["data"] = test_name
+    if worker is not None:  # drawn by the helper process while the model is saved
+        worker.submit(_plot_jobs(args, model, outputs, name, test, test_name, test_y, test_pred))
+    save_model(model, outputs.model)
+    if worker is not None:
+        worker.wait()
+    report(args, model, test, test_name, notes, outputs, time.perf_counter() - t0)
+    return 0
+
+
+def _plot_jobs(args, model, outputs, name, test, test_name, test_y, test_pred) -> list:
+    """The helper's drawing jobs: the learning curves (with the folds' mean curve when
+    cross-validation chose the epochs), the confusion matrix or the regression's pictures of
+    the test part, and the backprop diagnostics."""
+    from .draw import with_fold_curve
+
+    history, selection = model.record["history"], model.record.get("selection")
+    out_dir, title = outputs.out_dir, f"handgrad on {name}: {model.net!r}"
+    restored = history["best_epoch"] if args.patience and not selection else None
+    jobs = [("plot_learning_curves", [history["epochs"], str(outputs.plot)],
+             {"best_epoch": restored, "title": title})]
+    if selection and selection.get("curve"):  # the folds' mean validation curve beside the final run
+        jobs[0] = ("plot_learning_curves", [with_fold_curve(history["epochs"], selection["curve"]),
+                                            str(outputs.plot)],
+                   {"best_epoch": selection["epochs"], "best_label": "epochs chosen",
+                    "val_label": f"validation (mean of {selection['folds']} folds)", "title": title})
+    if test is not None and model.is_regressor:
+        jobs.append(("plot_regression", [np.asarray(test_y, dtype=np.float64), test_pred,
+                                         str(out_dir / "predictions.png")],
+                     {"title": f"{test_name} of {name}", "names": model.target_names}))
+    elif test is not None:
+        jobs.append(("plot_confusion_matrix", [test["confusion_matrix"], [str(c) for c in model.classes],
+                                               str(out_dir / "confusion_matrix.png")],
+                     {"title": f"{test_name} of {name}"}))
+    jobs.append(("plot_diagnostics", [history["epochs"], str(out_dir / "diagnostics.png")], {}))
+    return jobs
+
+
+def report(args, model, test, test_name, notes, outputs, elapsed: float) -> None:
+    """What ``train`` prints at the end: JSON (``--json``), one line (``--quiet``), or the
+    notes, the leaderboard of a search, the run and the test part's metrics."""
+    from .terminal import print_lines, print_metrics, print_regression_metrics
+
+    history, selection = model.record["history"], model.record.get("selection")
+    model_path, plot_path = outputs.model, outputs.plot
+    if args.json:
+        result = {"dataset": model.record.get("dataset"), "task": model.task, "model": repr(model.net),
+                  "notes": notes, "n_train": model.record["n_train"], "n_val": model.record["n_val"],
+                  "n_test": 0 if test is None else test["n_samples"],
+                  "epochs_run": len(history["epochs"]), "best_epoch": history["best_epoch"],
+                  "stop_reason": history["stop_reason"], "selection": selection,
+                  "test": test and {k: v for k, v in test.items() if k not in ("per_class", "confusion_matrix")},
+                  "model_path": str(model_path), "plot_path": None if plot_path is None else str(plot_path),
+                  "time_seconds": round(elapsed, 3)}
+        if model.is_regressor:
+            result["target_scaling"] = {k: v for k, v in model.record["target_scaling"].items() if k != "notes"}
+        else:
+            result.update(test_accuracy=None if test is None else test["accuracy"],
+                          per_class=test and test["per_class"], confusion_matrix=test and test["confusion_matrix"])
+        if model.record.get("search"):
+            result["search"] = model.record["search"]
+        _emit_json(result)
+        return
+    if args.quiet:
+        score = ("no test part" if test is None else f"test R² {test['r2']:.4f}" if model.is_regressor
+                 else f"test accuracy {test['accuracy']:.4f}")
+        echo(f"{score}; model saved to {model_path}")
+        return
+    last = history["epochs"][-1]
+    print_lines(*[f"note: {n}" for n in notes])
+    if model.record.get("search"):
+        from .search import print_leaderboard
+        print_leaderboard(model.record["search"])
+    print_lines(f"network: {model.net!r}",
+                f"stopped after {len(history['epochs'])} epochs: {history['stop_reason']}"
+                + (f"; restored the weights of epoch {history['best_epoch']}"
+                   if args.patience and not selection and history["best_epoch"] else ""),
+                f"final epoch: train loss {last['train_loss']:.4f} (data {last['train_data_loss']:.4f} + "
+                f"L2 {last['train_l2_loss']:.4f})")
+    if test is None:
+        print_lines("no test part (--test-fraction 0): every row trained the model")
+    elif model.is_regressor:
+        print_regression_metrics(test, test_name)
+    else:
+        print_metrics(test, test_name)
+    pictures = "predicted against actual" if model.is_regressor else "confusion matrix"
+    print_lines(f"model saved to {model_path}",
+                *([f"learning curves saved to {plot_path}; {pictures} and backprop "
+                   f"diagnostics next to it in {outputs.out_dir}"] if plot_path else []),
+                f"done in {elapsed:.1f}s")
