@@ -36,3 +36,11 @@ class TrainingInterrupted(KeyboardInterrupt):
         super().__init__(message)
         self.epoch = epoch
         self.history = history
+
+
+def listed(values, limit: int = 10) -> str:
+    """At most ``limit`` of ``values`` for a message, then how many there are in all: a
+    message naming the labels of a 900-class column stays one readable line."""
+    values = list(values)
+    shown = ", ".join(repr(v) for v in values[:limit])
+    return shown if len(values) <= limit else f"{shown}, … ({len(values)} in all)"

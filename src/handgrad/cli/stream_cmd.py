@@ -17,8 +17,9 @@ import numpy as np
 
 from ..errors import InputError
 from ..validation import check_count
-from .commands import _emit_json, _score
-from .terminal import echo, markup, print_lines, print_metrics
+from .commands import _score
+from .terminal import markup, print_lines
+from .train_cmd import report
 
 TRAIN_FIX = "train without --stream-buffer (the in-memory path reads such tables)"
 # options of the in-memory path that streaming does not take, and why (one line each)
@@ -32,9 +33,9 @@ def cmd_train_streaming(args) -> int:
     """``train --data FILE.parquet --target COLUMN --stream-buffer N``: see the module docstring."""
     from ..data.preprocessing import LabelEncoder
     from ..data.stream import ParquetSource, split_rows
-    from ..model.once import auto_batch_size, auto_width
     from ..model.files import save_model
     from ..model.model import Model
+    from ..model.once import auto_batch_size, auto_width
     from ..network import MLP
     from ..training.streaming import fit_stream
     from .paths import hold_train_outputs, train_outputs
@@ -45,6 +46,9 @@ def cmd_train_streaming(args) -> int:
     t0 = time.perf_counter()
     source = ParquetSource(args.data, args.target, read_rows=min(buffer, 4096), fix=TRAIN_FIX)
     source.refuse_non_numeric()
+    notes = source.decide_target(args.task)
+    regression = source.task == "regression"
+    _check_task_options(args, regression)
     val_fraction = 0.1 if args.val_fraction is None else args.val_fraction
     test, val = split_rows(source.n_rows, args.test_fraction, val_fraction, buffer, args.seed)
     n_train = source.n_rows - test.size - val.size
@@ -61,18 +65,28 @@ def cmd_train_streaming(args) -> int:
                            test.size, buffer))
     held = np.union1d(test, val)
     scaler, classes, [(test_X, test_y), (held_X, held_y)] = source.scan([test, val])  # the first pass
-    d = len(source.features)
-    net = MLP([d, *(args.hidden or [auto_width(d)]), len(classes)], activation=args.activation,
-              l2=args.l2, dtype=args.dtype, seed=args.seed)
+    d, target, record = len(source.features), None, {}
+    hidden = args.hidden or [auto_width(d)]
+    if regression:
+        target, head, record = _target_scaling(args, classes)
+        net = MLP([d, *hidden, 1], activation=args.activation, l2=args.l2, dtype=args.dtype,
+                  seed=args.seed, **head)
+        def encode(y):  # the network's targets: (m, 1) in its dtype, scaled
+            return net.check_y(target.transform(y)[:, None], len(y))
+    else:
+        net = MLP([d, *hidden, len(classes)], activation=args.activation, l2=args.l2, dtype=args.dtype,
+                  seed=args.seed)
+        encode = LabelEncoder(classes).transform
     X_val = scaler.transform(held_X, dtype=net.dtype) if val.size else None
-    y_val = LabelEncoder(classes).transform(held_y) if val.size else None
+    y_val = encode(held_y) if val.size else None
     del held_X  # only the standardised copy stays
     cap = buffer // batch_size * batch_size  # whole batches per fill: one short batch per epoch
 
     def fills(rng):  # each epoch: the row groups in a seeded order
-        return source.buffers(rng.permutation(source.n_groups), cap, held, scaler, classes, net.dtype)
+        return source.buffers(rng.permutation(source.n_groups), cap, held, scaler, encode, net.dtype)
 
-    monitor = None if not val.size else f"val_{args.metric or 'accuracy'}"
+    default = "loss" if regression else "accuracy"
+    monitor = None if not val.size else f"val_{args.metric or default}"
     history = fit_stream(net, fills, n_train, X_val=X_val, y_val=y_val, epochs=args.epochs,
                          batch_size=batch_size, optimizer=args.optimizer, lr=args.lr,
                          schedule=args.schedule, momentum=args.momentum,
@@ -82,20 +96,70 @@ def cmd_train_streaming(args) -> int:
              "l2": args.l2, "dtype": net.dtype.name, "optimizer": args.optimizer, "lr": args.lr,
              "schedule": args.schedule, "epochs": args.epochs, "batch_size": batch_size,
              "validation_fraction": val_fraction, "patience": args.patience or None,
-             "seed": args.seed, "standardize": True}
-    record = {"created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-              "hyperparameters": hyper, "n_train": n_train, "n_val": int(val.size),
-              "history": history.to_dict(), "dataset": source.path.name, "target": args.target,
-              "streaming": {"buffer_rows": buffer, "rows_per_fill": cap, "read_rows": source.read_rows,
-                            "row_groups": source.n_groups, "n_rows": source.n_rows}}
-    model = Model(net, classes, scaler, source.features, record)
+             "seed": args.seed, "standardize": True, **record.pop("hyperparameters", {})}
+    record.update({"created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                   "hyperparameters": hyper, "n_train": n_train, "n_val": int(val.size),
+                   "history": history.to_dict(), "dataset": source.path.name, "target": args.target,
+                   "streaming": {"buffer_rows": buffer, "rows_per_fill": cap, "read_rows": source.read_rows,
+                                 "row_groups": source.n_groups, "n_rows": source.n_rows}})
+    model = Model(net, None if regression else classes, scaler, source.features, record, target=target,
+                  target_names=[args.target] if regression else None)
     summary = _score(model, test_X, test_y) if test.size else None
     if summary is not None:
-        record["test"] = {**{k: summary[k] for k in ("accuracy", "balanced_accuracy", "n_samples")},
-                          "data": "test set (a sample of the file's rows)"}
+        keep = ("r2", "rmse", "mae", "n_samples") if regression else ("accuracy", "balanced_accuracy", "n_samples")
+        record["test"] = {**{k: summary[k] for k in keep}, "data": "test set (a sample of the file's rows)"}
     save_model(model, outputs.model)
-    _report(args, model, summary, outputs.model, time.perf_counter() - t0)
+    report(args, model, summary, "test set (a sample of the file's rows)", notes, outputs,
+           time.perf_counter() - t0, drew=False)
     return 0
+
+
+def _check_task_options(args, regression: bool) -> None:
+    """Refuse the regression options for classes and the class options for numbers."""
+    if not regression and (args.loss or args.huber_delta is not None or args.target_transform):
+        raise InputError(f"--loss, --huber-delta and --target-transform apply to regression; the target "
+                         f"{args.target!r} was read as classes (--task regression to predict it as a number)")
+    if regression and args.metric in ("accuracy", "balanced_accuracy", "macro_f1"):
+        raise InputError(f"--metric {args.metric} scores classes; for a regression use rmse, mae, r2 or loss")
+    if not regression and args.metric in ("rmse", "mae", "r2"):
+        raise InputError(f"--metric {args.metric} scores numbers; for classes use accuracy, "
+                         "balanced_accuracy, macro_f1 or loss")
+
+
+def _target_scaling(args, moments):
+    """(TargetScaler, the network's head options, the record's parts) of a streamed regression
+    from the :class:`~handgrad.data.stream.Moments` of its training targets: standardised, or for
+    the Poisson loss divided by the training mean. The logarithm would need the moments of
+    log y, which the first pass does not gather: refused."""
+    from ..data.targets import TargetScaler
+
+    loss = args.loss or "squared"
+    option = args.target_transform or "auto"
+    if option == "log":
+        raise InputError("--target-transform log does not work with --stream-buffer (the first pass "
+                         f"gathers the target's mean and deviation, not its logarithm's); {TRAIN_FIX}")
+    std = np.sqrt(moments.m2 / max(moments.n, 1))
+    if loss == "poisson":
+        kind, mean, scale = "none" if option == "none" else "scale", np.zeros(1), moments.mean
+        if option == "standardize":
+            raise InputError("--target-transform standardize does not go with the Poisson loss, whose "
+                             "log link already models the logarithm of the mean; leave it at auto")
+    elif option == "none":
+        kind, mean, scale = "none", np.zeros(1), np.ones(1)
+    else:
+        kind, mean, scale = "standardize", moments.mean, std
+    if kind == "none":
+        mean, scale = np.zeros(1), np.ones(1)
+    target = TargetScaler(kind, np.asarray(mean, dtype=np.float64),
+                          np.where(np.asarray(scale) > 0, scale, 1.0).astype(np.float64))
+    head = {"output": {"squared": "identity", "huber": "huber", "poisson": "exp"}[loss]}
+    if loss == "huber":
+        head["huber_delta"] = 1.0 if args.huber_delta is None else args.huber_delta
+    record = {"target_scaling": {**target.to_json(), "notes": []},
+              "target_summary": {"mean": moments.mean.tolist(), "std": std.tolist()},
+              "hyperparameters": {"task": "regression", "loss": loss, "target_transform": kind,
+                                  **({"huber_delta": head["huber_delta"]} if loss == "huber" else {})}}
+    return target, head, record
 
 
 def _check_streaming_options(args) -> int:
@@ -112,29 +176,6 @@ def _check_streaming_options(args) -> int:
     if not 0 <= args.test_fraction < 1:
         raise InputError(f"--test-fraction must be in [0, 1), got {args.test_fraction}")
     return buffer
-
-
-def _report(args, model, test, model_path, elapsed: float) -> None:
-    """What ``train`` prints at the end (JSON, one line, or the summary and test metrics)."""
-    history, record = model.record["history"], model.record
-    if args.json:
-        _emit_json({"dataset": record["dataset"], "model": repr(model.net), "n_train": record["n_train"],
-                    "n_val": record["n_val"], "n_test": 0 if test is None else test["n_samples"],
-                    "epochs_run": len(history["epochs"]), "best_epoch": history["best_epoch"],
-                    "stop_reason": history["stop_reason"], "streaming": record["streaming"],
-                    "test_accuracy": None if test is None else test["accuracy"],
-                    "model_path": str(model_path), "time_seconds": round(elapsed, 3)})
-    elif args.quiet:
-        echo(("no test part" if test is None else f"test accuracy {test['accuracy']:.4f}")
-             + f"; model saved to {model_path}")
-    else:
-        restored = history["best_epoch"] if args.patience else None
-        print_lines(f"network: {model.net!r}",
-                    f"stopped after {len(history['epochs'])} epochs: {history['stop_reason']}"
-                    + (f"; restored the weights of epoch {restored}" if restored else ""))
-        if test is not None:
-            print_metrics(test, "test set")
-        print_lines(f"model saved to {model_path}", f"done in {elapsed:.1f}s")
 
 
 def cmd_predict_parquet(args) -> int:

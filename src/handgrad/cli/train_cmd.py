@@ -186,13 +186,14 @@ def _plot_jobs(args, model, outputs, name, test, test_name, test_y, test_pred) -
     return jobs
 
 
-def report(args, model, test, test_name, notes, outputs, elapsed: float) -> None:
+def report(args, model, test, test_name, notes, outputs, elapsed: float, drew: bool = True) -> None:
     """What ``train`` prints at the end: JSON (``--json``), one line (``--quiet``), or the
-    notes, the leaderboard of a search, the run and the test part's metrics."""
+    notes, the leaderboard of a search, the run and the test part's metrics (``drew``: the
+    plots were drawn; a streamed run draws none)."""
     from .terminal import print_lines, print_metrics, print_regression_metrics
 
     history, selection = model.record["history"], model.record.get("selection")
-    model_path, plot_path = outputs.model, outputs.plot
+    model_path, plot_path = outputs.model, outputs.plot if drew else None
     if args.json:
         result = {"dataset": model.record.get("dataset"), "task": model.task, "model": repr(model.net),
                   "notes": notes, "n_train": model.record["n_train"], "n_val": model.record["n_val"],
@@ -207,8 +208,9 @@ def report(args, model, test, test_name, notes, outputs, elapsed: float) -> None
         else:
             result.update(test_accuracy=None if test is None else test["accuracy"],
                           per_class=test and test["per_class"], confusion_matrix=test and test["confusion_matrix"])
-        if model.record.get("search"):
-            result["search"] = model.record["search"]
+        for part in ("search", "streaming"):
+            if model.record.get(part):
+                result[part] = model.record[part]
         _emit_json(result)
         return
     if args.quiet:

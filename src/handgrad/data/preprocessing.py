@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, listed
 
 
 def robust_mean_std(X: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -92,7 +92,7 @@ class LabelEncoder:
             raise InputError("no labels given")
         self.classes = np.unique(y)
         if self.classes.size < 2:
-            raise InputError(f"need at least 2 classes to train a classifier, found only {self.classes.tolist()}")
+            raise InputError(f"need at least 2 classes to train a classifier, found only {listed(self.classes.tolist())}")
         return self
 
     def transform(self, y) -> np.ndarray:
@@ -113,11 +113,11 @@ class LabelEncoder:
             unseen = ordered[pos] != key
         except (TypeError, ValueError):
             raise InputError(f"labels of type {y.dtype} cannot be compared with the model's classes "
-                             f"{self.classes.tolist()}") from None
+                             f"{listed(self.classes.tolist())}") from None
         if np.any(unseen):
-            new = np.unique(y[unseen])[:5].tolist()
-            raise InputError(f"label(s) {new} were never seen in training; the model knows "
-                             f"{self.classes.tolist()}")
+            new = np.unique(y[unseen]).tolist()
+            raise InputError(f"label(s) {listed(new)} were never seen in training; the model knows "
+                             f"{listed(self.classes.tolist())}")
         return order[pos].astype(np.int64)
 
     def fit_transform(self, y) -> np.ndarray:
@@ -217,6 +217,6 @@ def _text_as_numbers(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
             out[i] = v
     if missing.any():
         i = int(np.argmax(missing))
-        raise InputError(f"label(s) {np.unique(y[missing])[:5].tolist()} were never seen in training; "
-                         f"the model knows {classes.tolist()} (first at position {i})")
+        raise InputError(f"label(s) {listed(np.unique(y[missing]).tolist())} were never seen in training; "
+                         f"the model knows {listed(classes.tolist())} (first at position {i})")
     return out

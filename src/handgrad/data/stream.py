@@ -26,6 +26,7 @@ import numpy as np
 from ..errors import InputError
 from .columns import _short_text, label_column
 from .preprocessing import LabelEncoder, Standardizer
+from .targets import NUMBER_ABOVE, decide_numbers, decide_task, numbers_of, regression_values
 from .tables import _existing_file, _list_names, _reason, _table_format
 
 PARQUET = (".parquet", ".pq")
@@ -60,6 +61,7 @@ class ParquetSource:
         except Exception as exc:  # noqa: BLE001  (corrupt files fail in many ways, see tables.py)
             raise InputError(f"cannot read {path} as a Parquet table: {_reason(exc)}") from None
         self.path, self.target, self.read_rows, self.fix = path, target, int(read_rows), fix
+        self.task = "classification"  # what the target holds: decide_target says (regression: numbers)
         names = [str(n) for n in schema.names]
         if target is not None and target not in names:
             raise InputError(f"target column {target!r} is not in {path}; its columns are "
@@ -85,6 +87,31 @@ class ParquetSource:
     @property
     def n_groups(self) -> int:
         return int(self.group_sizes.size)
+
+    def decide_target(self, task: str = "auto") -> list[str]:
+        """Decide what the target column holds (:func:`~handgrad.data.targets.decide_task`'s rule)
+        and keep it in ``task``; return the notes. A numeric column is read once for the rule,
+        that column alone, counting its distinct values up to a cap."""
+        import pyarrow as pa
+
+        kind = self.file.schema_arrow.field(self.target).type
+        numeric = pa.types.is_integer(kind) or pa.types.is_floating(kind)
+        if not numeric or task != "auto":
+            self.task, notes = decide_task(np.empty(0) if numeric else None, self.target, task)
+            return notes
+        seen, n, fraction, cap = np.empty(0), 0, None, NUMBER_ABOVE + 1
+        for rb in self.file.iter_batches(self.read_rows, columns=[self.target], use_threads=False):
+            y = rb.column(0).to_numpy(zero_copy_only=False).astype(np.float64)
+            y = y[np.isfinite(y)]
+            n += y.size
+            frac = y[y != np.round(y)]
+            if fraction is None and frac.size:
+                fraction = frac[0]
+            if seen.size <= cap:
+                seen = np.union1d(seen, y)
+        self.task, notes = decide_numbers(fraction, min(seen.size, cap), n, self.target,
+                                          at_least=seen.size > cap)
+        return notes
 
     def refuse_non_numeric(self) -> None:
         """InputError naming the first feature column that is not numbers (int, float, bool)."""
@@ -135,7 +162,15 @@ class ParquetSource:
     def _labels(self, rb, start: int) -> np.ndarray | None:
         if self.target is None:
             return None
-        y, missing, _ = label_column(rb.column(len(self.features)).to_pandas(), self.target)
+        col = rb.column(len(self.features)).to_pandas()
+        if self.task == "regression":
+            y, missing = numbers_of(col, as_text=False)
+            if y is None:
+                raise InputError(f"target column {self.target!r} of {self.path.name} holds no numbers: "
+                                 "a regression needs a numeric target")
+            y = regression_values(y, missing, self.target)
+        else:
+            y, missing, _ = label_column(col, self.target)
         if missing.any():
             row = start + int(np.argmax(missing)) + 1
             raise InputError(f"target column {self.target!r} is empty in row {row} of {self.path.name}; "
@@ -144,10 +179,12 @@ class ParquetSource:
 
     def scan(self, parts) -> tuple[Standardizer, np.ndarray, list]:
         """One pass over the file: (the :class:`Standardizer` of the rows in none of ``parts``,
-        the sorted classes of all rows, per part its rows' X (h, d) float64 and labels (h,)) —
-        each part being sorted global row numbers (the held-out test and validation rows)."""
+        the sorted classes of all rows — a regression: the :class:`Moments` of its target over
+        those training rows —, per part its rows' X (h, d) float64 and labels (h,)) — each part
+        being sorted global row numbers (the held-out test and validation rows)."""
         moments = Moments(len(self.features))
-        classes = None
+        regression = self.task == "regression"
+        classes = Moments(1) if regression else None
         held = np.sort(np.concatenate([np.empty(0, np.int64), *parts]))
         found_X = [np.empty((p.size, len(self.features)), dtype=np.float64) for p in parts]
         found_y = [[] for _ in parts]
@@ -161,16 +198,20 @@ class ParquetSource:
                 lo, hi = np.searchsorted(part, [start, stop])
                 found_X[p][lo:hi] = X[part[lo:hi] - start]
                 found_y[p].append(y[part[lo:hi] - start])
+            if regression:
+                classes.add(y[keep][:, None])
+                continue
             found = np.unique(y)
             classes = found if classes is None else np.union1d(classes, found)
-        LabelEncoder().fit(classes)  # refuses a single class, as the in-memory path does
+        if not regression:
+            LabelEncoder().fit(classes)  # refuses a single class, as the in-memory path does
         return (moments.standardizer(self.path.name), classes,
                 [(X, np.concatenate(y)) for X, y in zip(found_X, found_y)])
 
-    def buffers(self, groups, cap: int, held: np.ndarray, scaler: Standardizer, classes, dtype):
+    def buffers(self, groups, cap: int, held: np.ndarray, scaler: Standardizer, encode, dtype):
         """The training rows of row groups ``groups`` (those not in ``held``), standardised to
-        ``dtype`` and encoded as class indices, in buffers of ``cap`` rows (:func:`fill`)."""
-        encoder = LabelEncoder(classes)
+        ``dtype`` and their targets encoded by ``encode`` (class indices, or a regression's
+        scaled numbers), in buffers of ``cap`` rows (:func:`fill`)."""
 
         def rows():
             for start, X, y in self.chunks(groups):
@@ -179,7 +220,7 @@ class ParquetSource:
                     keep = np.ones(X.shape[0], dtype=bool)
                     keep[held[lo:hi] - start] = False
                     X, y = X[keep], y[keep]
-                yield scaler.transform(X, dtype=dtype), encoder.transform(y)
+                yield scaler.transform(X, dtype=dtype), encode(y)
 
         return fill(rows(), cap, len(self.features), dtype)
 
@@ -194,12 +235,16 @@ def _numeric_columns(schema, names) -> list[bool]:
 
 
 def fill(chunks, cap: int, d: int, dtype):
-    """Yield ``(X (≤ cap, d), y (≤ cap,))`` views of one reused buffer, each full (``cap``
-    rows) but the last, from ``chunks`` of (X, y) of any sizes. Memory: the buffer plus one
-    chunk. The views are overwritten by the next fill: use each before asking for the next."""
-    X_buf, y_buf = np.empty((cap, d), dtype=dtype), np.empty(cap, dtype=np.int64)
+    """Yield ``(X (≤ cap, d), y (≤ cap, ...))`` views of one reused buffer, each full (``cap``
+    rows) but the last, from ``chunks`` of (X, y) of any sizes (y: labels (m,), or a
+    regression's (m, k) targets; the buffer takes the first chunk's y shape and dtype). Memory:
+    the buffer plus one chunk. The views are overwritten by the next fill: use each before
+    asking for the next."""
+    X_buf, y_buf = np.empty((cap, d), dtype=dtype), None
     filled = 0
     for X, y in chunks:
+        if y_buf is None:
+            y_buf = np.empty((cap, *y.shape[1:]), dtype=y.dtype)
         at = 0
         while at < X.shape[0]:
             take = min(cap - filled, X.shape[0] - at)

@@ -53,24 +53,30 @@ def decide_task(values: np.ndarray | None, target: str, task: str = "auto") -> t
         return "classification", []
     if task != "auto":
         return task, []
-    if values.size == 0:
+    fraction = values[values != np.round(values)]
+    return decide_numbers(fraction[0] if fraction.size else None, int(np.unique(values).size),
+                          int(values.size), target)
+
+
+def decide_numbers(fraction, k: int, n: int, target: str, at_least: bool = False) -> tuple[str, list[str]]:
+    """:func:`decide_task`'s rule for a numeric column of ``n`` present values, ``k`` of them
+    distinct (``at_least``: k or more, when a pass over a large file stopped counting),
+    ``fraction`` one of them with a fractional part or None."""
+    if n == 0:
         return "classification", []
-    whole = bool(np.all(values == np.round(values)))
-    if not whole:
-        example = values[np.flatnonzero(values != np.round(values))[0]]
-        return "regression", [f"target column {target!r} holds numbers with fractions (e.g. {example:g}): "
+    if fraction is not None:
+        return "regression", [f"target column {target!r} holds numbers with fractions (e.g. {fraction:g}): "
                               "regression (--task classification to refuse that)"]
-    k = int(np.unique(values).size)
     if k <= CLASSES_AT_MOST:
         return "classification", [f"target column {target!r} holds {k} distinct whole numbers: "
                                   f"classification into {k} classes (--task regression to predict "
                                   "it as a number)"]
-    if k > NUMBER_ABOVE or values.size < ROWS_PER_CLASS * k:
-        return "regression", [f"target column {target!r} holds {k} distinct whole numbers over "
-                              f"{values.size} rows: regression (--task classification to treat "
-                              "them as classes)"]
-    raise InputError(f"target column {target!r} holds {k} distinct whole numbers over {values.size} rows, "
-                     f"each on {values.size // k} rows on average: they could be {k} classes or a "
+    if k > NUMBER_ABOVE or n < ROWS_PER_CLASS * k:
+        return "regression", [f"target column {target!r} holds {k}{'+' if at_least else ''} distinct "
+                              f"whole numbers over {n} rows: regression (--task classification to "
+                              "treat them as classes)"]
+    raise InputError(f"target column {target!r} holds {k} distinct whole numbers over {n} rows, "
+                     f"each on {n // k} rows on average: they could be {k} classes or a "
                      "number; say which with --task classification or --task regression")
 
 
