@@ -187,7 +187,8 @@ def _convert_table(scope, operator, container):
         if s["kind"] == "categorical":
             if kind != "StringTensorType":
                 raise InputError(f"column {s['name']!r} is categorical: its input must be a string "
-                                 f"tensor, not {kind} (initial_types=handgrad.export.skl2onnx_inputs(pipeline))")
+                                 f"tensor, not {kind} "
+                                 "(initial_types=handgrad.export.skl2onnx_inputs(pipeline))")
             inputs[s["name"]] = v.full_name
         elif kind == "StringTensorType":
             raise InputError(f"column {s['name']!r} is {s['kind']}: its input must be a number tensor "
