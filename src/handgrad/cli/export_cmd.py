@@ -22,11 +22,12 @@ def add_parsers(sub) -> None:
     ex.add_argument("--out", required=True, metavar="FILE", help="the file to write (.onnx / .pt)")
     ex.set_defaults(func=cmd_export)
 
-    im = sub.add_parser("import-sklearn", help="turn a pickled scikit-learn MLPClassifier into a model file",
-                        description="Read a fitted scikit-learn MLPClassifier (or a Pipeline of a "
-                                    "StandardScaler and one) from a pickle or joblib file and write a "
-                                    "handgrad model file. Loading a pickle runs code: only from a "
-                                    "trusted file.")
+    im = sub.add_parser("import-sklearn",
+                        help="turn a pickled scikit-learn MLPClassifier or MLPRegressor into a model file",
+                        description="Read a fitted scikit-learn MLPClassifier or MLPRegressor (or a "
+                                    "Pipeline of a StandardScaler or handgrad's TableTransformer and "
+                                    "one) from a pickle or joblib file and write a handgrad model file. "
+                                    "Loading a pickle runs code: only from a trusted file.")
     im.add_argument("pickle", metavar="PICKLE")
     im.add_argument("--out", required=True, metavar="MODEL", help="the model file to write")
     im.set_defaults(func=cmd_import_sklearn)
@@ -69,5 +70,7 @@ def cmd_import_sklearn(args) -> int:
                          f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})") from None
     model = model_from_sklearn(obj)
     save_model(model, out)
-    print(f"wrote {out}: {' → '.join(map(str, model.net.sizes))}, classes {model.classes.tolist()}")
+    what = (f"regression, {model.net.output} output" if model.is_regressor
+            else f"classes {model.classes.tolist()}")
+    print(f"wrote {out}: {' → '.join(map(str, model.net.sizes))}, {what}")
     return 0

@@ -11,7 +11,10 @@ in the default domain from opset 13 on (LabelEncoder: ai.onnx.ml opset 2):
   ``Tanh`` or nothing (identity);
 * the head: ``Softmax``; σ for logistic outputs written as handgrad writes it,
   ``where(z ≥ 0, 1, e^{−|z|}) / (1 + e^{−|z|})`` (ONNX Runtime's Sigmoid saturates, which
-  would lose the relative accuracy of small probabilities); ``Exp`` for the Poisson head.
+  would lose the relative accuracy of small probabilities); ``Exp`` for the Poisson head;
+* a Model regressor's target scaling: ``Cast`` to double, ``Mul`` by the scale, ``Add`` the
+  mean, then ``Exp`` when the model learned log y (handgrad's ``TargetScaler.inverse``, in
+  double as handgrad runs it).
 """
 
 from __future__ import annotations
@@ -146,6 +149,24 @@ def network(b, p, x: str) -> str:
     return x
 
 
+def values(b, p, z: str, out: str) -> str:
+    """A regressor's logits -> its predictions ``out``: μ = Z (identity, huber) or e^Z (exp) in
+    the network's dtype; then, for a Model, the target's units in double:
+    ``g⁻¹(target_scale·μ + target_mean)``, g = log for the target scaling "log"."""
+    mu = b.node("Exp", [z], "mu") if p.head == "exp" else z
+    if p.target_kind is None:
+        return b.node("Identity", [mu], out=out)
+    if p.dtype != np.float64:
+        mu = b.node("Cast", [mu], "mu_double", to=DOUBLE)
+    if np.any(p.target_scale != 1):
+        mu = b.node("Mul", [mu, b.const("target_scale", p.target_scale.astype(np.float64))], "scaled")
+    if np.any(p.target_mean != 0):
+        mu = b.node("Add", [mu, b.const("target_mean", p.target_mean.astype(np.float64))], "shifted")
+    if p.target_log:
+        return b.node("Exp", [mu], out=out)
+    return b.node("Identity", [mu], out=out)
+
+
 def _sigmoid(b, p, z: str) -> str:
     """σ(z) = where(z ≥ 0, 1, E)/(1 + E), E = e^{−|z|}: handgrad's form, accurate in the tails."""
     one = b.const("one", np.array(1, dtype=p.dtype))
@@ -160,10 +181,7 @@ def head(b, p, z: str, outputs: dict[str, str], label_dtype=None) -> None:
     ``variable`` for regressors. ``label_dtype`` overrides the labels' dtype (skl2onnx
     declares int64 labels for numeric classes)."""
     if p.task == "regressor":
-        if p.head == "exp":
-            b.node("Exp", [z], out=outputs["variable"])
-        else:
-            b.node("Identity", [z], out=outputs["variable"])
+        values(b, p, z, outputs["variable"])
         return
     if p.task == "binary":
         neg = b.node("Neg", [z], "neg_z")

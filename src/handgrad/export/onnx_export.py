@@ -8,9 +8,12 @@ The exported graph is the whole prediction (see :mod:`handgrad.export.graph`):
   columns (the text without surrounding spaces, "" for an empty cell);
 * outputs: classifiers ``label`` (N,) (the original class labels: int64, double or string;
   (N, K) int64 0/1 for multilabel) and ``probabilities`` (N, K) in the network's dtype;
-  regressors ``variable`` (N, n_outputs);
+  regressors ``variable`` (N, n_outputs): for a Model in the target's units (its target
+  scaling inside the graph) as double, like ``Model.predict``; for an estimator or MLP Z or
+  e^Z in the network's dtype, like their ``predict``;
 * metadata (``metadata_props``): handgrad_version, source, task, head, dtype, sizes,
-  activations, classes, feature_names, input_columns, preprocessing.
+  activations, classes, feature_names, input_columns, preprocessing, and for a Model
+  regressor target_scaling ({"kind", "mean", "scale"}) and target_names.
 
 The batch dimension N is dynamic.
 """
@@ -109,7 +112,7 @@ def _inputs(p: Portable) -> list[tuple]:
 def _outputs(p: Portable) -> list[tuple]:
     ptype = graph.proto_type(p.dtype)
     if p.task == "regressor":
-        return [("variable", ptype, ["N", p.n_outputs])]
+        return [("variable", graph.proto_type(p.values_dtype), ["N", p.n_outputs])]
     if p.task == "multilabel":
         return [("label", graph.INT64, ["N", p.n_outputs]),
                 ("probabilities", ptype, ["N", p.n_outputs])]

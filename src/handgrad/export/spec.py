@@ -3,8 +3,11 @@
 Every exporter (ONNX, PyTorch, the skl2onnx converter) works from one :class:`Portable`, so the
 rules "which object means which computation" live in one place:
 
-* a :class:`~handgrad.model.Model` — standardisation or table encoding, the network, softmax,
-  ``label = classes[argmax P]``;
+* a :class:`~handgrad.model.Model` — standardisation or table encoding, the network, then a
+  classifier's softmax and ``label = classes[argmax P]``, or a regressor's prediction μ (Z for
+  the identity and huber heads, e^Z for exp) mapped back to the target's units in double,
+  ``y = g⁻¹(target_scale·μ + target_mean)`` with g = log for the target scaling "log" (as
+  ``Model.predict`` and :meth:`~handgrad.data.targets.TargetScaler.inverse`);
 * a fitted :class:`handgrad.sklearn.MLPClassifier` — no preprocessing, softmax over the
   classes, or for two classes ``P = [σ(−z), σ(z)]``, or for multilabel y ``P = σ(Z)`` with
   ``label = 1{P > ½}``; probabilities clipped to ``[tiny, 1 − ε/2]`` as its predict_proba;
@@ -37,7 +40,8 @@ class Portable:
     Attributes:
         weights, biases: ``W_l`` (n_{l−1}, n_l) and ``b_l`` (n_l,), in ``dtype``.
         activations: one ``(name, alpha)`` per hidden layer; name in :data:`BUILTIN`.
-        head: ``"softmax"``, ``"logistic"``, ``"identity"`` or ``"exp"``.
+        head: ``"softmax"``, ``"logistic"``, ``"identity"``, ``"huber"`` (predicts Z, as
+            identity) or ``"exp"``.
         task: ``"classifier"`` (label + probabilities), ``"binary"`` (one logistic output read
             as two classes, P = [σ(−z), σ(z)]), ``"multilabel"`` (σ per output, 0/1 labels) or
             ``"regressor"`` (values).
@@ -50,6 +54,13 @@ class Portable:
         encoder: the table encoder (:class:`~handgrad.data.features.TableEncoder`), or None.
         feature_names: names of the network's input columns, or None.
         source: what the predictor was, for messages and metadata.
+        target_kind: a Model regressor's target scaling kind (``"standardize"``, ``"log"``,
+            ``"scale"``, or ``"none"`` when it has none); None for everything else. When set,
+            the predictions are ``g⁻¹(target_scale·μ + target_mean)`` computed in double and
+            given as float64 (as ``Model.predict``); otherwise μ in the network's dtype (as
+            the estimators' and MLP's ``predict``).
+        target_mean, target_scale: that map's (n_outputs,) float64 arrays, or None.
+        target_names: a regressor's target names, one per output, or None.
     """
 
     weights: list
@@ -66,6 +77,21 @@ class Portable:
     encoder: object = None
     feature_names: list | None = None
     source: str = ""
+    target_kind: str | None = None
+    target_mean: np.ndarray | None = None
+    target_scale: np.ndarray | None = None
+    target_names: list | None = None
+
+    @property
+    def target_log(self) -> bool:
+        """The predictions are e^(target_scale·μ + target_mean): the model learned log y."""
+        return self.target_kind == "log"
+
+    @property
+    def values_dtype(self) -> np.dtype:
+        """A regressor's prediction dtype: float64 after a target scaling (the map runs in
+        double, as handgrad's), else the network's dtype."""
+        return np.dtype(np.float64) if self.target_kind is not None else self.dtype
 
     @property
     def sizes(self) -> list[int]:
@@ -92,6 +118,12 @@ class Portable:
             meta["input_columns"] = json.dumps(self.encoder.input_columns)
         meta["preprocessing"] = ("table" if self.encoder is not None
                                  else "standardize" if self.mean is not None else "none")
+        if self.target_kind is not None:
+            meta["target_scaling"] = json.dumps({"kind": self.target_kind,
+                                                 "mean": self.target_mean.tolist(),
+                                                 "scale": self.target_scale.tolist()})
+        if self.target_names is not None:
+            meta["target_names"] = json.dumps(list(self.target_names))
         return meta
 
 
@@ -138,7 +170,15 @@ def _of_net(net: MLP, source: str) -> Portable:
 
 def _of_model(model: Model) -> Portable:
     p = _of_net(model.net, "handgrad Model")
-    p.classes = np.asarray(model.classes)
+    if model.is_regressor:
+        k = model.net.n_outputs
+        target = model.target
+        p.target_kind = "none" if target is None else target.kind
+        p.target_mean = np.zeros(k) if target is None else np.asarray(target.mean, np.float64).copy()
+        p.target_scale = np.ones(k) if target is None else np.asarray(target.scale, np.float64).copy()
+        p.target_names = None if model.target_names is None else [str(t) for t in model.target_names]
+    else:
+        p.classes = np.asarray(model.classes)
     p.feature_names = None if model.feature_names is None else list(model.feature_names)
     if model.encoder is not None:
         p.encoder = model.encoder

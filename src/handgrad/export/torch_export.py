@@ -6,9 +6,12 @@ The Sequential, in order: ``Standardize`` (only when the model standardises its 
 layer ``nn.Linear`` (weight = W_lᵀ, bias = b_l) and the hidden activation (``nn.ReLU``,
 ``nn.LeakyReLU(α)``, ``nn.Sigmoid``, ``nn.Tanh``; nothing for identity), then the head:
 ``nn.Softmax(dim=1)``; ``TwoClass`` ([σ(−z), σ(z)], a two-class handgrad.sklearn classifier);
-``nn.Sigmoid`` (logistic outputs); ``Exp`` (Poisson); nothing (identity). Its output is
+``nn.Sigmoid`` (logistic outputs); ``Exp`` (Poisson); nothing (identity, huber); then, for a
+regression Model, ``TargetScale`` (``g⁻¹(x.double()·scale + mean)``, float64 buffers, g = log
+when the model learned log y: the target's units, as ``Model.predict``). Its output is
 handgrad's ``predict_proba`` for classifiers (not clipped to [tiny, 1 − ε/2]) and
-``predict`` for regressors, in the network's dtype.
+``predict`` for regressors: in the network's dtype, except a regression Model's, which is
+float64 (the target scaling runs in double, as handgrad's).
 
 The file :func:`save_torch` writes is ``torch.save({"state_dict", "architecture"})`` holding
 only tensors, strings and numbers, so ``torch.load(path, weights_only=True)`` reads it without
@@ -27,6 +30,7 @@ from ..errors import InputError
 from .spec import portable
 
 FORMAT = "handgrad-torch"
+FORMAT_VERSION = 2  # 2: a regression Model's target scaling (a TargetScale module)
 
 
 def _torch():
@@ -53,8 +57,10 @@ def to_torch(obj) -> dict:
     if p.encoder is not None:
         raise InputError("a model trained on a table encodes text columns and empty cells, which "
                          "have no tensor form; export it with --format onnx (or handgrad.export."
-                         "to_onnx), or apply model.encoder.transform before a network exported from model.net")
-    arch = {"format": FORMAT, "format_version": 1, "handgrad_version": __version__,
+                         "to_onnx), or apply model.encoder.transform before a network exported from "
+                         "model.net (and, for a regressor, model.target.inverse after it)")
+    arch = {"format": FORMAT, "format_version": 1 if p.target_kind is None else 2,
+            "handgrad_version": __version__,
             "source": p.source, "dtype": p.dtype.name, "sizes": p.sizes, "head": p.head,
             "task": p.task, "standardize": p.mean is not None,
             "activations": [{"name": n, "alpha": a} if n == "leaky_relu" else {"name": n}
@@ -63,6 +69,10 @@ def to_torch(obj) -> dict:
         arch["classes"] = np.asarray(p.classes).tolist()
     if p.feature_names is not None:
         arch["feature_names"] = list(p.feature_names)
+    if p.target_kind is not None:
+        arch["target"] = {"kind": p.target_kind}  # mean and scale: float64 tensors in state_dict
+    if p.target_names is not None:
+        arch["target_names"] = list(p.target_names)
     state = {}
     for key, value in _module_tensors(p):
         state[key] = torch.from_numpy(np.ascontiguousarray(value))
@@ -82,6 +92,10 @@ def _module_tensors(p):
         index += 1
         if layer < len(p.activations) and p.activations[layer][0] != "identity":
             index += 1
+    if p.target_kind is not None:
+        index += p.head == "exp"  # the head's module; identity and huber have none
+        yield f"{index}.mean", p.target_mean.astype(np.float64)
+        yield f"{index}.scale", p.target_scale.astype(np.float64)
 
 
 def save_torch(obj, path) -> Path:
@@ -115,11 +129,16 @@ def build_torch_module(architecture: dict, state_dict=None):
     if not isinstance(architecture, dict) or architecture.get("format") != FORMAT:
         raise InputError("not a handgrad PyTorch architecture (its 'format' must be "
                          f"{FORMAT!r}); use the dict handgrad.export.to_torch returns")
+    if architecture.get("format_version", 1) > FORMAT_VERSION:
+        raise InputError(f"this PyTorch export is format_version {architecture['format_version']}, "
+                         f"newer than this handgrad reads ({FORMAT_VERSION}); upgrade handgrad")
     dtype = {"float32": torch.float32, "float64": torch.float64}[architecture["dtype"]]
     module = torch.nn.Sequential(*_layers(torch, architecture, dtype))
     module.to(dtype)
     if architecture.get("standardize"):
         module[0].double()  # its buffers stay float64 whatever the network's dtype
+    if architecture.get("target") is not None:
+        module[-1].double()  # so do the target scaling's
     if state_dict is not None:
         module.load_state_dict(state_dict, strict=True)
     return module.eval()
@@ -152,6 +171,8 @@ def _layers(torch, arch, dtype) -> list:
         layers.append(nn.Sigmoid())
     elif head == "exp":
         layers.append(_Exp(torch))
+    if arch.get("target") is not None:
+        layers.append(_TargetScale(torch, sizes[-1], arch["target"]["kind"] == "log"))
     return layers
 
 
@@ -168,6 +189,28 @@ def _Standardize(torch, n_features: int, dtype):
             return ((x.double() - self.mean) / self.scale).to(dtype)
 
     return Standardize()
+
+
+def _TargetScale(torch, n_outputs: int, log: bool):
+    """A regression Model's predictions in the target's units: ``x.double()·scale + mean``,
+    then e^· when the model learned log y (``log``); mean and scale float64 buffers
+    (n_outputs,)."""
+
+    class TargetScale(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.log = log
+            self.register_buffer("mean", torch.zeros(n_outputs, dtype=torch.float64))
+            self.register_buffer("scale", torch.ones(n_outputs, dtype=torch.float64))
+
+        def forward(self, x):
+            y = x.double() * self.scale + self.mean
+            return torch.exp(y) if self.log else y
+
+        def extra_repr(self):
+            return f"log={self.log}"
+
+    return TargetScale()
 
 
 def _TwoClass(torch):
