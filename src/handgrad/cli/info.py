@@ -33,7 +33,7 @@ def cmd_info(args) -> int:
              _part("classes", _outputs_line, info),
              _part("features", _features_line, info)]
     for key, show in _RECORD_PARTS:
-        if record.get(key) or (key == "dataset" and record):
+        if record.get(key) or (key == "dataset" and record.get("n_train") is not None):
             lines.append(_part(key, show, record))
     print_lines(*lines)
     return 0
