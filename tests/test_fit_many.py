@@ -303,15 +303,17 @@ def _same_history(ha, hb, exact):
     assert len(ha) == len(hb) and ha.best_epoch == hb.best_epoch and ha.stop_reason == hb.stop_reason
 
 
-def test_split_over_worker_processes_gives_the_same_bits():
+@pytest.mark.parametrize("output", ["softmax", "huber"])
+def test_split_over_worker_processes_gives_the_same_bits(output):
     """workers=2 trains every other model in a forked process: with every model's batch full
     (n ≥ batch_size), each model's arithmetic does not depend on its stack-mates, so the
     results are bit-identical."""
-    X, y = _data(320)
+    X, y = _data(320) if output == "softmax" else _regression(output, n=320)
     configs = [dict(seed=s, l2=1e-3 * (s % 3)) for s in range(5)]
     kw = dict(epochs=40, batch_size=32, validation_fraction=0.25, patience=2,
               lr=[5e-2, 3e-3, 2e-2, 1e-1, 1e-3], seed=[0, 1, 2, 3, 4])
-    one, two = _nets(configs), _nets(configs)
+    make = _nets if output == "softmax" else lambda c: _reg_nets(c, output, 2)
+    one, two = make(configs), make(configs)
     h1 = fit_many(one, X, y, workers=1, **kw)
     h2 = fit_many(two, X, y, workers=2, **kw)
     assert len({len(h) for h in h1}) > 1  # they stopped at different epochs

@@ -188,7 +188,9 @@ def exp_poisson_deviance(Z: Array, Y: Array, sample_weight: Array | None = None,
 
 def huber_rows(Z: Array, Y: Array, w: Array | None, m, out: Array | None = None,
                work: Array | None = None, delta: float = 1.0) -> tuple[Array, Array]:
-    """Rows of :func:`huber_loss`: ``w_i Σ_k h_δ(Z_ik − Y_ik)`` and ``diag(w) clip(Z − Y, ±δ)/m``."""
+    """Rows of :func:`huber_loss`: ``w_i Σ_k h_δ(Z_ik − Y_ik)`` (rows,) and
+    ``diag(w) clip(Z − Y, −δ, δ)/m`` (rows, K), from Z, Y, ``out``, ``work`` (rows, K), w (rows,)
+    or None and m a number or a (rows, 1) column."""
     R = np.subtract(Z, Y, out=work)                                    # r = Z − Y
     C = np.clip(R, -delta, delta, out=out)                             # c = h_δ'(r), eq. 14.3
     # h_δ(r) = c·r − ½c² on both sides of δ (c = r inside; c = δ·sign r outside, where it is
