@@ -14,7 +14,7 @@ from handgrad.errors import InputError
 
 DOC = (Path(__file__).parents[1] / "docs" / "derivations.md").read_text()
 ACTIVATIONS = ["relu", "leaky_relu(alpha=0.2)", "sigmoid", "tanh", "identity"]
-HEADS = ["softmax", "logistic", "identity", "exp"]
+HEADS = ["softmax", "logistic", "identity", "exp", "huber"]
 
 
 def table_rows(markdown: str) -> dict[str, tuple[str, str]]:
@@ -90,7 +90,7 @@ def test_every_activation_head_and_depth(activation, output, depth):
 def test_references_name_real_sections_and_functions():
     d = derivation([3, 10, 6, 3], ["relu", "tanh"], l2=0.01)
     rows = d.forward + d.backward
-    for out in ("logistic", "identity", "exp"):
+    for out in ("logistic", "identity", "exp", "huber"):
         rows += derivation([3, 4, 2], "sigmoid", output=out, l2=0.1).forward
         rows += derivation([3, 4, 2], "leaky_relu", output=out).backward
     rows += derivation([3, 4, 2], "identity").backward
@@ -102,6 +102,30 @@ def test_references_name_real_sections_and_functions():
         for f in r.funcs:
             module, name = f.rsplit(".", 1)
             assert callable(getattr(importlib.import_module(module), name)), f
+
+
+def test_regression_heads_state_their_own_loss_and_gradient():
+    """Each regression head's loss and δ_L as §12–§14 write them, and nothing of the softmax
+    head's: no (P − Y) where the output is μ or the gradient a clipped residual."""
+    docs = {out: derive([3, 4, 2], "tanh", output=out, huber_delta=0.25, format="markdown")
+            for out in ("identity", "exp", "huber")}
+    rows = {out: table_rows(doc) for out, doc in docs.items()}
+    want = {"identity": (r"\mathcal{L}=\frac{1}{2m}\sum_{i,k}(Z_{2,ik}-Y_{ik})^2",
+                         r"\delta_2=\frac{1}{m}(P-Y)"),
+            "exp": (r"\mathcal{L}=\frac{1}{m}\sum_{i,k}\big[e^{Z_{2,ik}}-Y_{ik}Z_{2,ik}"
+                    r"+Y_{ik}\logY_{ik}-Y_{ik}\big]", r"\delta_2=\frac{1}{m}(\mu-Y)"),
+            "huber": (r"\mathcal{L}=\frac{1}{m}\sum_{i,k}h_\delta(Z_{2,ik}-Y_{ik})",
+                      r"\delta_2=\frac{1}{m}\operatorname{clip}(Z_2-Y,-\delta,\delta)")}
+    for out, (loss, grad) in want.items():
+        assert norm_eq(rows[out]["F5"][0]) == loss and norm_eq(rows[out]["B1"][0]) == grad, out
+    assert "\\delta = 0.25" in docs["huber"] and "0.25" not in docs["identity"]
+    for out in ("identity", "exp", "huber"):
+        text = derive([3, 4, 2], "tanh", output=out)
+        assert "With one-hot Y" not in text, out  # the softmax slip's equations are not shown
+        assert ("(1/m)(P − Y)" in text) == (out == "identity"), out
+    titles = [s.title for s in derivation([3, 4, 2], "tanh", output="huber").slips]
+    assert "The Huber gradient without its clip" in titles
+    assert not any("clip" in s.title for s in derivation([3, 4, 2], "tanh", output="identity").slips)
 
 
 def test_model_network_derives_with_its_own_weights():
@@ -159,6 +183,19 @@ def test_cli(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "batch" in err
     assert main(["derive", "--activation", "nope"]) == 2
+    capsys.readouterr()
+
+    assert main(["derive", "--output", "huber", "--huber-delta", "0.3", "--sizes", "3", "5", "2",
+                 "--numbers"]) == 0
+    out = capsys.readouterr().out
+    assert "huber, δ = 0.3" in out and "δ = 0.3" in out and out.count(": passes.") == 4
+    assert "FAILS" not in out and "The Huber gradient without its clip" in out
+    assert main(["derive", "--huber-delta", "0.3"]) == 2
+    assert "--output huber" in capsys.readouterr().err
+    assert main(["derive", "--output", "huber", "--huber-delta", "0"]) == 2
+    assert re.search(r"huber.delta must be a finite number > 0", capsys.readouterr().err)
+    assert main(["derive", str(path), "--huber-delta", "2"]) == 2
+    assert "one or the other" in capsys.readouterr().err
 
 
 def test_cli_model_file_with_custom_activation(tmp_path, capsys):

@@ -15,7 +15,8 @@ CASES = [([3, 10, 6, 3], "relu", "softmax", 0.01),           # seed 004's networ
          ([3, 6, 2], "leaky_relu(alpha=0.2)", "exp", 0.02),
          ([3, 5, 4, 3], ["identity", "relu"], "softmax", 0.0),
          ([5, 2], "relu", "softmax", 0.03),                   # one layer
-         ([2, 3, 3, 3, 3, 3, 2], "tanh", "logistic", 0.01)]   # six layers
+         ([2, 3, 3, 3, 3, 3, 2], "tanh", "logistic", 0.01),  # six layers
+         ([3, 6, 5, 3], "relu", "huber", 0.01)]
 
 
 def plain_numpy(step, act_names, output):
@@ -49,12 +50,15 @@ def plain_numpy(step, act_names, output):
     elif output == "identity":
         P = Z
         data = 0.5 * ((Z - Y) ** 2).sum() / m
+    elif output == "huber":
+        P, delta, R = Z, step.head_params["delta"], np.abs(Z - Y)
+        data = np.where(R <= delta, 0.5 * R ** 2, delta * (R - 0.5 * delta)).sum() / m
     else:
         P = np.exp(Z)
         ylogy = np.where(Y > 0, Y * np.log(np.where(Y > 0, Y, 1)), 0)
         data = (P - Y * Z + ylogy - Y).sum() / m
     out["P"] = P
-    d = (P - Y) / m
+    d = (np.clip(Z - Y, -delta, delta) if output == "huber" else P - Y) / m
     for l in range(L, 0, -1):
         out[f"d{l}"] = d
         out[f"dW{l}"] = As[l - 1].T @ d + 2 * lam * Ws[l - 1]
@@ -130,6 +134,15 @@ def test_shapes_written_are_the_shapes_computed(case):
             continue
         result = r.shape.txt.rsplit("→", 1)[-1].strip()
         assert result == "(" + "×".join(map(str, d.step.arrays[r.key].shape)) + ")", r.label
+
+
+def test_huber_residuals_keep_off_the_kink_and_some_are_clipped():
+    for delta in (0.05, 0.4, 3.0):
+        d = derivation([3, 5, 2], "tanh", output="huber", huber_delta=delta, batch=6, seed=1, numbers=True)
+        R = np.abs(d.step.arrays["Z2"] - d.step.Y)
+        assert np.min(np.abs(R - delta)) >= 1e-3 and np.any(R > delta) and d.step.report.passed
+        clip = next(s for s in d.slips if "clip" in s.title)
+        assert clip.applies and clip.differs
 
 
 def test_kinks_are_avoided():

@@ -14,7 +14,8 @@ NETWORKS = [([3, 10, 6, 3], "relu", "softmax", 0.01),
             ([12, 11, 2], "leaky_relu(alpha=0.25)", "logistic", 0.5),
             ([3, 4, 4, 4, 4, 4, 3], "sigmoid", "identity", 0.0),
             ([2, 16, 1], "tanh", "exp", 1e-4),
-            ([7, 3], "identity", "softmax", 0.0)]
+            ([7, 3], "identity", "softmax", 0.0),
+            ([4, 5, 3], "relu", "huber", 0.02)]
 
 
 @pytest.fixture(scope="module", params=NETWORKS, ids=lambda n: f"{n[2]}-{len(n[0]) - 1}")

@@ -5,7 +5,8 @@ epoch by epoch (losses to 1e-12, best epoch and stop reason exactly). The cases 
 switch of the stacked path: models that stop at different epochs (the stack shrinks), folds of
 different sizes (padded batches, models without a last batch), a model whose batch is smaller
 than the stack's (n < batch_size), sample and class weights, shared and per-model validation
-sets, each optimizer, schedule and activation family, and a model that diverges.
+sets, each optimizer, schedule and activation family, and a model that diverges — for softmax
+classifiers and for the regression heads (identity, exp, huber).
 """
 
 import numpy as np
@@ -138,6 +139,118 @@ def test_a_diverging_model_stops_alone_with_its_last_good_weights():
     _assert_same([together[0], together[2]], [alone[0], alone[2]], [hs[0], hs[2]], ha)
 
 
+def _regression(output, n=300, k=2, seed=0):
+    """Real targets (n, k) — or (n,) for k = 1 — with outliers, or counts for the exp head."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 7))
+    if output == "exp":
+        Y = rng.poisson(np.exp(0.4 * np.tanh(X[:, :k]) + 0.2 * X[:, 1:2])).astype(float)
+    else:
+        Y = np.stack([X[:, 0] + 0.5 * X[:, 1] ** 2, np.sin(X[:, 2]), X[:, 3]], 1)[:, :k]
+        Y = Y + 0.1 * rng.normal(size=Y.shape)
+        Y[::13] += 6.0
+    return X, (Y[:, 0] if k == 1 else Y)
+
+
+def _reg_nets(configs, output, k, delta=0.7, activation="tanh", dtype="float64"):
+    return [hg.MLP([7, 16, 8, k], activation=activation, l2=c.get("l2", 0.0), seed=c["seed"],
+                   dtype=dtype, output=output, huber_delta=delta) for c in configs]
+
+
+@pytest.mark.parametrize("output,k", [("identity", 2), ("exp", 2), ("huber", 3), ("huber", 1)])
+def test_regression_heads_equal_fit_alone_with_early_stopping(output, k):
+    X, y = _regression(output, k=k)
+    kw = dict(epochs=30, batch_size=32, validation_fraction=0.25, patience=3)
+    lrs = [1e-2, 3e-3, 2e-2, 5e-3]
+    together, alone = _reg_nets(CONFIGS, output, k), _reg_nets(CONFIGS, output, k)
+    hs = fit_many(together, X, y, lr=lrs, seed=[c["seed"] for c in CONFIGS], **kw)
+    ha = [hg.fit(n, X, y, lr=lr, seed=c["seed"], diagnostics=False, **kw)
+          for n, lr, c in zip(alone, lrs, CONFIGS)]
+    assert len({len(h) for h in ha}) > 1  # early stopping took models out of the stack
+    assert all(h["train_accuracy"] == [None] * len(h) for h in hs)
+    _assert_same(together, alone, hs, ha)
+
+
+@pytest.mark.parametrize("output", ["identity", "exp", "huber"])
+def test_regression_folds_of_different_sizes_with_weights(output):
+    """Per-model rows, targets, validation sets and sample weights, one model smaller than a
+    batch: padded steps, each model dividing by its own rows."""
+    X, y = _regression(output, n=500, k=2, seed=3)
+    w = np.random.default_rng(5).uniform(0.2, 3.0, size=X.shape[0])
+    cuts = [(0, 333), (40, 360), (200, 221), (250, 500)]
+    Xs, ys, ws = ([a[lo:hi] for lo, hi in cuts] for a in (X, y, w))
+    Xv = [X[(hi + 7) % 500:(hi + 7) % 500 + 40 + i] for i, (lo, hi) in enumerate(cuts)]
+    yv = [y[(hi + 7) % 500:(hi + 7) % 500 + 40 + i] for i, (lo, hi) in enumerate(cuts)]
+    configs = [dict(seed=s, l2=1e-3 * s) for s in range(len(cuts))]
+    kw = dict(epochs=15, batch_size=32, lr=1e-2, patience=4)
+    together, alone = _reg_nets(configs, output, 2), _reg_nets(configs, output, 2)
+    hs = fit_many(together, Xs, ys, X_val=Xv, y_val=yv, sample_weight=ws, seed=3, **kw)
+    ha = [hg.fit(n, a, b, X_val=c, y_val=d, sample_weight=e, seed=3, diagnostics=False, **kw)
+          for n, a, b, c, d, e in zip(alone, Xs, ys, Xv, yv, ws)]
+    _assert_same(together, alone, hs, ha)
+
+
+def test_a_diverging_exp_model_stops_alone():
+    """e^Z overflows for one model (a huge learning rate): it stops with its last good weights
+    as fit stops it, the others train on and equal fit."""
+    X, y = _regression("exp", k=1)
+    configs = [dict(seed=0), dict(seed=1), dict(seed=2)]
+    lrs = [1e-3, 1e4, 1e-3]
+    kw = dict(epochs=4, batch_size=32, optimizer="sgd", momentum=0.0)
+    together, alone = _reg_nets(configs, "exp", 1), _reg_nets(configs, "exp", 1)
+    hs = fit_many(together, X, y, lr=lrs, seed=0, **kw)
+    assert hs[1].diverged_in is not None and hs[1].stop_reason.startswith("diverged in epoch")
+    with pytest.raises(hg.TrainingDivergedError) as err:
+        hg.fit(alone[1], X, y, lr=lrs[1], seed=0, diagnostics=False, **kw)
+    assert err.value.epoch == hs[1].diverged_in and len(hs[1]) == hs[1].diverged_in - 1
+    assert np.all(np.isfinite(together[1].flat)) and np.array_equal(together[1].flat, alone[1].flat)
+    ha = [hg.fit(alone[k], X, y, lr=lrs[k], seed=0, diagnostics=False, **kw) for k in (0, 2)]
+    _assert_same([together[0], together[2]], [alone[0], alone[2]], [hs[0], hs[2]], ha)
+
+
+@pytest.mark.parametrize("output", ["identity", "exp", "huber"])
+def test_stacked_regression_step_equals_each_network_alone(output):
+    """Stack.step on K models with their own batch sizes (padded to the widest) and weights:
+    each model's loss and gradient is fast.step's for that model alone; a padding row on which
+    e^Z overflows changes nothing (it weighs 0)."""
+    from handgrad.fast.stacked import Stack
+
+    rng = np.random.default_rng(8)
+    nets = _reg_nets([dict(seed=s, l2=1e-2 * s) for s in range(3)], output, 2, delta=0.5,
+                     activation="relu")
+    rows, M = np.array([7, 4, 1]), 7
+    X = rng.normal(size=(3, M, 7))
+    Y = np.abs(rng.normal(size=(3, M, 2))) * 2
+    w = rng.uniform(0.5, 2, size=(3, M)) * (np.arange(M)[None, :] < rows[:, None])
+    stack = Stack(nets, M)
+    for _ in range(50):  # padding of model 2 on which its e^Z is inf, for the exp head
+        X[2, 3] = rng.normal(size=7) * 1e4
+        if stack.logits(X)[2, 3].max() > 800:
+            break
+    else:
+        raise AssertionError("no padding row with e^Z = inf")
+    with np.errstate(over="ignore", invalid="ignore"):
+        data, l2, hits = stack.step(X, Y, w, rows)
+    assert hits is None and np.all(np.isfinite(stack.grad))
+    for k, net in enumerate(nets):
+        r = rows[k]
+        alone = net.train_step(X[k, :r], Y[k, :r], w[k, :r], net.workspace(M))
+        assert data[k] == pytest.approx(alone.data_loss, rel=1e-12) and l2[k] == pytest.approx(alone.l2_loss, rel=1e-12)
+        assert np.abs(stack.grad[k] - net.flat_grad).max() <= 1e-12 * np.abs(net.flat_grad).max()
+
+
+def test_regression_networks_are_grouped_by_head_and_delta():
+    X, y = _regression("huber", k=1)
+    mixed = [hg.MLP([7, 8, 1], output="huber", huber_delta=d) for d in (1.0, 2.0)]
+    with pytest.raises(InputError, match="one shape.*delta=2.*delta=1") as err:
+        fit_many(mixed, X, y)
+    assert "\n" not in str(err.value)
+    with pytest.raises(InputError, match="one shape"):
+        fit_many([hg.MLP([7, 8, 1], output="identity"), hg.MLP([7, 8, 1], output="huber")], X, y)
+    with pytest.raises(InputError, match="one target array per network"):
+        fit_many([hg.MLP([7, 8, 1], output="huber")] * 2, [X, X], y)
+
+
 @pytest.mark.parametrize("call,message", [
     (lambda X, y: fit_many([hg.MLP([7, 8, 3]), hg.MLP([7, 9, 3])], X, y), "one shape"),
     (lambda X, y: fit_many([hg.MLP([7, 8, 3], output="logistic")], X, np.eye(3)[y]), "softmax"),
@@ -190,15 +303,17 @@ def _same_history(ha, hb, exact):
     assert len(ha) == len(hb) and ha.best_epoch == hb.best_epoch and ha.stop_reason == hb.stop_reason
 
 
-def test_split_over_worker_processes_gives_the_same_bits():
+@pytest.mark.parametrize("output", ["softmax", "huber"])
+def test_split_over_worker_processes_gives_the_same_bits(output):
     """workers=2 trains every other model in a forked process: with every model's batch full
     (n ≥ batch_size), each model's arithmetic does not depend on its stack-mates, so the
     results are bit-identical."""
-    X, y = _data(320)
+    X, y = _data(320) if output == "softmax" else _regression(output, n=320)
     configs = [dict(seed=s, l2=1e-3 * (s % 3)) for s in range(5)]
     kw = dict(epochs=40, batch_size=32, validation_fraction=0.25, patience=2,
               lr=[5e-2, 3e-3, 2e-2, 1e-1, 1e-3], seed=[0, 1, 2, 3, 4])
-    one, two = _nets(configs), _nets(configs)
+    make = _nets if output == "softmax" else lambda c: _reg_nets(c, output, 2)
+    one, two = make(configs), make(configs)
     h1 = fit_many(one, X, y, workers=1, **kw)
     h2 = fit_many(two, X, y, workers=2, **kw)
     assert len({len(h) for h in h1}) > 1  # they stopped at different epochs

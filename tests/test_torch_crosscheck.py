@@ -92,3 +92,33 @@ def test_seed004_network_matches_autograd():
     _, t_grads = torch_loss_and_grads(net, X, y)
     for g, tg in zip(grads, t_grads):
         assert _rel(g, tg) < 1e-12
+
+
+@pytest.mark.parametrize("delta", [0.2, 1.0, 3.0])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_huber_head_matches_autograd(delta, weighted):
+    """The Huber head (derivations.md §14) against ``F.huber_loss(..., delta=δ)``: the loss
+    summed over the outputs and averaged over the m rows, per-sample weights on the rows."""
+    rng = np.random.default_rng(int(10 * delta) + weighted)
+    net = hg.MLP([6, 9, 7, 3], activation="tanh", l2=0.01, dtype="float64", seed=2,
+                 output="huber", huber_delta=delta)
+    m = 23
+    X = rng.normal(size=(m, 6))
+    Y = rng.normal(scale=2 * delta, size=(m, 3))
+    Y[::5] += 20 * delta                                # outliers on the linear part
+    w = rng.uniform(0.1, 2.0, size=m) if weighted else None
+    residual = np.abs(net.forward(X) - Y)
+    assert (residual < delta).any() and (residual > delta).any()
+    loss, grads = net.loss_and_grads(X, Y, sample_weight=w)
+    p = [torch.tensor(a.copy(), requires_grad=True) for a in net.params]
+    Z = torch.tanh(torch.tanh(torch.tensor(X) @ p[0] + p[1]) @ p[2] + p[3]) @ p[4] + p[5]
+    Yt = torch.tensor(Y)
+    if w is None:
+        data = F.huber_loss(Z, Yt, delta=delta, reduction="sum") / m
+    else:
+        data = (F.huber_loss(Z, Yt, delta=delta, reduction="none").sum(dim=1) * torch.tensor(w)).sum() / m
+    total = data + 0.01 * sum((W ** 2).sum() for W in p[0::2])
+    total.backward()
+    assert loss == pytest.approx(float(total.detach()), rel=1e-12)
+    for name, g, t in zip(net.param_names, grads, p):
+        assert _rel(g, t.grad.numpy()) < 1e-10, name

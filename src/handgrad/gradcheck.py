@@ -215,8 +215,9 @@ def gradcheck_network(net, X, y, sample_weight=None, *, part: str = "total",
     """Check ``net.loss_and_grads`` (``part`` = "total", "data" or "l2") on a float64 copy.
 
     A note is added when a pre-activation lies within 1e-3 of a kink of its activation
-    (e.g. ReLU at 0): finite differences straddling a kink measure a one-sided slope, so a
-    failure there says nothing about the code.
+    (e.g. ReLU at 0), or a residual of the Huber head within 1e-3 of ±δ (where its second
+    derivative jumps, derivations.md §14): finite differences straddling a kink measure a
+    one-sided slope, so a failure there says nothing about the code.
     """
     net64 = net.astype("float64")
     X64 = net64.check_X(X)
@@ -228,7 +229,7 @@ def gradcheck_network(net, X, y, sample_weight=None, *, part: str = "total",
 
     report = gradcheck_function(fn, net64.params, net64.param_names, max_entries=max_entries,
                                 seed=seed, title=f"{net!r}, {part} loss, {X64.shape[0]} samples", **kw)
-    report.notes += _kink_notes(net64, X64)
+    report.notes += _kink_notes(net64, X64) + _huber_notes(net64, X64, y64)
     return report
 
 
@@ -243,6 +244,16 @@ def _kink_notes(net, X) -> list[str]:
                              f"kink at {k:g}; entries touching it may fail for that reason alone")
         A = act.forward(Z)
     return notes
+
+
+def _huber_notes(net, X, Y) -> list[str]:
+    if net.output != "huber":
+        return []
+    d = float(np.min(np.abs(np.abs(net.forward(X) - Y) - net.huber_delta)))
+    if d >= 1e-3:
+        return []
+    return [f"output (huber, δ={net.huber_delta:g}): a residual Z − Y lies {d:.1e} from ±δ, "
+            "where the loss's curvature jumps; entries touching it may fail for that reason alone"]
 
 
 def gradcheck(target, *args, **kwargs) -> GradcheckReport:

@@ -32,7 +32,7 @@ import numpy as np
 from .core import backprop
 from .core.activations import Activation, get_activation
 from .core.backprop import StepResult
-from .core.heads import LOSSES, check_head, n_correct
+from .core.heads import LOSSES, REGRESSION_HEADS, check_head, n_correct
 from .core.init import INITIALISERS
 from .core.losses import l2_penalty, l2_penalty_grad
 from .errors import InputError
@@ -41,8 +41,8 @@ from .fast.kernels import decide, probabilities_into
 from .fast.memory import Workspace, aligned_empty, aligned_zeros
 from .fast.predict import logits_in_chunks
 from .layout import Layout
-from .validation import (check_head_targets, check_l2, check_matrix, check_memory, check_sample_weight,
-                         check_seed, check_sizes)
+from .validation import (check_head_targets, check_l2, check_matrix, check_memory, check_positive,
+                         check_sample_weight, check_seed, check_sizes)
 
 Array = np.ndarray
 _DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -84,7 +84,10 @@ class MLP:
         seed: seed of the initialisation.
         output: the output layer and its loss (:mod:`handgrad.core.heads`): ``"softmax"``
             (classes, cross-entropy; the default), ``"logistic"`` (independent yes/no outputs,
-            binary cross-entropy) or ``"identity"`` (regression, half squared error).
+            binary cross-entropy), ``"identity"`` (regression, half squared error), ``"exp"``
+            (counts, half the Poisson deviance) or ``"huber"`` (regression, the Huber loss).
+        huber_delta: the Huber head's threshold δ > 0 (derivations.md §14): residuals within
+            ±δ are squared, larger ones count linearly. Ignored by the other heads.
 
     Example:
         >>> import numpy as np, handgrad as hg
@@ -96,9 +99,12 @@ class MLP:
     """
 
     def __init__(self, sizes: Sequence[int], activation="relu", l2: float = 0.0,
-                 dtype="float32", seed: int | None = 0, output: str = "softmax"):
+                 dtype="float32", seed: int | None = 0, output: str = "softmax",
+                 huber_delta: float | None = 1.0):
         self.sizes = check_sizes(sizes)
         self.output = check_head(output, self.sizes[-1])
+        # None for the other heads: a threshold they ignore must not tell two networks apart
+        self.huber_delta = check_positive(huber_delta, "huber_delta") if output == "huber" else None
         self.activations = _check_activations(activation, len(self.sizes) - 2)
         self.l2 = check_l2(l2)
         self.dtype = resolve_dtype(dtype)
@@ -147,6 +153,12 @@ class MLP:
     @property
     def n_outputs(self) -> int:
         return self.sizes[-1]
+
+    @property
+    def head_params(self) -> dict:
+        """The keyword arguments of the head's loss besides (Z, Y, sample_weight):
+        ``{"delta": δ}`` for the Huber head, ``{}`` for the others."""
+        return {"delta": self.huber_delta} if self.output == "huber" else {}
 
     @property
     def params(self) -> list[Array]:
@@ -201,7 +213,8 @@ class MLP:
 
     def __repr__(self) -> str:
         hidden = " → ".join(f"{n} {a.name}" for n, a in zip(self.sizes[1:-1], self.activations))
-        arch = f"{self.sizes[0]} → " + (hidden + " → " if hidden else "") + f"{self.sizes[-1]} {self.output}"
+        head = f"huber(δ={self.huber_delta:g})" if self.output == "huber" else self.output
+        arch = f"{self.sizes[0]} → " + (hidden + " → " if hidden else "") + f"{self.sizes[-1]} {head}"
         return f"MLP({arch}; l2={self.l2:g}, dtype={self.dtype.name}, params={self.n_params})"
 
     # ----- input checks ----------------------------------------------------------------
@@ -240,7 +253,7 @@ class MLP:
             return StepResult(0.0, l2_loss)
         lam = self.l2 if part == "total" else 0.0
         data_loss, _, dW, db, logits = backprop.loss_and_grads(
-            self.weights, self.biases, self.activations, self.output, X, y, w, lam)
+            self.weights, self.biases, self.activations, self.output, X, y, w, lam, self.head_params)
         for dst, src in zip(self.grads, [g for pair in zip(dW, db) for g in pair]):
             dst[...] = src
         return StepResult(data_loss, l2_loss if part == "total" else 0.0,
@@ -265,7 +278,8 @@ class MLP:
         y = self.check_y(y, X.shape[0])
         w = self.check_sample_weight(sample_weight, X.shape[0])
         logits = backprop.forward(self.weights, self.biases, self.activations, X)[0]
-        return LOSSES[self.output](logits, y, w)[0] + l2_penalty(self.weights, self.l2)
+        data_loss = LOSSES[self.output](logits, y, w, **self.head_params)[0]
+        return data_loss + l2_penalty(self.weights, self.l2)
 
     # ----- the fast path: fast.step --------------------------------------------------------
     def train_step(self, X: Array, y: Array, w: Array | None, ws: Workspace,
@@ -290,9 +304,11 @@ class MLP:
     def predict_proba(self, X, batch_size: int = 4096) -> Array:
         """Probabilities P (m, K): softmax rows that sum to 1, or σ(Z) for a logistic output.
         Computed in chunks of ``batch_size`` rows, so the extra memory is the (m, K) result plus
-        a few chunks. A regression network (``output="identity"``) has none."""
-        if self.output == "identity":
-            raise InputError("a regression network (output='identity') has no probabilities; use predict")
+        a few chunks. A regression network (``output="identity"``, ``"exp"``, ``"huber"``) has
+        none."""
+        if self.output in REGRESSION_HEADS:
+            raise InputError(f"a regression network (output={self.output!r}) has no probabilities; "
+                             "use predict")
         out = None
         for start, logits in self.logits_in_chunks(X, batch_size):
             if out is None:
@@ -303,8 +319,9 @@ class MLP:
     def predict(self, X, batch_size: int = 4096) -> Array:
         """Class indices (m,) for softmax: the argmax of :meth:`predict_proba`'s rows (so the two
         always agree, also where logits closer than softmax can resolve tie); 0/1 decisions
-        1{Z > 0} for logistic outputs; the values Z for regression. A single logistic or
-        identity output gives shape (m,), several (m, K)."""
+        1{Z > 0} for logistic outputs; for regression the predicted values (Z, or e^Z for the
+        exp head). A single output of a head other than softmax gives shape (m,), several
+        (m, K)."""
         out = None
         for start, logits in self.logits_in_chunks(X, batch_size):
             decided = decide(self.output, logits)

@@ -125,8 +125,8 @@ def check_targets(y, m: int, n_classes: int, dtype=np.float64) -> np.ndarray:
 
 def check_head_targets(output: str, y, m: int, n_out: int, dtype) -> np.ndarray:
     """Targets for a head: labels or probability rows (softmax), values in [0, 1] (logistic),
-    real numbers (identity), values ≥ 0 (exp, Poisson); a 1-D y is accepted for one output. Returns (m, K) arrays for
-    logistic/identity."""
+    real numbers (identity, huber), values ≥ 0 (exp, Poisson); a 1-D y is accepted for one
+    output. Returns (m, K) arrays for every head but softmax."""
     if output == "softmax":
         return check_targets(y, m, n_out, dtype=dtype)
     Y = np.asarray(y)

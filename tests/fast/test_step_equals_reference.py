@@ -11,7 +11,9 @@ import handgrad as hg
 from handgrad.fast import blas
 
 ACTS = ["relu", "leaky_relu", "leaky_relu(alpha=0.2)", "sigmoid", "tanh", "identity", "custom"]
+HEADS = ["softmax", "logistic", "identity", "exp", "huber"]
 TOL = {"float64": 1e-12, "float32": 2e-5}
+DELTA = 0.5  # the Huber head's threshold: targets ~ N(0, 1) put residuals on both sides of it
 
 
 def _custom():
@@ -44,7 +46,8 @@ def problem(activation, output, dtype, soft=False, weighted=False, l2=0.01, m=13
             seed=0):
     act = _custom() if activation == "custom" else activation
     rng = np.random.default_rng(seed)
-    net = hg.MLP(list(sizes), activation=act, l2=l2, dtype=dtype, seed=seed, output=output)
+    net = hg.MLP(list(sizes), activation=act, l2=l2, dtype=dtype, seed=seed, output=output,
+                 huber_delta=DELTA)
     net.flat += rng.normal(scale=0.05, size=net.n_params).astype(dtype)  # non-zero biases
     X = rng.normal(size=(m, sizes[0])).astype(dtype)
     K = sizes[-1]
@@ -70,13 +73,16 @@ def reference_and_fast(net, X, y, w, part="total"):
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("activation", ACTS)
-@pytest.mark.parametrize("output", ["softmax", "logistic", "identity", "exp"])
+@pytest.mark.parametrize("output", HEADS)
 def test_gradients_equal_the_reference(route, dtype, activation, output):
     gemm_before = blas.CALLS["gemm"]
     for soft, weighted, l2 in [(False, False, 0.0), (True, True, 0.01), (False, True, 0.3)]:
         net, X, y, w = problem(activation, output, dtype, soft, weighted, l2)
         ref, ref_grad, fast, fast_grad = reference_and_fast(net, X, y, w)
         what = f"{activation}/{output}/{dtype} soft={soft} weighted={weighted} l2={l2}"
+        if output == "huber":  # both branches of h_δ are exercised, in every output column
+            R = np.abs(net.forward(X) - y)
+            assert np.all((R < DELTA).any(axis=0) & (R > DELTA).any(axis=0)), what
         assert fast.data_loss == pytest.approx(ref.data_loss, rel=TOL[dtype], abs=1e-300), what
         assert fast.l2_loss == ref.l2_loss and fast.correct == ref.correct, what
         for name, lo_hi in zip(net.param_names, [r for pair in zip(net.layout.weight_ranges,
@@ -97,7 +103,7 @@ def test_data_part_alone_equals_the_reference(route, dtype):
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("activation", ["relu", "leaky_relu", "sigmoid", "tanh", "identity", "custom"])
-@pytest.mark.parametrize("output", ["softmax", "logistic", "identity", "exp"])
+@pytest.mark.parametrize("output", HEADS)
 def test_fused_sgd_step_equals_gradient_then_update(route, dtype, activation, output):
     net, X, y, w = problem(activation, output, dtype, soft=True, weighted=True, l2=0.02)
     start = net.flat.copy()
@@ -161,7 +167,7 @@ def test_one_activation_per_layer_including_ones_known_only_by_backward(route, a
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("activation", ACTS)
-@pytest.mark.parametrize("output", ["softmax", "logistic", "identity", "exp"])
+@pytest.mark.parametrize("output", HEADS)
 def test_prediction_equals_the_reference_forward(dtype, activation, output):
     """Prediction runs each activation's in-place kernel (no derivative): logits in chunks,
     probabilities, decisions and the training loop's forward_in_chunks against the reference."""
@@ -174,8 +180,8 @@ def test_prediction_equals_the_reference_forward(dtype, activation, output):
         got = np.concatenate([z.copy() for _, z in net.logits_in_chunks(X, batch_size=batch)])
         close(got, ref, TOL[dtype], f"logits in chunks of {batch}")
         close(forward_in_chunks(net, X, batch), ref, TOL[dtype], f"forward_in_chunks({batch})")
-    if output in ("identity", "exp"):  # regression: the mean, Z or e^Z
-        mean = ref if output == "identity" else np.exp(ref)
+    if output in ("identity", "exp", "huber"):  # regression: the mean, Z or e^Z
+        mean = np.exp(ref) if output == "exp" else ref
         close(net.predict(X), mean[:, 0] if mean.shape[1] == 1 else mean, TOL[dtype], "regression")
         return
     probs = heads.probabilities(output, ref)

@@ -23,8 +23,12 @@ def add_parser(sub) -> None:
     p.add_argument("--activation", nargs="+", default=None, metavar="NAME",
                    help="relu (default), leaky_relu[:alpha], sigmoid, tanh, identity; one, or one "
                         "per hidden layer")
-    p.add_argument("--output", default=None, choices=["softmax", "logistic", "identity", "exp"],
+    p.add_argument("--output", default=None,
+                   choices=["softmax", "logistic", "identity", "exp", "huber"],
                    help="the output head and its loss (default softmax)")
+    p.add_argument("--huber-delta", type=float, default=None, metavar="DELTA",
+                   help="the huber head's threshold δ > 0: residuals within ±δ are squared, "
+                        "larger ones count linearly (default 1)")
     p.add_argument("--l2", type=float, default=None, help="λ of the penalty λΣ‖W‖² (default 0)")
     p.add_argument("--batch", type=int, default=4, help="rows m of the batch (default 4)")
     p.add_argument("--seed", type=int, default=0, help="seed of the weights and the batch (default 0)")
@@ -41,7 +45,8 @@ def cmd_derive(args) -> int:
     from .terminal import echo
 
     if args.model is not None:
-        given = [f"--{k}" for k in ("sizes", "activation", "output", "l2")
+        given = [f"--{k.replace('_', '-')}" for k in ("sizes", "activation", "output", "l2",
+                                                      "huber_delta")
                  if getattr(args, k) is not None]
         if given:
             raise InputError(f"{', '.join(given)} describe a network, and so does the model file "
@@ -55,9 +60,12 @@ def cmd_derive(args) -> int:
                              source=("Architecture, λ and (in the worked step) the trained "
                                      f"weights are those of the model file {args.model}.",))
     else:
+        if args.huber_delta is not None and args.output != "huber":
+            raise InputError("--huber-delta is the huber head's threshold: give it with --output huber")
         doc = derive(args.sizes or DEFAULT_SIZES, args.activation or "relu",
                      output=args.output or "softmax", l2=args.l2 or 0.0, batch=args.batch,
-                     seed=args.seed, format=args.format, numbers=args.numbers)
+                     seed=args.seed, format=args.format, numbers=args.numbers,
+                     huber_delta=1.0 if args.huber_delta is None else args.huber_delta)
     for line in doc.splitlines():
         echo(line)
     return 0

@@ -79,14 +79,15 @@ def backward(delta: Array, weights: Sequence[Array], activations: Sequence[Activ
 
 def loss_and_grads(weights: Sequence[Array], biases: Sequence[Array],
                    activations: Sequence[Activation], output: str, X: Array, y: Array,
-                   sample_weight: Array | None, lam: float
+                   sample_weight: Array | None, lam: float, head_params: dict | None = None
                    ) -> tuple[float, float, list[Array], list[Array], Array]:
-    """One forward and backward pass on validated inputs.
+    """One forward and backward pass on validated inputs; ``head_params`` are the keyword
+    arguments of the head's loss (``{"delta": δ}`` for the Huber head, ``MLP.head_params``).
 
     Returns ``(data_loss, l2_loss, dW, db, logits)``: the head's batch-averaged loss, the
     penalty ``λ Σ‖W_l‖²`` and the gradient of their sum (with λ = 0 for the data part alone).
     """
     logits, cache = forward(weights, biases, activations, X)
-    data_loss, delta = LOSSES[output](logits, y, sample_weight)             # eq. 2.1
+    data_loss, delta = LOSSES[output](logits, y, sample_weight, **(head_params or {}))  # eq. 2.1
     dW, db = backward(delta, weights, activations, cache, lam)
     return data_loss, l2_penalty(weights, lam), dW, db, logits

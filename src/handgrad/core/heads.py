@@ -1,6 +1,6 @@
 """Output layers ("heads") and their losses, each fused so that ∂L/∂Z_L = (P − Y)/m.
 
-Four heads, chosen with ``MLP(..., output=...)`` (derivations.md §3, §12 and §13):
+Five heads, chosen with ``MLP(..., output=...)`` (derivations.md §3, §12, §13 and §14):
 
 * ``"softmax"`` — classes that exclude each other: P = softmax(Z), categorical cross-entropy
   (:func:`handgrad.core.losses.softmax_cross_entropy`).
@@ -8,11 +8,15 @@ Four heads, chosen with ``MLP(..., output=...)`` (derivations.md §3, §12 and �
   multilabel): P = σ(Z), binary cross-entropy summed over the outputs (eq. 12.1–12.3).
 * ``"identity"`` — regression: P = Z, half the squared error summed over the outputs (eq. 12.4–12.5).
 * ``"exp"`` — counts and rates (Poisson regression): P = e^Z (the inverse of the log link),
-  half the Poisson deviance summed over the outputs (eq. 13.1–13.4).
+  half the Poisson deviance summed over the outputs (eq. 13.1–13.3).
+* ``"huber"`` — regression robust to outliers: P = Z, the Huber loss with threshold δ summed
+  over the outputs (eq. 14.1–14.3).
 
 Every loss is averaged over the batch (the (1/m) of eq. 1.6) and takes optional per-sample
-weights w: ``L = (1/m) Σ_i w_i ℓ_i``, ``δ_L = diag(w)(P − Y)/m``. For all three the gradient
-w.r.t. the logits has the same form, P − Y: that is what makes each a "canonical link".
+weights w: ``L = (1/m) Σ_i w_i ℓ_i``, ``δ_L = diag(w)(P − Y)/m``. For the first four the
+gradient w.r.t. the logits has the same form, P − Y: that is what makes each a "canonical
+link". The Huber head's is the residual Z − Y clipped to [−δ, δ]: the one head with a
+parameter besides the network's, passed to its loss as ``delta`` (``MLP.head_params``).
 These are the reference forms; :mod:`handgrad.fast.kernels` has the in-place ones.
 """
 
@@ -25,7 +29,9 @@ from .activations import sigmoid_forward
 from .losses import log_softmax, softmax, softmax_cross_entropy
 
 Array = np.ndarray
-HEADS = ("softmax", "logistic", "identity", "exp")
+HEADS = ("softmax", "logistic", "identity", "exp", "huber")
+# the heads whose prediction is a number (regression_mean), not a class or a probability
+REGRESSION_HEADS = ("identity", "exp", "huber")
 
 
 def softplus(Z: Array) -> Array:
@@ -90,8 +96,29 @@ def exp_poisson_deviance(Z: Array, Y: Array, sample_weight: Array | None = None
     return float((w * per_sample).sum(dtype=np.float64) / m), dZ.astype(Z.dtype, copy=False)
 
 
+def huber_loss(Z: Array, Y: Array, sample_weight: Array | None = None, delta: float = 1.0
+               ) -> tuple[float, Array]:
+    """Identity output + the Huber loss with threshold δ, summed over outputs, batch-averaged (§14).
+
+    With the residual ``r = Z − Y`` and
+        ``h_δ(r) = ½ r²`` for ``|r| ≤ δ``, ``δ (|r| − ½ δ)`` otherwise   (eq. 14.1),
+        ``ℓ_i = Σ_k h_δ(Z_ik − Y_ik)``   (eq. 14.2),   ``∂L/∂Z = diag(w) clip(Z − Y, −δ, δ)/m``
+    (eq. 14.3: h_δ' is the residual clipped to ±δ). Quadratic near the target, linear far
+    from it: an outlier's gradient is at most δ/m, whatever its residual.
+    Shapes: Z, Y (m, K); returns (loss, dZ (m, K)).
+    """
+    m = Z.shape[0]
+    w = np.ones(m, dtype=Z.dtype) if sample_weight is None else sample_weight
+    R = Z - Y
+    inside = np.abs(R) <= delta
+    h = np.where(inside, 0.5 * R ** 2, delta * (np.abs(R) - 0.5 * delta))   # eq. 14.1
+    per_sample = h.sum(axis=1)                                          # eq. 14.2
+    dZ = w[:, None] * np.clip(R, -delta, delta) / m                     # eq. 14.3
+    return float((w * per_sample).sum(dtype=np.float64) / m), dZ.astype(Z.dtype, copy=False)
+
+
 LOSSES = {"softmax": softmax_cross_entropy, "logistic": sigmoid_binary_cross_entropy,
-          "identity": squared_error, "exp": exp_poisson_deviance}
+          "identity": squared_error, "exp": exp_poisson_deviance, "huber": huber_loss}
 
 
 def check_head(output: str, n_out: int) -> str:
@@ -122,8 +149,9 @@ def log_probabilities(output: str, logits: Array) -> Array:
 
 
 def regression_mean(output: str, logits: Array) -> Array:
-    """The prediction μ of a regression head: Z for "identity", e^Z for "exp" (eq. 13.1)."""
-    if output == "identity":
+    """The prediction μ of a regression head: Z for "identity" and "huber", e^Z for "exp"
+    (eq. 13.1)."""
+    if output in ("identity", "huber"):
         return logits
     if output == "exp":
         return np.exp(logits)

@@ -64,48 +64,55 @@ def derivation_of(net: MLP, *, batch: int = 4, seed: int = 0, numbers: bool = Fa
     m = check_count(batch, "batch", minimum=1, maximum=MAX_BATCH)
     seed = check_count(seed, "seed", minimum=0, maximum=SEED_MAX - 1)
     acts = tuple(check_activation(a, l) for l, a in enumerate(net.activations, start=1))
-    spec = Net(tuple(net.sizes), acts, net.output, float(net.l2), m)
+    spec = Net(tuple(net.sizes), acts, net.output, float(net.l2), m, net.huber_delta)
     step = None
     if numbers:
         net64 = net.astype("float64")
         step = worked_step([W.copy() for W in net64.weights], [b.copy() for b in net64.biases],
-                           list(acts), net.output, float(net.l2), m, seed)
+                           list(acts), net.output, float(net.l2), m, seed, net.head_params)
     slips = all_slips(spec)
     if step is not None:
         for s in slips:
             measure(s, step)
     arch = " → ".join(map(str, net.sizes))
-    title = title or f"Backpropagation for {arch} ({_act_names(acts)}, {net.output})"
+    head = f"huber, δ = {net.huber_delta:g}" if net.output == "huber" else net.output
+    title = title or f"Backpropagation for {arch} ({_act_names(acts)}, {head})"
     doc = blocks(spec, title=title, source=source, slips=slips, step=step,
                  commands=_commands(spec, seed))
     return Derivation(spec, forward_rows(spec), backward_rows(spec), step, slips, doc)
 
 
 def derivation(sizes, activation="relu", *, output: str = "softmax", l2: float = 0.0,
-               batch: int = 4, seed: int = 0, numbers: bool = False) -> Derivation:
-    """The derivation of ``MLP(sizes, activation, l2=l2, output=output, seed=seed)``.
+               batch: int = 4, seed: int = 0, numbers: bool = False,
+               huber_delta: float = 1.0) -> Derivation:
+    """The derivation of ``MLP(sizes, activation, l2=l2, output=output, seed=seed,
+    huber_delta=huber_delta)``.
 
     ``sizes`` = [n_0, …, n_L] (input width, hidden widths, outputs), ``activation`` one name
     for every hidden layer or one per hidden layer (``"leaky_relu(alpha=0.2)"`` or
-    ``"leaky_relu:0.2"``), ``output`` one of softmax, logistic, identity, exp.
+    ``"leaky_relu:0.2"``), ``output`` one of softmax, logistic, identity, exp, huber (with
+    threshold ``huber_delta``, ignored by the other heads).
     """
     if isinstance(activation, (list, tuple)) and len(activation) == 1:
         activation = activation[0]
     net = MLP(sizes, activation=activation, l2=l2, dtype="float64",
-              seed=check_count(seed, "seed", minimum=0, maximum=SEED_MAX - 1), output=output)
+              seed=check_count(seed, "seed", minimum=0, maximum=SEED_MAX - 1), output=output,
+              huber_delta=huber_delta)
     source = (f"Parameters of the worked step: MLP(..., seed={seed})'s initialisation (He-normal "
               "before ReLU-family layers, Glorot-uniform otherwise, biases 0; derivations.md §10).",)
     return derivation_of(net, batch=batch, seed=seed, numbers=numbers, source=source)
 
 
 def derive(sizes, activation="relu", *, output: str = "softmax", l2: float = 0.0, batch: int = 4,
-           seed: int = 0, format: str = "text", numbers: bool = False) -> str:
+           seed: int = 0, format: str = "text", numbers: bool = False,
+           huber_delta: float = 1.0) -> str:
     """The derivation document (a str) of the network ``sizes``/``activation``/``output``/``l2``
-    with a batch of ``batch`` rows; ``numbers=True`` adds one worked step (seeded by ``seed``)
-    with every array and each gradient's finite-difference check. See :func:`derivation`."""
+    (/``huber_delta``) with a batch of ``batch`` rows; ``numbers=True`` adds one worked step
+    (seeded by ``seed``) with every array and each gradient's finite-difference check. See
+    :func:`derivation`."""
     _check_format(format)
     return derivation(sizes, activation, output=output, l2=l2, batch=batch, seed=seed,
-                      numbers=numbers).render(format)
+                      numbers=numbers, huber_delta=huber_delta).render(format)
 
 
 def derive_network(net: MLP, *, batch: int = 4, seed: int = 0, format: str = "text",

@@ -94,7 +94,9 @@ def _worked(net: Net, rows, step) -> list:
                  "checker's verdict, |analytic - numeric| ≤ 1e-8 + 1e-6·|numeric| "
                  "(derivations.md §7, handgrad.gradcheck).",)
                 + ((f" The batch was drawn again {step.redraws} time(s) to keep every "
-                    "pre-activation 1e-3 or more away from a kink (§7).",) if step.redraws else ())),
+                    "pre-activation 1e-3 or more away from a kink (§7)"
+                    + (" and every residual as far from ±δ, with one beyond it (§14)."
+                       if net.output == "huber" else "."),) if step.redraws else ())),
            Array("", M("X", "X") + _dims(step.X), step.X)]
     if net.output == "softmax":
         out.append(Array("", M("y", "y") + " (labels; Y is their one-hot rows)", step.y))
@@ -136,7 +138,8 @@ def _lhs(eq: M) -> M:
 def _slips(net: Net, slips: list, step) -> list:
     out = [Heading(2, ("Common slips",)),
            Para(("The mistakes that docs/derivations.md §9 corrects in the seed notes and §2 "
-                 "warns about, as each would appear in this network"
+                 + ("(§14 for the Huber head) " if net.output == "huber" else "")
+                 + "warns about, as each would appear in this network"
                  + (", with the gradient each gives on the worked step beside the central "
                     "differences." if step is not None else
                     " (with --numbers, each is also measured against finite differences)."),))]

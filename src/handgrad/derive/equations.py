@@ -38,13 +38,15 @@ class Eq:
 @dataclass(frozen=True)
 class Net:
     """What a derivation needs of a network: widths ``[n_0, …, n_L]``, the hidden activations
-    (one per hidden layer), the head, λ and the batch size m."""
+    (one per hidden layer), the head, λ, the batch size m and the Huber head's threshold δ
+    (None for the other heads)."""
 
     sizes: tuple[int, ...]
     activations: tuple[Activation, ...]
     output: str
     l2: float
     m: int
+    delta: float | None = None
 
     @property
     def L(self) -> int:
@@ -129,7 +131,7 @@ def head_rows(net: Net, first: int) -> list[Eq]:
                  "§3 eq. 3.1-3.2", (CORE + "losses.log_softmax",), key="logP")
         loss = M("\\mathcal{L} = -\\frac{1}{m}\\sum_{i,k}Y_{ik}\\log P_{ik}", "L = −(1/m) Σᵢₖ Yᵢₖ log Pᵢₖ")
         loss_refs, loss_fn = "§1 eq. 1.5-1.6, §3 eq. 3.3", "losses.softmax_cross_entropy"
-        loss_rule = "cross-entropy of each row, averaged over the m rows of the batch"
+        loss_rule = ("cross-entropy of each row, averaged over the m rows of the batch",)
     elif net.output == "logistic":
         out = Eq(f"F{first}", M(f"P = \\sigma({z.tex})", f"P = σ({z.txt})"), shape(m, K),
                  ("elementwise: each output is its own yes/no probability",),
@@ -138,14 +140,28 @@ def head_rows(net: Net, first: int) -> list[Eq]:
                 + zik + ") - " + M("Y_{ik}", "Yᵢₖ") + zik + M("\\big]", "]"))
         loss_refs, loss_fn = "§12 eq. 12.1-12.2", "heads.sigmoid_binary_cross_entropy"
         loss_rule = ("binary cross-entropy summed over the outputs, averaged over the m rows; "
-                     "softplus form, no log of 0")
+                     "softplus form, no log of 0",)
     elif net.output == "identity":
         out = Eq(f"F{first}", M(f"P = {z.tex}", f"P = {z.txt}"), shape(m, K),
                  ("the output is the prediction itself (regression)",), "§12 eq. 12.4", (), key="P")
         loss = (M("\\mathcal{L} = \\frac{1}{2m}\\sum_{i,k}(", "L = (1/2m) Σᵢₖ (") + zik
                 + M(" - Y_{ik})^2", " − Yᵢₖ)²"))
         loss_refs, loss_fn = "§12 eq. 12.4", "heads.squared_error"
-        loss_rule = "half the squared error, summed over the outputs, averaged over the m rows"
+        loss_rule = ("half the squared error, summed over the outputs, averaged over the m rows",)
+    elif net.output == "huber":
+        out = Eq(f"F{first}", M(f"P = {z.tex}", f"P = {z.txt}"), shape(m, K),
+                 ("the output is the prediction itself (regression), as for the identity head",),
+                 "§14 eq. 14.1", (), key="P")
+        loss = (M("\\mathcal{L} = \\frac{1}{m}\\sum_{i,k}h_\\delta(", "L = (1/m) Σᵢₖ h_δ(") + zik
+                + M(" - Y_{ik})", " − Yᵢₖ)"))
+        loss_refs, loss_fn = "§14 eq. 14.1-14.2", "heads.huber_loss"
+        dv = number(net.delta)
+        loss_rule = ("the Huber loss with threshold ", M(f"\\delta = {dv}", f"δ = {dv}"), ", ",
+                     M("h_\\delta(r) = \\frac{1}{2}r^2", "h_δ(r) = ½r²"), " for ",
+                     M("\\lvert r\\rvert \\le \\delta", "|r| ≤ δ"), " and ",
+                     M("\\delta(\\lvert r\\rvert - \\frac{1}{2}\\delta)", "δ(|r| − ½δ)"),
+                     " beyond: squared near the target, linear far from it; summed over the "
+                     "outputs, averaged over the m rows")
     else:  # exp
         out = Eq(f"F{first}", M(f"\\mu = e^{{{z.tex}}}", f"μ = exp({z.txt})"), shape(m, K),
                  ("the log link's inverse: the predicted mean is positive",), "§13 eq. 13.1",
@@ -154,18 +170,29 @@ def head_rows(net: Net, first: int) -> list[Eq]:
                 + M("} - Y_{ik}", ") − Yᵢₖ") + zik + M(" + Y_{ik}\\log Y_{ik} - Y_{ik}\\big]",
                                                     " + Yᵢₖ log Yᵢₖ − Yᵢₖ]"))
         loss_refs, loss_fn = "§13 eq. 13.2", "heads.exp_poisson_deviance"
-        loss_rule = "half the Poisson deviance, summed over the outputs, averaged over the m rows"
-    rule = (loss_rule + ("; the penalty is on the weights only and is not averaged over the "
-                         "batch" if net.l2 else ""),)
+        loss_rule = ("half the Poisson deviance, summed over the outputs, averaged over the m rows",)
+    rule = loss_rule + (("; the penalty is on the weights only and is not averaged over the "
+                         "batch",) if net.l2 else ())
     loss_row = Eq(f"F{first + 1}", loss + _l2_term(net), M("\\text{scalar}", "scalar"), rule,
                   loss_refs + l2_refs, (CORE + loss_fn,) + l2_funcs, key="loss")
     return [out, loss_row]
 
 
 def delta_L_row(net: Net) -> Eq:
-    """B1: ``δ_L = (P − Y)/m``, the head's fused gradient (eq. 2.1)."""
+    """B1: ``δ_L = (P − Y)/m``, the head's fused gradient (eq. 2.1); for the Huber head the
+    residual clipped to ±δ, over m."""
     L, K, m = net.L, net.sizes[-1], net.m
     dl, z = delta(L), Z(L)
+    if net.output == "huber":
+        return Eq("B1", dl + " = " + frac_m() + huber_clip(z), shape(m, K),
+                  (M("h_\\delta'", "h_δ'"), " is the residual clipped to ",
+                   M("[-\\delta, \\delta]", "[−δ, δ]"), " (", M(f"\\delta = {number(net.delta)}",
+                                                            f"δ = {number(net.delta)}"),
+                   ", the Huber threshold; ", dl, " with its index is the error of layer ", str(L),
+                   "): the residual itself inside, ", M("\\pm\\delta", "±δ"), " outside, so an "
+                   "outlier pulls no harder than a residual of ", M("\\delta", "δ"),
+                   "; the 1/m enters here, once"),
+                  "§2 eq. 2.1, §14 eq. 14.3", (CORE + "heads.huber_loss",), key=f"d{L}")
     p = {"softmax": M("P", "P"), "logistic": M("P", "P"), "identity": M("P", "P"),
          "exp": M("\\mu", "μ")}[net.output]
     eq = dl + " = " + frac_m() + "(" + p + M(" - Y)", " − Y)")
@@ -184,6 +211,11 @@ def delta_L_row(net: Net) -> Eq:
                  "enters here, once",), "§2 eq. 2.1, §13 eq. 13.3", "heads.exp_poisson_deviance"),
     }[net.output]
     return Eq("B1", eq, shape(m, K), rule, refs, (CORE + fn,), key=f"d{L}")
+
+
+def huber_clip(z: M) -> M:
+    """``clip(Z − Y, −δ, δ)``: the derivative of the Huber loss (§14 eq. 14.3)."""
+    return M(f"\\operatorname{{clip}}({z.tex} - Y, -\\delta, \\delta)", f"clip({z.txt} − Y, −δ, δ)")
 
 
 # ---- the rows -------------------------------------------------------------------------

@@ -32,7 +32,8 @@ class Step:
     ``logP``/``P``, ``d3``, ``dW3``, ``db3``, ``dA2``, …) to their values; ``grads`` the
     parameter names (``W1``, ``b1``, …) to ``core.backprop.backward``'s gradients;
     ``numeric`` to the central differences (None where the parameter is too big to show);
-    ``report`` is the gradient checker's verdict."""
+    ``report`` is the gradient checker's verdict; ``head_params`` the head's loss's keyword
+    arguments (the Huber head's ``delta``)."""
 
     X: Array
     y: Array
@@ -50,6 +51,7 @@ class Step:
     report: GradcheckReport
     redraws: int = 0
     cache: list = field(default_factory=list)
+    head_params: dict = field(default_factory=dict)
 
     @property
     def loss(self) -> float:
@@ -60,19 +62,30 @@ class Step:
         weights = self.weights if weights is None else weights
         biases = self.biases if biases is None else biases
         data, l2, *_ = backprop.loss_and_grads(weights, biases, self.activations, self.output,
-                                              self.X, self.y, None, self.lam)
+                                              self.X, self.y, None, self.lam, self.head_params)
         return data + l2
 
 
-def _targets(output: str, rng: np.random.Generator, m: int, K: int) -> Array:
-    """Random targets of the head's kind: labels, 0/1 outputs, real numbers or counts."""
+def _targets(output: str, rng: np.random.Generator, m: int, K: int, delta: float | None = None
+             ) -> Array:
+    """Random targets of the head's kind: labels, 0/1 outputs, real numbers (for the Huber
+    head spread over a few δ, so that residuals fall on both sides of ±δ) or counts."""
     if output == "softmax":
         return rng.integers(0, K, size=m)
     if output == "logistic":
         return rng.integers(0, 2, size=(m, K)).astype(np.float64)
     if output == "identity":
         return rng.standard_normal((m, K))
+    if output == "huber":
+        return 2 * delta * rng.standard_normal((m, K))
     return rng.poisson(1.0, size=(m, K)).astype(np.float64)
+
+
+def _off_the_huber_kink(logits: Array, Y: Array, delta: float) -> bool:
+    """Every residual 1e-3 or more from ±δ, where h_δ'' jumps (§14), and one beyond ±δ (so
+    the clip shows)."""
+    R = np.abs(logits - Y)
+    return bool(np.min(np.abs(R - delta)) >= KINK_GAP and np.any(R > delta))
 
 
 def _near_kink(weights, biases, activations, X) -> bool:
@@ -84,19 +97,25 @@ def _near_kink(weights, biases, activations, X) -> bool:
 
 
 def worked_step(weights: list[Array], biases: list[Array], activations: list, output: str,
-                lam: float, m: int, seed: int) -> Step:
+                lam: float, m: int, seed: int, head_params: dict | None = None) -> Step:
     """The step on a batch X (m, n_0) ~ N(0, 1) drawn from ``default_rng(seed + 1)``, redrawn
     while a pre-activation lies within 1e-3 of a kink (where a central difference measures a
-    one-sided slope, §7). Parameters are float64 arrays [W_1 …], [b_1 …]."""
+    one-sided slope, §7); for the Huber head the targets are redrawn while a residual lies
+    within 1e-3 of ±δ (§14). Parameters are float64 arrays [W_1 …], [b_1 …]; ``head_params``
+    the head's loss's keyword arguments (``{"delta": δ}`` for the Huber head)."""
+    head_params = dict(head_params or {})
     rng = np.random.default_rng(seed + 1)
     n0, K = weights[0].shape[0], weights[-1].shape[1]
     X, redraws = rng.standard_normal((m, n0)), 0
     while _near_kink(weights, biases, activations, X) and redraws < 100:
         X, redraws = rng.standard_normal((m, n0)), redraws + 1
-    y = _targets(output, rng, m, K)
+    threshold = head_params.get("delta")  # the Huber head's δ (δ below is δ_L)
+    y = _targets(output, rng, m, K, threshold)
+    logits, cache = backprop.forward(weights, biases, activations, X)            # eq. 1.1-1.3
+    while output == "huber" and not _off_the_huber_kink(logits, y, threshold) and redraws < 100:
+        y, redraws = _targets(output, rng, m, K, threshold), redraws + 1
     Y = one_hot(y, K) if output == "softmax" else y
 
-    logits, cache = backprop.forward(weights, biases, activations, X)            # eq. 1.1-1.3
     arrays: dict[str, Array] = {}
     for l, (A_prev, Zl) in enumerate(cache, start=1):
         arrays[f"Z{l}"] = Zl
@@ -108,7 +127,7 @@ def worked_step(weights: list[Array], biases: list[Array], activations: list, ou
     else:
         arrays["P"] = probabilities(output, logits) if output == "logistic" \
             else regression_mean(output, logits)
-    data_loss, delta = LOSSES[output](logits, y, None)                            # eq. 2.1
+    data_loss, delta = LOSSES[output](logits, y, None, **head_params)            # eq. 2.1
     l2_loss = l2_penalty(weights, lam)                                            # eq. 5.1
 
     # core.backprop.backward's loop, keeping what it passes from one layer to the next
@@ -133,7 +152,8 @@ def worked_step(weights: list[Array], biases: list[Array], activations: list, ou
 
     def fn(*ps):
         data, l2, dW_, db_, _ = backprop.loss_and_grads(list(ps[0::2]), list(ps[1::2]),
-                                                        activations, output, X, y, None, lam)
+                                                        activations, output, X, y, None, lam,
+                                                        head_params)
         return data + l2, [g for pair in zip(dW_, db_) for g in pair]
 
     report = gradcheck_function(fn, params, names, max_entries=MAX_FD_CHECKED, seed=seed,
@@ -141,7 +161,7 @@ def worked_step(weights: list[Array], biases: list[Array], activations: list, ou
     numeric = {name: (_central_differences(fn, params, i) if p.size <= MAX_FD_SHOWN else None)
                for i, (name, p) in enumerate(zip(names, params))}
     return Step(X, y, Y, list(weights), list(biases), list(activations), output, lam, arrays,
-                data_loss, l2_loss, grads, numeric, report, redraws, cache)
+                data_loss, l2_loss, grads, numeric, report, redraws, cache, head_params)
 
 
 def _central_differences(fn, params: list[Array], i: int) -> Array:

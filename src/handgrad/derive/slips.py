@@ -4,7 +4,8 @@ wrong, and — with a worked step — the gradient it gives next to the finite d
 The slips are those docs/derivations.md §9 corrects in the seed notes and §2 warns about:
 the softmax Jacobian taken as p(1−p) (seed 000 l. 11–13), a missing transpose, the wrong
 layer's weights (seed 001 l. 30, seed 004 l. 155), a dropped activation mask (seed 001
-l. 30), the batch mean's 1/m taken twice (§2), and 2λW written λW (§5).
+l. 30), the batch mean's 1/m taken twice (§2), and 2λW written λW (§5); for the Huber head,
+its gradient without the clip (the squared error's, §14).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import numpy as np
 
 from ..core import backprop
 from ..gradcheck import ATOL, RTOL
-from .equations import Net, act_factor
-from .notation import A, M, T, W, Z, b, d, delta, frac_m, shape
+from .equations import Net, act_factor, huber_clip
+from .notation import A, M, T, W, Z, b, d, delta, frac_m, number, shape
 
 Array = np.ndarray
 
@@ -45,11 +46,15 @@ def _dims(*n) -> M:
 
 def softmax_jacobian(net: Net) -> Slip:
     L, K, m = net.L, net.sizes[-1], net.m
+    title = "The softmax Jacobian taken as p(1 - p)"
+    if net.output != "softmax":  # no softmax equation to show: its P − Y is not this head's
+        return Slip(title, M("", ""), M("", ""), (), (), False, f"the {net.output} head is "
+                    "elementwise: its derivative has no off-diagonal terms to forget")
     P, Y = M("P", "P"), M("Y", "Y")
     wrong = delta(L) + " = " + frac_m() + M("(-Y\\oslash P)\\odot P\\odot(1 - P) = ", "(−Y ⊘ P) ⊙ P ⊙ (1 − P) = ") \
         + frac_m() + M("(Y\\odot P - Y)", "(Y ⊙ P − Y)")
     right = delta(L) + " = " + frac_m() + "(" + P + M(" - ", " − ") + Y + ")"
-    s = Slip("The softmax Jacobian taken as p(1 - p)", wrong, right,
+    s = Slip(title, wrong, right,
              ("Both sides are ", _dims(m, K), ", so no shape check catches it."),
              ("p(1 - p) is only the diagonal of the softmax Jacobian ",
               M("\\operatorname{diag}(p) - pp^{\\top}", "diag(p) − ppᵀ"),
@@ -58,14 +63,35 @@ def softmax_jacobian(net: Net) -> Slip:
               f"slipped rows are 0 in the {K - 1} column{'s' if K > 2 else ''} of the wrong "
               "classes (where the true gradient is p/m), and they no longer sum to 0. Every "
               "gradient below B1 inherits the error."))
-    if net.output != "softmax":
-        s.applies, s.reason = False, (f"the {net.output} head is elementwise: its derivative has "
-                                      "no off-diagonal terms to forget")
-        return s
 
     def compute(step):
         wrong_delta = (step.Y * step.arrays["P"] - step.Y) / step.X.shape[0]
         return _grads_below(step, net.L + 1, wrong_delta)
+    s.compute = compute
+    return s
+
+
+def forgotten_clip(net: Net) -> Slip | None:
+    """The Huber head's gradient written as the squared error's: (Z − Y)/m, no clip."""
+    if net.output != "huber":
+        return None
+    L, K, m = net.L, net.sizes[-1], net.m
+    z = Z(L)
+    s = Slip("The Huber gradient without its clip",
+             delta(L) + " = " + frac_m() + "(" + z + M(" - Y)", " − Y)"),
+             delta(L) + " = " + frac_m() + huber_clip(z),
+             ("Both sides are ", _dims(m, K), ", so no shape check catches it."),
+             (M("(Z - Y)/m", "(Z − Y)/m"), " is the gradient of half the squared error "
+              "(derivations.md §12 eq. 12.5); it is the Huber loss's gradient too only where the "
+              "residual lies within ", M("\\pm\\delta", "±δ"), " (", M(f"\\delta = {number(net.delta)}",
+                                                         f"δ = {number(net.delta)}"),
+              "). Beyond, ", M("h_\\delta", "h_δ"), " is linear and its slope is ",
+              M("\\pm\\delta", "±δ"), " (§14 eq. 14.3): without the clip an outlier's whole "
+              "residual pulls on the weights, the robustness the head was chosen for is gone, and "
+              "every gradient below B1 inherits the error."))
+
+    def compute(step):
+        return _grads_below(step, L + 1, (step.arrays[f"Z{L}"] - step.Y) / step.X.shape[0])
     s.compute = compute
     return s
 
@@ -220,8 +246,8 @@ def half_penalty(net: Net) -> Slip | None:
 
 
 def all_slips(net: Net) -> list[Slip]:
-    out = [softmax_jacobian(net), transpose(net), wrong_weights(net), dropped_mask(net),
-           double_mean(net), half_penalty(net)]
+    out = [softmax_jacobian(net), forgotten_clip(net), transpose(net), wrong_weights(net),
+           dropped_mask(net), double_mean(net), half_penalty(net)]
     return [s for s in out if s is not None]
 
 

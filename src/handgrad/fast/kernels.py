@@ -8,13 +8,19 @@
 | ``sigmoid_binary_cross_entropy`` | ``heads.sigmoid_binary_cross_entropy``          |
 | ``squared_error``              | ``heads.squared_error``                           |
 | ``exp_poisson_deviance``       | ``heads.exp_poisson_deviance``                    |
+| ``huber_loss``                 | ``heads.huber_loss``                              |
 | ``kernel_for(act)``            | ``act.forward`` / ``act.derivative``              |
 
 They write into buffers the caller owns (``out=``, ``work=``) and take fewer passes over
-memory than the reference forms; tests/fast/ runs both on the same inputs.
+memory than the reference forms; tests/fast/ runs both on the same inputs. The regression
+heads' arithmetic lives in ``*_rows`` functions (:data:`REGRESSION_ROWS`) that the
+stacked step of K models (:mod:`handgrad.fast.stacked`) calls too.
 """
 
 from __future__ import annotations
+
+# size: every in-place kernel of the training step and of prediction, beside the table of the
+# references they must equal; split by head, that table and the shared row helpers would scatter.
 
 import functools
 from dataclasses import dataclass
@@ -128,18 +134,48 @@ def sigmoid_binary_cross_entropy(Z: Array, Y: Array, sample_weight: Array | None
     return float(per_sample.sum(dtype=np.float64) / m), dZ
 
 
+# The regression heads in two parts. ``*_rows(Z, Y, w, m, out, work)`` returns the weighted
+# per-row losses w_i ℓ_i (rows,) and ∂L/∂Z = diag(w)·h'(Z, Y)/m into ``out``, with ``m`` the
+# batch size or one per row as a (rows, 1) column: the stacked step of K models divides each
+# model's rows by its own m_k, and shares this code rather than a copy of it.
+
+def _batch_mean(per_sample: Array, dZ: Array, m: int) -> tuple[float, Array]:
+    return float(per_sample.sum(dtype=np.float64) / m), dZ
+
+
+def squared_error_rows(Z: Array, Y: Array, w: Array | None, m, out: Array | None = None,
+                       work: Array | None = None) -> tuple[Array, Array]:
+    """Rows of :func:`squared_error`: ``w_i ½‖Z_i − Y_i‖²`` and ``diag(w)(Z − Y)/m``."""
+    dZ = np.subtract(Z, Y, out=out)
+    per_sample = 0.5 * np.einsum("ik,ik->i", dZ, dZ)
+    if w is not None:
+        per_sample = per_sample * w
+        dZ *= w[:, None]
+    dZ /= m
+    return per_sample, dZ
+
+
 def squared_error(Z: Array, Y: Array, sample_weight: Array | None = None,
                   out: Array | None = None, work: Array | None = None,
                   stats: dict | None = None) -> tuple[float, Array]:
     """``core.heads.squared_error`` with ∂L/∂Z written into ``out``."""
-    m = Z.shape[0]
-    dZ = np.subtract(Z, Y, out=out)
-    per_sample = 0.5 * np.einsum("ik,ik->i", dZ, dZ)
-    if sample_weight is not None:
-        per_sample = per_sample * sample_weight
-        dZ *= sample_weight[:, None]
+    return _batch_mean(*squared_error_rows(Z, Y, sample_weight, Z.shape[0], out), Z.shape[0])
+
+
+def exp_poisson_rows(Z: Array, Y: Array, w: Array | None, m, out: Array | None = None,
+                     work: Array | None = None) -> tuple[Array, Array]:
+    """Rows of :func:`exp_poisson_deviance`: ``w_i Σ_k [e^Z − Y·Z + Y log Y − Y]`` and
+    ``diag(w)(e^Z − Y)/m``."""
+    terms = xlogx(Y) - Y - Y * Z
+    mu = np.exp(Z, out=out)
+    terms += mu
+    per_sample = terms.sum(axis=1)
+    dZ = np.subtract(mu, Y, out=mu)
+    if w is not None:
+        per_sample = per_sample * w
+        dZ *= w[:, None]
     dZ /= m
-    return float(per_sample.sum(dtype=np.float64) / m), dZ
+    return per_sample, dZ
 
 
 def exp_poisson_deviance(Z: Array, Y: Array, sample_weight: Array | None = None,
@@ -147,21 +183,40 @@ def exp_poisson_deviance(Z: Array, Y: Array, sample_weight: Array | None = None,
                          stats: dict | None = None) -> tuple[float, Array]:
     """``core.heads.exp_poisson_deviance`` with μ = e^Z computed once, into ``out`` (which may
     be Z: Y·Z is taken first), for both the loss and ∂L/∂Z = w·(μ − Y)/m."""
-    m = Z.shape[0]
-    terms = xlogx(Y) - Y - Y * Z
-    mu = np.exp(Z, out=out)
-    terms += mu
-    per_sample = terms.sum(axis=1)
-    dZ = np.subtract(mu, Y, out=mu)
-    if sample_weight is not None:
-        per_sample = per_sample * sample_weight
-        dZ *= sample_weight[:, None]
-    dZ /= m
-    return float(per_sample.sum(dtype=np.float64) / m), dZ
+    return _batch_mean(*exp_poisson_rows(Z, Y, sample_weight, Z.shape[0], out), Z.shape[0])
+
+
+def huber_rows(Z: Array, Y: Array, w: Array | None, m, out: Array | None = None,
+               work: Array | None = None, delta: float = 1.0) -> tuple[Array, Array]:
+    """Rows of :func:`huber_loss`: ``w_i Σ_k h_δ(Z_ik − Y_ik)`` (rows,) and
+    ``diag(w) clip(Z − Y, −δ, δ)/m`` (rows, K), from Z, Y, ``out``, ``work`` (rows, K), w (rows,)
+    or None and m a number or a (rows, 1) column."""
+    R = np.subtract(Z, Y, out=work)                                    # r = Z − Y
+    C = np.clip(R, -delta, delta, out=out)                             # c = h_δ'(r), eq. 14.3
+    # h_δ(r) = c·r − ½c² on both sides of δ (c = r inside; c = δ·sign r outside, where it is
+    # δ|r| − ½δ²): the loss read off the gradient's array, without a branch (eq. 14.4)
+    per_sample = np.einsum("ik,ik->i", C, R) - 0.5 * np.einsum("ik,ik->i", C, C)
+    if w is not None:
+        per_sample = per_sample * w
+        C *= w[:, None]
+    C /= m
+    return per_sample, C
+
+
+def huber_loss(Z: Array, Y: Array, sample_weight: Array | None = None, out: Array | None = None,
+               work: Array | None = None, stats: dict | None = None, delta: float = 1.0
+               ) -> tuple[float, Array]:
+    """``core.heads.huber_loss`` without a temporary of Z's size: the residual into ``work``,
+    its clip (the gradient before w/m) into ``out`` (which may be Z), the loss from two row-wise
+    dot products of those (eq. 14.4) instead of a branch per entry, w/m applied in place."""
+    return _batch_mean(*huber_rows(Z, Y, sample_weight, Z.shape[0], out, work, delta), Z.shape[0])
+
+
+REGRESSION_ROWS = {"identity": squared_error_rows, "exp": exp_poisson_rows, "huber": huber_rows}
 
 
 LOSSES = {"softmax": softmax_cross_entropy, "logistic": sigmoid_binary_cross_entropy,
-          "identity": squared_error, "exp": exp_poisson_deviance}
+          "identity": squared_error, "exp": exp_poisson_deviance, "huber": huber_loss}
 
 
 def probabilities_into(output: str, logits: Array, out: Array | None = None) -> Array:

@@ -7,7 +7,9 @@ model's slice computed as the model alone computes it, to rounding (derivations.
 
     Z_l[k] = A_{l-1}[k] W_l[k] + b_l[k]             (K, m, n_{l-1})(K, n_{l-1}, n_l) → (K, m, n_l)
     A_l[k] = f(Z_l[k])                             elementwise, the core activation's own f
-    ∂L/∂Z_L[k] = diag(w[k]) (P[k] − Y[k]) / m       softmax cross-entropy, eq. 3.6–3.7
+    ∂L/∂Z_L[k] = diag(w[k]) (P[k] − Y[k]) / m       softmax cross-entropy, eq. 3.6–3.7, or the
+                                                   logistic, identity, exp or Huber head's δ_L
+                                                   (eq. 12.3, 12.5, 13.3, 14.3)
     ∂L/∂W_l[k] = A_{l-1}[k]ᵀ δ_l[k] + 2λ_k W_l[k]   eq. 2.2 + 5.2
     ∂L/∂b_l[k] = 1ᵀ δ_l[k]                          eq. 2.3
     δ_{l-1}[k] = (δ_l[k] W_l[k]ᵀ) ⊙ f'(Z_{l-1}[k])  eq. 2.4–2.5, through the activation's backward
@@ -24,9 +26,12 @@ optimizer's step.
 
 from __future__ import annotations
 
+# size: the stacked step and the stacked optimizers share the (K, P) layout and are read
+# together against fast.step and training.optim; the regression heads are fast.kernels' own.
+
 import numpy as np
 
-from .kernels import _row_starts, row_max, row_sum, sigmoid_from_exp
+from .kernels import REGRESSION_ROWS, _row_starts, row_max, row_sum, sigmoid_from_exp
 from .memory import Workspace, aligned_empty
 from .step import forward
 
@@ -36,9 +41,10 @@ _rowdot = getattr(np, "vecdot", None) or (lambda a, b: np.einsum("ki,ki->k", a, 
 
 
 class Stack:
-    """The parameters of K networks of one shape (``nets``: sizes, activations, softmax
-    output and dtype alike) as a (K, P) buffer, with per-model views ``weights[l]`` (K,
-    n_{l-1}, n_l) and ``biases[l]`` (K, 1, n_l) — the 1 broadcasts over a batch's rows — a
+    """The parameters of K networks of one shape (``nets``: sizes, activations, dtype and
+    output head with its ``head_params`` alike) as a (K, P) buffer, with per-model views
+    ``weights[l]`` (K, n_{l-1}, n_l) and ``biases[l]`` (K, 1, n_l) — the 1 broadcasts over a
+    batch's rows — a
     gradient buffer laid out alike, the L2 strengths λ_k (K,), and buffers for batches of
     ``capacity`` rows per model (every step is padded to it)."""
 
@@ -64,6 +70,9 @@ class Stack:
         self.scratch = [aligned_empty((K, a, b), self.dtype) for a, b in zip(sizes[:-1], sizes[1:])]
         self.lam2 = (2 * lam)[:, None, None]
         self.ones = np.ones(capacity, self.dtype)
+        # the Huber head's residual (its kernel's ``work``); the other heads need no scratch
+        self.work = (aligned_empty((K * capacity, sizes[-1]), self.dtype) if net.output == "huber"
+                     else None)
         self._pred = None  # buffers for logits(), made at the first call
 
     def logits(self, X: Array, chunk: int = 1024) -> Array:
@@ -112,13 +121,15 @@ class Stack:
         return self.lam.astype(np.float64) * total
 
     def step(self, X: Array, y: Array, w: Array | None, rows: Array | None = None
-             ) -> tuple[Array, Array, Array]:
+             ) -> tuple[Array, Array, Array | None]:
         """One forward and backward pass of every model on its batch: ``X`` (K, capacity,
         n_0), targets ``y`` — integer labels (K, capacity) for the softmax output, 0/1 values
-        (K, capacity, n_L) for the logistic one — weights ``w`` (K, capacity) or None (all
-        1), ``rows`` (K,): how many of each model's rows are its batch — the rest is padding,
-        which ``w`` must weight 0 — or None (all ``capacity``). Fills ``grad``; returns the
-        per-model data loss (1/m_k)Σ w_i ℓ_i, L2 loss and rows predicted right, each (K,)."""
+        (K, capacity, n_L) for the logistic one, real values (K, capacity, n_L) for the
+        regression heads — weights ``w`` (K, capacity) or None (all 1), ``rows`` (K,): how
+        many of each model's rows are its batch — the rest is padding, which ``w`` must weight
+        0 — or None (all ``capacity``). Fills ``grad``; returns the per-model data loss
+        (1/m_k)Σ w_i ℓ_i and L2 loss, each (K,), and the rows predicted right (K,), or None
+        for a regression head."""
         l2 = self.l2_losses()
         M = self.capacity
         Z, inputs, pre = forward(self, X, self.ws, keep=True)              # eq. 1.1–1.3
@@ -126,11 +137,22 @@ class Stack:
         # m: each model's own batch size, so that its arithmetic is what it is alone
         m = M if rows is None else np.repeat(np.maximum(rows, 1), M).astype(self.dtype)
         m_k = M if rows is None else np.maximum(rows, 1)
-        loss = _softmax_ce if self.net.output == "softmax" else _logistic_ce
-        per_sample, dZ2, hit = loss(Z.reshape(K * M, C), y, None if w is None else w.reshape(-1), m)
-        hit = hit.reshape(K, M)
-        if rows is not None:
-            hit &= np.arange(M)[None, :] < rows[:, None]
+        Z2, w1 = Z.reshape(K * M, C), None if w is None else w.reshape(-1)
+        if self.net.output in REGRESSION_ROWS:  # fast.kernels' own rows, δ_L written over Z2
+            per_sample, dZ2 = REGRESSION_ROWS[self.net.output](
+                Z2, y.reshape(Z2.shape), w1, m if rows is None else m[:, None], out=Z2,
+                work=self.work, **self.net.head_params)
+            hits = None
+            if rows is not None:  # padding repeats a row e^Z may overflow on: inf·0 would be NaN
+                pad = (np.arange(M)[None, :] >= rows[:, None]).reshape(-1)
+                per_sample[pad], dZ2[pad] = 0, 0
+        else:
+            loss = _softmax_ce if self.net.output == "softmax" else _logistic_ce
+            per_sample, dZ2, hit = loss(Z2, y, w1, m)
+            hit = hit.reshape(K, M)
+            if rows is not None:
+                hit &= np.arange(M)[None, :] < rows[:, None]
+            hits = hit.sum(axis=1)
         data = per_sample.reshape(K, M).sum(axis=1, dtype=np.float64) / m_k
         dZ = dZ2.reshape(K, M, C)
         for l in range(self.n_layers - 1, -1, -1):
@@ -146,7 +168,7 @@ class Stack:
                 dZ = np.multiply(dA, self.ws.D[l - 1], out=dA)             # eq. 2.5
             else:
                 dZ = self.activations[l - 1].backward(dA, pre[l - 1], inputs[l])
-        return data, l2, hit.sum(axis=1)
+        return data, l2, hits
 
 
 def _softmax_ce(Z2: Array, y: Array, w1: Array | None, m) -> tuple[Array, Array, Array]:

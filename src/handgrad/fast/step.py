@@ -112,7 +112,8 @@ def loss_and_grads(net, X: Array, y: Array, w: Array | None, ws: Workspace,
     m = X.shape[0]
     logits, inputs, pre = forward(net, X, ws, keep=True)
     stats: dict = {}
-    data_loss, dZ = LOSSES[net.output](logits, y, w, out=ws.dZ[-1][:m], work=ws.T[:m], stats=stats)
+    data_loss, dZ = LOSSES[net.output](logits, y, w, out=ws.dZ[-1][:m], work=ws.T[:m], stats=stats,
+                                       **net.head_params)
     # rows predicted right (None for regression): the fused loss counts them when it can
     correct = stats["correct"] if "correct" in stats else n_correct(net.output, logits, y)
     backward(net, dZ, inputs, pre, lam, ws, sgd_lr)

@@ -269,7 +269,7 @@ class StochasticSolver:
                                      for s in range(0, X.shape[0], CHUNK)])
             if not np.all(np.isfinite(logits)):
                 return float("nan"), float("nan")
-            loss = LOSSES[net.output](logits, T)[0] / self._data_loss_scale
+            loss = LOSSES[net.output](logits, T, **net.head_params)[0] / self._data_loss_scale
         return float(self._val_score(logits, Y, sample_weight)), float(loss)
 
 

@@ -17,7 +17,7 @@ def evaluate(net, X: Array, y: Array, batch_size: int = 4096) -> tuple[float, fl
     """(mean data loss without L2, accuracy — None for regression) of validated X, y."""
     logits = forward_in_chunks(net, X, batch_size)
     hits = n_correct(net.output, logits, y)
-    return LOSSES[net.output](logits, y)[0], None if hits is None else hits / X.shape[0]
+    return LOSSES[net.output](logits, y, **net.head_params)[0], None if hits is None else hits / X.shape[0]
 
 
 # the metrics early stopping can monitor, and whether larger is better
@@ -143,9 +143,9 @@ def validation_record(net, X: Array, y: Array, reduce=None, logits: Array | None
     if regression:  # the sums of its metrics travel where the confusion matrix would
         cm = regression_sums(net, logits, y) if n else np.zeros((4, net.n_outputs))
     if reduce is None:
-        loss = LOSSES[net.output](logits, y)[0]
+        loss = LOSSES[net.output](logits, y, **net.head_params)[0]
     else:  # the mean over the whole set from the shards' sums (an empty shard adds nothing)
-        loss_sum = LOSSES[net.output](logits, y)[0] * n if n else 0.0
+        loss_sum = LOSSES[net.output](logits, y, **net.head_params)[0] * n if n else 0.0
         loss_sum, hits, cm, n = reduce(loss_sum, hits, cm, n)
         loss = loss_sum / n
     record = {"val_loss": loss, "val_accuracy": None if hits is None else hits / n}

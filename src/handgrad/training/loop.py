@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..core.heads import REGRESSION_HEADS
 from ..errors import InputError, TrainingInterrupted
 from ..fast.threads import limit_blas_threads
 from ..network import MLP
@@ -128,6 +129,8 @@ def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 
                        "patience": patience, "data": data_fingerprint(X, y, w, X_val, y_val)}
         if monitor not in (None, "val_loss", "train_loss"):  # older checkpoints match otherwise
             fingerprint["monitor"] = monitor
+        if net.head_params:  # the Huber head's δ: likewise only where there is one
+            fingerprint["head_params"] = net.head_params
     if data_parallel is not None:  # a rank with other data, options or code is refused here
         data_parallel.check_same({**fingerprint, "epochs": epochs, "weights": data_fingerprint(net.flat),
                                   "checkpoint_every": checkpoint_every if checkpoint_dir else None,
@@ -154,7 +157,7 @@ def training_parts(net, X, y, w, class_weight, X_val, y_val, validation_fraction
     """``(X, y, w, X_val, y_val)`` as :func:`fit` trains on them, from validated training rows
     ``X`` (n, d), targets ``y`` and weights ``w`` (or None): class weights folded into ``w``;
     the validation part given (checked) or held out (``validation_fraction`` of the rows,
-    stratified for classes, seeded), or None."""
+    stratified for classes, plain for regression, seeded), or None."""
     if class_weight is not None:
         if net.output != "softmax" or y.ndim != 1:
             raise InputError("class_weight needs a softmax output with integer labels; "
@@ -170,7 +173,8 @@ def training_parts(net, X, y, w, class_weight, X_val, y_val, validation_fraction
         X_val = net.check_X(X_val)
         y_val = net.check_y(y_val, X_val.shape[0])
     elif validation_fraction:
-        keep, held = holdout_split(y, float(validation_fraction), seed, stratify=net.output != "identity")
+        keep, held = holdout_split(y, float(validation_fraction), seed,
+                                   stratify=net.output not in REGRESSION_HEADS)
         X_val, y_val = X[held], y[held]
         X, y = X[keep], y[keep]
         w = None if w is None else w[keep]

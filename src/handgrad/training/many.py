@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 
+from ..core.heads import REGRESSION_HEADS
 from ..fast.kernels import flush_subnormals
 from ..fast.stacked import Stack, StackedOptimizer, batch_rows, finite_rows
 from ..fast.threads import limit_blas_threads
@@ -37,16 +38,18 @@ def fit_many(nets, X, y, *, X_val=None, y_val=None, validation_fraction: float =
     """Train the :class:`~handgrad.MLP` networks ``nets`` in place, all at once; return one
     :class:`~handgrad.training.history.History` per network.
 
-    The networks must share sizes, activations, dtype and the softmax output; they may differ
-    in initial weights (seed) and L2 strength (``net.l2``). ``lr`` and ``seed`` (shuffling and
-    the validation split) are one value or one per network. ``X``, ``y``, ``X_val``, ``y_val``
-    and ``sample_weight`` are shared, or per network as a list of one array per network (the
-    folds of cross-validation). The other arguments are :func:`handgrad.fit`'s; each network's
-    weights and history equal what ``fit`` gives it alone with the same arguments (float64: to
-    rounding), except that no per-epoch diagnostics are recorded, callbacks and checkpoints
-    are not taken, and a network that diverges does not raise: it stops alone with the weights
-    from the start of that epoch, ``history.diverged_in`` set to the epoch and the stop reason
-    saying so, while the others go on. ``workers``: processes to split the networks over
+    The networks must share sizes, activations, dtype and the output head — softmax with
+    integer labels, or a regression head (identity, exp, or huber with one δ) with real targets
+    (n,) or (n, n_out); they may differ in initial weights (seed) and L2 strength (``net.l2``).
+    ``lr`` and ``seed`` (shuffling and the validation split) are one value or one per network.
+    ``X``, ``y``, ``X_val``, ``y_val`` and ``sample_weight`` are shared, or per network as a
+    list of one array per network (the folds of cross-validation). The other arguments are
+    :func:`handgrad.fit`'s; each network's weights and history equal what ``fit`` gives it
+    alone with the same arguments (float64: to rounding), except that no per-epoch
+    diagnostics are recorded, callbacks and checkpoints are not taken, and a network that
+    diverges does not raise: it stops alone with the weights from the start of that epoch,
+    ``history.diverged_in`` set to the epoch and the stop reason saying so, while the others
+    go on. ``workers``: processes to split the networks over
     (forked, one BLAS thread each; "auto": one per core, at most one per two networks; 1 in a
     process that may not fork); the results do not depend on it beyond rounding.
     """
@@ -90,7 +93,9 @@ class _Group:
             self.y = np.concatenate([m.y for m in members])
         capacity = self.stack.capacity
         self.X_batch = np.empty((len(members), capacity, self.X.shape[1]), self.X.dtype)
-        self.y_batch = np.empty((len(members), capacity), self.y.dtype)
+        # labels (K, capacity), or a regression head's targets (K, capacity, n_out)
+        self.y_batch = np.empty((len(members), capacity) + self.y.shape[1:], self.y.dtype)
+        self.counts_rows_right = net.output not in REGRESSION_HEADS
         # sample weights: one after another as the rows are, or — the rows shared — a (K, n)
         # table indexed per model
         self.w = self.w_per_model = None
@@ -157,8 +162,8 @@ class _Group:
                 real = (np.arange(M)[None, :] < counts[:, None]).astype(dtype)
                 w = real if w is None else w * real
             Xb = np.take(self.X, idx, axis=0, out=self.X_batch[:K])  # reused: no allocation per step
-            data, l2, hits = stack.step(Xb, np.take(self.y, idx, out=self.y_batch[:K]), w,
-                                        counts if padded else None)
+            yb = np.take(self.y, idx, axis=0, out=self.y_batch[:K])
+            data, l2, hits = stack.step(Xb, yb, w, counts if padded else None)
             bad = ~np.isfinite(data + l2)
             failed |= bad & (counts > 0)
             steps = np.flatnonzero((counts > 0) & ~failed)
@@ -168,7 +173,8 @@ class _Group:
                 data, l2 = np.where(bad, 0.0, data), np.where(bad, 0.0, l2)
             sums[:, 0] += data * counts
             sums[:, 1] += l2 * counts
-            sums[:, 2] += hits
+            if hits is not None:
+                sums[:, 2] += hits
             poll_threads()  # under a watched BLAS thread count: the machine's load looked at again
             flush_stack(stack, opt, b, lasts)
         failed |= ~finite_rows(stack.flat)
@@ -184,7 +190,8 @@ class _Group:
                 stopped.add(active[j])
                 continue
             m.net.flat[...] = stack.flat[j]
-            record = epoch_record(epoch, float(opt.lr[j]), sums[j, 0], sums[j, 1], sums[j, 2], m.n)
+            correct = sums[j, 2] if self.counts_rows_right else None
+            record = epoch_record(epoch, float(opt.lr[j]), sums[j, 0], sums[j, 1], correct, m.n)
             if m.X_val is not None:
                 record.update(validation_record(m.net, m.X_val, m.y_val, logits=val_logits[j, :m.X_val.shape[0]]))
             record["time"] = elapsed

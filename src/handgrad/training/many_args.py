@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from ..core.heads import REGRESSION_HEADS
 from ..errors import InputError
 from ..validation import check_count, check_memory, check_positive, check_seed
 from .evaluation import MONITORS, check_monitor
@@ -39,11 +40,13 @@ class _Member(EarlyStopping):
         self.offset = 0  # where its rows start in the group's stacked rows
 
 
-def _per_model(value, k: int, ndim: int) -> list | None:
+def _per_model(value, k: int, ndim) -> list | None:
     """``value`` as a list of k per-model entries when it is a list/tuple of k arrays of
-    ``ndim`` dimensions (per-model data); None when it is one shared value."""
+    ``ndim`` dimensions (or of any in a tuple ``ndim``: per-model data); None when it is one
+    shared value."""
+    ndims = ndim if isinstance(ndim, tuple) else (ndim,)
     if isinstance(value, (list, tuple)) and len(value) == k and k and all(
-            v is not None and np.ndim(v) == ndim for v in value):
+            v is not None and np.ndim(v) in ndims for v in value):
         return list(value)
     return None
 
@@ -61,23 +64,26 @@ def prepare_members(nets, X, y, *, X_val, y_val, validation_fraction, sample_wei
                     class_weight, epochs, batch_size, optimizer, lr, schedule, momentum, nesterov,
                     weight_decay, patience, min_delta, restore_best, seed, monitor):
     """(members, optimizers, epochs) for :func:`~handgrad.training.many.fit_many`; refuses what it
-    cannot train (other shapes, other outputs, probability targets, optimizer or schedule
-    objects, Generator seeds) in one line."""
+    cannot train (other shapes, other outputs or δ, logistic outputs, probability targets,
+    optimizer or schedule objects, Generator seeds) in one line."""
     nets = list(nets)
     if not nets:
         raise InputError("fit_many needs at least one network")
     first = nets[0]
-    shape = (first.sizes, [a.name for a in first.activations], first.dtype, first.output)
+    shape = (first.sizes, [a.name for a in first.activations], first.dtype, first.output,
+             first.head_params)
     for net in nets[1:]:
-        other = (net.sizes, [a.name for a in net.activations], net.dtype, net.output)
+        other = (net.sizes, [a.name for a in net.activations], net.dtype, net.output, net.head_params)
         if other != shape:
-            describe = lambda s: f"{s[0]} {'/'.join(s[1])} {s[2]} {s[3]}"  # noqa: E731
+            describe = lambda s: f"{s[0]} {'/'.join(s[1])} {s[2]} {s[3]}" + "".join(  # noqa: E731
+                f" {k}={v:g}" for k, v in s[4].items())
             raise InputError(f"fit_many trains networks of one shape together; {describe(other)} "
                              f"differs from {describe(shape)}: group the networks by shape, or "
                              "call fit for each")
-    if first.output != "softmax":
-        raise InputError(f"fit_many trains softmax classifiers; this network's output is "
-                         f"{first.output!r}: call fit for each network")
+    labels = first.output == "softmax"  # else a regression head, with real targets
+    if not labels and first.output not in REGRESSION_HEADS:
+        raise InputError(f"fit_many trains softmax classifiers and regression networks; this "
+                         f"network's output is {first.output!r}: call fit for each network")
     K = len(nets)
     epochs = check_count(epochs, "epochs")
     batch_size = check_count(batch_size, "batch_size")
@@ -98,11 +104,13 @@ def prepare_members(nets, X, y, *, X_val, y_val, validation_fraction, sample_wei
     seeds = [check_seed(s) for s in seeds]
     check_monitor(monitor, first.output)
     Xs = _per_model(X, K, 2)
-    ys = _per_model(y, K, 1) if Xs is not None else None
+    y_ndim = 1 if labels else (1, 2)  # labels (n,); targets (n,) or (n, n_out)
+    ys = _per_model(y, K, y_ndim) if Xs is not None else None
     if Xs is not None and ys is None:
-        raise InputError("X is one array per network; give y as one label array per network too")
+        raise InputError(f"X is one array per network; give y as one {'label' if labels else 'target'} "
+                         "array per network too")
     Xvs = _per_model(X_val, K, 2)
-    yvs = _per_model(y_val, K, 1) if Xvs is not None else None
+    yvs = _per_model(y_val, K, y_ndim) if Xvs is not None else None
     ws = _per_model(sample_weight, K, 1)
     # shared data validated (and converted to the networks' dtype) once, not once per network
     shared_X = first.check_X(X) if Xs is None else None
@@ -115,7 +123,7 @@ def prepare_members(nets, X, y, *, X_val, y_val, validation_fraction, sample_wei
     for k, net in enumerate(nets):
         Xk = net.check_X(Xs[k]) if Xs is not None else shared_X
         yk = net.check_y(ys[k], Xk.shape[0]) if ys is not None else shared_y
-        if yk.ndim != 1:
+        if labels and yk.ndim != 1:
             raise InputError("fit_many takes integer class labels; for probability rows as "
                              "targets call fit for each network")
         wk = net.check_sample_weight(ws[k] if ws is not None else sample_weight, Xk.shape[0])
