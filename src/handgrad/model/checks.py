@@ -15,9 +15,8 @@ from ..data.features import TableEncoder
 from ..data.preprocessing import Standardizer
 from ..data.targets import TargetScaler
 from ..errors import InputError
+from ..core.heads import REGRESSION_HEADS
 from ..network import MLP
-
-REGRESSION_HEADS = ("identity", "huber", "exp")
 from .format import (FORMAT, META_KEY, REGRESSION_FORMAT_VERSION, SCALER_TENSORS, SUPPORTED_VERSIONS,
                      _CLASS_KINDS, _CODE_DTYPES, _DTYPE_CODES, _INT64, ModelFileError, _field, _is_int,
                      _is_number, _is_unicode, _names, _short)

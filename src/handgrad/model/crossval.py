@@ -82,7 +82,7 @@ def _fit_runs(runs: list) -> list:
     if "checkpoint_dir" not in args:
         args.pop("checkpoint_every", None)
     if set(args) - _MANY_ARGS or not isinstance(args.get("optimizer", "adam"), str) \
-            or not isinstance(args.get("schedule", "constant"), str) or runs[0].net.output != "softmax":
+            or not isinstance(args.get("schedule", "constant"), str) or runs[0].net.output == "logistic":
         return [r.fit() for r in runs]
     args.pop("diagnostics", None)  # fit_many records none
     histories: list = [None] * len(runs)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InputError
-from ..core.heads import regression_mean
+from ..core.heads import REGRESSION_HEADS, regression_mean
 from ..core.losses import log_softmax
 from ..network import MLP
 from ..data.features import TableEncoder
@@ -81,7 +81,7 @@ class Model:
 
     @property
     def is_regressor(self) -> bool:
-        return self.net.output != "softmax"
+        return self.net.output in REGRESSION_HEADS
 
     @property
     def task(self) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.heads import n_correct, regression_mean
+from ..core.heads import REGRESSION_HEADS, n_correct, regression_mean
 from ..fast.kernels import LOSSES
 from ..fast.predict import forward_in_chunks
 
@@ -39,7 +39,7 @@ def check_monitor(monitor: str | None, output: str) -> None:
         return
     if monitor not in MONITORS:
         raise InputError(f"monitor must be one of {', '.join(MONITORS)}, got {monitor!r}")
-    regression = output not in ("softmax", "logistic")
+    regression = output in REGRESSION_HEADS
     if monitor in REGRESSION_MONITORS and not regression:
         raise InputError(f"monitor={monitor!r} needs a regression output (numbers), not {output!r}")
     if monitor in CLASS_MONITORS and (regression or (output != "softmax" and monitor != "val_accuracy")):
@@ -51,7 +51,7 @@ def regression_sums(net, logits: Array, y: Array) -> Array | None:
     """Per output k, the sums ``[Σ_i r_ik², Σ_i |r_ik|, Σ_i y_ik, Σ_i y_ik²]`` (4, K) with the
     residual ``r = μ − y`` of the head's prediction μ (Z, or e^Z for the exp head) in the
     network's units; None for a classification head. Sums, so that shards add up (MPI)."""
-    if net.output in ("softmax", "logistic"):
+    if net.output not in REGRESSION_HEADS:
         return None
     return regression_sums_of(regression_mean(net.output, logits), y)
 
@@ -139,7 +139,7 @@ def validation_record(net, X: Array, y: Array, reduce=None, logits: Array | None
         logits = forward_in_chunks(net, X) if n else np.empty((0, net.n_outputs), net.dtype)
     hits = n_correct(net.output, logits, y)
     cm = class_confusion(net, logits, y)
-    regression = net.output not in ("softmax", "logistic")
+    regression = net.output in REGRESSION_HEADS
     if regression:  # the sums of its metrics travel where the confusion matrix would
         cm = regression_sums(net, logits, y) if n else np.zeros((4, net.n_outputs))
     if reduce is None:
