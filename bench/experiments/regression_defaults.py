@@ -65,11 +65,20 @@ def main() -> int:
                     tr = load_table_frame(tmp / "train.csv", target, task="regression")
                 te = load_table_frame(tmp / "test.csv", target, task="regression")
                 for v in variants:
-                    opts = {"task": "regression", "seed": seed, **VARIANTS[v]}
+                    opts = {"task": "regression", "seed": seed, **VARIANTS.get(v, {})}
                     t0 = time.perf_counter()
                     try:
-                        model = train_model(tr.frame, tr.y, **opts)
-                        r2 = model.score(te.frame[list(model.input_columns)], te.y)
+                        if v.startswith("avg_"):  # the mean of the named variants' predictions
+                            from handgrad.training.evaluation import regression_metrics, regression_sums_of
+
+                            preds = []
+                            for part in v[4:].split("+"):
+                                model = train_model(tr.frame, tr.y, **{**opts, **VARIANTS[part]})
+                                preds.append(model.predict(te.frame[list(model.input_columns)]))
+                            r2 = regression_metrics(regression_sums_of(np.mean(preds, axis=0), te.y), len(te.y))["r2"]
+                        else:
+                            model = train_model(tr.frame, tr.y, **opts)
+                            r2 = model.score(te.frame[list(model.input_columns)], te.y)
                     except ValueError:  # a variant that does not apply (the log of a zero)
                         r2 = float("nan")
                     results.setdefault(name, {}).setdefault(v, []).append((r2, time.perf_counter() - t0))

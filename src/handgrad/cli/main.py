@@ -76,7 +76,8 @@ def _train_parser(sub) -> None:
                    help="regression loss: squared error (default), huber (robust to outliers) or "
                         "poisson (counts, log link)")
     p.add_argument("--huber-delta", type=float, default=None, metavar="D",
-                   help="where the Huber loss turns linear, in standard deviations of the target "
+                   help="where the Huber loss turns linear, in the units the network learns: "
+                        "standard deviations of the target unless --target-transform says otherwise "
                         "(default 1)")
     p.add_argument("--target-transform", default=None, choices=["auto", "standardize", "log", "none"],
                    help="how a regression target is scaled for the network (default auto: "
