@@ -80,9 +80,9 @@ def test_the_terminal_summary_shows_the_baseline(prices):
 
 def test_a_float_target_trains_with_no_option_and_ten_integer_classes_stay_classes(tmp_path):
     rng = np.random.default_rng(1)
-    X = rng.normal(size=(300, 3))
+    X = rng.normal(size=(800, 3))
     frame = pd.DataFrame(X, columns=["a", "b", "c"])
-    frame["strength"] = X[:, 0] * 2.5 + X[:, 1] ** 2 + 0.1 * rng.normal(size=300)
+    frame["strength"] = X[:, 0] * 2.5 + X[:, 1] ** 2 + 0.1 * rng.normal(size=800)
     frame["grade"] = np.clip(np.round(X[:, 0] * 2 + 5), 0, 9).astype(int)
     frame.to_csv(tmp_path / "t.csv", index=False)
     out = run("train", "--data", str(tmp_path / "t.csv"), "--target", "strength", "--json", "--no-plot",

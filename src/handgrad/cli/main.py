@@ -48,7 +48,8 @@ def _train_parser(sub) -> None:
     p.add_argument("--hidden", type=int, nargs="+", default=None, metavar="N",
                    help="hidden layer widths (default: one layer of twice the inputs, 64 to 256)")
     p.add_argument("--activation", nargs="+", default=[D["activation"]], metavar="NAME",
-                   help="relu, leaky_relu[:alpha], sigmoid, tanh, identity; one, or one per hidden layer")
+                   help="relu, leaky_relu[:alpha], sigmoid, tanh, identity; one, or one per hidden layer "
+                        "(default auto: relu for classes, tanh for a number)")
     p.add_argument("--optimizer", default=D["optimizer"], choices=["sgd", "nesterov", "adam", "adamw"])
     p.add_argument("--lr", type=float, default=D["lr"], help=f"learning rate (default {D['lr']})")
     p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")

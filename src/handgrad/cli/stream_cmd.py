@@ -35,7 +35,7 @@ def cmd_train_streaming(args) -> int:
     from ..data.stream import ParquetSource, split_rows
     from ..model.files import save_model
     from ..model.model import Model
-    from ..model.once import auto_batch_size, auto_width
+    from ..model.once import auto_activation, auto_batch_size, auto_width
     from ..network import MLP
     from ..training.streaming import fit_stream
     from .paths import hold_train_outputs, train_outputs
@@ -67,14 +67,15 @@ def cmd_train_streaming(args) -> int:
     scaler, classes, [(test_X, test_y), (held_X, held_y)] = source.scan([test, val])  # the first pass
     d, target, record = len(source.features), None, {}
     hidden = args.hidden or [auto_width(d)]
+    activation = auto_activation(args.activation, source.task)
     if regression:
         target, head, record = _target_scaling(args, classes)
-        net = MLP([d, *hidden, 1], activation=args.activation, l2=args.l2, dtype=args.dtype,
+        net = MLP([d, *hidden, 1], activation=activation, l2=args.l2, dtype=args.dtype,
                   seed=args.seed, **head)
         def encode(y):  # the network's targets: (m, 1) in its dtype, scaled
             return net.check_y(target.transform(y)[:, None], len(y))
     else:
-        net = MLP([d, *hidden, len(classes)], activation=args.activation, l2=args.l2, dtype=args.dtype,
+        net = MLP([d, *hidden, len(classes)], activation=activation, l2=args.l2, dtype=args.dtype,
                   seed=args.seed)
         encode = LabelEncoder(classes).transform
     X_val = scaler.transform(held_X, dtype=net.dtype) if val.size else None

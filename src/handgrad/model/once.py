@@ -21,10 +21,19 @@ from ..training.splits import rank_strata
 from ..validation import check_matrix
 from .model import Model, check_regression_targets
 
-DEFAULTS = {"hidden_sizes": "auto", "activation": "relu", "l2": 1e-4, "dtype": "float32",
+DEFAULTS = {"hidden_sizes": "auto", "activation": "auto", "l2": 1e-4, "dtype": "float32",
             "optimizer": "adam", "lr": 1e-3, "schedule": "constant", "epochs": 200,
             "batch_size": "auto", "validation_fraction": "auto", "patience": 20, "seed": 0}
 HOLDOUT = 0.1  # the validation part a run holds out unless told otherwise
+# activation "auto": ReLU for classes; tanh for numbers, which on bench/tabular_regression.py's
+# 12 tables (3 seeds) averaged +0.016 R² over ReLU and was better on 8 (small, smooth tables
+# most: Hitters +0.09, Carseats +0.05; worse on concrete −0.03, Sacramento −0.02)
+AUTO_ACTIVATION = {"classification": "relu", "regression": "tanh"}
+
+
+def auto_activation(activation, task: str):
+    """``activation``, or for "auto" the default of the task (:data:`AUTO_ACTIVATION`)."""
+    return AUTO_ACTIVATION[task] if isinstance(activation, str) and activation == "auto" else activation
 # a regression's loss -> the network's head (core.heads)
 _HEADS = {"squared": "identity", "huber": "huber", "poisson": "exp"}
 
@@ -173,6 +182,7 @@ def prepare_run(X, y, *, feature_names: Sequence[str] | None = None,
     prep = (lambda A: scaler.transform(A)) if scaler else (lambda A: A)
     if isinstance(hidden_sizes, str) and hidden_sizes == "auto":
         hidden_sizes = [auto_width(X.shape[1])]
+    activation = auto_activation(activation, task)
     n_out = (1 if ytr.ndim == 1 else ytr.shape[1]) if regression else len(encoder.classes)
     sizes = [X.shape[1], *[int(h) for h in hidden_sizes], n_out]
     head_options = {"output": head, "huber_delta": huber_delta} if regression and head == "huber" else \

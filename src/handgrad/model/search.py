@@ -26,6 +26,7 @@ import numpy as np
 from ..training.evaluation import MONITORS
 from .classifier import (CV_BELOW, CV_FOLDS, CV_FROM, DEFAULTS, HOLDOUT, auto_batch_size, encoded_width,
                          auto_width, train_once)
+from .once import auto_activation
 from .crossval import cross_validate
 from .model import Model
 
@@ -38,13 +39,13 @@ SEARCHED = ("hidden_sizes", "activation", "lr", "l2", "batch_size")
 
 
 def candidates(n_inputs: int, n_rows: int, count: int = CANDIDATES, seed: int = 0,
-               exclude=()) -> list[dict]:
+               exclude=(), task: str = "classification") -> list[dict]:
     """``count`` distinct settings: the default first, then a linear model (no hidden layer:
     multinomial logistic regression trained by the same backprop), then seeded random draws of
     depth (1–2), width, activation, learning rate, L2 strength and batch size. Settings in
     ``exclude`` (earlier brackets') are not drawn again, the default and linear ones included."""
     width, batch = auto_width(n_inputs), auto_batch_size(n_rows)
-    default = {"hidden_sizes": [width], "activation": DEFAULTS["activation"], "lr": DEFAULTS["lr"],
+    default = {"hidden_sizes": [width], "activation": auto_activation(DEFAULTS["activation"], task), "lr": DEFAULTS["lr"],
                "l2": DEFAULTS["l2"], "batch_size": batch}
     seen = {repr(c) for c in exclude}
     chosen = [c for c in (default, {**default, "hidden_sizes": []}) if repr(c) not in seen]
@@ -108,7 +109,8 @@ def search_classifier(X, y, *, budget: float = 60.0, seed: int = DEFAULTS["seed"
         bracket_started = time.monotonic()
         if bracket and bracket_started + bracket_seconds > started + budget:
             break
-        fresh = candidates(n_inputs, n_rows, count, seed + 1000 * bracket, exclude=pool)
+        fresh = candidates(n_inputs, n_rows, count, seed + 1000 * bracket, exclude=pool,
+                           task=options.get("task", "classification"))
         survivors = list(range(len(pool), len(pool) + len(fresh)))
         pool += fresh
         for r, (epochs, patience) in enumerate(RUNGS):
