@@ -107,18 +107,10 @@ def penguins_csv(tmp_path_factory):
     return path
 
 
-def _has_huber() -> bool:
-    try:
-        hg.MLP([2, 2], output="huber")
-    except Exception:
-        return False
-    return True
-
-
 @pytest.mark.parametrize("options", [
     ["--target-transform", "standardize"], ["--target-transform", "log"], ["--target-transform", "none"],
     ["--loss", "poisson"], ["--target-transform", "standardize", "--dtype", "float64"],
-    pytest.param(["--loss", "huber"], marks=pytest.mark.skipif(not _has_huber(), reason="no huber head yet"))],
+    ["--loss", "huber"]],
     ids=["standardize", "log", "none", "poisson", "float64", "huber"])
 def test_a_regressor_trained_on_penguins_exports_to_onnx_predicting_what_predict_writes(
         penguins_csv, options, tmp_path):

@@ -125,18 +125,8 @@ def test_a_categorical_column_without_other_sends_unseen_values_nowhere():
     np.testing.assert_allclose(run(model, new)["probabilities"], model.predict_proba(new), rtol=1e-12)
 
 
-def _has_huber() -> bool:
-    try:
-        hg.MLP([2, 2], output="huber")
-    except Exception:
-        return False
-    return True
-
-
-# the huber head (another branch) predicts Z as identity does; tested once MLP has it
-REGRESSION_HEADS = ["identity", "exp",
-                    pytest.param("huber", marks=pytest.mark.skipif(not _has_huber(),
-                                                                   reason="MLP has no huber output yet"))]
+# the huber head predicts Z as identity does
+REGRESSION_HEADS = ["identity", "exp", "huber"]
 TARGET_KINDS = ["standardize", "log", "scale", "none"]
 
 
