@@ -240,13 +240,16 @@ def report(infos: dict, runs: list[dict]) -> list[str]:
 
 def summary(g, ok, n, flat, runs, who) -> list[str]:
     full = {w: ok[f"{w}_ok"] == n for w in who}
+    common = pd.concat(full.values(), axis=1).all(axis=1)
     out = ["", "## Summary", "", "Mean R² over the tables where a method scored on every seed "
-           "(the panel mean when it is all of them):", "",
-           "| method | tables | mean R² | median R² |", "|---|---|---|---|"]
+           f"(the panel mean when it is all of them), and over the {int(common.sum())} tables where every "
+           "method did:", "",
+           "| method | tables | mean R² | median R² | mean R², common tables |", "|---|---|---|---|---|"]
     for w in who:
         r2 = g.loc[full[w], f"{w}_r2"]
         out.append(f"| {WHO[w]} | {int(full[w].sum())}/{len(g)} | {fmt(r2.mean() if len(r2) else np.nan, '.3f')} | "
-                   f"{fmt(r2.median() if len(r2) else np.nan, '.3f')} |")
+                   f"{fmt(r2.median() if len(r2) else np.nan, '.3f')} | "
+                   f"{fmt(g.loc[common, f'{w}_r2'].mean() if common.any() else np.nan, '.3f')} |")
     out.append("")
     trained = g[full["handgrad"]]
     out.append(f"- Tables handgrad trains a regressor on with no options (every seed): {len(trained)} of {len(g)}.")
