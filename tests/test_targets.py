@@ -218,3 +218,15 @@ def test_classifiers_still_train_and_write_their_old_format(tmp_path):
     from handgrad.model.files import model_info
 
     assert model_info(path)["format_version"] == 1 and not load_model(path).is_regressor
+
+
+def test_few_whole_numbers_that_fall_like_counts_are_a_number():
+    visits = np.repeat(np.arange(10.0), [4141, 782, 174, 30, 24, 9, 12, 12, 5, 1])  # AER's DoctorVisits
+    task, notes = decide_task(visits, "visits")
+    assert task == "regression" and "like counts" in notes[0] and "--task classification" in notes[0]
+    # not counts: four values, a 0–10 score with most rows in the middle, digits, values not from 0
+    assert decide_task(np.repeat(np.arange(4.0), [500, 300, 200, 100]), "y")[0] == "classification"
+    score = np.repeat(np.arange(11.0), [50, 80, 200, 500, 900, 1200, 1000, 700, 400, 150, 60])
+    assert decide_task(score, "vocab")[0] == "classification"
+    assert decide_task(np.arange(10.0).repeat(170), "digit")[0] == "classification"
+    assert decide_task(np.repeat(np.arange(1.0, 8.0), [700, 300, 100, 50, 20, 10, 5]), "y")[0] == "classification"

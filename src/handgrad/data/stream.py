@@ -99,7 +99,8 @@ class ParquetSource:
         if not numeric or task != "auto":
             self.task, notes = decide_task(np.empty(0) if numeric else None, self.target, task)
             return notes
-        seen, n, fraction, cap = np.empty(0), 0, None, NUMBER_ABOVE + 1
+        rows: dict[float, int] = {}  # value -> rows, while there are few values
+        n, fraction, cap = 0, None, NUMBER_ABOVE + 1
         for rb in self.file.iter_batches(self.read_rows, columns=[self.target], use_threads=False):
             y = rb.column(0).to_numpy(zero_copy_only=False).astype(np.float64)
             y = y[np.isfinite(y)]
@@ -107,10 +108,13 @@ class ParquetSource:
             frac = y[y != np.round(y)]
             if fraction is None and frac.size:
                 fraction = frac[0]
-            if seen.size <= cap:
-                seen = np.union1d(seen, y)
-        self.task, notes = decide_numbers(fraction, min(seen.size, cap), n, self.target,
-                                          at_least=seen.size > cap)
+            if len(rows) <= cap:
+                for v, c in zip(*np.unique(y, return_counts=True)):
+                    rows[float(v)] = rows.get(float(v), 0) + int(c)
+        levels = np.array(sorted(rows))
+        self.task, notes = decide_numbers(fraction, min(len(rows), cap), n, self.target,
+                                          at_least=len(rows) > cap, levels=levels,
+                                          rows=np.array([rows[v] for v in levels]))
         return notes
 
     def refuse_non_numeric(self) -> None:

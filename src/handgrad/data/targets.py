@@ -7,9 +7,12 @@ docs state):
 * text labels and true/false → classification;
 * numbers with a fractional part → regression;
 * whole numbers: at most :data:`CLASSES_AT_MOST` (20) distinct values → classification
-  (digits, a 0–10 score); more than :data:`NUMBER_ABOVE` (50) distinct values, or fewer than
-  :data:`ROWS_PER_CLASS` (20) rows per value on average → regression (a price, a count with a
-  long tail); otherwise (21–50 values, each common) the rule is unsure and asks for ``--task``.
+  (digits, a 0–10 score), unless they look like counts: at least :data:`COUNT_LEVELS` (5)
+  values from 0, fewer rows at each larger value (the rank correlation of value and rows at
+  most :data:`COUNT_FALLING`, −0.8) → regression (visits to a doctor: 0 most often, 9 once);
+  more than :data:`NUMBER_ABOVE` (50) distinct values, or fewer than :data:`ROWS_PER_CLASS`
+  (20) rows per value on average → regression (a price, a count with a long tail); otherwise
+  (21–50 values, each common) the rule is unsure and asks for ``--task``.
 
 Every decision on a numeric column comes with a note saying what was decided and the option
 that decides otherwise; a text column needs none (the run's header counts its classes).
@@ -29,7 +32,9 @@ import numpy as np
 
 from ..errors import InputError
 
-CLASSES_AT_MOST = 20   # whole numbers with at most this many values are classes
+CLASSES_AT_MOST = 20   # whole numbers with at most this many values are classes...
+COUNT_LEVELS = 5       # ... unless, with at least this many values from 0,
+COUNT_FALLING = -0.8   # ... the rows per value fall as the value grows (rank correlation): counts
 NUMBER_ABOVE = 50      # ... with more than this many values are a number
 ROWS_PER_CLASS = 20    # ... and so are values seen on fewer rows each than this, on average
 TASKS = ("auto", "classification", "regression")
@@ -54,19 +59,45 @@ def decide_task(values: np.ndarray | None, target: str, task: str = "auto") -> t
     if task != "auto":
         return task, []
     fraction = values[values != np.round(values)]
-    return decide_numbers(fraction[0] if fraction.size else None, int(np.unique(values).size),
-                          int(values.size), target)
+    levels, rows = np.unique(values, return_counts=True)
+    return decide_numbers(fraction[0] if fraction.size else None, int(levels.size), int(values.size),
+                          target, levels=levels, rows=rows)
 
 
-def decide_numbers(fraction, k: int, n: int, target: str, at_least: bool = False) -> tuple[str, list[str]]:
+def looks_like_counts(levels: np.ndarray, rows: np.ndarray) -> bool:
+    """Whole ``levels`` (sorted) seen on ``rows`` rows each look like counts: at least
+    :data:`COUNT_LEVELS` of them, starting at 0, the rows falling as the value grows (Spearman's
+    rank correlation of value and rows ≤ :data:`COUNT_FALLING`). Digits (rows alike for every
+    value) and a 0–10 score (most rows in the middle) do not."""
+    if levels.size < COUNT_LEVELS or levels[0] != 0:
+        return False
+    # the rows' ranks, ties sharing their mean rank (Spearman's rule)
+    order = np.argsort(rows, kind="stable")
+    ranks = np.empty(rows.size)
+    ranks[order] = np.arange(rows.size, dtype=np.float64)
+    _, tie, ties = np.unique(rows, return_inverse=True, return_counts=True)
+    ranks = (np.bincount(tie, weights=ranks) / ties)[tie]
+    if np.std(ranks) == 0:
+        return False
+    rho = np.corrcoef(np.arange(levels.size, dtype=np.float64), ranks)[0, 1]
+    return bool(rho <= COUNT_FALLING)
+
+
+def decide_numbers(fraction, k: int, n: int, target: str, at_least: bool = False,
+                   levels=None, rows=None) -> tuple[str, list[str]]:
     """:func:`decide_task`'s rule for a numeric column of ``n`` present values, ``k`` of them
     distinct (``at_least``: k or more, when a pass over a large file stopped counting),
-    ``fraction`` one of them with a fractional part or None."""
+    ``fraction`` one of them with a fractional part or None; ``levels`` and ``rows``: the
+    distinct values (sorted) and the rows of each, when there are few."""
     if n == 0:
         return "classification", []
     if fraction is not None:
         return "regression", [f"target column {target!r} holds numbers with fractions (e.g. {fraction:g}): "
                               "regression (--task classification to refuse that)"]
+    if k <= CLASSES_AT_MOST and levels is not None and looks_like_counts(np.asarray(levels), np.asarray(rows)):
+        return "regression", [f"target column {target!r} holds {k} whole numbers from 0 to {levels[-1]:g}, "
+                              "fewer rows at each larger value, like counts: regression (--task "
+                              "classification to treat them as classes; --loss poisson models counts)"]
     if k <= CLASSES_AT_MOST:
         return "classification", [f"target column {target!r} holds {k} distinct whole numbers: "
                                   f"classification into {k} classes (--task regression to predict "
