@@ -82,7 +82,7 @@ def _train_parser(sub) -> None:
                         "(default 1)")
     p.add_argument("--target-transform", default=None, choices=["auto", "standardize", "log", "none"],
                    help="how a regression target is scaled for the network (default auto: "
-                        "standardised; its logarithm when positive and skewed)")
+                        "standardised; log: its logarithm, for relative errors; none: as it is)")
     p.add_argument("--metric", default=None,
                    choices=["loss", "accuracy", "balanced_accuracy", "macro_f1", "rmse", "mae", "r2"],
                    help="what early stopping and --search watch on the validation part (default: "
