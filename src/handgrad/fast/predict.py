@@ -23,10 +23,19 @@ def logits_in_chunks(net, X, batch_size: int = 4096, transform=None):
     for NaN/inf one chunk at a time. Extra memory stays at a few chunks' worth, whatever the
     number of rows. ``logits`` is a view into the workspace: use it before the next chunk.
     """
+    for start, logits in members_logits_in_chunks([net], X, batch_size, transform):
+        yield start, logits[0]
+
+
+def members_logits_in_chunks(nets, X, batch_size: int = 4096, transform=None):
+    """:func:`logits_in_chunks` of several networks of one input width and dtype (the members
+    of an ensemble): yield ``(start, [logits of each net])``, each chunk converted once and
+    every network's output checked as one network's is."""
+    net = nets[0]
     n_in = net.sizes[0] if transform is None else None
     arr = check_shape(X, "X", n_in, owner="this network")
     batch_size = max(1, int(batch_size))
-    ws = Workspace.for_prediction(net, min(batch_size, arr.shape[0]))
+    spaces = [Workspace.for_prediction(n, min(batch_size, arr.shape[0])) for n in nets]
     for start in range(0, arr.shape[0], batch_size):
         raw = arr[start:start + batch_size]
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused below
@@ -34,36 +43,40 @@ def logits_in_chunks(net, X, batch_size: int = 4096, transform=None):
             chunk = np.ascontiguousarray(chunk, dtype=net.dtype)
         if chunk.shape[1] != net.sizes[0]:
             raise InputError(f"X has {chunk.shape[1]} features but this network takes {net.sizes[0]}")
+        yield start, [_checked_logits(n, ws, raw, chunk, start, transform) for n, ws in zip(nets, spaces)]
 
-        def check_z1(Z1, raw=raw, chunk=chunk, start=start):
-            # NaN/±inf anywhere in a row of X makes that whole row of Z_1 = X W_1 + b_1
-            # non-finite (NaN·w and ±inf·0 are NaN), so checking Z_1 (n_1 columns) clears X
-            # (n_0 columns) more cheaply; on a hit, X itself is searched for the message.
-            if first_non_finite(Z1) is None:
-                return
-            check_finite(raw, "X", row_offset=start)  # a NaN/inf the user gave
-            bad = first_non_finite(chunk)
-            if bad is not None:  # finite as given, not after conversion/standardisation
-                r, c = bad
-                raise InputError(
-                    f"X row {start + r}, column {c} ({raw[r, c]!r:.12}) is too large for this "
-                    f"{net.dtype.name} network" + (" after its standardisation" if transform else "")
-                    + "; rescale it")
-            bad = first_non_finite(Z1)
-            raise InputError(f"X row {start + bad[0]} is too large for the network's weights: "
-                             "its first layer overflows; rescale the inputs")
 
-        with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused here
-            logits = forward(net, chunk, ws, check_z1=check_z1)[0]
-            # log-probabilities need max − min of a row to be finite as well
-            spread = row_max(logits)[:, 0] + row_max(-logits)[:, 0]
-        bad = first_non_finite(logits)
-        if bad is None and not np.all(np.isfinite(spread)):
-            bad = (int(np.argmax(~np.isfinite(spread))), 0)
-        if bad is not None:
-            raise InputError(f"the network's output is NaN or inf for row {start + bad[0]}: its "
-                             "inputs are too large for the weights (overflow); rescale them")
-        yield start, logits
+def _checked_logits(net, ws, raw, chunk, start: int, transform):
+    """One network's logits of one converted chunk, NaN/inf in its input or output refused."""
+    def check_z1(Z1):
+        # NaN/±inf anywhere in a row of X makes that whole row of Z_1 = X W_1 + b_1
+        # non-finite (NaN·w and ±inf·0 are NaN), so checking Z_1 (n_1 columns) clears X
+        # (n_0 columns) more cheaply; on a hit, X itself is searched for the message.
+        if first_non_finite(Z1) is None:
+            return
+        check_finite(raw, "X", row_offset=start)  # a NaN/inf the user gave
+        bad = first_non_finite(chunk)
+        if bad is not None:  # finite as given, not after conversion/standardisation
+            r, c = bad
+            raise InputError(
+                f"X row {start + r}, column {c} ({raw[r, c]!r:.12}) is too large for this "
+                f"{net.dtype.name} network" + (" after its standardisation" if transform else "")
+                + "; rescale it")
+        bad = first_non_finite(Z1)
+        raise InputError(f"X row {start + bad[0]} is too large for the network's weights: "
+                         "its first layer overflows; rescale the inputs")
+
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused here
+        logits = forward(net, chunk, ws, check_z1=check_z1)[0]
+        # log-probabilities need max − min of a row to be finite as well
+        spread = row_max(logits)[:, 0] + row_max(-logits)[:, 0]
+    bad = first_non_finite(logits)
+    if bad is None and not np.all(np.isfinite(spread)):
+        bad = (int(np.argmax(~np.isfinite(spread))), 0)
+    if bad is not None:
+        raise InputError(f"the network's output is NaN or inf for row {start + bad[0]}: its "
+                         "inputs are too large for the weights (overflow); rescale them")
+    return logits
 
 
 def forward_in_chunks(net, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:

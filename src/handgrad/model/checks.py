@@ -17,7 +17,8 @@ from ..data.targets import TargetScaler
 from ..errors import InputError
 from ..core.heads import REGRESSION_HEADS
 from ..network import MLP
-from .format import (FORMAT, META_KEY, REGRESSION_FORMAT_VERSION, SCALER_TENSORS, SUPPORTED_VERSIONS,
+from .format import (ENSEMBLE_FORMAT_VERSION, FORMAT, META_KEY, REGRESSION_FORMAT_VERSION, SCALER_TENSORS,
+                     SUPPORTED_VERSIONS,
                      _CLASS_KINDS, _CODE_DTYPES, _DTYPE_CODES, _INT64, ModelFileError, _field, _is_int,
                      _is_number, _is_unicode, _names, _short)
 from .model import Model
@@ -49,6 +50,7 @@ def _check_metadata(meta: dict, path) -> dict[str, Any]:
     """Validate the handgrad metadata; return the values needed to build the model."""
     version = _check_format(meta, path)
     regression = version >= REGRESSION_FORMAT_VERSION and meta.get("task") == "regression"
+    ensemble = version >= ENSEMBLE_FORMAT_VERSION
     if version >= REGRESSION_FORMAT_VERSION and meta.get("task") not in ("regression", "classification"):
         raise ModelFileError(path, f"'task' must be 'classification' or 'regression', got {_short(meta.get('task'))}")
     sizes = _check_sizes(_field(meta, "sizes", path), path, regression)
@@ -77,6 +79,7 @@ def _check_metadata(meta: dict, path) -> dict[str, Any]:
         "scaler": preprocessing == {"type": "standardize"},
         "encoder": encoder,
         "record": record,
+        **(_check_members(meta, sizes, path) if ensemble else {"members": [], "member_weights": None}),
     }
 
 
@@ -104,6 +107,30 @@ def _check_regression(meta: dict, n_outputs: int, path) -> dict[str, Any]:
             "head": {"output": name, **({"huber_delta": float(params["delta"])} if name == "huber" else {})},
             "target_names": _check_feature_names(_field(meta, "target_names", path), n_outputs, path,
                                                  "target_names", "outputs (sizes[-1])")}
+
+
+def _check_members(meta: dict, sizes: list[int], path) -> dict[str, Any]:
+    """An ensemble's other networks ({sizes, activations, l2} each: the input width and
+    outputs of member 0) and the weights of all (format 4), checked."""
+    members = _field(meta, "members", path)
+    if not isinstance(members, list) or not members:
+        raise ModelFileError(path, f"'members' must list the ensemble's other networks, got {_short(members)}")
+    specs = []
+    for k, m in enumerate(members, start=1):
+        if not (isinstance(m, dict) and set(m) == {"sizes", "activations", "l2"}):
+            raise ModelFileError(path, f"member {k} must be {{\"sizes\", \"activations\", \"l2\"}}, got {_short(m)}")
+        msizes = _check_sizes(m["sizes"], path, regression=True)
+        if msizes[0] != sizes[0] or msizes[-1] != sizes[-1]:
+            raise ModelFileError(path, f"member {k} has sizes {msizes}: its input width and outputs must be "
+                                       f"those of member 0 ({sizes[0]} and {sizes[-1]})")
+        specs.append({"sizes": msizes, "l2": _check_l2(m["l2"], path),
+                      "activations": _check_activations(m["activations"], len(msizes) - 2, path)})
+    weights = _field(meta, "member_weights", path)
+    if not (isinstance(weights, list) and len(weights) == len(specs) + 1
+            and all(_is_number(w) and w >= 0 for w in weights) and abs(sum(weights) - 1) < 1e-9):
+        raise ModelFileError(path, f"'member_weights' must be {len(specs) + 1} numbers ≥ 0 summing to 1, "
+                                   f"got {_short(weights)}")
+    return {"members": specs, "member_weights": np.asarray(weights, dtype=np.float64)}
 
 
 def _check_table_encoding(preprocessing, n_inputs: int, path) -> TableEncoder | None:
@@ -238,9 +265,10 @@ def _expected_tensors(spec: dict) -> dict[str, tuple[str, tuple[int, ...]]]:
     """``{name: (safetensors dtype code, shape)}`` that the metadata implies."""
     sizes, code = spec["sizes"], _DTYPE_CODES[spec["dtype"]]
     expected = {}
-    for layer, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
-        expected[f"W{layer}"] = (code, (n_in, n_out))
-        expected[f"b{layer}"] = (code, (n_out,))
+    for prefix, net_sizes in [("", sizes), *((f"m{k}.", m["sizes"]) for k, m in enumerate(spec["members"], 1))]:
+        for layer, (n_in, n_out) in enumerate(zip(net_sizes[:-1], net_sizes[1:]), start=1):
+            expected[f"{prefix}W{layer}"] = (code, (n_in, n_out))
+            expected[f"{prefix}b{layer}"] = (code, (n_out,))
     if spec["scaler"]:
         for name in SCALER_TENSORS:
             expected[name] = ("F64", (sizes[0],))
@@ -283,7 +311,15 @@ def _build_model(spec: dict, arrays: dict[str, np.ndarray], path) -> Model:
         net.set_params([arrays[name] for name in net.param_names])
         scaler = (Standardizer(arrays["scaler.mean"], arrays["scaler.scale"])
                   if spec["scaler"] else None)
+        members = []
+        for k, m in enumerate(spec["members"], start=1):
+            member = MLP(m["sizes"], activation=m["activations"], l2=m["l2"], dtype=spec["dtype"], seed=0,
+                         **spec["head"])
+            member.seed = None
+            member.set_params([arrays[f"m{k}.{name}"] for name in member.param_names])
+            members.append(member)
         return Model(net, spec["classes"], scaler, spec["feature_names"], spec["record"],
-                     encoder=spec["encoder"], target=spec["target"], target_names=spec["target_names"])
+                     encoder=spec["encoder"], target=spec["target"], target_names=spec["target_names"],
+                     members=members, member_weights=spec["member_weights"])
     except InputError as exc:  # everything was checked above; this is a last line of defence
         raise ModelFileError(path, str(exc)) from None

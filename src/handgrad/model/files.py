@@ -20,6 +20,10 @@ The safetensors metadata holds one key, ``"handgrad"``, whose value is a JSON ob
      "preprocessing": {"type": "standardize"} | {"type": "table", "encoder": {...}} | null,
      "record": {...}}
 
+An ensemble (``format_version`` 4) adds ``"task"``, ``"members": [{"sizes", "activations",
+"l2"}, ...]`` (its networks after the first, whose tensors are ``m1.W1``, ``m1.b1``, …) and
+``"member_weights"`` (over all its networks, summing to 1).
+
 A regressor (``format_version`` 3) has ``"classes": null, "classes_kind": null`` and adds
 ``"task": "regression"``, ``"head": {"name": "identity" | "huber" | "exp", "params": {...}}``
 (huber: ``{"delta": δ}``), ``"target": {"kind", "mean", "scale"} | null`` (the target scaling,
@@ -56,8 +60,9 @@ from ..errors import InputError
 from .checks import _build_model, _check_metadata, _check_tensors, _handgrad_metadata
 from .encode import (_activation_to_json, _classes_to_json, _feature_names_to_json, _head_to_json,
                      _json_safe)
-from .format import (FORMAT, FORMAT_VERSION, MAX_FILE_BYTES, MAX_HEADER_BYTES, META_KEY,
-                     REGRESSION_FORMAT_VERSION, SCALER_TENSORS, TABLE_FORMAT_VERSION, ModelFileError)
+from .format import (ENSEMBLE_FORMAT_VERSION, FORMAT, FORMAT_VERSION, MAX_FILE_BYTES, MAX_HEADER_BYTES,
+                     META_KEY, REGRESSION_FORMAT_VERSION, SCALER_TENSORS, TABLE_FORMAT_VERSION,
+                     ModelFileError)
 from .model import Model
 
 
@@ -91,6 +96,9 @@ def _tensors_of(model: Model) -> dict[str, np.ndarray]:
     net = model.net
     tensors = {name: np.ascontiguousarray(p, dtype=net.dtype)
                for name, p in zip(net.param_names, net.params)}
+    for k, member in enumerate(model.members, start=1):  # an ensemble's other networks
+        tensors.update({f"m{k}.{name}": np.ascontiguousarray(p, dtype=net.dtype)
+                        for name, p in zip(member.param_names, member.params)})
     if model.scaler is not None:
         mean, scale = model.scaler.mean, model.scaler.scale
         if mean is None or scale is None:
@@ -139,6 +147,12 @@ def _metadata_of(model: Model) -> dict[str, Any]:
         meta.update(task="regression", head=_head_to_json(net),
                     target=None if model.target is None else model.target.to_json(),
                     target_names=_feature_names_to_json(model.target_names, net.n_outputs))
+    if model.members:  # format 4: an ensemble's other networks and the weights of all
+        meta.update(format_version=ENSEMBLE_FORMAT_VERSION, task=model.task,
+                    members=[{"sizes": [int(n) for n in m.sizes], "l2": float(m.l2),
+                              "activations": [_activation_to_json(a) for a in m.activations]}
+                             for m in model.members],
+                    member_weights=[float(w) for w in model.weights])
     return meta
 
 

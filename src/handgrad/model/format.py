@@ -13,7 +13,8 @@ FORMAT = "handgrad-model"
 FORMAT_VERSION = 1       # written for models without a table encoding (older handgrad reads them)
 TABLE_FORMAT_VERSION = 2  # written for models with one: version 1 readers cannot apply it
 REGRESSION_FORMAT_VERSION = 3  # written for regressors: older readers would take them for classifiers
-SUPPORTED_VERSIONS = (1, 2, 3)
+ENSEMBLE_FORMAT_VERSION = 4    # written for ensembles: older readers would predict with one member
+SUPPORTED_VERSIONS = (1, 2, 3, 4)
 META_KEY = "handgrad"
 SCALER_TENSORS = ("scaler.mean", "scaler.scale")
 

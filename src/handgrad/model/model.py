@@ -18,7 +18,8 @@ import numpy as np
 
 from ..errors import InputError
 from ..core.heads import REGRESSION_HEADS, regression_mean
-from ..core.losses import log_softmax
+from ..core.losses import log_softmax, softmax
+from ..fast.predict import members_logits_in_chunks
 from ..network import MLP
 from ..data.features import TableEncoder
 from ..data.preprocessing import LabelEncoder, Standardizer
@@ -43,6 +44,11 @@ class Model:
             model reads a numeric matrix).
         target: a regressor's :class:`TargetScaler` (None: outputs are the target's units).
         target_names: a regressor's target column names, one per output (or None).
+        members: an ensemble's other networks (:class:`MLP` of ``net``'s input width, output
+            width, head and dtype; their hidden layers may differ); empty for one network.
+        member_weights: the ensemble's weights (K,) over ``[net, *members]``, ≥ 0, summing to
+            1: a prediction is the weighted mean of the members' probabilities (classes) or
+            predicted values (regression, before the target scaling is undone).
     """
 
     net: MLP
@@ -53,8 +59,11 @@ class Model:
     encoder: TableEncoder | None = None
     target: TargetScaler | None = None
     target_names: list[str] | None = None
+    members: list = field(default_factory=list)
+    member_weights: np.ndarray | None = None
 
     def __post_init__(self):
+        self._check_members()
         if self.net.output == "logistic":
             raise InputError("a Model (and its file) holds a softmax classifier or a regressor; this "
                              "network's output is 'logistic'")
@@ -74,6 +83,37 @@ class Model:
         if self.feature_names is not None and len(self.feature_names) != self.net.sizes[0]:
             raise InputError(f"{len(self.feature_names)} feature names for a network with "
                              f"{self.net.sizes[0]} inputs")
+
+    def _check_members(self) -> None:
+        if not self.members:
+            if self.member_weights is not None and np.asarray(self.member_weights).shape != (1,):
+                raise InputError("member_weights for an ensemble of one network must be [1] or None")
+            self.member_weights = None
+            return
+        for k, other in enumerate(self.members, start=1):
+            alike = (other.sizes[0] == self.net.sizes[0] and other.sizes[-1] == self.net.sizes[-1]
+                     and other.output == self.net.output and other.head_params == self.net.head_params
+                     and other.dtype == self.net.dtype)
+            if not alike:
+                raise InputError(f"member {k} of the ensemble ({other!r}) does not share the input width, "
+                                 f"outputs, head and dtype of member 0 ({self.net!r})")
+        w = np.asarray(self.member_weights if self.member_weights is not None
+                       else np.full(len(self.networks), 1 / len(self.networks)), dtype=np.float64)
+        if w.shape != (len(self.networks),) or not np.all(np.isfinite(w)) or np.any(w < 0) \
+                or not abs(w.sum() - 1) < 1e-9:
+            raise InputError(f"member_weights must be {len(self.networks)} numbers ≥ 0 summing to 1, "
+                             f"got {w.tolist()}")
+        self.member_weights = w
+
+    @property
+    def networks(self) -> list:
+        """The networks whose predictions the model averages: ``[net, *members]``."""
+        return [self.net, *self.members]
+
+    @property
+    def weights(self) -> np.ndarray:
+        """The members' weights (K,), [1.0] for one network."""
+        return np.ones(1) if self.member_weights is None else self.member_weights
 
     @property
     def n_features(self) -> int:
@@ -147,18 +187,29 @@ class Model:
         chunk of rows at a time (standardisation included), so memory does not grow with X."""
         if self.is_regressor:
             raise InputError("a regression model predicts numbers, not class probabilities; use predict")
-        return self._outputs(X, batch_size, log_softmax)
+        if not self.members:
+            return self._outputs(X, batch_size, log_softmax)
+        # an ensemble: the log of the weighted mean of the members' probabilities
+        with np.errstate(divide="ignore"):
+            return np.log(self._outputs(X, batch_size, softmax))
 
     def _outputs(self, X, batch_size: int, head) -> np.ndarray:
-        """``head(logits)`` (n, n_outputs) of raw X, a chunk of rows at a time (transforms included)."""
+        """``head(logits)`` (n, n_outputs) of raw X, a chunk of rows at a time (transforms
+        included); for an ensemble ``Σ_k w_k head(logits_k)`` over its members."""
         if self.encoder is not None:
             X = self.encode_table(X)
         X = self.by_name(X)
         check_shape(X, "X", self.n_features)
         out = np.empty((np.shape(X)[0], self.net.n_outputs), dtype=self.net.dtype)
         transform = None if self.scaler is None else self._standardize
-        for start, logits in self.net.logits_in_chunks(X, batch_size, transform):
-            out[start:start + logits.shape[0]] = head(logits)
+        if not self.members:
+            for start, logits in self.net.logits_in_chunks(X, batch_size, transform):
+                out[start:start + logits.shape[0]] = head(logits)
+            return out
+        w = self.weights
+        for start, each in members_logits_in_chunks(self.networks, X, batch_size, transform):
+            mean = sum(w_k * head(z).astype(np.float64) for w_k, z in zip(w, each) if w_k > 0)
+            out[start:start + each[0].shape[0]] = mean
         return out
 
     def _standardize(self, chunk: np.ndarray) -> np.ndarray:
