@@ -63,12 +63,14 @@ from .model import Model
 
 # ===== saving ==============================================================================
 
-def save_model(model: Model, path) -> Path:
+def save_model(model: Model, path, inputs=()) -> Path:
     """Write ``model`` to ``path`` (a safetensors file) atomically; return the path.
 
     The file is first written in full to a temporary file next to the target and then renamed
     over it, so a crash or error never leaves a half-written model behind and an existing
     file at ``path`` survives any failure. Parent directories are created if missing.
+    ``inputs``: the files the model was made from, which ``path`` must not be
+    (:func:`handgrad.atomic.refuse_inputs`).
 
     Raises:
         InputError: the model cannot be saved faithfully (NaN/inf weights, an unregistered
@@ -76,7 +78,7 @@ def save_model(model: Model, path) -> Path:
     """
     path = Path(path)
     data = model_to_bytes(model)  # everything that can be refused is refused before any I/O
-    atomic_write_bytes(path, data)
+    atomic_write_bytes(path, data, inputs=inputs)
     return path
 
 
