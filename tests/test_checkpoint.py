@@ -356,13 +356,15 @@ def test_cli_two_runs_sharing_an_out_dir_or_checkpoint_dir(tmp_path):
     assert main([*base, "--out-dir", str(tmp_path / "same"), "--checkpoint-dir", str(tmp_path / "same")]) == 0
 
 
-def test_cli_resume_with_a_missing_checkpoint_dir_is_refused_and_an_empty_one_starts_afresh(tmp_path, capsys):
+def test_cli_resume_with_a_missing_or_empty_checkpoint_dir_starts_afresh_with_a_note(tmp_path, capsys):
+    """A preemptible job passes --resume every time, also when it was killed before the
+    directory was made: that run starts from the beginning, saying so."""
     from handgrad.cli.main import main
     base = ["train", "--dataset", "iris", "--epochs", "2", "--no-plot", "--quiet", "--out-dir", str(tmp_path / "o")]
-    assert main([*base, "--checkpoint-dir", str(tmp_path / "ckpt-typo"), "--resume"]) == 2
+    assert main([*base, "--checkpoint-dir", str(tmp_path / "new"), "--resume"]) == 0
     err = capsys.readouterr().err
-    assert "--resume: the checkpoint directory" in err and "does not exist" in err
-    assert not (tmp_path / "ckpt-typo").exists() and not (tmp_path / "o").exists()
+    assert "note: the checkpoint directory" in err and "does not exist yet" in err
+    assert _newest_epoch(tmp_path / "new") == 2
     assert main([*base, "--resume"]) == 2
     assert "--resume needs --checkpoint-dir" in capsys.readouterr().err
     (tmp_path / "ck").mkdir()

@@ -47,8 +47,6 @@ def train_outputs(args) -> TrainOutputs:
     for option, value in (("--out-dir", args.out_dir), ("--checkpoint-dir", args.checkpoint_dir)):
         if value == STDOUT:
             raise InputError(f"{option} -: {_NOT_STDOUT}")
-    if getattr(args, "test", None):  # read after training: a bad one would lose the model
-        _check_input_file(args.test, "--test")
     out_dir = Path(args.out_dir)
     uses_out_dir = not args.model or not args.no_plot
     if uses_out_dir:
@@ -107,13 +105,12 @@ def _checkpoint_dir(args) -> tuple[Path | None, list[str]]:
         return None, []
     path = Path(args.checkpoint_dir)
     real = Path(_realpath(path, "--checkpoint-dir"))
-    if args.resume and not real.exists():
-        raise InputError(f"--resume: the checkpoint directory {path} does not exist; give the "
-                         "--checkpoint-dir of the run to continue, or leave out --resume to "
-                         "start afresh")
     _check_directory(path, "--checkpoint-dir")
     notes = []
-    if args.resume:
+    if args.resume and not real.exists():
+        notes.append(f"the checkpoint directory {path} does not exist yet: training starts from the "
+                     "beginning (and writes its checkpoints there)")
+    elif args.resume:
         from ..training.checkpoint import _NAME
 
         if not any(_NAME.match(e.name) and e.is_file(follow_symlinks=False) for e in os.scandir(real)):
