@@ -495,7 +495,7 @@ def _act(spec, layer=0):
 CORRUPTIONS = {
     "wrong format": (_set("format", "keras-model"), ["'format'", "handgrad-model"]),
     "format_version 99": (_set("format_version", 99),
-                          ["format_version 99", "reads format_version 1", "upgrade handgrad"]),
+                          ["format_version 99", "reads format_version 1", "update handgrad from its source"]),
     "format_version 0": (_set("format_version", 0), ["format_version 0 is not supported"]),
     "format_version str": (_set("format_version", "1"), ["format_version", "integer"]),
     "no sizes key": (_drop_key("sizes"), ["has no 'sizes'"]),

@@ -8,20 +8,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, cell_of, row_of, shown
 from ..validation import check_finite, check_shape, first_non_finite
 from .kernels import row_max
 from .memory import Workspace
 from .step import forward
 
 
-def logits_in_chunks(net, X, batch_size: int = 4096, transform=None):
+def logits_in_chunks(net, X, batch_size: int = 4096, transform=None, column_names=None,
+                     encoded: bool = False):
     """Yield ``(start, logits)`` for consecutive chunks of at most ``batch_size`` rows.
 
     For predicting on more rows than fit in memory twice over: X is validated for shape
     up front, then converted (to the net's dtype, after ``transform`` if given) and checked
     for NaN/inf one chunk at a time. Extra memory stays at a few chunks' worth, whatever the
     number of rows. ``logits`` is a view into the workspace: use it before the next chunk.
+    A refusal names the row (counted from 1 over the whole of X), the column (by
+    ``column_names`` when given) and the value (``encoded``: X is a table's encoding, whose
+    numeric columns are standardised already).
     """
     n_in = net.sizes[0] if transform is None else None
     arr = check_shape(X, "X", n_in, owner="this network")
@@ -41,16 +45,16 @@ def logits_in_chunks(net, X, batch_size: int = 4096, transform=None):
             # (n_0 columns) more cheaply; on a hit, X itself is searched for the message.
             if first_non_finite(Z1) is None:
                 return
-            check_finite(raw, "X", row_offset=start)  # a NaN/inf the user gave
+            check_finite(raw, "X", start, column_names)  # a NaN/inf the user gave
             bad = first_non_finite(chunk)
             if bad is not None:  # finite as given, not after conversion/standardisation
-                r, c = bad
+                value = f"the standardised value {shown(raw[bad])}" if encoded else shown(raw[bad])
                 raise InputError(
-                    f"X row {start + r}, column {c} ({raw[r, c]!r:.12}) is too large for this "
+                    f"X holds {value} in {cell_of(bad, start, column_names)}, too large for this "
                     f"{net.dtype.name} network" + (" after its standardisation" if transform else "")
-                    + "; rescale it")
+                    + "; rescale that column")
             bad = first_non_finite(Z1)
-            raise InputError(f"X row {start + bad[0]} is too large for the network's weights: "
+            raise InputError(f"X {row_of(start + bad[0])} is too large for the network's weights: "
                              "its first layer overflows; rescale the inputs")
 
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused here
@@ -61,7 +65,7 @@ def logits_in_chunks(net, X, batch_size: int = 4096, transform=None):
         if bad is None and not np.all(np.isfinite(spread)):
             bad = (int(np.argmax(~np.isfinite(spread))), 0)
         if bad is not None:
-            raise InputError(f"the network's output is NaN or inf for row {start + bad[0]}: its "
+            raise InputError(f"the network's output is NaN or inf for {row_of(start + bad[0])}: its "
                              "inputs are too large for the weights (overflow); rescale them")
         yield start, logits
 
