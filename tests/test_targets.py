@@ -218,3 +218,12 @@ def test_classifiers_still_train_and_write_their_old_format(tmp_path):
     from handgrad.model.files import model_info
 
     assert model_info(path)["format_version"] == 1 and not load_model(path).is_regressor
+
+
+def test_a_text_regression_target_is_refused_naming_its_first_text_cell():
+    from handgrad.data.targets import first_non_number, read_target
+
+    col = pd.Series(["1.5", "", "NA", "2", "abc", "x"])
+    assert first_non_number(col) == " ('abc' in row 5)" and first_non_number(col, 100) == " ('abc' in row 105)"
+    with pytest.raises(InputError, match=r"holds text, not numbers \('abc' in row 5\)"):
+        read_target(col, "y", True, "regression")
