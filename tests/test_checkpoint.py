@@ -40,6 +40,10 @@ def test_resume_after_a_stop_is_bit_identical(tmp_path, optimizer):
                 resume=True, **KW)
     assert np.array_equal(again.flat, ref.flat)
     assert h2["epoch"] == list(range(1, 7))
+    # the history says where it continued from (the record, --json and a note show it)
+    assert h2.to_dict()["resumed_from"] == {"epoch": 2, "batch": 0, "skipped": [],
+                                            "checkpoint": "ckpt-000002-0000000.safetensors"}
+    assert h.resumed_from is None and "resumed_from" not in h.to_dict()
 
 
 def _signal_at(signum, epoch: int, batch: int):
@@ -77,9 +81,10 @@ def test_damaged_newest_checkpoint_falls_back_to_the_previous(tmp_path):
     ref = hg.MLP([8, 16, 3], seed=1)
     hg.fit(ref, X, y, **KW)
     again = hg.MLP([8, 16, 3], seed=7)
-    hg.fit(again, X, y, checkpoint_dir=tmp_path, resume=True, **KW)
+    h = hg.fit(again, X, y, checkpoint_dir=tmp_path, resume=True, **KW)
     assert np.array_equal(again.flat, ref.flat)  # redid the last epoch from the previous file
     assert np.all(np.isfinite(again.flat))
+    assert h.resumed_from["epoch"] == 5 and files[-1].name in h.resumed_from["skipped"][0]
 
 
 def test_all_damaged_or_nan_checkpoints_are_refused(tmp_path):
