@@ -293,8 +293,7 @@ def _reason(exc: BaseException) -> str:
 
 
 def _list_names(names) -> str:
-    """``'a', 'b', …`` with at most 10 names (each cut short: a file's names can be huge), then
-    how many there are in all (:func:`handgrad.errors.listed`)."""
+    """At most 10 names, each cut short, then how many (:func:`handgrad.errors.listed`)."""
     return listed([str(n) for n in names])
 
 
