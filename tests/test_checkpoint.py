@@ -40,6 +40,10 @@ def test_resume_after_a_stop_is_bit_identical(tmp_path, optimizer):
                 resume=True, **KW)
     assert np.array_equal(again.flat, ref.flat)
     assert h2["epoch"] == list(range(1, 7))
+    # the history says where it continued from (the record, --json and a note show it)
+    assert h2.to_dict()["resumed_from"] == {"epoch": 2, "batch": 0, "skipped": [],
+                                            "checkpoint": "ckpt-000002-0000000.safetensors"}
+    assert h.resumed_from is None and "resumed_from" not in h.to_dict()
 
 
 def _signal_at(signum, epoch: int, batch: int):
@@ -77,9 +81,10 @@ def test_damaged_newest_checkpoint_falls_back_to_the_previous(tmp_path):
     ref = hg.MLP([8, 16, 3], seed=1)
     hg.fit(ref, X, y, **KW)
     again = hg.MLP([8, 16, 3], seed=7)
-    hg.fit(again, X, y, checkpoint_dir=tmp_path, resume=True, **KW)
+    h = hg.fit(again, X, y, checkpoint_dir=tmp_path, resume=True, **KW)
     assert np.array_equal(again.flat, ref.flat)  # redid the last epoch from the previous file
     assert np.all(np.isfinite(again.flat))
+    assert h.resumed_from["epoch"] == 5 and files[-1].name in h.resumed_from["skipped"][0]
 
 
 def test_all_damaged_or_nan_checkpoints_are_refused(tmp_path):
@@ -356,13 +361,15 @@ def test_cli_two_runs_sharing_an_out_dir_or_checkpoint_dir(tmp_path):
     assert main([*base, "--out-dir", str(tmp_path / "same"), "--checkpoint-dir", str(tmp_path / "same")]) == 0
 
 
-def test_cli_resume_with_a_missing_checkpoint_dir_is_refused_and_an_empty_one_starts_afresh(tmp_path, capsys):
+def test_cli_resume_with_a_missing_or_empty_checkpoint_dir_starts_afresh_with_a_note(tmp_path, capsys):
+    """A preemptible job passes --resume every time, also when it was killed before the
+    directory was made: that run starts from the beginning, saying so."""
     from handgrad.cli.main import main
     base = ["train", "--dataset", "iris", "--epochs", "2", "--no-plot", "--quiet", "--out-dir", str(tmp_path / "o")]
-    assert main([*base, "--checkpoint-dir", str(tmp_path / "ckpt-typo"), "--resume"]) == 2
+    assert main([*base, "--checkpoint-dir", str(tmp_path / "new"), "--resume"]) == 0
     err = capsys.readouterr().err
-    assert "--resume: the checkpoint directory" in err and "does not exist" in err
-    assert not (tmp_path / "ckpt-typo").exists() and not (tmp_path / "o").exists()
+    assert "note: the checkpoint directory" in err and "does not exist yet" in err
+    assert _newest_epoch(tmp_path / "new") == 2
     assert main([*base, "--resume"]) == 2
     assert "--resume needs --checkpoint-dir" in capsys.readouterr().err
     (tmp_path / "ck").mkdir()

@@ -444,3 +444,46 @@ def test_recorded_digests_cover_the_four_files():
     expected = {f"{stem}.gz" for pair in MNIST_FILES.values() for stem in pair}
     assert set(MNIST_SHA256) == expected
     assert all(len(d) == 64 and int(d, 16) >= 0 for d in MNIST_SHA256.values())
+
+
+# ----- how messages show values, rows and lists (handgrad.errors: one form everywhere) -----
+
+def test_values_are_plain_numbers_rows_count_from_1_and_lists_stay_short():
+    from handgrad.errors import cell_of, listed, row_of, shown
+
+    assert [shown(v) for v in (np.float64(9e300), np.float32(0.5), np.int64(7), float("nan"), "abc")] == \
+        ["9e+300", "0.5", "7", "nan", "'abc'"]
+    assert shown("x" * 500).endswith("...") and len(shown("x" * 500)) == 60
+    assert row_of(0) == "row 1" and cell_of((2, 0), 10, ["price"]) == "row 13, column 'price'"
+    assert cell_of((0, 3)) == "row 1, column 4"
+    names = [f"c{i}" for i in range(10_000)]
+    text = listed(names)
+    assert text.endswith("… (10000 in all)") and text.count(",") == 10 and len(text) < 120
+
+
+def test_check_finite_names_the_value_row_and_column():
+    from handgrad.validation import check_finite
+
+    X = np.zeros((5, 3))
+    X[3, 2] = -np.inf
+    with pytest.raises(InputError, match=r"X holds -inf in row 4, column 3;"):
+        check_finite(X)
+    with pytest.raises(InputError, match=r"row 104, column 'c'"):
+        check_finite(X, row_offset=100, column_names=["a", "b", "c"])
+
+
+@pytest.mark.parametrize("content, what", [
+    (lambda: gzip.compress(b"a,y\n1,x\n"), "gzip-compressed data"),
+    (lambda: b"PAR1" + b"\0" * 20, "a Parquet file"),
+    (lambda: b"PK\x03\x04" + b"\0" * 20, "zip archive"),
+])
+def test_compressed_data_or_another_format_named_as_a_csv_is_refused_as_what_it_is(tmp_path, content, what):
+    path = tmp_path / "t.csv"
+    path.write_bytes(content())
+    with pytest.raises(InputError, match=what) as info:
+        load_table(path, "y")
+    assert "encoding" not in str(info.value) and "UTF-8" not in str(info.value)
+    if what.startswith("gzip"):  # the fix it names works
+        assert "name it t.csv.gz" in str(info.value)
+        path.rename(tmp_path / "t.csv.gz")
+        assert load_table(tmp_path / "t.csv.gz", "y").y.tolist() == ["x"]

@@ -51,7 +51,7 @@ def test_export_errors_are_one_line(model_file, tmp_path, capsys):
     assert "is a directory" in err and err.count("\n") == 1
 
 
-def test_import_sklearn_warns_and_writes_a_model_file(tmp_path, capsys):
+def _iris_pipeline():
     from sklearn.datasets import load_iris
     from sklearn.neural_network import MLPClassifier
     from sklearn.pipeline import make_pipeline
@@ -60,25 +60,34 @@ def test_import_sklearn_warns_and_writes_a_model_file(tmp_path, capsys):
     X, y = load_iris(return_X_y=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        pipe = make_pipeline(StandardScaler(), MLPClassifier((8,), max_iter=100, random_state=0)).fit(X, y)
+        return make_pipeline(StandardScaler(), MLPClassifier((8,), max_iter=100, random_state=0)).fit(X, y), X
+
+
+def test_import_sklearn_reads_a_skops_file_and_a_pickle_only_with_trust_pickle(tmp_path, capsys):
+    sio = pytest.importorskip("skops.io")
+    pipe, X = _iris_pipeline()
+    sio.dump(pipe, tmp_path / "pipe.skops")
+    assert main(["import-sklearn", str(tmp_path / "pipe.skops"), "--out", str(tmp_path / "a.safetensors")]) == 0
+    np.testing.assert_array_equal(hg.load_model(tmp_path / "a.safetensors").predict(X), pipe.predict(X))
     pkl = tmp_path / "pipe.pkl"
     pkl.write_bytes(pickle.dumps(pipe))
     out = tmp_path / "imported.safetensors"
-    assert main(["import-sklearn", str(pkl), "--out", str(out)]) == 0
-    captured = capsys.readouterr()
-    assert "runs whatever code" in captured.err and "trust" in captured.err
+    assert main(["import-sklearn", str(pkl), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--trust-pickle" in err[0] and "runs whatever code" in err[0] and not out.exists()
+    assert main(["import-sklearn", str(pkl), "--out", str(out), "--trust-pickle"]) == 0
     np.testing.assert_array_equal(hg.load_model(out).predict(X), pipe.predict(X))
 
 
 def test_import_sklearn_errors_are_one_line(tmp_path, capsys):
     bad = tmp_path / "bad.pkl"
     bad.write_bytes(b"not a pickle at all")
-    assert main(["import-sklearn", str(bad), "--out", str(tmp_path / "m.safetensors")]) == 2
+    assert main(["import-sklearn", str(bad), "--out", str(tmp_path / "m.safetensors"), "--trust-pickle"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].startswith("handgrad import-sklearn: error: cannot read") and len(err) == 2
+    assert err[-1].startswith("handgrad import-sklearn: error: cannot read") and len(err) == 1
     other = tmp_path / "other.pkl"
     other.write_bytes(pickle.dumps({"not": "an estimator"}))
-    assert main(["import-sklearn", str(other), "--out", str(tmp_path / "m.safetensors")]) == 2
+    assert main(["import-sklearn", str(other), "--out", str(tmp_path / "m.safetensors"), "--trust-pickle"]) == 2
     assert "expected a fitted MLPClassifier" in capsys.readouterr().err
     assert main(["import-sklearn", str(tmp_path / "missing.pkl"), "--out", str(tmp_path / "m")]) == 2
     assert "no such file" in capsys.readouterr().err
@@ -176,7 +185,7 @@ def test_import_sklearn_of_a_regressor_writes_a_regression_model_file(loss, tmp_
     pkl = tmp_path / "reg.pkl"
     pkl.write_bytes(pickle.dumps(pipe))
     out = tmp_path / "imported.safetensors"
-    assert main(["import-sklearn", str(pkl), "--out", str(out)]) == 0
+    assert main(["import-sklearn", str(pkl), "--out", str(out), "--trust-pickle"]) == 0
     head = {"squared_error": "identity", "poisson": "exp"}[loss]
     assert f"regression, {head} output" in capsys.readouterr().out
     model = hg.load_model(out)

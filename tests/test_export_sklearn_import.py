@@ -195,3 +195,78 @@ def test_what_has_no_estimator_form_is_refused():
         estimator_from_model(hg.Model(net, np.array([0, 1])))
     with pytest.raises(InputError, match="not fitted"):
         model_from_sklearn(MLPClassifier())
+
+
+# ----- reading an estimator from a file: .skops with trusted types, a pickle only by consent --
+
+class _Touch:
+    """Unpickling this creates the file ``where``: proof that loading ran code."""
+
+    def __init__(self, where):
+        self.where = where
+
+    def __reduce__(self):
+        from pathlib import Path
+        return (Path.touch, (Path(self.where),))
+
+
+def test_a_pickle_is_refused_unread_without_trust_pickle_and_read_with_it(tmp_path):
+    import pickle
+
+    from handgrad.export import load_sklearn
+
+    evil = tmp_path / "evil.pkl"
+    evil.write_bytes(pickle.dumps(_Touch(tmp_path / "ran")))
+    with pytest.raises(InputError, match="only with trust_pickle=True") as info:
+        load_sklearn(evil)
+    assert "\n" not in str(info.value) and not (tmp_path / "ran").exists()
+    X, y = load_iris(return_X_y=True)
+    est = fit_quietly(MLPClassifier((5,), max_iter=20, random_state=0), X, y)
+    (tmp_path / "est.pkl").write_bytes(pickle.dumps(est))
+    back = load_sklearn(tmp_path / "est.pkl", trust_pickle=True)
+    np.testing.assert_array_equal(back.predict(X), est.predict(X))
+    load_sklearn(evil, trust_pickle=True)  # consent given: the payload runs, as documented
+    assert (tmp_path / "ran").exists()
+
+
+@pytest.mark.parametrize("kind", ["sklearn-adam", "sklearn-sgd", "pipeline-regressor", "handgrad",
+                                  "handgrad-table"])
+def test_skops_files_of_every_supported_estimator_import_with_the_trusted_types(tmp_path, kind):
+    sio = pytest.importorskip("skops.io")
+    import pandas as pd
+
+    from handgrad.export import load_sklearn
+    from handgrad.sklearn import MLPClassifier as HgClassifier, MLPRegressor as HgRegressor, TableTransformer
+
+    X, y = load_iris(return_X_y=True)
+    frame = pd.DataFrame({"a": X[:, 0], "c": np.array(["r", "g", "b"])[y]})
+    est, data = {
+        "sklearn-adam": lambda: (fit_quietly(MLPClassifier((5,), max_iter=20, random_state=0), X, y), X),
+        "sklearn-sgd": lambda: (fit_quietly(MLPClassifier((5,), solver="sgd", max_iter=20, random_state=0), X, y), X),
+        "pipeline-regressor": lambda: (fit_quietly(make_pipeline(StandardScaler(), MLPRegressor(
+            hidden_layer_sizes=(5,), max_iter=20, random_state=0)), X, X[:, 0]), X),
+        "handgrad": lambda: (HgClassifier((5,), max_iter=3).fit(X, y), X),
+        "handgrad-table": lambda: (make_pipeline(TableTransformer(), HgRegressor(hidden_layer_sizes=(5,), max_iter=3)).fit(
+            frame, X[:, 1]), frame),
+    }[kind]()
+    sio.dump(est, tmp_path / "est.skops")
+    model = model_from_sklearn(load_sklearn(tmp_path / "est.skops"))
+    expected = est.predict(data)
+    if model.is_regressor:
+        np.testing.assert_allclose(model.predict(data), expected, rtol=1e-9)
+    else:
+        np.testing.assert_array_equal(model.predict(data), expected)
+
+
+def test_a_skops_file_with_an_untrusted_type_is_refused_naming_it_and_nothing_built(tmp_path):
+    sio = pytest.importorskip("skops.io")
+    import os
+
+    from handgrad.export import load_sklearn
+
+    sio.dump({"run": os.system, "n": 1}, tmp_path / "x.skops")
+    with pytest.raises(InputError, match=r"'posix\.system'"):
+        load_sklearn(tmp_path / "x.skops")
+    (tmp_path / "y.skops").write_bytes((tmp_path / "x.skops").read_bytes()[:200])
+    with pytest.raises(InputError, match="damaged"):  # cut short: no zip archive any more
+        load_sklearn(tmp_path / "y.skops")

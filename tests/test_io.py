@@ -495,7 +495,7 @@ def _act(spec, layer=0):
 CORRUPTIONS = {
     "wrong format": (_set("format", "keras-model"), ["'format'", "handgrad-model"]),
     "format_version 99": (_set("format_version", 99),
-                          ["format_version 99", "reads format_version 1", "upgrade handgrad"]),
+                          ["format_version 99", "reads format_version 1", "update handgrad from its source"]),
     "format_version 0": (_set("format_version", 0), ["format_version 0 is not supported"]),
     "format_version str": (_set("format_version", "1"), ["format_version", "integer"]),
     "no sizes key": (_drop_key("sizes"), ["has no 'sizes'"]),
@@ -703,3 +703,43 @@ def test_any_metadata_value_loads_or_raises_model_file_error(fuzz_dir, valid_byt
     model = load_or_refuse(path, write_parts(path, meta, tensors).read_bytes())
     if drop:
         assert model is None                                 # every key is required
+
+
+# ----- an output never replaces an input (atomic.refuse_inputs: every writer, every command) --
+
+def test_a_write_over_one_of_its_inputs_is_refused_by_name_link_or_hard_link(tmp_path):
+    from handgrad import atomic
+
+    src = tmp_path / "in.csv"
+    src.write_text("a,b\n1,2\n")
+    (tmp_path / "soft.csv").symlink_to("in.csv")
+    os.link(src, tmp_path / "hard.csv")
+    for target in ("in.csv", "soft.csv", "hard.csv"):
+        with pytest.raises(InputError, match="is the input file"):
+            atomic.atomic_write_bytes(tmp_path / target, b"x", inputs=[src])
+    assert src.read_text() == "a,b\n1,2\n"
+    atomic.atomic_write_bytes(tmp_path / "out.csv", b"x", inputs=[src, None])
+    assert (tmp_path / "out.csv").read_bytes() == b"x"
+
+
+def test_save_model_and_exports_refuse_their_own_model_file(saved, tmp_path):
+    before = saved.read_bytes()
+    with pytest.raises(InputError, match="is the input file"):
+        save_model(load_model(saved), saved, inputs=[saved])
+    pytest.importorskip("onnx")
+    from handgrad.export import save_onnx
+
+    with pytest.raises(InputError, match="is the input file"):
+        save_onnx(str(saved), saved)
+    assert saved.read_bytes() == before
+
+
+@pytest.mark.parametrize("content, kind", [(b"sepal,species\n1,a\n", "text (it starts 'sepal,species')"),
+                                           (b"PK\x03\x04" + b"\0" * 40, "zip archive"),
+                                           (pickle.dumps([1, 2, 3]), "a Python pickle"),
+                                           (b"\x1f\x8b\x08" + b"\0" * 40, "gzip data")])
+def test_a_file_of_another_kind_is_named_not_read_as_a_header_length(tmp_path, content, kind):
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(content)
+    err = assert_refused(path, "not a model file", kind)
+    assert "claims" not in str(err)

@@ -170,8 +170,8 @@ class TestBadInput:
     @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
     def test_nan_or_inf_in_X(self, bad):
         X = np.zeros((3, 3))
-        X[1, 2] = bad
-        with pytest.raises(ValueError, match="NaN or inf.*row 1, column 2"):
+        X[1, 2] = bad  # named as a person counts: row 2, column 3, and the value as written
+        with pytest.raises(ValueError, match=f"X holds {float(bad)!r} in row 2, column 3"):
             self.net.loss_and_grads(X, np.array([0, 1, 0]))
 
     def test_empty_X(self):

@@ -54,12 +54,12 @@ def test_float64_input_to_float32_net_is_converted_per_chunk(net):
 
 def test_non_finite_row_is_named_by_its_global_index(net):
     X = np.zeros((10_000, 20), dtype=np.float32)
-    X[7_777, 3] = np.nan
-    with pytest.raises(ValueError, match="row 7777, column 3"):
+    X[7_777, 3] = np.nan  # messages count rows and columns from 1: X[7777, 3] is row 7778, column 4
+    with pytest.raises(ValueError, match="holds nan in row 7778, column 4"):
         net.predict_proba(X, batch_size=1000)
     X[7_777, 3] = 0
     X[9_001, 0] = np.inf
-    with pytest.raises(ValueError, match="row 9001, column 0"):
+    with pytest.raises(ValueError, match="holds inf in row 9002, column 1"):
         net.predict(X, batch_size=512)
 
 
@@ -78,5 +78,5 @@ def test_model_predictions_in_chunks_match_whole(net):
     np.testing.assert_allclose(model.predict_log_proba(X, batch_size=100), whole, rtol=1e-6, atol=1e-6)
     assert np.all(np.isfinite(whole)) and np.all(whole <= 0)
     X[2500, 7] = -np.inf
-    with pytest.raises(ValueError, match="row 2500, column 7"):
+    with pytest.raises(ValueError, match="holds -inf in row 2501, column 8"):
         model.predict(X, batch_size=512)

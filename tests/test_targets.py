@@ -230,3 +230,12 @@ def test_few_whole_numbers_that_fall_like_counts_are_a_number():
     assert decide_task(score, "vocab")[0] == "classification"
     assert decide_task(np.arange(10.0).repeat(170), "digit")[0] == "classification"
     assert decide_task(np.repeat(np.arange(1.0, 8.0), [700, 300, 100, 50, 20, 10, 5]), "y")[0] == "classification"
+
+
+def test_a_text_regression_target_is_refused_naming_its_first_text_cell():
+    from handgrad.data.targets import first_non_number, read_target
+
+    col = pd.Series(["1.5", "", "NA", "2", "abc", "x"])
+    assert first_non_number(col) == " ('abc' in row 5)" and first_non_number(col, 100) == " ('abc' in row 105)"
+    with pytest.raises(InputError, match=r"holds text, not numbers \('abc' in row 5\)"):
+        read_target(col, "y", True, "regression")

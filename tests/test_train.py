@@ -255,7 +255,8 @@ def test_all_zero_sample_weights_are_refused_instead_of_training_at_loss_zero():
 
 
 @pytest.mark.parametrize("weights, fragment", [
-    (np.r_[np.ones(19), -1.0], "entry 19 is -1.0"), (np.r_[np.nan, np.ones(19)], "entry 0 is nan"),
+    (np.r_[np.ones(19), -1.0], "sample_weight[19] (the weight of row 20) is -1.0"),
+    (np.r_[np.nan, np.ones(19)], "sample_weight[0] (the weight of row 1) is nan"),
     (["w"] * 20, "must be numbers")])
 def test_bad_sample_weights_name_the_entry(weights, fragment):
     X, y = _problem()

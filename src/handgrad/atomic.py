@@ -11,6 +11,11 @@ The temporary file's name carries this program's mark, the writer's process id a
 its host (``.model.safetensors.k2j4f.hg4242-1a2b3c.tmp``), so that one left behind by a killed
 writer is recognised and removed by the next write into the same directory once that process
 is gone. :func:`directory_lock` keeps two processes from sharing an output directory.
+
+A write never replaces a file it was made from: the writers take the ``inputs`` they read
+(the model exported, the pickle imported, the table predicted on) and refuse a target that is
+one of them — the same file by name, through a symbolic link or a hard link
+(:func:`refuse_inputs`, the one rule every command's outputs are held to, cli/paths.py).
 """
 
 from __future__ import annotations
@@ -34,15 +39,18 @@ _TEMP = re.compile(r"^\..+\.hg(\d+)-([0-9a-f]{6})\.(?:tmp|part)$")
 
 
 @contextlib.contextmanager
-def atomic_writer(path, mode: str = "wb", suffix: str = ".tmp", **open_kw) -> Iterator[IO]:
+def atomic_writer(path, mode: str = "wb", suffix: str = ".tmp", inputs=(), **open_kw) -> Iterator[IO]:
     """``with atomic_writer(path) as fh: fh.write(...)`` — replace ``path`` only on success.
 
     Parent directories are created. The new file keeps the permissions of the file it
     replaces, or gets those of a normally created file (0666 & ~umask). A symbolic link is
-    followed (its target is written); a target that exists but is not a regular file is
-    refused with :class:`~handgrad.errors.InputError`.
+    followed (its target is written); a target that exists but is not a regular file, or is
+    one of the files ``inputs`` the data was read from, is refused with
+    :class:`~handgrad.errors.InputError`.
     """
+    given = path
     path = writable_target(path)
+    refuse_inputs(path, inputs, given)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path.parent)
     perms = _new_file_mode(path)
@@ -62,10 +70,33 @@ def atomic_writer(path, mode: str = "wb", suffix: str = ".tmp", **open_kw) -> It
     fsync_directory(path.parent)
 
 
-def atomic_write_bytes(path, data: bytes) -> None:
+def atomic_write_bytes(path, data: bytes, inputs=()) -> None:
     """Write ``data`` to ``path`` atomically (see :func:`atomic_writer`)."""
-    with atomic_writer(path) as fh:
+    with atomic_writer(path, inputs=inputs) as fh:
         fh.write(data)
+
+
+def refuse_inputs(target, inputs, given=None) -> None:
+    """Refuse (InputError) writing to ``target`` (as :func:`writable_target` resolved it) when
+    it is one of the files ``inputs`` (paths; None entries are skipped): the output would
+    replace what it was made from. ``given`` is the output as the user wrote it (the message
+    names it; ``target`` by default)."""
+    for source in inputs:
+        if source is not None and same_file(target, source):
+            raise InputError(f"{os.fspath(given if given is not None else target)} is the input file "
+                             f"{os.fspath(source)}; writing there would destroy it — give another path")
+
+
+def same_file(a, b) -> bool:
+    """Whether the paths ``a`` and ``b`` name one file (links followed, hard links included);
+    a missing file is compared by its resolved name."""
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        try:
+            return os.path.realpath(os.fspath(a)) == os.path.realpath(os.fspath(b))
+        except (OSError, ValueError, TypeError):
+            return False
 
 
 def writable_target(path) -> Path:

@@ -39,8 +39,43 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 
 def listed(values, limit: int = 10) -> str:
-    """At most ``limit`` of ``values`` for a message, then how many there are in all: a
-    message naming the labels of a 900-class column stays one readable line."""
+    """At most ``limit`` of ``values`` for a message, each cut to 60 characters, then how many
+    there are in all: a message naming the labels of a 900-class column, or the columns of a
+    10,000-column table, stays one readable line."""
     values = list(values)
-    shown = ", ".join(repr(v) for v in values[:limit])
+    shown = ", ".join(_cut(repr(v)) for v in values[:limit])
     return shown if len(values) <= limit else f"{shown}, … ({len(values)} in all)"
+
+
+def _cut(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def shown(value) -> str:
+    """A value for a message, as a person writes it: numbers plain (``9e+300``, ``12.5``,
+    ``nan``; never numpy's ``np.float64(12.5)``), anything else as its repr, cut to 60
+    characters."""
+    import numbers
+
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return repr(float(value))
+    return _cut(repr(value))
+
+
+def row_of(index: int) -> str:
+    """``"row 3"`` for the 0-based position 2: messages count data rows from 1, as a person
+    (and a spreadsheet without its header line) counts them."""
+    return f"row {int(index) + 1}"
+
+
+def cell_of(cell: tuple[int, int], row_offset: int = 0, column_names=None) -> str:
+    """``"row 3, column 'price'"`` (or ``column 2`` without names) for the 0-based position
+    ``cell`` of a chunk starting at ``row_offset``: every message counts rows and columns
+    from 1, as people and spreadsheets count them (:func:`row_of`)."""
+    r, c = (int(i) for i in cell)
+    column = (repr(str(column_names[c])) if column_names is not None and c < len(column_names)
+              else str(c + 1))
+    return f"{row_of(r + row_offset)}, column {column}"
+

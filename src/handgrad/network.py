@@ -296,10 +296,11 @@ class MLP:
         return Workspace(self, capacity)
 
     # ----- predictions (fast path, in chunks) ------------------------------------------------
-    def logits_in_chunks(self, X, batch_size: int = 4096, transform=None):
+    def logits_in_chunks(self, X, batch_size: int = 4096, transform=None, column_names=None,
+                         encoded: bool = False):
         """Yield ``(start, logits)`` for consecutive chunks of at most ``batch_size`` rows,
         each checked for NaN/inf and overflow (see :func:`handgrad.fast.predict.logits_in_chunks`)."""
-        return logits_in_chunks(self, X, batch_size, transform)
+        return logits_in_chunks(self, X, batch_size, transform, column_names, encoded)
 
     def predict_proba(self, X, batch_size: int = 4096) -> Array:
         """Probabilities P (m, K): softmax rows that sum to 1, or σ(Z) for a logistic output.

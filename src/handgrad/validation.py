@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, cell_of, row_of, shown
 
 
 def check_matrix(X, what: str = "X", n_features: int | None = None, dtype=np.float64,
@@ -43,13 +43,13 @@ def check_shape(X, what: str = "X", n_features: int | None = None,
     return arr
 
 
-def check_finite(arr: np.ndarray, what: str = "X", row_offset: int = 0) -> None:
-    """Refuse NaN/±inf in a 2-D float array, naming the first one (rows counted from
-    ``row_offset``, for arrays that are chunks of a larger one)."""
+def check_finite(arr: np.ndarray, what: str = "X", row_offset: int = 0, column_names=None) -> None:
+    """Refuse NaN/±inf in a 2-D float array, naming the first one and where it is
+    (:func:`cell_of`; rows counted from ``row_offset``, for chunks of a larger array)."""
     bad = first_non_finite(arr)
     if bad is not None:
-        raise InputError(f"{what} contains NaN or inf (first at row {bad[0] + row_offset}, "
-                         f"column {bad[1]}); remove or impute those values")
+        raise InputError(f"{what} holds {shown(arr[bad])} in {cell_of(bad, row_offset, column_names)}; "
+                         "remove or impute such values")
 
 
 def first_non_finite(arr: np.ndarray, rows_per_chunk: int = 4096) -> tuple[int, int] | None:
@@ -117,7 +117,8 @@ def check_targets(y, m: int, n_classes: int, dtype=np.float64) -> np.ndarray:
         tol = 1e-6 if Y.dtype == np.float64 else 1e-4
         if np.any(np.abs(sums - 1) > tol):
             i = int(np.argmax(np.abs(sums - 1)))
-            raise InputError(f"each row of target probabilities must sum to 1; row {i} sums to {sums[i]:.6g}")
+            raise InputError(f"each row of target probabilities must sum to 1; {row_of(i)} sums to "
+                             f"{shown(float(f'{sums[i]:.6g}'))}")
         # renormalise the rounding away: the fused gradient P − Y is exact only when Σ_k Y_ik = 1
         return (Y / sums[:, None]).astype(dtype, copy=False)
     raise InputError(f"targets must be 1-D labels or 2-D probability rows, got {y.ndim}-D shape {y.shape}")
@@ -168,7 +169,8 @@ def check_weight_values(w: np.ndarray, what: str = "sample_weight") -> None:
     bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
     if bad.size:
         i = int(bad[0])
-        raise InputError(f"{what} must be finite and ≥ 0; entry {i} is {float(w[i])!r}")
+        raise InputError(f"{what} must be finite and ≥ 0; {what}[{i}] (the weight of {row_of(i)}) is "
+                         f"{shown(w[i])}")
     if w.size and not np.any(w > 0):
         raise InputError(f"{what} is zero for every sample, so there is nothing to learn from; "
                          "give some samples a positive weight")

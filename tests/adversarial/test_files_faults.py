@@ -220,8 +220,9 @@ CASES = [
            files=t_csv_and(("model.safetensors", b"not a model"))),
 
     # ----- checkpoint directories and --resume
-    refuse("train-resume-missing-checkpoint-dir", FAST + " --out-dir {tmp}/o --checkpoint-dir {tmp}/typo --resume",
-           "--resume", "does not exist", files=t_csv_and()),
+    accept("train-resume-missing-checkpoint-dir-starts-afresh", FAST + " --out-dir {tmp}/o --checkpoint-dir "
+           "{tmp}/new --resume", checks(in_err("note: the checkpoint directory", "does not exist yet"),
+                                        present("new/ckpt-000001-0000000.safetensors")), files=t_csv_and()),
     refuse("train-resume-without-checkpoint-dir", FAST + " --out-dir {tmp}/o --resume",
            "--resume needs --checkpoint-dir", files=t_csv_and()),
     refuse("train-checkpoint-dir-is-a-file", FAST + " --out-dir {tmp}/o --checkpoint-dir {f_txt}",

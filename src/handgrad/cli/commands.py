@@ -11,11 +11,11 @@ from ..errors import InputError
 from .terminal import echo
 
 
-def _load(args, features=None, target=None, task="classification"):
+def _load(args, features=None, target=None, task="classification", labels=True):
     from ..data import load_dataset
 
     if getattr(args, "data", None):
-        return load_dataset(args.data, target=target, features=features, task=task)
+        return load_dataset(args.data, target=target, features=features, task=task, labels=labels)
     return load_dataset(args.dataset, features=features, data_dir=getattr(args, "data_dir", None),
                         download=getattr(args, "download", False))
 
@@ -27,9 +27,10 @@ def _rows(features, idx):
     return features[idx]
 
 
-def _model_data(args, model, target=None):
+def _model_data(args, model, target=None, labels=True):
     """(features, labels or None, name) of --data/--dataset in the form ``model`` reads: the
-    table's columns for a model with a table encoding, else the numeric matrix."""
+    table's columns for a model with a table encoding, else the numeric matrix (without the
+    ``target`` column, whose labels are read unless ``labels`` is False)."""
     if model.encoder is not None:
         if not args.data:
             raise InputError("this model was trained on a table file; give one with --data FILE")
@@ -42,7 +43,8 @@ def _model_data(args, model, target=None):
             echo(f"note: {table.n_unlabelled} rows without a label in {target!r} were left out",
                  file=sys.stderr)
         return table.frame, table.y, table.name
-    data = _load(args, features=model.feature_names, target=target if args.data else None, task=model.task)
+    data = _load(args, features=model.feature_names, target=target if args.data else None, task=model.task,
+                 labels=labels)
     for note in data.notes:
         echo(f"note: {note}", file=sys.stderr)
     if data.X.shape[1] != model.n_features:
@@ -115,13 +117,14 @@ def cmd_predict(args) -> int:
     if model.encoder is not None and args.data:  # copy the rows' identifiers into the output
         from ..data import load_table_frame
 
-        table = load_table_frame(args.data)
+        table = load_table_frame(args.data, columns=model.input_columns,
+                                 optional=model.encoder.id_column_names)
         for note in table.notes:
             echo(f"note: {note}", file=sys.stderr)
         ids = [c for c in model.encoder.id_column_names if c in table.frame.columns]
         X = table.frame
-    else:
-        X, _, _ = _model_data(args, model)
+    else:  # --target names a column that is no feature (a model without feature names reads the rest)
+        X, _, _ = _model_data(args, model, args.target, labels=False)
     proba = model.predict(X) if model.is_regressor else model.predict_proba(X)
     rows = prediction_rows(model, proba, args.proba, [X[c].tolist() for c in ids])
     write_predictions(args, out_path, prediction_header(model, ids, args.proba), rows,

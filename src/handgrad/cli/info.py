@@ -49,8 +49,16 @@ def _part(name: str, show, source) -> str:
 
 
 def _trained_on(r) -> str:
-    return (f"trained on {r.get('dataset')} ({r.get('n_train')} train, {r.get('n_val')} validation "
-            f"rows) at {r.get('created')}")
+    """What the record says of the training data and time, leaving out what it does not say."""
+    rows = [f"{r[k]} {what}" for k, what in (("n_train", "train"), ("n_val", "validation")) if r.get(k) is not None]
+    return ("trained on " + (str(r["dataset"]) if r.get("dataset") is not None else "data not recorded")
+            + (f" ({', '.join(rows)} rows)" if rows else "")
+            + (f" at {r['created']}" if r.get("created") is not None else ""))
+
+
+def _imported(r) -> str:
+    version = r.get("sklearn_version")
+    return f"imported from {r['imported_from']}" + (f" (scikit-learn {version})" if version else "")
 
 
 def _hyperparameters(r) -> str:
@@ -95,7 +103,7 @@ def _outputs_line(info) -> str:
     return f"regression of {names}: {head['name']} output, {loss}; the network learns the target {scaling}"
 
 
-_RECORD_PARTS = [("dataset", _trained_on), ("hyperparameters", _hyperparameters),
+_RECORD_PARTS = [("dataset", _trained_on), ("imported_from", _imported), ("hyperparameters", _hyperparameters),
                  ("history", _history), ("selection", _selection), ("search", _search),
                  ("test", _test)]
 

@@ -63,8 +63,8 @@ def _train_parser(sub) -> None:
     p.add_argument("--val-fraction", type=float, default=None,
                    help="stratified validation part of the training rows (0 = none; default: "
                         "5-fold cross-validation chooses the epochs on 20 to 4,999 rows, 0.1 above)")
-    p.add_argument("--test-fraction", type=float, default=0.2,
-                   help="stratified test part (default 0.2; 0: train on every row)")
+    p.add_argument("--test-fraction", type=float, default=None,
+                   help="stratified test part (default 0.2; 0: train on every row; not with --test)")
     p.add_argument("--test", metavar="FILE",
                    help="score the model on this table file instead of holding out a test part")
     p.add_argument("--patience", type=int, default=D["patience"],
@@ -90,8 +90,8 @@ def _train_parser(sub) -> None:
     p.add_argument("--search", action="store_true",
                    help="search depth, width, activation, learning rate, L2 and batch size "
                         "(successive halving on the validation), then train the winner")
-    p.add_argument("--budget", type=float, default=60.0, metavar="SECONDS",
-                   help="time for --search (default 60; the final training comes after)")
+    p.add_argument("--budget", type=float, default=None, metavar="SECONDS",
+                   help="time for --search (default 60; the final training comes after; only with --search)")
     p.add_argument("--refit", action="store_true",
                    help="after choosing the epochs on the validation part, train again on all rows")
     p.add_argument("--categorical", nargs="+", default=(), metavar="COLUMN",
@@ -114,8 +114,8 @@ def _train_parser(sub) -> None:
     p.add_argument("--checkpoint-every", type=int, default=1, metavar="N",
                    help="epochs between checkpoints (default 1)")
     p.add_argument("--resume", action="store_true",
-                   help="continue from the newest checkpoint in --checkpoint-dir (same data and options; "
-                        "the directory must exist)")
+                   help="continue from the newest checkpoint in --checkpoint-dir (same data and options); "
+                        "with no checkpoint there yet (or no directory), start from the beginning")
     p.add_argument("--stream-buffer", type=int, default=None, metavar="ROWS",
                    help="stream a Parquet --data file through a shuffle buffer of ROWS rows instead "
                         "of loading it (numeric features; docs/distributed.md)")

@@ -1,14 +1,21 @@
-"""The command line's numbers checked before a command runs, each refusal naming its flag.
+"""The command line's options checked before a command runs, each refusal naming its flag.
 
 argparse only converts: ``--lr nan``, ``--seed -1`` or ``--batch-size 0`` reach the commands as
-numbers. :func:`check_options` holds every numeric option of every subcommand to its range
-with the checks of :mod:`handgrad.validation`, so the one-line message names ``--lr`` rather
-than an API argument, and nothing is loaded or trained before the mistake is reported.
+numbers, ``--activation relux`` as a name. :func:`check_options` holds every numeric option of
+every subcommand to its range with the checks of :mod:`handgrad.validation`, every name option
+to the names handgrad knows, and the options of ``train`` to each other (one given where another
+makes it do nothing, or contradicts it) — so the one-line message names ``--lr`` rather than an
+API argument, and nothing is loaded or trained before the mistake is reported. Options whose
+default depends on whether they were given (``--test-fraction``, ``--budget``) are parsed as
+None and set to their defaults here, after the check.
 """
 
 from __future__ import annotations
 
+from ..errors import InputError, listed
 from ..validation import check_count, check_fraction, check_positive, check_seed
+
+TEST_FRACTION, BUDGET = 0.2, 60.0  # the defaults of --test-fraction and --budget
 
 
 def _positive(v, flag):
@@ -39,8 +46,81 @@ RULES = {
 
 
 def check_options(args) -> None:
-    """Refuse (InputError naming the flag) any numeric option of ``args`` out of its range."""
+    """Refuse (InputError naming the flag) any numeric option of ``args`` out of its range, an
+    unknown name, or ``train`` options that contradict each other; then set the defaults
+    that depend on whether an option was given."""
     for dest, check in RULES.items():
         value = getattr(args, dest, None)
         if value is not None:
             check(value, "--" + dest.replace("_", "-"))
+    _check_names(args)
+    if getattr(args, "command", None) == "train":
+        check_train_combinations(args)
+        args.test_fraction = TEST_FRACTION if args.test_fraction is None else args.test_fraction
+        args.budget = BUDGET if args.budget is None else args.budget
+
+
+def _check_names(args) -> None:
+    """``--activation``: every name known (``leaky_relu:0.2`` included), before any data is read."""
+    from ..core.activations import get_activation
+
+    names = getattr(args, "activation", None)
+    for name in [names] if isinstance(names, str) else names or ():
+        try:
+            get_activation(name)
+        except InputError as exc:
+            raise InputError(f"--activation: {exc}") from None
+
+
+def check_train_combinations(args) -> None:
+    """Refuse ``train`` options that one another makes do nothing, or contradict: each message
+    names both and says which to drop."""
+    target = args.target
+    for dest, flag in _COLUMN_OPTIONS:
+        if target is not None and target in (getattr(args, dest, None) or ()):
+            raise InputError(f"{flag} names {target!r}, the --target column: the target is what the "
+                             f"model learns to predict, never one of its inputs; remove it from {flag}")
+    if args.budget is not None and not args.search:
+        raise InputError(f"--budget {args.budget:g} is the time --search may take; without --search "
+                         "nothing uses it (the training runs its --epochs): add --search or drop --budget")
+    if args.test and args.test_fraction is not None:
+        raise InputError(f"--test {args.test} is the test part, so --test-fraction "
+                         f"{args.test_fraction:g} has nothing to hold out: drop one of them")
+    if args.metric is not None and args.val_fraction == 0:
+        raise InputError(f"--metric {args.metric} is watched on the validation part, and --val-fraction 0 "
+                         "holds none out: drop --metric, or give --val-fraction a fraction such as 0.1")
+    if args.search:
+        _check_search(args)
+
+
+_COLUMN_OPTIONS = (("categorical", "--categorical"), ("numeric", "--numeric"), ("drop", "--drop"),
+                   ("id_column", "--id-column"))
+
+
+def check_named_columns(args, columns, table: str) -> None:
+    """Once the ``--data`` table is read: every column ``--categorical``, ``--numeric``,
+    ``--drop`` and ``--id-column`` name is one of its ``columns`` (named per option)."""
+    have = set(columns)
+    for dest, flag in _COLUMN_OPTIONS:
+        missing = [c for c in getattr(args, dest, None) or () if c not in have]
+        if missing:
+            raise InputError(f"{flag} names {listed(missing)}, not a column of {table}; its columns "
+                             f"are {listed(columns)}")
+
+
+def _check_search(args) -> None:
+    """``--search``: the options it chooses itself, and those that do not apply to it."""
+    from ..model.classifier import DEFAULTS as D
+
+    given = [flag for flag, value, default in (
+        ("--hidden", args.hidden, None), ("--activation", args.activation, D["activation"]),
+        ("--lr", args.lr, D["lr"]), ("--l2", args.l2, D["l2"]), ("--batch-size", args.batch_size, None),
+        ("--epochs", args.epochs, D["epochs"]), ("--patience", args.patience, D["patience"]),
+        ("--val-fraction", args.val_fraction, None), ("--refit", args.refit, False)) if value != default]
+    if given:
+        raise InputError(f"--search chooses {', '.join(given)} itself; drop {'them' if len(given) > 1 else 'it'}"
+                         " or drop --search")
+    for flag, value in (("--checkpoint-dir", args.checkpoint_dir), ("--resume", args.resume)):
+        if value:
+            raise InputError(f"{flag} does not work with --search: the search trains many short runs "
+                             "and keeps no checkpoints to resume; drop it or drop --search")

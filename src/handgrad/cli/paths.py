@@ -1,12 +1,15 @@
-"""Where ``handgrad train`` and ``predict`` write, settled before any work starts.
+"""Where every command writes (``train``, ``predict``, ``export``, ``import-sklearn``),
+settled before any work starts.
 
-Every output path is resolved and checked first, so that a training run never ends by failing
-to save what it trained: the directory must be (or become) writable — tried by creating a
-file there, since permission bits do not tell for root or a read-only mount —, the target
-must not be an input (the table read, the model used), nor a directory, FIFO, device or
-socket. ``-`` means standard output where a command can write there (``predict --out -``).
-A symbolic link is checked as its target, which is what :mod:`handgrad.atomic` then writes.
-The output and checkpoint directories are locked for the run (:func:`hold_train_outputs`).
+Every output path is resolved and checked first (:func:`output_file`, the one door), so that
+a training run never ends by failing to save what it trained: the directory must be (or
+become) writable — tried by creating a file there, since permission bits do not tell for root
+or a read-only mount —, the target must not be an input of the command (the table read, the
+model used, the pickle imported: :func:`handgrad.atomic.refuse_inputs`, the rule the writers
+apply again when they write), nor a directory, FIFO, device or socket. ``-`` means standard
+output where a command can write there (``predict --out -``). A symbolic link is checked as
+its target, which is what :mod:`handgrad.atomic` then writes. The output and checkpoint
+directories are locked for the run (:func:`hold_train_outputs`).
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ import os
 import stat
 from pathlib import Path
 
-from ..atomic import directory_lock, file_kind, probe_writable, writable_target
+from ..atomic import (directory_lock, file_kind, probe_writable, refuse_inputs, same_file,
+                      writable_target)
 from ..errors import InputError
 
 STDOUT = "-"
+_NOT_STDOUT = "only predict --out can write to standard output; give a path"
 
 
 @dataclasses.dataclass
@@ -39,19 +44,16 @@ def train_outputs(args) -> TrainOutputs:
     """Check every place ``train`` writes (see the module docstring); raise InputError
     naming the option to change."""
     inputs = [p for p in (args.data, getattr(args, "test", None)) if p]
-    for option, value in (("--out-dir", args.out_dir), ("--model", args.model), ("--plot", args.plot),
-                          ("--checkpoint-dir", args.checkpoint_dir)):
+    for option, value in (("--out-dir", args.out_dir), ("--checkpoint-dir", args.checkpoint_dir)):
         if value == STDOUT:
-            raise InputError(f"{option} -: only predict --out can write to standard output; "
-                             "give a path")
-    if getattr(args, "test", None):  # read after training: a bad one would lose the model
-        _check_input_file(args.test, "--test")
+            raise InputError(f"{option} -: {_NOT_STDOUT}")
     out_dir = Path(args.out_dir)
     uses_out_dir = not args.model or not args.no_plot
     if uses_out_dir:
         _check_directory(out_dir, "--out-dir")
-    model = Path(args.model) if args.model else out_dir / "model.safetensors"
-    model_target = _resolved_file(model, "--model" if args.model else "--out-dir", inputs)
+    model = output_file(args.model or out_dir / "model.safetensors",
+                        "--model" if args.model else "--out-dir", inputs)
+    model_target = writable_target(model)
     plot = None
     if not args.no_plot:
         plot = Path(args.plot) if args.plot else out_dir / "learning_curve.png"
@@ -59,7 +61,7 @@ def train_outputs(args) -> TrainOutputs:
                              ("--out-dir", out_dir / "confusion_matrix.png"),
                              ("--out-dir", out_dir / "predictions.png"),
                              ("--out-dir", out_dir / "diagnostics.png")):
-            if _resolved_file(path, option, inputs) == model_target:
+            if writable_target(output_file(path, option, inputs)) == model_target:
                 raise InputError(f"{option} {path} is also where the model file goes; give the "
                                  "model and the plots different paths")
     checkpoint_dir, notes = _checkpoint_dir(args)
@@ -75,16 +77,27 @@ def hold_train_outputs(outputs: TrainOutputs, stack) -> None:
 
 def predict_output(args) -> Path | None:
     """The checked file of ``predict --out``, or None for ``--out -`` (standard output)."""
-    if args.out == STDOUT:
-        return None
-    inputs = [p for p in (args.data, args.model) if p]
-    _resolved_file(Path(args.out), "--out", inputs, stdout_hint=True)
-    return Path(args.out)
+    return output_file(args.out, "--out", [args.data, args.model], stdout=True)
+
+
+def output_file(value, option: str, inputs, *, stdout: bool = False) -> Path | None:
+    """The file ``option`` (given as ``value``) writes, checked before any work: not one of
+    the command's ``inputs`` (paths; None skipped), not a directory, FIFO, device or socket,
+    in a directory that can be written. ``-`` is standard output (None) where the command
+    can write there (``stdout``), refused elsewhere."""
+    if str(value) == STDOUT:
+        if stdout:
+            return None
+        raise InputError(f"{option} -: {_NOT_STDOUT}")
+    path = Path(value)
+    _resolved_file(path, option, [p for p in inputs if p], stdout_hint=stdout)
+    return path
 
 
 def _checkpoint_dir(args) -> tuple[Path | None, list[str]]:
-    """--checkpoint-dir checked; with --resume it must exist (a mistyped name would silently
-    start over), and a note says when it holds no checkpoint yet."""
+    """--checkpoint-dir checked; with --resume, a note says when there is nothing to resume
+    from yet (no checkpoint in it, or no directory: a job stopped before it made one — the
+    pattern of preemptible jobs is to pass --resume every time), and the run starts afresh."""
     if not args.checkpoint_dir:
         if args.resume:
             raise InputError("--resume needs --checkpoint-dir DIR: the directory of the "
@@ -92,13 +105,12 @@ def _checkpoint_dir(args) -> tuple[Path | None, list[str]]:
         return None, []
     path = Path(args.checkpoint_dir)
     real = Path(_realpath(path, "--checkpoint-dir"))
-    if args.resume and not real.exists():
-        raise InputError(f"--resume: the checkpoint directory {path} does not exist; give the "
-                         "--checkpoint-dir of the run to continue, or leave out --resume to "
-                         "start afresh")
     _check_directory(path, "--checkpoint-dir")
     notes = []
-    if args.resume:
+    if args.resume and not real.exists():
+        notes.append(f"the checkpoint directory {path} does not exist yet: training starts from the "
+                     "beginning (and writes its checkpoints there)")
+    elif args.resume:
         from ..training.checkpoint import _NAME
 
         if not any(_NAME.match(e.name) and e.is_file(follow_symlinks=False) for e in os.scandir(real)):
@@ -115,10 +127,10 @@ def _resolved_file(path: Path, option: str, inputs, stdout_hint: bool = False) -
     except InputError as exc:
         hint = "; use - for standard output" if stdout_hint else ""
         raise InputError(f"{option}: {exc}{hint}") from None
-    for given in inputs:
-        if _same_file(target, given):
-            raise InputError(f"{option} {path} is the input file {given}; writing there would "
-                             "destroy it — give another path")
+    try:
+        refuse_inputs(target, inputs, path)
+    except InputError as exc:
+        raise InputError(f"{option} {exc}") from None
     _check_directory(target.parent, option)
     return target
 
@@ -159,13 +171,3 @@ def _realpath(path, option: str) -> str:
         return os.path.realpath(os.fspath(path))
     except (ValueError, OSError) as exc:  # a NUL character, a link loop on some systems
         raise InputError(f"{option}: {str(path)!r} is not a usable path ({exc})") from None
-
-
-def _same_file(a: Path, b) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except (OSError, ValueError):
-        try:
-            return os.path.realpath(a) == os.path.realpath(os.fspath(b))
-        except (OSError, ValueError):
-            return False

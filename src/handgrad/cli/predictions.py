@@ -45,16 +45,16 @@ def write_predictions(args, out_path, header, rows, count, ids=()) -> None:
     if out_path is None:
         _write_csv(sys.stdout, header, rows)
     else:
-        _write_csv_atomic(out_path, header, rows)
+        _write_csv_atomic(out_path, header, rows, [args.data, args.model])
     if not args.quiet:
         echo(f"wrote {count()} predictions to {'standard output' if out_path is None else args.out}"
              + (f" (with {', '.join(ids)} from the input)" if ids else ""), file=sys.stderr)
 
 
-def _write_csv_atomic(path: Path, header, rows) -> None:
+def _write_csv_atomic(path: Path, header, rows, inputs) -> None:
     from ..atomic import atomic_writer
 
-    with atomic_writer(path, "w", newline="") as fh:
+    with atomic_writer(path, "w", newline="", inputs=inputs) as fh:
         _write_csv(fh, header, rows)
 
 

@@ -1,11 +1,10 @@
-"""``handgrad train --search``: the options it refuses (those it chooses itself), one line per
-scored run while it searches (stderr), and the leaderboard at the end (stdout)."""
+"""``handgrad train --search``: one line per scored run while it searches (stderr), and the
+leaderboard at the end (stdout); the options it refuses are checked in cli/options.py."""
 
 from __future__ import annotations
 
 import sys
 
-from ..errors import InputError
 from .terminal import clean, console, text
 
 
@@ -67,22 +66,10 @@ def print_leaderboard(search: dict, top: int = 10) -> None:
 
 
 def run_search(args, X, y, monitor, progress, quiet, common):
-    """``train --search``: refuse the options the search chooses itself, then run
+    """``train --search`` (its options checked before the data was read: cli/options.py):
     :func:`~handgrad.model.search.search_classifier` with a line per scored run."""
-    from ..model.classifier import DEFAULTS as D
     from ..model.search import RUNGS, search_classifier
 
-    given = [flag for flag, value, default in (
-        ("--hidden", args.hidden, None), ("--activation", args.activation, D["activation"]),
-        ("--lr", args.lr, D["lr"]), ("--l2", args.l2, D["l2"]), ("--batch-size", args.batch_size, None),
-        ("--epochs", args.epochs, D["epochs"]), ("--patience", args.patience, D["patience"]),
-        ("--val-fraction", args.val_fraction, None), ("--refit", args.refit, False),
-        ("--checkpoint-dir", args.checkpoint_dir, None)) if value != default]
-    if given:
-        raise InputError(f"--search chooses {', '.join(given)} itself; drop {'them' if len(given) > 1 else 'it'}"
-                         " or drop --search")
-    if not args.budget > 0:
-        raise InputError(f"--budget must be a positive number of seconds, got {args.budget}")
     hook = SearchProgress(monitor or "val_loss", len(RUNGS), quiet)
     return search_classifier(X, y, budget=args.budget, seed=args.seed, monitor=monitor,
                              on_result=hook, callbacks=[progress], **common)

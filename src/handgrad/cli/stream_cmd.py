@@ -109,7 +109,7 @@ def cmd_train_streaming(args) -> int:
     if summary is not None:
         keep = ("r2", "rmse", "mae", "n_samples") if regression else ("accuracy", "balanced_accuracy", "n_samples")
         record["test"] = {**{k: summary[k] for k in keep}, "data": "test set (a sample of the file's rows)"}
-    save_model(model, outputs.model)
+    save_model(model, outputs.model, inputs=[args.data])
     report(args, model, summary, "test set (a sample of the file's rows)", notes, outputs,
            time.perf_counter() - t0, drew=False)
     return 0

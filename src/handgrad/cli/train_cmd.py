@@ -4,26 +4,28 @@ save, and report — for classes and numbers alike."""
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
 import numpy as np
 
 from ..errors import InputError
-from .commands import _emit_json, _load, _model_data, _rows, _score
+from .commands import _emit_json, _load, _rows, _score
 from .terminal import echo
 
 
 def cmd_train(args) -> int:
     from .draw import PlotWorker
     from .paths import train_outputs
+    from .test_file import check_test_path
 
     if args.data and not args.target:
         raise InputError("--data needs --target COLUMN: the name of the column holding the labels")
     if args.target and not args.data:
         raise InputError("--target goes with --data FILE (built-in datasets know their target)")
-    # every output is checked before the data is read and the model trained (see cli/paths.py)
+    # every output, and the --test file, is checked before the data is read and the model
+    # trained (see cli/paths.py, cli/test_file.py)
+    check_test_path(args)
     outputs = train_outputs(args)
     # the plots' helper process starts now: it imports matplotlib while this one imports pandas
     # and reads the table (one core each) and trains (see cli/draw.py)
@@ -59,8 +61,6 @@ def _test_split(args, labels, task: str, n: int, test_size):
     from ..training.loop import stratified_split
     from ..training.splits import rank_strata
 
-    if not 0 <= args.test_fraction < 1:
-        raise InputError(f"--test-fraction must be in [0, 1), got {args.test_fraction}")
     if args.test or args.test_fraction == 0:  # every row trains; the test is a file or none
         return np.arange(len(labels)), np.arange(0)
     if test_size:  # e.g. MNIST: the official test split is the last rows
@@ -79,6 +79,10 @@ def _train(args, outputs, worker) -> int:
 
     t0 = time.perf_counter()
     features, labels, name, names, test_size, task, notes, shape, target = _read(args)
+    if hasattr(features, "columns"):
+        from .options import check_named_columns
+
+        check_named_columns(args, [str(c) for c in features.columns], name)
     regression = task == "regression"
     if not regression and (args.loss or args.huber_delta is not None or args.target_transform):
         raise InputError("--loss, --huber-delta and --target-transform apply to regression; the target "
@@ -91,6 +95,19 @@ def _train(args, outputs, worker) -> int:
         raise InputError(f"--metric {args.metric} scores numbers; for classes use accuracy, "
                          "balanced_accuracy, macro_f1 or loss")
     train_idx, test_idx = _test_split(args, labels, task, features.shape[0], test_size)
+    common = dict(feature_names=names, categorical=args.categorical, numeric=args.numeric,
+                  drop=args.drop, max_categories=args.max_categories, id_columns=args.id_column,
+                  dtype=args.dtype, optimizer=args.optimizer, schedule=args.schedule,
+                  class_weight=args.class_weight, momentum=args.momentum,
+                  weight_decay=args.weight_decay, data_parallel=getattr(args, "data_parallel", None),
+                  record={"dataset": name, "target": target},
+                  task=task)
+    test_file = None
+    if args.test:  # read and checked now: a mistake in it must not cost the training
+        from .test_file import read_test
+
+        test_file = read_test(args, features, labels, task, target, names, common)
+        notes += test_file.notes
     hold_train_outputs(outputs, getattr(args, "resources", None))
     for note in outputs.notes:
         echo(f"note: {note}", file=sys.stderr)
@@ -101,13 +118,6 @@ def _train(args, outputs, worker) -> int:
                 else f"{len(np.unique(labels))} classes")
         print_lines(markup("[bold]handgrad train[/] on {}: {}, {} ({} train incl. validation, "
                            "{} test)", name, shape, what, len(train_idx), len(test_idx)))
-    common = dict(feature_names=names, categorical=args.categorical, numeric=args.numeric,
-                  drop=args.drop, max_categories=args.max_categories, id_columns=args.id_column,
-                  dtype=args.dtype, optimizer=args.optimizer, schedule=args.schedule,
-                  class_weight=args.class_weight, momentum=args.momentum,
-                  weight_decay=args.weight_decay, data_parallel=getattr(args, "data_parallel", None),
-                  record={"dataset": name, "target": target},
-                  task=task)
     if regression:
         common.update(loss=args.loss or "squared", target_transform=args.target_transform or "auto",
                       target_names=[target],
@@ -138,10 +148,12 @@ def _train(args, outputs, worker) -> int:
         notes.append(f"{selection['method']} chose {selection['epochs']} epochs (the median of the "
                      f"folds' best: {', '.join(map(str, selection['best_epochs']))}); the model then "
                      f"trained on all {model.record['n_train']} rows")
-    if args.test:
-        test_X, test_y, test_file = _model_data(argparse.Namespace(data=args.test), model,
-                                                model.record["target"])
-        test_name = f"test set ({test_file})"
+    resumed = history.get("resumed_from")
+    if resumed:
+        notes[:0] = [resumed_note(resumed, args.checkpoint_dir, len(history["epochs"])),
+                     *resumed["skipped"]]
+    if test_file is not None:
+        test_X, test_y, test_name = test_file.X, test_file.y, f"test set ({test_file.name})"
     else:
         test_X, test_y, test_name = _rows(features, test_idx), labels[test_idx], "test set"
     test, test_pred = _score(model, test_X, test_y, with_predictions=True) if len(test_y) else (None, None)
@@ -151,11 +163,21 @@ def _train(args, outputs, worker) -> int:
         model.record["test"]["data"] = test_name
     if worker is not None:  # drawn by the helper process while the model is saved
         worker.submit(_plot_jobs(args, model, outputs, name, test, test_name, test_y, test_pred))
-    save_model(model, outputs.model)
+    save_model(model, outputs.model, inputs=[args.data, args.test])
     if worker is not None:
         worker.wait()
     report(args, model, test, test_name, notes, outputs, time.perf_counter() - t0)
     return 0
+
+
+def resumed_note(resumed: dict, directory, epochs: int) -> str:
+    """The note of a run that continued from a checkpoint: which, and from which epoch."""
+    done, batch = resumed["epoch"], resumed["batch"]
+    where = (f"in epoch {done + 1} after {batch} batches" if batch
+             else f"after epoch {done}" if done else "at the start")
+    return (f"resumed from the checkpoint {resumed['checkpoint']} in {directory} {where}: this run "
+            f"trained epochs {done + 1}–{epochs}" if epochs > done else
+            f"resumed from the checkpoint {resumed['checkpoint']} in {directory} {where}: no epoch was left to train")
 
 
 def _plot_jobs(args, model, outputs, name, test, test_name, test_y, test_pred) -> list:
@@ -200,6 +222,7 @@ def report(args, model, test, test_name, notes, outputs, elapsed: float, drew: b
                   "n_test": 0 if test is None else test["n_samples"],
                   "epochs_run": len(history["epochs"]), "best_epoch": history["best_epoch"],
                   "stop_reason": history["stop_reason"], "selection": selection,
+                  "resumed_from": history.get("resumed_from"),
                   "test": test and {k: v for k, v in test.items() if k not in ("per_class", "confusion_matrix")},
                   "model_path": str(model_path), "plot_path": None if plot_path is None else str(plot_path),
                   "time_seconds": round(elapsed, 3)}
@@ -216,7 +239,9 @@ def report(args, model, test, test_name, notes, outputs, elapsed: float, drew: b
     if args.quiet:
         score = ("no test part" if test is None else f"test R² {test['r2']:.4f}" if model.is_regressor
                  else f"test accuracy {test['accuracy']:.4f}")
-        echo(f"{score}; model saved to {model_path}")
+        resumed = history.get("resumed_from")
+        echo((f"resumed after epoch {resumed['epoch']}; " if resumed else "")
+             + f"{score}; model saved to {model_path}")
         return
     last = history["epochs"][-1]
     print_lines(*[f"note: {n}" for n in notes])

@@ -26,7 +26,8 @@ import numpy as np
 from ..errors import InputError
 from .columns import _short_text, label_column
 from .preprocessing import LabelEncoder, Standardizer
-from .targets import NUMBER_ABOVE, decide_numbers, decide_task, numbers_of, regression_values
+from .targets import (NUMBER_ABOVE, decide_numbers, decide_task, first_non_number, numbers_of,
+                      regression_values)
 from .tables import _existing_file, _list_names, _reason, _table_format
 
 PARQUET = (".parquet", ".pq")
@@ -170,8 +171,8 @@ class ParquetSource:
         if self.task == "regression":
             y, missing = numbers_of(col, as_text=False)
             if y is None:
-                raise InputError(f"target column {self.target!r} of {self.path.name} holds no numbers: "
-                                 "a regression needs a numeric target")
+                raise InputError(f"target column {self.target!r} of {self.path.name} holds text, not "
+                                 f"numbers{first_non_number(col, start)}: a regression needs a numeric target")
             y = regression_values(y, missing, self.target)
         else:
             y, missing, _ = label_column(col, self.target)

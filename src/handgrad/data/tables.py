@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, listed
 from .columns import (_feature_matrix, _import_pandas, _short_text,
                       refuse_unlabelled)
 from .dataset import Dataset
@@ -31,7 +31,6 @@ from .text_tables import (cp1252_note, decimal_comma_columns, from_decimal_comma
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".txt.gz", ".parquet", ".pq")
 _TEXT_SEPARATORS = {".csv": ",", ".txt": ",", ".tsv": "\t"}
 
-_MAX_LISTED = 12  # column names shown in a message before "… (N in all)"
 # Cells read as missing: pandas' defaults (R writes NA, spreadsheets #N/A, databases NULL)
 # except "None", which is a category as often as a gap ("None", "Some", "Marked" in R's
 # Arthritis data): read as missing, a whole class would silently vanish.
@@ -42,7 +41,7 @@ _MISSING_MARKERS = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN"
 # ---------------------------------------------------------------- tables (CSV, Parquet)
 
 def load_table(path, target: str | None = None, features: list[str] | None = None,
-               task: str = "classification") -> Dataset:
+               task: str = "classification", labels: bool = True) -> Dataset:
     """Read a CSV (.csv, .csv.gz, .tsv, .txt) or Parquet (.parquet, .pq) file.
 
     ``target`` names the label column (y = None without it). ``features`` lists the feature
@@ -50,8 +49,9 @@ def load_table(path, target: str | None = None, features: list[str] | None = Non
     except the target (and a written-out row index, see :func:`_index_column`) is a feature.
     Feature columns must be numeric (bool becomes 0/1) and finite; labels must be present in
     every row and are read as :func:`~handgrad.data.columns.label_column` says (numbers for
-    ``task`` "regression"; "auto" decides, see :func:`load_table_frame`). What the reader had
-    to decide about the file is in the Dataset's ``notes``.
+    ``task`` "regression"; "auto" decides, see :func:`load_table_frame`). ``labels=False``: the
+    ``target`` column is only kept out of the features, not read (``predict --target``). What
+    the reader had to decide about the file is in the Dataset's ``notes``.
     """
     path = _existing_file(path)
     frame, notes = _read_frame(path, target)
@@ -64,7 +64,7 @@ def load_table(path, target: str | None = None, features: list[str] | None = Non
         columns = _without_index(frame, columns, target, notes)
     names = _feature_names(path, columns, target, features)
     y = None
-    if target is not None:
+    if target is not None and labels:
         y, missing, label_notes, task = read_target(frame[target], target, _is_text(path), task)
         notes += label_notes
         refuse_unlabelled(missing, target)
@@ -89,7 +89,7 @@ class Table:
 
 
 def load_table_frame(path, target: str | None = None, columns: list[str] | None = None,
-                     task: str = "classification") -> Table:
+                     task: str = "classification", optional=()) -> Table:
     """Read a table file keeping its columns as they are (see :class:`Table`).
 
     ``task``: what the ``target`` column holds — "classification" (class labels),
@@ -99,7 +99,8 @@ def load_table_frame(path, target: str | None = None, columns: list[str] | None 
     Rows whose ``target`` cell is empty are dropped and counted (they cannot be learned from
     or scored). ``columns`` restricts the features to those names (a trained model's input
     columns, matched by name wherever they stand in the file); every missing one is refused,
-    naming them all.
+    naming them; ``optional`` columns are kept too where the file has them (``predict``'s
+    identifier columns).
     """
     path = _existing_file(path)
     frame, notes = _read_frame(path, target)
@@ -121,7 +122,8 @@ def load_table_frame(path, target: str | None = None, columns: list[str] | None 
         if missing:
             raise InputError(f"{path} lacks the column(s) {_list_names(missing)} the model was trained "
                              f"on; its columns are {_list_names(names)}")
-        features = list(columns)
+        features = list(columns) + [c for c in optional if c in names and c not in columns]
+        _without_index(frame, [c for c in names if c != target], target, notes)  # its note only
     else:
         features = _without_index(frame, [c for c in names if c != target], target, notes)
     if not features:
@@ -290,10 +292,9 @@ def _reason(exc: BaseException) -> str:
     return f"{kind}: {first}" if first else kind
 
 
-def _list_names(names, limit: int = _MAX_LISTED) -> str:
-    """``'a', 'b', …`` with at most ``limit`` names, then how many there are in all."""
-    shown = ", ".join(_short_text(str(n)) for n in names[:limit])  # a file's names can be huge
-    return shown if len(names) <= limit else f"{shown}, … ({len(names)} in all)"
+def _list_names(names) -> str:
+    """At most 10 names, each cut short, then how many (:func:`handgrad.errors.listed`)."""
+    return listed([str(n) for n in names])
 
 
 def _feature_names(path: Path, columns: list[str], target: str | None, features) -> list[str]:

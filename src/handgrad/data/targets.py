@@ -41,17 +41,19 @@ TASKS = ("auto", "classification", "regression")
 TRANSFORMS = ("auto", "standardize", "log", "none")
 
 
-def decide_task(values: np.ndarray | None, target: str, task: str = "auto") -> tuple[str, list[str]]:
+def decide_task(values: np.ndarray | None, target: str, task: str = "auto",
+                example: str = "") -> tuple[str, list[str]]:
     """(``"classification"`` or ``"regression"``, notes) for a target column whose present
     cells read as the float64 numbers ``values``, or None when they are not all numbers
-    (text, true/false). ``task`` other than "auto" is the user's word: it is checked against
-    the values (regression needs numbers), not second-guessed."""
+    (text, true/false; ``example`` says where, :func:`first_non_number`). ``task`` other than
+    "auto" is the user's word: it is checked against the values (regression needs numbers),
+    not second-guessed."""
     if task not in TASKS:
         raise InputError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
     if values is None:
         if task == "regression":
-            raise InputError(f"target column {target!r} holds text, not numbers: regression needs a "
-                             "numeric target (--task classification, or choose another --target)")
+            raise InputError(f"target column {target!r} holds text, not numbers{example}: regression "
+                             "needs a numeric target (--task classification, or choose another --target)")
         return "classification", []
     if task != "auto":
         return task, []
@@ -135,6 +137,25 @@ def numbers_of(col, as_text: bool) -> tuple[np.ndarray | None, np.ndarray]:
     if not present.str.fullmatch(_NUMBER).all() or present.str.fullmatch(r"[+-]?0\d.*").any():
         return None, np.array(text.eq("").to_numpy(), dtype=bool)
     return present.astype(float).to_numpy(dtype=np.float64), missing
+
+
+def first_non_number(col, offset: int = 0) -> str:
+    """`` ('abc' in row 5)``: the first present cell of a target column that is not a number
+    (rows counted from 1, the column's first being row ``offset + 1``), for the refusal of a
+    regression target; "" if none is found."""
+    import re
+
+    from ..errors import row_of, shown
+    from .columns import LABEL_MARKERS, _NUMBER
+
+    for i, value in enumerate(col.tolist()):
+        if value is None or (isinstance(value, float) and value != value):
+            continue
+        text = str(value).strip()
+        if text and text not in LABEL_MARKERS and (isinstance(value, (bool, np.bool_))
+                                                   or not re.fullmatch(_NUMBER, text)):
+            return f" ({shown(value)} in {row_of(offset + i)})"
+    return ""
 
 
 def regression_values(values: np.ndarray, missing: np.ndarray, target: str) -> np.ndarray:
@@ -277,7 +298,8 @@ def read_target(col, target: str, as_text: bool, task: str = "classification"
         y, missing, notes = label_column(col, target, as_text)
         return y, missing, notes, task
     values, missing = numbers_of(col, as_text)
-    decided, notes = decide_task(values, target, task)
+    decided, notes = decide_task(values, target, task,
+                                 first_non_number(col) if values is None and task == "regression" else "")
     if decided == "classification":
         y, missing, more = label_column(col, target, as_text)
         return y, missing, notes + more, decided

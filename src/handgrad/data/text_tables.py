@@ -48,6 +48,30 @@ def _head(path: Path) -> bytes:
         return b""
 
 
+# what a file named as a text table may really be, by its first bytes: (magic, what, how to fix)
+_NOT_TEXT = ((b"\x1f\x8b", "gzip-compressed data", "name it {name}.gz so that it is decompressed as it is read"),
+             (b"PAR1", "a Parquet file", "name it with .parquet"),
+             (b"PK\x03\x04", "a zip archive (an Excel .xlsx workbook is one)",
+              "save the sheet as CSV, or unzip the table out of it"),
+             (b"BZh", "bzip2-compressed data", "decompress it (bunzip2) or re-save it as .csv.gz"),
+             (b"\xfd7zXZ\x00", "xz-compressed data", "decompress it (unxz) or re-save it as .csv.gz"))
+
+
+def refuse_binary(path: Path) -> None:
+    """Refuse a file named as a text table whose first bytes say it is compressed data or
+    another format (named as such, and how to fix it), instead of reading it as text in an
+    unknown encoding. A ``.gz`` name is judged by what it decompresses to."""
+    try:
+        opener = gzip.open if path.name.lower().endswith(".gz") else open
+        with opener(path, "rb") as f:
+            first = f.read(8)
+    except Exception:  # noqa: BLE001 — a corrupt .gz: pandas says what is wrong with it
+        return
+    for magic, what, fix in _NOT_TEXT:
+        if first.startswith(magic):
+            raise InputError(f"{path} is {what}, not a text table: {fix.format(name=path.name)}")
+
+
 def _utf16(head: bytes) -> str | None:
     """"utf-16" for a file starting with a UTF-16 byte-order mark, "utf-16-le"/"-be" for text
     whose every other byte is NUL (ASCII in UTF-16 without a mark), else None."""
@@ -69,8 +93,10 @@ def sniff(path: Path, sep: str) -> Dialect:
     A UTF-16 file (with a byte-order mark, or ASCII text every other byte of which is NUL) is
     decoded as UTF-16, with a note. A ``.csv``/``.txt`` file whose header line has no comma but
     semicolons, tabs or vertical bars is read with that separator, with a note; numbers written
-    with a decimal comma are then recognised column by column.
+    with a decimal comma are then recognised column by column. Compressed data and other
+    formats under a text table's name are refused naming what they are (:func:`refuse_binary`).
     """
+    refuse_binary(path)
     head = _head(path)
     dialect = Dialect(sep=sep)
     encoding = _utf16(head)

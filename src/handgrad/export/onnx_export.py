@@ -27,7 +27,7 @@ import numpy as np
 from ..atomic import atomic_write_bytes
 from ..errors import InputError
 from . import graph
-from .spec import Portable, portable
+from .spec import Portable, portable, source_files
 
 OPSET = 17       # default domain; ONNX Runtime 1.14 and later run it
 ML_OPSET = 2     # ai.onnx.ml: LabelEncoder with string keys
@@ -81,11 +81,12 @@ def to_onnx(obj, *, check: bool = True):
     return model
 
 
-def save_onnx(obj, path) -> Path:
-    """Write :func:`to_onnx`'s model to ``path`` atomically; return the path."""
+def save_onnx(obj, path, inputs=()) -> Path:
+    """Write :func:`to_onnx`'s model to ``path`` atomically; return the path. ``path`` is
+    never ``obj`` when that is a model file's path, nor one of ``inputs``."""
     path = Path(path)
     data = to_onnx(obj).SerializeToString()
-    atomic_write_bytes(path, data)
+    atomic_write_bytes(path, data, inputs=[*inputs, *source_files(obj)])
     return path
 
 

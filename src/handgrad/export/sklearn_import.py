@@ -61,7 +61,7 @@ def _split(obj):
 
 def _check_mlp(est, kinds=("MLPClassifier",)):
     if type(est).__name__ not in kinds or not hasattr(est, "hidden_layer_sizes"):
-        raise InputError(f"expected a fitted {' or '.join(kinds)}, got a {type(est).__name__}")
+        raise InputError(f"expected a fitted {' or '.join(kinds)}, got an object of type {type(est).__name__}")
     if not hasattr(est, "coefs_"):
         raise InputError(f"this {type(est).__name__} is not fitted yet: call fit first")
 

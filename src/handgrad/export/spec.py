@@ -20,6 +20,7 @@ rules "which object means which computation" live in one place:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -125,6 +126,12 @@ class Portable:
         if self.target_names is not None:
             meta["target_names"] = json.dumps(list(self.target_names))
         return meta
+
+
+def source_files(obj) -> list:
+    """``[obj]`` when the object to export is given as a model file's path (an export must not
+    be written over it), else ``[]``."""
+    return [obj] if isinstance(obj, (str, os.PathLike)) else []
 
 
 def portable(obj) -> Portable:

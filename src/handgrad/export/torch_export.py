@@ -98,17 +98,19 @@ def _module_tensors(p):
         yield f"{index}.scale", p.target_scale.astype(np.float64)
 
 
-def save_torch(obj, path) -> Path:
-    """``torch.save`` :func:`to_torch`'s dict to ``path`` (written atomically); return the path."""
+def save_torch(obj, path, inputs=()) -> Path:
+    """``torch.save`` :func:`to_torch`'s dict to ``path`` (written atomically); return the path.
+    ``path`` is never ``obj`` when that is a model file's path, nor one of ``inputs``."""
     import io
 
     from ..atomic import atomic_write_bytes
+    from .spec import source_files
 
     torch = _torch()
     buffer = io.BytesIO()
     torch.save(to_torch(obj), buffer)
     path = Path(path)
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_bytes(path, buffer.getvalue(), inputs=[*inputs, *source_files(obj)])
     return path
 
 

@@ -161,7 +161,8 @@ def _check_format(meta: dict, path) -> int:
         raise ModelFileError(path, f"'format_version' must be an integer, got {_short(version)}")
     if version not in SUPPORTED_VERSIONS:
         supported = ", ".join(str(v) for v in SUPPORTED_VERSIONS)
-        hint = ("; it was written by a newer handgrad: upgrade handgrad (pip install -U handgrad)"
+        hint = ("; it was written by a newer handgrad: update handgrad from its source (git pull, "
+                "then pip install . in handgrad's folder; no handgrad package is published)"
                 if version > max(SUPPORTED_VERSIONS) else "")
         raise ModelFileError(path, f"format_version {version} is not supported; handgrad "
                                    f"{__version__} reads format_version {supported}{hint}")

@@ -68,12 +68,14 @@ from .model import Model
 
 # ===== saving ==============================================================================
 
-def save_model(model: Model, path) -> Path:
+def save_model(model: Model, path, inputs=()) -> Path:
     """Write ``model`` to ``path`` (a safetensors file) atomically; return the path.
 
     The file is first written in full to a temporary file next to the target and then renamed
     over it, so a crash or error never leaves a half-written model behind and an existing
     file at ``path`` survives any failure. Parent directories are created if missing.
+    ``inputs``: the files the model was made from, which ``path`` must not be
+    (:func:`handgrad.atomic.refuse_inputs`).
 
     Raises:
         InputError: the model cannot be saved faithfully (NaN/inf weights, an unregistered
@@ -81,7 +83,7 @@ def save_model(model: Model, path) -> Path:
     """
     path = Path(path)
     data = model_to_bytes(model)  # everything that can be refused is refused before any I/O
-    atomic_write_bytes(path, data)
+    atomic_write_bytes(path, data, inputs=inputs)
     return path
 
 
@@ -226,11 +228,43 @@ def _decode(data: bytes, path) -> tuple[Model, dict[str, Any]]:
     return _build_model(spec, arrays, path), meta
 
 
+_MAGIC = ((b"PK\x03\x04", "a zip archive (a .skops file is one: handgrad import-sklearn reads it)"),
+          (b"\x1f\x8b", "gzip data"), (b"\x80", "a Python pickle"), (b"PAR1", "a Parquet table"),
+          (b"\x89PNG", "a PNG image"), (b"\x08\x01\x12", "an ONNX model (export writes it, handgrad reads "
+                                                        "its own .safetensors files)"))
+
+
+def _kind_of(data: bytes) -> str | None:
+    """What a file that is no safetensors file seems to hold, from its first bytes (for a
+    message), or None when they say nothing."""
+    for magic, kind in _MAGIC:
+        if data.startswith(magic):
+            return kind
+    head, text = data[:64], None
+    for cut in range(4):  # a character cut at byte 64 is no reason to call it binary
+        try:
+            text = head[:len(head) - cut].decode("utf-8")
+            break
+        except UnicodeDecodeError:
+            continue
+    if text and all(c.isprintable() or c in "\t\r\n" for c in text[:9]):
+        first = text.splitlines()[0] if text.strip() else text
+        return f"text (it starts {first[:40]!r}), as a CSV table or another text file does"
+    return None
+
+
 def _parse_safetensors(data: bytes, path) -> tuple[dict, dict[str, dict]]:
     """Split a safetensors file into its JSON header and ``{name: {dtype, shape, data}}``."""
     if len(data) < 8:
         raise ModelFileError(path, f"only {len(data)} bytes: too short to be a safetensors file "
                                    "(empty or truncated)")
+    if len(data) > 8 and data[8:9] != b"{":  # the JSON header opens right after its length
+        kind = _kind_of(data)
+        if kind:
+            raise ModelFileError(path, f"not a model file: it holds {kind}; give a .safetensors model "
+                                       "file written by handgrad")
+        raise ModelFileError(path, "not a valid safetensors file: no JSON header follows the 8-byte "
+                                   "header length (the file is damaged or in another format)")
     (n_header,) = struct.unpack("<Q", data[:8])
     # Check the claimed header length against what is really there before anything uses it:
     # a corrupt length must give an error, never an attempt at a huge allocation.

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, listed, row_of, shown
 from ..core.heads import REGRESSION_HEADS, regression_mean
 from ..core.losses import log_softmax, softmax
 from ..fast.predict import members_logits_in_chunks
@@ -138,7 +138,7 @@ class Model:
         encoder; a numeric matrix is refused with the columns it should have had."""
         if not hasattr(X, "columns"):
             raise InputError("this model was trained on a table and reads one: give a pandas "
-                             f"DataFrame with the columns {self.encoder.input_columns}")
+                             f"DataFrame with the columns {listed(self.encoder.input_columns)}")
         return self.encoder.transform(X)
 
     def by_name(self, X):
@@ -153,11 +153,8 @@ class Model:
             return X  # unnamed columns (0, 1, ...): by position, as for a matrix
         missing = [f for f in self.feature_names if f not in have]
         if missing:
-            shown = ", ".join(repr(f) for f in missing[:12]) + (f", … ({len(missing)} in all)"
-                                                               if len(missing) > 12 else "")
-            raise InputError(f"the data lacks the feature column(s) {shown} the model was trained "
-                             f"on; it has {', '.join(repr(c) for c in have[:12])}"
-                             + (f", … ({len(have)} in all)" if len(have) > 12 else ""))
+            raise InputError(f"the data lacks the feature column(s) {listed(missing)} the model was "
+                             f"trained on; it has {listed(have)}")
         return X[list(self.feature_names)]
 
     def transform(self, X) -> np.ndarray:
@@ -202,12 +199,13 @@ class Model:
         check_shape(X, "X", self.n_features)
         out = np.empty((np.shape(X)[0], self.net.n_outputs), dtype=self.net.dtype)
         transform = None if self.scaler is None else self._standardize
+        names, encoded = self.feature_names, self.encoder is not None
         if not self.members:
-            for start, logits in self.net.logits_in_chunks(X, batch_size, transform):
+            for start, logits in self.net.logits_in_chunks(X, batch_size, transform, names, encoded=encoded):
                 out[start:start + logits.shape[0]] = head(logits)
             return out
         w = self.weights
-        for start, each in members_logits_in_chunks(self.networks, X, batch_size, transform):
+        for start, each in members_logits_in_chunks(self.networks, X, batch_size, transform, names, encoded):
             mean = sum(w_k * head(z).astype(np.float64) for w_k, z in zip(w, each) if w_k > 0)
             out[start:start + each[0].shape[0]] = mean
         return out
@@ -245,12 +243,27 @@ def check_regression_targets(y, n_outputs: int) -> np.ndarray:
     try:
         y = np.asarray(y, dtype=np.float64)
     except (TypeError, ValueError):
-        raise InputError("regression targets must be numbers") from None
+        raise InputError(f"regression targets must be numbers; {_not_a_number(y)}") from None
     if y.ndim == 2 and y.shape[1] == 1 and n_outputs == 1:
         y = y[:, 0]
     if (y.ndim == 1 and n_outputs != 1) or y.ndim not in (1, 2) or (y.ndim == 2 and y.shape[1] != n_outputs):
         raise InputError(f"targets of shape {y.shape} for a model with {n_outputs} output(s)")
-    if not np.all(np.isfinite(y)):
-        raise InputError(f"targets hold NaN or inf (first at row {int(np.argmax(~np.isfinite(y.reshape(len(y), -1)).any(axis=1))) + 1}); "
-                         "leave such rows out")
+    flat = y.reshape(len(y), -1)
+    bad = ~np.isfinite(flat)
+    if bad.any():
+        i = int(np.argmax(bad.any(axis=1)))
+        raise InputError(f"targets hold {shown(flat[i][bad[i]][0])} in {row_of(i)}; leave such rows out")
     return y
+
+
+def _not_a_number(y) -> str:
+    """Where the first target that is not a number is, and what it holds (for a message)."""
+    rows = np.asarray(y, dtype=object)
+    rows = rows.reshape(len(rows), -1) if rows.ndim else rows.reshape(1, 1)
+    for i, row in enumerate(rows):
+        for value in row:
+            try:
+                float(value)
+            except (TypeError, ValueError):
+                return f"{row_of(i)} holds {shown(value)}"
+    return "one of them is not"

@@ -155,8 +155,9 @@ def prepare_run(X, y, *, feature_names: Sequence[str] | None = None,
         strata = rank_strata(y_idx, round(1 / float(validation_fraction))) if regression else y_idx
         keep, held = stratified_split(strata, float(validation_fraction), seed,
                                       part="the validation part (for early stopping)",
-                                      fix="pass validation_fraction=0 (--val-fraction 0) to train "
-                                          "without one, or give more rows")
+                                      fix="give more rows, or train without one: validation_fraction=0 "
+                                          "(--val-fraction 0; not with --search, which judges its "
+                                          "candidates on the validation part)")
         if frame is not None:  # the encoding is fitted on the training rows only
             X = table_encoder.fit(frame.iloc[keep]).transform(frame)
         Xtr, ytr, wtr = X[keep], y_idx[keep], None if w is None else w[keep]

@@ -161,7 +161,7 @@ class Checkpointer:
                 notes.append(f"skipped damaged checkpoint {path.name} ({exc})")
                 continue
             self._check_fingerprint(meta, path)
-            return arrays, meta, notes
+            return arrays, {**meta, "file": path.name}, notes
         if damaged:
             raise CheckpointError(f"no usable checkpoint in {self.dir}: " + "; ".join(damaged))
         return None

@@ -39,7 +39,10 @@ class History:
 
     ``best_epoch`` is the epoch whose weights the network holds at the end when early
     stopping restored them; ``stop_reason`` says why training ended; ``data_parallel``, for a
-    run over several MPI ranks, how (ranks, global batch, MPI library), else None.
+    run over several MPI ranks, how (ranks, global batch, MPI library), else None;
+    ``resumed_from``, for a run that continued from a checkpoint, where: ``{"epoch": epochs
+    completed before, "batch": batches of the next one (0: at an epoch's end), "checkpoint":
+    its file name, "skipped": notes on damaged newer checkpoints passed over}``, else None.
     """
 
     epochs: list[dict] = field(default_factory=list)
@@ -48,6 +51,7 @@ class History:
     monitor: str = "val_loss"
     data_parallel: dict | None = None
     diverged_in: int | None = None  # fit_many: the epoch in which this model diverged
+    resumed_from: dict | None = None
 
     def __getitem__(self, key: str) -> list:
         """``history["val_loss"]`` -> that value for every epoch."""
@@ -63,6 +67,8 @@ class History:
             out["diverged_in"] = self.diverged_in
         if self.data_parallel is not None:
             out["data_parallel"] = self.data_parallel
+        if self.resumed_from is not None:
+            out["resumed_from"] = self.resumed_from
         return out
 
 

@@ -142,8 +142,10 @@ def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 
             load = loop.checkpointer.load_latest
             found = load() if data_parallel is None else data_parallel.from_root(load)
             if found is not None:
-                arrays, meta, loop.resume_notes = found
+                arrays, meta, skipped = found
                 loop.restore(arrays, meta)
+                loop.history.resumed_from = {"epoch": int(meta["epoch"]), "batch": int(meta["batch"]),
+                                             "checkpoint": meta.get("file"), "skipped": skipped}
     rows, share = batch_size, 1
     if data_parallel is not None:  # a rank's products are its shard's; its cores are shared
         rows, share = data_parallel.capacity(batch_size), data_parallel.local_size
