@@ -61,10 +61,13 @@ def check_options(args) -> None:
 
 
 def _check_names(args) -> None:
-    """``--activation``: every name known (``leaky_relu:0.2`` included), before any data is read."""
+    """``--activation``: every name known (``leaky_relu:0.2`` included; ``auto``, train's
+    default, alone), before any data is read."""
     from ..core.activations import get_activation
 
     names = getattr(args, "activation", None)
+    if names == "auto" and getattr(args, "command", None) == "train":
+        return  # the task's default (model.once.auto_activation)
     for name in [names] if isinstance(names, str) else names or ():
         try:
             get_activation(name)
