@@ -388,3 +388,18 @@ def test_workers_must_be_a_count_or_auto(workers):
     X, y = _data()
     with pytest.raises(InputError, match="workers must be"):
         fit_many([hg.MLP([7, 8, 3])] * 2, X, y, epochs=1, workers=workers)
+
+
+def test_epochs_one_per_network_each_equals_fit_for_its_own_count():
+    rng = np.random.default_rng(21)
+    X = rng.normal(size=(120, 4))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    counts = [3, 7, 5]
+    nets = [hg.MLP([4, 8, 2], dtype="float64", seed=s) for s in range(3)]
+    alone = [hg.MLP([4, 8, 2], dtype="float64", seed=s) for s in range(3)]
+    hs = hg.fit_many(nets, X, y, epochs=counts, batch_size=16, schedule="cosine", seed=[1, 2, 3])
+    for net, ref, e, s, h in zip(nets, alone, counts, [1, 2, 3], hs):
+        hr = hg.fit(ref, X, y, epochs=e, batch_size=16, schedule="cosine", seed=s, diagnostics=False)
+        assert len(h.epochs) == e and h.stop_reason == f"completed {e} epochs"
+        np.testing.assert_allclose(net.flat, ref.flat, rtol=1e-12, atol=1e-15)
+        assert hr.stop_reason == h.stop_reason

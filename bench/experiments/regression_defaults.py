@@ -28,6 +28,8 @@ VARIANTS = {
     "l2_1e3": {"l2": 1e-3},
     "l2_1e2": {"l2": 1e-2},
     "log": {"target_transform": "log"},
+    "std": {"target_transform": "standardize"},
+    "relu_std": {"activation": "relu", "target_transform": "standardize"},
     "huber": {"loss": "huber"},
     "wide": {"hidden_sizes": [256]},
     "two": {"hidden_sizes": [128, 128]},

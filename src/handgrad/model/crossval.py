@@ -70,40 +70,59 @@ _MANY_ARGS = {"epochs", "batch_size", "optimizer", "lr", "schedule", "patience",
               "restore_best", "shuffle", "blas_threads", "diagnostics"}
 
 
-def _fit_runs(runs: list) -> list:
-    """Train the prepared runs (the folds) and return their histories: those whose networks
-    have one shape past the inputs all at once with :func:`~handgrad.fit_many` (widened to
-    one input width, :func:`_widened`) when their arguments allow it — each result is what it
-    would be alone — and the others one by one."""
-    args = dict(runs[0].fit_args)
+def _fit_runs(runs: list, raise_divergence: bool = True) -> list:
+    """Train the prepared runs (the folds, an ensemble's members) and return their histories:
+    those whose networks have one shape past the inputs, one head and the same training
+    arguments but for the learning rate, seed and epochs, all at once with
+    :func:`~handgrad.fit_many` (widened to one input width, :func:`_widened`) — each result is
+    what it would be alone — and the others one by one. A run that diverges raises, as fit
+    would, unless ``raise_divergence`` is False (its history says so: ``diverged_in``)."""
+    histories: list = [None] * len(runs)
+    groups: dict = {}
+    for i, r in enumerate(runs):
+        args = _many_args(r)
+        if args is None:
+            histories[i] = r.fit()
+            continue
+        shared = {k: v for k, v in args.items() if k not in ("lr", "seed", "epochs")}
+        key = (tuple(r.net.sizes[1:]), tuple(a.name for a in r.net.activations), r.net.dtype.name,
+               r.net.output, tuple(sorted(r.net.head_params.items())), repr(sorted(shared.items())))
+        groups.setdefault(key, []).append(i)
+    for members in groups.values():
+        group = [runs[i] for i in members]
+        if len(group) == 1:
+            found = [group[0].fit()]
+        else:
+            args = {k: v for k, v in _many_args(group[0]).items() if k not in ("lr", "seed", "epochs")}
+            each = {k: [_many_args(r)[k] for r in group] for k in ("lr", "seed", "epochs")}
+            nets, Xs, Xvs = _widened(group)
+            no_val = all(r.X_val is None for r in group)  # trained on every row (a final run)
+            found = fit_many(nets, Xs, [r.y for r in group], X_val=None if no_val else Xvs,
+                             y_val=None if no_val else [r.y_val for r in group],
+                             sample_weight=None if all(r.w is None for r in group) else
+                             [r.w if r.w is not None else np.ones(r.X.shape[0]) for r in group],
+                             workers=CV_WORKERS, **args, **each)
+        for i, h in zip(members, found):
+            if h.diverged_in is not None and raise_divergence:  # as fit would have raised alone
+                raise TrainingDivergedError("training " + h.stop_reason, h.diverged_in, h)
+            histories[i] = h
+    return histories
+
+
+def _many_args(run) -> dict | None:
+    """The run's fit arguments as :func:`~handgrad.fit_many` takes them, or None when it takes
+    them not (callbacks, checkpoints, optimizer or schedule objects, a logistic head)."""
+    args = dict(run.fit_args)
     for off in ("callbacks", "checkpoint_dir", "resume", "data_parallel"):  # unused when empty
         if not args.get(off):
             args.pop(off, None)
     if "checkpoint_dir" not in args:
         args.pop("checkpoint_every", None)
     if set(args) - _MANY_ARGS or not isinstance(args.get("optimizer", "adam"), str) \
-            or not isinstance(args.get("schedule", "constant"), str) or runs[0].net.output == "logistic":
-        return [r.fit() for r in runs]
+            or not isinstance(args.get("schedule", "constant"), str) or run.net.output == "logistic":
+        return None
     args.pop("diagnostics", None)  # fit_many records none
-    histories: list = [None] * len(runs)
-    groups: dict = {}
-    for i, r in enumerate(runs):
-        groups.setdefault((tuple(r.net.sizes[1:]), r.net.dtype.name), []).append(i)
-    for members in groups.values():
-        group = [runs[i] for i in members]
-        if len(group) == 1:
-            found = [group[0].fit()]
-        else:
-            nets, Xs, Xvs = _widened([runs[i] for i in members])
-            found = fit_many(nets, Xs, [r.y for r in group], X_val=Xvs, y_val=[r.y_val for r in group],
-                             sample_weight=None if all(r.w is None for r in group) else
-                             [r.w if r.w is not None else np.ones(r.X.shape[0]) for r in group],
-                             workers=CV_WORKERS, **args)
-        for i, h in zip(members, found):
-            if h.diverged_in is not None:  # as fit would have raised for this fold alone
-                raise TrainingDivergedError("training " + h.stop_reason, h.diverged_in, h)
-            histories[i] = h
-    return histories
+    return args
 
 
 def _widened(runs: list) -> tuple[list, list, list]:
@@ -125,7 +144,7 @@ def _widened(runs: list) -> tuple[list, list, list]:
                 wide.biases[l][...] = net.biases[l]
                 if l:
                     wide.weights[l][...] = net.weights[l]
-            run_X, run_Xv = (np.pad(A, ((0, 0), (0, width - d))) for A in (r.X, r.X_val))
+            run_X, run_Xv = (None if A is None else np.pad(A, ((0, 0), (0, width - d))) for A in (r.X, r.X_val))
             nets.append(wide)
             Xs.append(run_X)
             Xvs.append(run_Xv)

@@ -41,7 +41,8 @@ def fit_many(nets, X, y, *, X_val=None, y_val=None, validation_fraction: float =
     The networks must share sizes, activations, dtype and the output head — softmax with
     integer labels, or a regression head (identity, exp, or huber with one δ) with real targets
     (n,) or (n, n_out); they may differ in initial weights (seed) and L2 strength (``net.l2``).
-    ``lr`` and ``seed`` (shuffling and the validation split) are one value or one per network.
+    ``lr``, ``seed`` (shuffling and the validation split) and ``epochs`` are one value or one
+    per network.
     ``X``, ``y``, ``X_val``, ``y_val`` and ``sample_weight`` are shared, or per network as a
     list of one array per network (the folds of cross-validation). The other arguments are
     :func:`handgrad.fit`'s; each network's weights and history equal what ``fit`` gives it
@@ -119,7 +120,7 @@ class _Group:
     def run(self, epochs: int, shuffle: bool) -> None:
         active = list(range(len(self.members)))  # members' indices, in stack order
         for m in self.members:
-            m.history.stop_reason = f"completed {epochs} epochs"
+            m.history.stop_reason = f"completed {m.epochs} epochs"
         for epoch in range(epochs):
             if not active:
                 break
@@ -196,7 +197,7 @@ class _Group:
                 record.update(validation_record(m.net, m.X_val, m.y_val, logits=val_logits[j, :m.X_val.shape[0]]))
             record["time"] = elapsed
             m.history.epochs.append(record)
-            if m._early_stop(record) or epoch + 1 == epochs:
+            if m._early_stop(record) or epoch + 1 == m.epochs:
                 m._restore_best()
                 stopped.add(active[j])
         return stopped

@@ -2,7 +2,8 @@
 its data (validated once where shared), optimizer, schedule and early-stopping state.
 
 ``X``, ``y``, ``X_val``, ``y_val`` and ``sample_weight`` are shared, or one array per network as
-a list (the folds of cross-validation); ``lr`` and ``seed`` one value or one per network. Every
+a list (the folds of cross-validation); ``lr``, ``seed`` and ``epochs`` one value or one per
+network. Every
 check and split is :func:`handgrad.fit`'s, so that each member starts where ``fit`` would.
 """
 
@@ -38,6 +39,7 @@ class _Member(EarlyStopping):
         self.n = X.shape[0]
         self.n_batches = -(-self.n // self.batch_size)
         self.offset = 0  # where its rows start in the group's stacked rows
+        self.epochs = 0  # how many it trains at most (set by prepare_members)
 
 
 def _per_model(value, k: int, ndim) -> list | None:
@@ -85,7 +87,8 @@ def prepare_members(nets, X, y, *, X_val, y_val, validation_fraction, sample_wei
         raise InputError(f"fit_many trains softmax classifiers and regression networks; this "
                          f"network's output is {first.output!r}: call fit for each network")
     K = len(nets)
-    epochs = check_count(epochs, "epochs")
+    epoch_counts = [check_count(e, "epochs") for e in _each(epochs, K, "epochs")]
+    epochs = max(epoch_counts)
     batch_size = check_count(batch_size, "batch_size")
     if patience is not None:
         patience = check_count(patience, "patience")
@@ -135,8 +138,9 @@ def prepare_members(nets, X, y, *, X_val, y_val, validation_fraction, sample_wei
         if monitor not in (None, "train_loss") and Xv is None:
             raise InputError(f"monitor={monitor!r} needs a validation set (X_val/y_val or validation_fraction)")
         opts.append(make_optimizer(optimizer, lrs[k], **opt_options))
-        members.append(_Member(net, Xk, yk, wk, Xv, yv, seeds[k], make_schedule(schedule, lrs[k], epochs),
+        members.append(_Member(net, Xk, yk, wk, Xv, yv, seeds[k], make_schedule(schedule, lrs[k], epoch_counts[k]),
                                monitor, patience, min_delta, restore_best, batch_size))
+        members[-1].epochs = epoch_counts[k]
     # refused before the stack's buffers are allocated, as fit refuses one network
     check_memory(first.sizes, first.dtype.itemsize, batch_size * K,
                  (2 + _state_arrays(opts[0])) * K, what=f"{K} networks")
