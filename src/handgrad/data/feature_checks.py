@@ -11,7 +11,12 @@ from ..errors import InputError
 _KEYS = {"numeric": {"fill": float, "indicator": bool, "mean": float, "scale": float},
          "boolean": {"fill": float, "indicator": bool},
          "categorical": {"categories": list, "other": bool, "missing": bool},
+         "date": {"order": str, "fill": float, "indicator": bool, "mean": float, "scale": float,
+                  "year_mean": float, "year_scale": float, "parts": list},
          "dropped": {"why": str}}
+# keys a kind may have besides: a numeric column of numbers written with a decimal comma or a
+# unit stores that form (a reader that does not know the key refuses the file)
+_OPTIONAL = {"numeric": {"written": dict}}
 
 
 def checked_column(c, i: int) -> dict[str, Any]:
@@ -19,10 +24,11 @@ def checked_column(c, i: int) -> dict[str, Any]:
         raise InputError(f"column {i} of the table encoding needs a text 'name' and a 'kind' of "
                          f"{sorted(_KEYS)}")
     want = _KEYS[c["kind"]]
-    if set(c) != {"name", "kind", *want}:
+    optional = _OPTIONAL.get(c["kind"], {})
+    if not {"name", "kind", *want} <= set(c) <= {"name", "kind", *want, *optional}:
         raise InputError(f"column {c['name']!r} of the table encoding has keys {sorted(c)}, "
                          f"expected {sorted({'name', 'kind', *want})}")
-    for key, typ in want.items():
+    for key, typ in {**want, **{k: t for k, t in optional.items() if k in c}}.items():
         v = c[key]
         ok = (isinstance(v, bool) if typ is bool else
               isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) if typ is float
@@ -32,6 +38,14 @@ def checked_column(c, i: int) -> dict[str, Any]:
                              f"{typ.__name__}, got {v!r}")
     if c["kind"] == "numeric" and not c["scale"] > 0:
         raise InputError(f"column {c['name']!r} of the table encoding: scale must be > 0")
+    if c["kind"] == "numeric" and "written" in c:
+        from .numtext import check_form
+
+        check_form(c["written"], c["name"])
+    if c["kind"] == "date":
+        from .dates import check
+
+        check(c)
     if c["kind"] == "categorical" and (not all(isinstance(x, str) for x in c["categories"])
                                        or len(set(c["categories"])) != len(c["categories"])
                                        or not (c["categories"] or c["other"] or c["missing"])):
