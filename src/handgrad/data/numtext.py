@@ -62,6 +62,9 @@ _BODIES = {".": _body("."), ",": _body(",")}
 def readings(v) -> tuple[str, dict[str, float]] | None:
     """(unit, {decimal mark: value}) of a cell that is a number in some form, else None:
     the value under each decimal mark that reads it ("12,570": both; "2,5": "," only)."""
+    if isinstance(v, (datetime.timedelta, np.timedelta64)):  # numpy's is an integer type too
+        x = _seconds(v)
+        return None if x is None else ("", {".": x, ",": x})
     if isinstance(v, (bool, np.bool_, int, float, np.integer, np.floating, decimal.Decimal,
                       fractions.Fraction)):
         try:
@@ -69,9 +72,6 @@ def readings(v) -> tuple[str, dict[str, float]] | None:
         except OverflowError:  # an integer or fraction beyond float64: refused as infinite
             x = float("inf") if v > 0 else float("-inf")
         return "", {".": x, ",": x}
-    if isinstance(v, (datetime.timedelta, np.timedelta64)):
-        x = _seconds(v)
-        return None if x is None else ("", {".": x, ",": x})
     if not isinstance(v, str):
         return None
     m = _CELL.fullmatch(v.strip())
