@@ -250,7 +250,7 @@ def _numeric(col, name: str) -> np.ndarray:
 
         present = col.notna().to_numpy()
         values = col[present].tolist()
-        form = column_form(values, (np.flatnonzero(present) + 1).tolist(), _short_text(name))
+        form = column_form(values, _short_text(name))
         if form is not None:
             numbers = pd.Series(np.nan, index=col.index)
             numbers[present] = [number(v, form) for v in values]

@@ -164,17 +164,18 @@ def looks_like_date(v) -> bool:
     return _fields(v) is not None
 
 
-def column_dates(values: list, rows: list[int], name: str):
-    """(days (n,), order, has_time) for present cells ``values`` (at 1-based ``rows``) of
-    column ``name`` that are all dates; None when some cell is not written like one.
-    Raises InputError for a column of dates some of which cannot be read."""
+def column_dates(values: list, name: str):
+    """(days (n,), order, has_time) for present cells ``values`` of column ``name`` that are
+    all dates; None when some cell is not written like one. Raises InputError for a column of
+    dates some of which cannot be read, naming a value (not its row: a model is fitted on the
+    training part of a file, whose rows are not the file's)."""
     fields = [_fields(v) for v in values]
     if not fields or any(f is None for f in fields):
         return None
     for i, f in enumerate(fields):
         if f == "two-digit":
-            raise InputError(f"column {name!r} writes a date with a two-digit year ({short(values[i])} "
-                             f"in row {rows[i]}); write four-digit years (2024-03-01), or name the "
+            raise InputError(f"column {name!r} writes a date with a two-digit year ({short(values[i])}); "
+                             f"write four-digit years (2024-03-01), or name the "
                              "column in --categorical or --drop")
     pairs = [i for i, f in enumerate(fields) if "a" in f]
     day_first = [i for i in pairs if fields[i]["a"] > 12]
@@ -182,14 +183,14 @@ def column_dates(values: list, rows: list[int], name: str):
     order = "ymd"
     if pairs and day_first and month_first:
         i, j = day_first[0], month_first[0]
-        raise InputError(f"column {name!r} writes dates day first ({short(values[i])} in row {rows[i]}) "
-                         f"and month first ({short(values[j])} in row {rows[j]}); write them one way, "
+        raise InputError(f"column {name!r} writes dates day first ({short(values[i])}) and month "
+                         f"first ({short(values[j])}); write them one way, "
                          "best as 2024-03-01")
     if pairs:
         order = "dmy" if day_first else "mdy" if month_first else None
         if order is None and any(fields[i]["a"] != fields[i]["b"] for i in pairs):
             i = next(i for i in pairs if fields[i]["a"] != fields[i]["b"])
-            raise InputError(f"column {name!r} writes dates such as {short(values[i])} (row {rows[i]}) "
+            raise InputError(f"column {name!r} writes dates such as {short(values[i])} "
                              "that could be day/month or month/day, and no training date tells which; "
                              "write them as 2024-03-01 (year-month-day), or name the column in "
                              "--categorical or --drop")
@@ -197,8 +198,8 @@ def column_dates(values: list, rows: list[int], name: str):
     t = np.array([_days(f, order) if f is not None else None for f in fields], dtype=object)
     for i, x in enumerate(t):
         if x is None:
-            raise InputError(f"column {name!r} holds dates, but {short(values[i])} in row {rows[i]} "
-                             "is not one (no such day or time); fix the value or leave the cell empty")
+            raise InputError(f"column {name!r} holds dates, but {short(values[i])} is not one (no "
+                             "such day or time); fix the value or leave the cell empty")
     return t.astype(np.float64), order, any(f["s"] > 0 for f in fields)
 
 

@@ -110,7 +110,6 @@ class TableEncoder:
 
     def _fit_column(self, name: str, col) -> dict[str, Any]:
         values, missing = cells(col)
-        rows = (np.flatnonzero(~missing) + 1).tolist()
         present = [v for v, m in zip(values, missing) if not m]
         if name in self.drop:
             return {"name": name, "kind": "dropped", "why": "asked (--drop)"}
@@ -122,11 +121,11 @@ class TableEncoder:
                 return {"name": name, "kind": "dropped", "why": "empty (no value in the training rows)"}
             if len({text(v) for v in present}) == 1 and not missing.any():
                 return {"name": name, "kind": "dropped", "why": f"constant (always {text(present[0])!r})"}
-        form = None if name in self.categorical else numtext.column_form(present, rows, name)
+        form = None if name in self.categorical else numtext.column_form(present, name)
         if name in self.numeric or form is not None:
-            return self._fit_numeric(name, present, rows, missing, form or numtext.PLAIN, free)
+            return self._fit_numeric(name, present, missing, form or numtext.PLAIN, free)
         if free:
-            found = dates.column_dates(present, rows, name)
+            found = dates.column_dates(present, name)
             if found is not None:
                 spec = dates.fit(*found, missing, name)
                 self.read_notes_.append(dates.note(spec, present[0], found[0][0]))
@@ -135,7 +134,7 @@ class TableEncoder:
             if all(f is not None for f in flags):
                 return {"name": name, "kind": "boolean", "indicator": bool(missing.any()),
                         "fill": 1.0 if sum(flags) * 2 >= len(flags) else 0.0}
-            _refuse_mostly(name, present, rows)
+            _refuse_mostly(name, present)
         counts = Counter(text(v) for v in present)
         if free and len(values) >= _MIN_ROWS_FOR_ID and len(counts) == len(values):
             return {"name": name, "kind": "dropped", "why": ID_WHY + " (a different value in every row)"}
@@ -144,14 +143,15 @@ class TableEncoder:
         return {"name": name, "kind": "categorical", "categories": sorted(kept),
                 "other": len(ranked) > len(kept), "missing": bool(missing.any())}
 
-    def _fit_numeric(self, name, present, rows, missing, form, free) -> dict[str, Any]:
+    def _fit_numeric(self, name, present, missing, form, free) -> dict[str, Any]:
         numbers = [numtext.number(v, form) for v in present]
         bad = [i for i, x in enumerate(numbers) if x is None]
         if bad:
             v = present[bad[0]]
-            hint = (" (a date: leave the column out of --numeric to read it as dates)"
-                    if dates.looks_like_date(v) else "")
-            raise InputError(f"column {name!r} is to be numeric but holds {short(v)}{hint}; "
+            if dates.looks_like_date(v):
+                raise InputError(f"column {name!r} is to be numeric (--numeric) but holds dates "
+                                 f"({short(v)}); leave it out of --numeric to read it as dates")
+            raise InputError(f"column {name!r} is to be numeric but holds {short(v)}; "
                              "fix the value or make the column categorical")
         infinite = [i for i, x in enumerate(numbers) if not math.isfinite(x)]
         if infinite:
@@ -256,12 +256,14 @@ class TableEncoder:
         return enc
 
 
-def _refuse_mostly(name: str, present: list, rows: list[int]) -> None:
+def _refuse_mostly(name: str, present: list) -> None:
     """Refuse a column more than half of whose values are numbers (or dates) but not all."""
     for looks, what in ((numtext.readings, "numbers"), (dates.looks_like_date, "dates")):
         flags = [bool(looks(v)) for v in present]
         if sum(flags) * 2 > len(flags):
             i = flags.index(False)
-            raise InputError(f"column {name!r} holds {what} but also {short(present[i])} in row {rows[i]}; "
+            count = sum(1 for v in present if text(v) == text(present[i]))
+            raise InputError(f"column {name!r} holds {what} but also {short(present[i])} "
+                             f"({count} cell{'s' if count > 1 else ''}); "
                              "fix that value, leave the cell empty if it marks a missing value, or name "
                              "the column in --categorical (or --drop)")

@@ -130,10 +130,12 @@ def is_plain(v) -> bool:
     return True
 
 
-def column_form(values: list, rows: list[int], name: str) -> dict | None:
-    """The form in which every present cell ``values`` (at 1-based ``rows``) of column ``name``
-    reads as a number, or None when some cell is no number in any form. Raises InputError
-    when every cell is a number but they are written in more than one form."""
+def column_form(values: list, name: str) -> dict | None:
+    """The form in which every present cell ``values`` of column ``name`` reads as a number,
+    or None when some cell is no number in any form. Raises InputError when every cell is a
+    number but they are written in more than one form, naming a value of each. (The values
+    are named, not their rows: a model is fitted on the training part of a file, whose rows
+    are not the file's.)"""
     read = [readings(v) for v in values]
     if any(r is None for r in read):
         return None
@@ -142,22 +144,22 @@ def column_form(values: list, rows: list[int], name: str) -> dict | None:
     for i, (unit, by_mark) in enumerate(read):
         units.setdefault(unit, i)
         if not marks & by_mark.keys():
-            _two_ways(name, values, rows, narrowed, i, "with two decimal marks, . and ,")
+            _two_ways(name, values, narrowed, i, "a decimal point", "a decimal comma")
         if marks - by_mark.keys() and marks == {".", ","}:
             narrowed = i
         marks &= by_mark.keys()
     signs = [u for u in units if u]
     if len(signs) > 1:
-        _two_ways(name, values, rows, units[signs[0]], units[signs[1]], f"with {signs[0]} and with {signs[1]}")
+        _two_ways(name, values, units[signs[0]], units[signs[1]], f"in {signs[0]}", f"in {signs[1]}")
     if "%" in units and "" in units:
-        _two_ways(name, values, rows, units["%"], units[""], "with and without %")
+        _two_ways(name, values, units["%"], units[""], "with %", "without")
     return {"decimal": "." if "." in marks else ",", "unit": signs[0] if signs else ""}
 
 
-def _two_ways(name, values, rows, i, j, how):
-    raise InputError(f"column {name!r} writes its numbers {how}: {short(values[i])} in row {rows[i]} "
-                     f"and {short(values[j])} in row {rows[j]}; write every value of a column one "
-                     "way (or name the column in --categorical)")
+def _two_ways(name, values, i, j, one, other):
+    raise InputError(f"column {name!r} writes its numbers two ways: {short(values[i])} ({one}) and "
+                     f"{short(values[j])} ({other}); write every value of a column one way (or name "
+                     "the column in --categorical)")
 
 
 def check_form(form, name: str) -> None:

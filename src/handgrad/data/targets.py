@@ -120,7 +120,7 @@ def numbers_of(col, as_text: bool, target: str = "") -> tuple[np.ndarray | None,
     from .numtext import column_form, number
 
     values = present.tolist()
-    form = column_form(values, (np.flatnonzero(~missing) + 1).tolist(), f"target {target}")
+    form = column_form(values, f"target {target}")
     if form is None:
         return None, np.array(text.eq("").to_numpy(), dtype=bool)
     return np.array([number(v, form) for v in values], dtype=np.float64), missing
