@@ -53,7 +53,8 @@ def test_units_are_read_only_in_a_column_of_that_unit(cell, form, value):
     (["5%", "-2.5%"], {"decimal": ".", "unit": "%"}),
     ([decimal.Decimal("1.5"), 2, "3"], numtext.PLAIN)])
 def test_a_column_is_read_in_one_form(cells, form):
-    assert numtext.column_form(cells, "c") == form
+    got, numbers = numtext.column_numbers(cells, "c")
+    assert got == form and numbers == [numtext.number(v, form) for v in cells]
 
 
 @pytest.mark.parametrize("cells,fragments", [
@@ -63,13 +64,13 @@ def test_a_column_is_read_in_one_form(cells, form):
     (["5%", 5.0], ["'5%' (with %) and '5' (without)"])])
 def test_a_column_of_numbers_written_two_ways_is_refused_naming_both(cells, fragments):
     with pytest.raises(InputError) as exc:
-        numtext.column_form(cells, "c")
+        numtext.column_numbers(cells, "c")
     for f in fragments:
         assert f in str(exc.value)
 
 
 def test_a_column_with_a_cell_that_is_no_number_is_not_a_column_of_numbers():
-    assert numtext.column_form(["12,570", "abc"], "c") is None
+    assert numtext.column_numbers(["12,570", "abc"], "c") is None
 
 
 D = datetime.date(2024, 3, 1).toordinal() - datetime.date(1970, 1, 1).toordinal()

@@ -11,32 +11,45 @@ import numpy as np
 
 from ..errors import InputError
 from . import dates, numtext
-from .cells import as_bool, short, text
+from .cells import as_bool, cells, distinct, short, text
 from .preprocessing import standardize
 
 MISSING = "(missing)"
 OTHER = "(other)"
 
 
-def read_column(s: dict, values: list, missing: np.ndarray) -> np.ndarray:
+def read_column(s: dict, col) -> np.ndarray:
     """One column's cells as :meth:`TableEncoder.read` gives them."""
     kind = s["kind"]
+    typed = (dates.typed_days(col) if kind == "date" else numtext.typed_numbers(col)
+             if kind == "numeric" and s.get("written", numtext.PLAIN)["unit"] != "%" else None)
+    if typed is not None and not np.isinf(typed).any():  # a typed column, all at once
+        return typed
+    values, missing = cells(col)
     if kind == "categorical":
         return np.array(["" if m else text(v) for v, m in zip(values, missing)], dtype=object)
-    if kind == "date":
-        return dates.read(values, missing, s)
-    form = s.get("written", numtext.PLAIN)
+    if kind == "numeric":
+        form = s.get("written", numtext.PLAIN)
+        read, what = (lambda v: numtext.number(v, form)), f"it as a number (written like {numtext.example(form)!r})"
+    elif kind == "date":
+        read, what = (lambda v: dates.days(v, s["order"])), f"dates there (written like {dates.written_like(s)})"
+    else:
+        read, what = as_bool, "it as true/false"
+    present = np.flatnonzero(~missing)
+    uniq, inverse = distinct([values[i] for i in present])  # each distinct cell read once
+    got = np.array([_finite_or_nan(read(v)) for v in uniq], dtype=np.float64)
+    bad = np.isnan(got)
+    if bad.any():
+        i = int(present[np.argmax(bad[inverse])])
+        raise InputError(f"column {s['name']!r} holds {short(values[i])} in row {i + 1}, but the model "
+                         f"reads {what}; fix the value or leave the cell empty")
     x = np.full(len(values), np.nan)
-    for i, (v, m) in enumerate(zip(values, missing)):
-        if not m:
-            f = numtext.number(v, form) if kind == "numeric" else as_bool(v)
-            if f is None or not math.isfinite(f):
-                what = (f"a number (written like {numtext.example(form)!r})" if kind == "numeric"
-                        else "true/false")
-                raise InputError(f"column {s['name']!r} holds {short(v)} in row {i + 1}, but the model "
-                                 f"reads it as {what}; fix the value or leave the cell empty")
-            x[i] = f
+    x[present] = got[inverse]
     return x
+
+
+def _finite_or_nan(f) -> float:
+    return f if f is not None and math.isfinite(f) else math.nan
 
 
 def encode_column(s: dict, x: np.ndarray) -> np.ndarray:

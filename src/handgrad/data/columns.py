@@ -246,14 +246,13 @@ def _numeric(col, name: str) -> np.ndarray:
         numbers = pd.Series(np.nan, index=col.index)
     offending = (numbers.isna() & col.notna()).to_numpy()
     if offending.any():  # numbers written with separators or a unit: 12,570, $5, 12.5%, 2,5
-        from .numtext import column_form, number
+        from .numtext import column_numbers
 
         present = col.notna().to_numpy()
-        values = col[present].tolist()
-        form = column_form(values, _short_text(name))
-        if form is not None:
+        found = column_numbers(col[present].tolist(), _short_text(name))
+        if found is not None:
             numbers = pd.Series(np.nan, index=col.index)
-            numbers[present] = [number(v, form) for v in values]
+            numbers[present] = found[1]
             offending = (numbers.isna() & col.notna()).to_numpy()
     if offending.any():
         i = int(np.argmax(offending))

@@ -159,6 +159,27 @@ def days(v, order: str = "ymd") -> float | None:
     return None if f is None or f == "two-digit" else _days(f, order)
 
 
+def typed_days(col) -> np.ndarray | None:
+    """:func:`days` of every cell of a pandas datetime64 column at once (NaN for NaT), on its
+    zone's clock, by the same arithmetic; None for a column of another dtype."""
+    import pandas as pd
+
+    if not pd.api.types.is_datetime64_any_dtype(col.dtype):
+        return None
+    if getattr(col.dtype, "tz", None) is not None:
+        col = col.dt.tz_localize(None)  # the wall clock of its zone
+    ns = col.dt.unit == "ns"
+    when = col.to_numpy().astype("datetime64[ns]" if ns else "datetime64[us]")
+    day = when.astype("datetime64[D]")
+    part = (when - day).astype(np.int64)  # of the day, in ns or µs
+    second = 10 ** 9 if ns else 10 ** 6
+    s = (part // second).astype(np.float64) + (part % second // (1000 if ns else 1)) / 1e6
+    if ns:
+        s = s + part % 1000 / 1e9
+    t = day.astype(np.int64).astype(np.float64) + s / 86400.0
+    return np.where(np.isnat(when), np.nan, t)
+
+
 def looks_like_date(v) -> bool:
     """Whether ``v`` is written like a date (read or not: ``2024-02-30``, ``01/03/24``)."""
     return _fields(v) is not None
@@ -169,8 +190,12 @@ def column_dates(values: list, name: str):
     all dates; None when some cell is not written like one. Raises InputError for a column of
     dates some of which cannot be read, naming a value (not its row: a model is fitted on the
     training part of a file, whose rows are not the file's)."""
-    fields = [_fields(v) for v in values]
-    if not fields or any(f is None for f in fields):
+    fields = []
+    for v in values:
+        fields.append(_fields(v))
+        if fields[-1] is None:
+            return None
+    if not fields:
         return None
     for i, f in enumerate(fields):
         if f == "two-digit":
@@ -272,21 +297,10 @@ def feature_names(s: dict) -> list[str]:
             + ([f"{s['name']} (missing)"] if s["indicator"] else []))
 
 
-def read(values: list, missing: np.ndarray, s: dict) -> np.ndarray:
-    """The days of a column of cells ``values`` for a model's date column ``s`` (NaN where
-    ``missing``); a cell that is not a date is refused, naming its row."""
-    t = np.full(len(values), np.nan)
-    for i, (v, m) in enumerate(zip(values, missing)):
-        if not m:
-            x = days(v, s["order"])
-            if x is None:
-                how = {"ymd": "2024-03-31", "dmy": "31/03/2024 (day first) or 2024-03-31",
-                       "mdy": "03/31/2024 (month first) or 2024-03-31"}[s["order"]]
-                raise InputError(f"column {s['name']!r} holds {short(v)} in row {i + 1}, but the model "
-                                 f"reads dates there (written like {how}); fix the value or leave "
-                                 "the cell empty")
-            t[i] = x
-    return t
+def written_like(s: dict) -> str:
+    """How a model's date column ``s`` wants its dates written, for messages."""
+    return {"ymd": "2024-03-31", "dmy": "31/03/2024 (day first) or 2024-03-31",
+            "mdy": "03/31/2024 (month first) or 2024-03-31"}[s["order"]]
 
 
 def check(c: dict) -> None:

@@ -51,7 +51,7 @@ import numpy as np
 
 from ..errors import InputError
 from . import dates, numtext
-from .cells import as_bool, cells, each_column, short, text
+from .cells import as_bool, cells, distinct, each_column, short, text
 from .column_encoding import MISSING, OTHER, encode_column, read_column
 from .feature_checks import checked_column
 from .preprocessing import robust_mean_std, standardize
@@ -109,45 +109,65 @@ class TableEncoder:
                 if s["kind"] == "dropped"] + self.read_notes_
 
     def _fit_column(self, name: str, col) -> dict[str, Any]:
-        values, missing = cells(col)
-        present = [v for v, m in zip(values, missing) if not m]
         if name in self.drop:
             return {"name": name, "kind": "dropped", "why": "asked (--drop)"}
         if name in self.id_columns:
             return {"name": name, "kind": "dropped", "why": ID_WHY + " (--id-column)"}
         free = name not in self.categorical | self.numeric
+        # a column of datetime64 or number dtype is read all at once (by the same rules)
+        typed, kind = (dates.typed_days(col) if free else None), "date"
+        if typed is None and name not in self.categorical:
+            typed, kind = numtext.typed_numbers(col), "numeric"
+        if typed is not None:
+            missing = np.isnan(typed)
+            uniq = present = typed[~missing].tolist()
+            inverse = np.arange(len(present))
+        else:
+            values, missing = cells(col)
+            present = [v for v, m in zip(values, missing) if not m]
+            uniq, inverse = distinct(present)  # each rule reads the distinct values, once each
         if free:
             if not present:
                 return {"name": name, "kind": "dropped", "why": "empty (no value in the training rows)"}
-            if len({text(v) for v in present}) == 1 and not missing.any():
-                return {"name": name, "kind": "dropped", "why": f"constant (always {text(present[0])!r})"}
-        form = None if name in self.categorical else numtext.column_form(present, name)
-        if name in self.numeric or form is not None:
-            return self._fit_numeric(name, present, missing, form or numtext.PLAIN, free)
+            first = text(present[0] if typed is None else col[~missing].iloc[0])
+            if not missing.any() and (all(text(v) == first for v in uniq) if typed is None
+                                      else np.all(typed == typed[0])):
+                return {"name": name, "kind": "dropped", "why": f"constant (always {first!r})"}
+        if typed is not None and kind == "date":
+            t = np.array(present)
+            spec = dates.fit(t, "ymd", bool(np.any(t != np.floor(t))), missing, name)
+            self.read_notes_.append(dates.note(spec, col[~missing].iloc[0], t[0]))
+            return spec
+        if typed is not None:
+            return self._fit_numeric(name, uniq, inverse, missing, numtext.PLAIN, present, free)
+        found = None if name in self.categorical else numtext.column_numbers(uniq, name)
+        if name in self.numeric or found is not None:
+            form, numbers = found or (numtext.PLAIN, [numtext.number(v) for v in uniq])
+            return self._fit_numeric(name, uniq, inverse, missing, form, numbers, free)
+        counts = np.bincount(inverse, minlength=len(uniq))
         if free:
-            found = dates.column_dates(present, name)
+            found = dates.column_dates(uniq, name)
             if found is not None:
-                spec = dates.fit(*found, missing, name)
-                self.read_notes_.append(dates.note(spec, present[0], found[0][0]))
+                spec = dates.fit(found[0][inverse], *found[1:], missing, name)
+                self.read_notes_.append(dates.note(spec, uniq[0], found[0][0]))
                 return spec
-            flags = [as_bool(v) for v in present]
+            flags = [as_bool(v) for v in uniq]
             if all(f is not None for f in flags):
                 return {"name": name, "kind": "boolean", "indicator": bool(missing.any()),
-                        "fill": 1.0 if sum(flags) * 2 >= len(flags) else 0.0}
-            _refuse_mostly(name, present)
+                        "fill": 1.0 if np.dot(flags, counts) * 2 >= len(present) else 0.0}
+            _refuse_mostly(name, uniq, counts)
         counts = Counter(text(v) for v in present)
-        if free and len(values) >= _MIN_ROWS_FOR_ID and len(counts) == len(values):
+        if free and len(missing) >= _MIN_ROWS_FOR_ID and len(counts) == len(missing):
             return {"name": name, "kind": "dropped", "why": ID_WHY + " (a different value in every row)"}
         ranked = sorted(counts, key=lambda c: (-counts[c], c))
         kept = ranked[:self.max_categories]
         return {"name": name, "kind": "categorical", "categories": sorted(kept),
                 "other": len(ranked) > len(kept), "missing": bool(missing.any())}
 
-    def _fit_numeric(self, name, present, missing, form, free) -> dict[str, Any]:
-        numbers = [numtext.number(v, form) for v in present]
+    def _fit_numeric(self, name, uniq, inverse, missing, form, numbers, free) -> dict[str, Any]:
         bad = [i for i, x in enumerate(numbers) if x is None]
         if bad:
-            v = present[bad[0]]
+            v = uniq[bad[0]]
             if dates.looks_like_date(v):
                 raise InputError(f"column {name!r} is to be numeric (--numeric) but holds dates "
                                  f"({short(v)}); leave it out of --numeric to read it as dates")
@@ -155,9 +175,9 @@ class TableEncoder:
                              "fix the value or make the column categorical")
         infinite = [i for i, x in enumerate(numbers) if not math.isfinite(x)]
         if infinite:
-            raise InputError(f"column {name!r} holds {short(present[infinite[0]])}; a feature must be a "
+            raise InputError(f"column {name!r} holds {short(uniq[infinite[0]])}; a feature must be a "
                              "finite number: fix the cell or leave it empty")
-        x = np.array(numbers, dtype=np.float64)
+        x = np.array(numbers, dtype=np.float64)[inverse]
         with np.errstate(over="ignore", invalid="ignore"):
             increasing = bool(np.all(np.diff(x) > 0))
         if (free and len(missing) >= _MIN_ROWS_FOR_ID and not missing.any()
@@ -178,11 +198,11 @@ class TableEncoder:
                 "mean": mean, "scale": std if std > 0 else 1.0}
         if form != numtext.PLAIN:
             spec["written"] = dict(form)
-        written = [i for i, v in enumerate(present) if not numtext.is_plain(v)]
+        written = [i for i, v in enumerate(uniq) if not numtext.is_plain(v)]
         if written:
             i = written[0]
             self.read_notes_.append(f"column {name!r} holds numbers written as text (like "
-                                    f"{numtext.example(form)}): {short(present[i])} read as {x[i]:g}")
+                                    f"{numtext.example(form)}): {short(uniq[i])} read as {numbers[i]:g}")
         return spec
 
     # ----- using -------------------------------------------------------------------------
@@ -227,7 +247,7 @@ class TableEncoder:
             raise InputError(f"the table lacks the column(s) {missing_cols} the model was trained on; "
                              f"its columns are {list(have)}")
         specs = [s for s in self.columns_ if s["kind"] != "dropped"]
-        read = each_column(lambda s, col: read_column(s, *cells(col)), [(s, frame[have[s["name"]]]) for s in specs])
+        read = each_column(lambda s, col: read_column(s, col), [(s, frame[have[s["name"]]]) for s in specs])
         return {s["name"]: r for s, r in zip(specs, read)}
 
     def transform(self, frame) -> np.ndarray:
@@ -256,14 +276,15 @@ class TableEncoder:
         return enc
 
 
-def _refuse_mostly(name: str, present: list) -> None:
-    """Refuse a column more than half of whose values are numbers (or dates) but not all."""
+def _refuse_mostly(name: str, uniq: list, counts: np.ndarray) -> None:
+    """Refuse a column more than half of whose cells (distinct values ``uniq`` seen ``counts``
+    times) are numbers (or dates) but not all."""
     for looks, what in ((numtext.readings, "numbers"), (dates.looks_like_date, "dates")):
-        flags = [bool(looks(v)) for v in present]
-        if sum(flags) * 2 > len(flags):
+        flags = [bool(looks(v)) for v in uniq]
+        if np.dot(flags, counts) * 2 > counts.sum():
             i = flags.index(False)
-            count = sum(1 for v in present if text(v) == text(present[i]))
-            raise InputError(f"column {name!r} holds {what} but also {short(present[i])} "
+            count = int(counts[i])
+            raise InputError(f"column {name!r} holds {what} but also {short(uniq[i])} "
                              f"({count} cell{'s' if count > 1 else ''}); "
                              "fix that value, leave the cell empty if it marks a missing value, or name "
                              "the column in --categorical (or --drop)")

@@ -62,18 +62,8 @@ _BODIES = {".": _body("."), ",": _body(",")}
 def readings(v) -> tuple[str, dict[str, float]] | None:
     """(unit, {decimal mark: value}) of a cell that is a number in some form, else None:
     the value under each decimal mark that reads it ("12,570": both; "2,5": "," only)."""
-    if isinstance(v, (datetime.timedelta, np.timedelta64)):  # numpy's is an integer type too
-        x = _seconds(v)
-        return None if x is None else ("", {".": x, ",": x})
-    if isinstance(v, (bool, np.bool_, int, float, np.integer, np.floating, decimal.Decimal,
-                      fractions.Fraction)):
-        try:
-            x = float(v)
-        except OverflowError:  # an integer or fraction beyond float64: refused as infinite
-            x = float("inf") if v > 0 else float("-inf")
-        return "", {".": x, ",": x}
     if not isinstance(v, str):
-        return None
+        return _typed(v)
     m = _CELL.fullmatch(v.strip())
     if m is None or (m["s1"] and m["s2"]) or (m["pre"] and m["post"]):
         try:  # what Python reads besides: inf, nan, 1_000, other scripts' digits
@@ -89,6 +79,20 @@ def readings(v) -> tuple[str, dict[str, float]] | None:
         x = float((b["int"] or "0").replace(b["g"] or "#", "") + "." + (b["frac"] or "0") + (m["exp"] or ""))
         values[mark] = -x if negative else x
     return (m["pre"] or m["post"], values) if values else None
+
+
+def _typed(v) -> tuple[str, dict[str, float]] | None:
+    if isinstance(v, (datetime.timedelta, np.timedelta64)):  # numpy's is an integer type too
+        x = _seconds(v)
+        return None if x is None else ("", {".": x, ",": x})
+    if isinstance(v, (bool, np.bool_, int, float, np.integer, np.floating, decimal.Decimal,
+                      fractions.Fraction)):
+        try:
+            x = float(v)
+        except OverflowError:  # an integer or fraction beyond float64: refused as infinite
+            x = float("inf") if v > 0 else float("-inf")
+        return "", {".": x, ",": x}
+    return None
 
 
 def number(v, form: dict | None = None) -> float | None:
@@ -108,6 +112,17 @@ def number(v, form: dict | None = None) -> float | None:
     if unit != form["unit"] and not (unit == "" and form["unit"] in CURRENCY):
         return None
     return r[1][form["decimal"]]
+
+
+def typed_numbers(col) -> np.ndarray | None:
+    """A pandas column of numbers (numpy's or pandas' nullable integers and floats) as float64,
+    NaN where empty, as :func:`number` reads each cell; None for any other dtype."""
+    import pandas as pd
+
+    t = pd.api.types
+    if t.is_bool_dtype(col.dtype) or not t.is_numeric_dtype(col.dtype) or t.is_complex_dtype(col.dtype):
+        return None
+    return col.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def _seconds(v) -> float | None:
@@ -130,15 +145,31 @@ def is_plain(v) -> bool:
     return True
 
 
-def column_form(values: list, name: str) -> dict | None:
-    """The form in which every present cell ``values`` of column ``name`` reads as a number,
-    or None when some cell is no number in any form. Raises InputError when every cell is a
-    number but they are written in more than one form, naming a value of each. (The values
-    are named, not their rows: a model is fitted on the training part of a file, whose rows
-    are not the file's.)"""
-    read = [readings(v) for v in values]
-    if any(r is None for r in read):
-        return None
+def column_numbers(values: list, name: str) -> tuple[dict, list[float]] | None:
+    """(the form in which every present cell ``values`` of column ``name`` reads as a number,
+    the numbers — what :func:`number` gives in that form), or None when some cell is no number
+    in any form. Raises InputError when every cell is a number but they are written in more
+    than one form, naming a value of each. (The values are named, not their rows: a model is
+    fitted on the training part of a file, whose rows are not the file's.)"""
+    numbers = []
+    for v in values:  # the common case first: plain numbers, read as Python reads them
+        if isinstance(v, str):
+            try:
+                numbers.append(float(v.strip()))
+            except ValueError:
+                break
+        else:
+            r = readings(v)
+            if r is None:
+                return None
+            numbers.append(r[1]["."])
+    else:
+        return dict(PLAIN), numbers
+    read = []
+    for v in values:
+        read.append(readings(v))
+        if read[-1] is None:
+            return None
     units: dict[str, int] = {}
     marks, narrowed = {".", ","}, 0
     for i, (unit, by_mark) in enumerate(read):
@@ -153,7 +184,8 @@ def column_form(values: list, name: str) -> dict | None:
         _two_ways(name, values, units[signs[0]], units[signs[1]], f"in {signs[0]}", f"in {signs[1]}")
     if "%" in units and "" in units:
         _two_ways(name, values, units["%"], units[""], "with %", "without")
-    return {"decimal": "." if "." in marks else ",", "unit": signs[0] if signs else ""}
+    mark = "." if "." in marks else ","
+    return {"decimal": mark, "unit": signs[0] if signs else ""}, [r[1][mark] for r in read]
 
 
 def _two_ways(name, values, i, j, one, other):

@@ -117,13 +117,12 @@ def numbers_of(col, as_text: bool, target: str = "") -> tuple[np.ndarray | None,
     if present.str.fullmatch(_NUMBER).all():
         return present.astype(float).to_numpy(dtype=np.float64), missing
     # numbers written with separators or a unit (12,570, $5, 12.5%): the features' reader
-    from .numtext import column_form, number
+    from .numtext import column_numbers
 
-    values = present.tolist()
-    form = column_form(values, f"target {target}")
-    if form is None:
+    found = column_numbers(present.tolist(), f"target {target}")
+    if found is None:
         return None, np.array(text.eq("").to_numpy(), dtype=bool)
-    return np.array([number(v, form) for v in values], dtype=np.float64), missing
+    return np.array(found[1], dtype=np.float64), missing
 
 
 def regression_values(values: np.ndarray, missing: np.ndarray, target: str) -> np.ndarray:
