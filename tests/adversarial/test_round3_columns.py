@@ -261,6 +261,10 @@ CASES = [
                ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"] * 7)][:N]))}),
     accept("export-onnx-with-a-date-column", "export {m_safetensors} --format onnx --out {tmp}/m.onnx",
            lambda out, err, tmp: (tmp / "m.onnx").stat().st_size > 0, files={"m.safetensors": date_model(table(d=GAPS))}),
+    accept_api("api-onnx-columns-named-like-the-graphs-constants", lambda: _onnx_equal(
+        table(k=X * 2, mean=X, scale=np.where(X > 0, "a", "b"), fill=-X, W1=LABEL, d=ISO))),
+    refuse("onnx-column-named-like-an-output", "export {m_safetensors} --format onnx --out {tmp}/m.onnx",
+           "'label'", "name of an output", "renamed", files={"m.safetensors": date_model(table(label=X * 2))}),
     refuse_api("api-onnx-feed-names-an-unreadable-date",
                lambda: _onnx_feed(table(d=ISO), pd.DataFrame({"x": [0.0, 1.0], "d": ["2031-01-01", "later"]})),
                "'d'", "'later' in row 2"),
@@ -268,6 +272,18 @@ CASES = [
                lambda: _onnx_feed(table(d=ISO), pd.DataFrame({"x": [0.0, 0.0], "d": ["1970-01-02T12:00", None]}))["d"],
                lambda d: (d[0, 0] == 1.5 and np.isnan(d[1, 0])) or pytest.fail(str(d))),
 ]
+
+
+def _onnx_equal(frame):
+    import onnxruntime as ort
+
+    from handgrad.export import onnx_inputs, to_onnx
+
+    f = frame.copy()
+    y = f.pop("y").to_numpy()
+    model = train_classifier(f, y, epochs=2, hidden_sizes=[4], validation_fraction=0)
+    session = ort.InferenceSession(to_onnx(model).SerializeToString(), providers=["CPUExecutionProvider"])
+    assert session.run(None, onnx_inputs(model, f))[0].tolist() == model.predict(f).tolist()
 
 
 def _onnx_feed(frame, new):

@@ -61,6 +61,11 @@ def to_onnx(obj, *, check: bool = True):
 
     p = portable(_load_if_path(obj))
     inputs, outputs = _inputs(p), _outputs(p)
+    clash = sorted({i[0] for i in inputs} & {o[0] for o in outputs})
+    if clash:
+        raise InputError(f"the table column {clash[0]!r} has the name of an output of the ONNX graph "
+                         f"({', '.join(o[0] for o in outputs)}), and ONNX needs every name once: "
+                         "train the model with the column renamed to export it")
     b = graph.Builder(reserved=[i[0] for i in inputs + outputs])
     if p.encoder is not None:
         x = graph.encode_table(b, p, {name: name for name, _, _ in inputs})
