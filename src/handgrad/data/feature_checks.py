@@ -12,7 +12,7 @@ _KEYS = {"numeric": {"fill": float, "indicator": bool, "mean": float, "scale": f
          "boolean": {"fill": float, "indicator": bool},
          "categorical": {"categories": list, "other": bool, "missing": bool},
          "date": {"order": str, "fill": float, "indicator": bool, "mean": float, "scale": float,
-                  "year_mean": float, "year_scale": float, "parts": list},
+                  "parts": list},
          "dropped": {"why": str}}
 # keys a kind may have besides: a numeric column of numbers written with a decimal comma or a
 # unit stores that form (a reader that does not know the key refuses the file)

@@ -29,8 +29,8 @@ Numeric columns: empty cells take the training median and a 0/1 column ``name (m
 says where that happened (only if the training rows had empty cells); then the column is
 standardised with the training mean and standard deviation. A column of numbers written with
 a decimal comma or a unit stores that form (``written``), and new values are read in it.
-Date columns become a few features (elapsed days and the year, standardised; the month, the
-weekday, the day of the year and the time of day on circles; :func:`dates.features`), empty
+Date columns become a few features (elapsed days, standardised; the month, the weekday, the
+day of the year and the time of day on circles; :func:`dates.features`), empty
 cells the training median date plus the indicator. Boolean columns: 0/1, empty cells
 take the most frequent value plus the ``(missing)`` indicator. Categorical columns: one 0/1
 column per category (``name=value``), for the ``max_categories`` most frequent training

@@ -148,15 +148,17 @@ def _date(b, s, t: str) -> list[str]:
     doy0 = op("Where", jan_feb, op("Sub", doy_march, 306), op("Add", op("Add", doy_march, 59), leap_1), hint="doy0")
     shifted = op("Add", day, 3)
     weekday = op("Sub", shifted, op("Mul", 7, floor_div(shifted, 7)), hint="weekday")
-    out = [op("Div", op("Sub", t, s["mean"]), s["scale"], hint="elapsed"),
-           op("Div", op("Sub", year, s["year_mean"]), s["year_scale"], hint="year_scaled")]
+    out = []
     angles = {"month": lambda: op("Mul", month0, 2 * np.pi / 12),
               "weekday": lambda: op("Mul", weekday, 2 * np.pi / 7),
               "yearday": lambda: op("Div", op("Mul", doy0, 2 * np.pi), op("Add", leap_1, 365)),
               "time": lambda: op("Mul", op("Sub", t, day), 2 * np.pi)}
-    for part in s["parts"][2:]:
-        angle = angles[part]()
-        out += [op("Sin", angle, hint=f"{part}_sin"), op("Cos", angle, hint=f"{part}_cos")]
+    for part in s["parts"]:
+        if part == "elapsed":
+            out.append(op("Div", op("Sub", t, s["mean"]), s["scale"], hint="elapsed"))
+        else:
+            angle = angles[part]()
+            out += [op("Sin", angle, hint=f"{part}_sin"), op("Cos", angle, hint=f"{part}_cos")]
     if s["indicator"]:
         out.append(b.node("Cast", [nan], "indicator", to=DOUBLE))
     return out
