@@ -22,12 +22,13 @@ _OPTIONAL = {"numeric": {"written": dict}}
 def checked_column(c, i: int) -> dict[str, Any]:
     if not isinstance(c, dict) or not isinstance(c.get("name"), str) or c.get("kind") not in _KEYS:
         raise InputError(f"column {i} of the table encoding needs a text 'name' and a 'kind' of "
-                         f"{sorted(_KEYS)}")
+                         f"{sorted(_KEYS)} (a kind this handgrad does not know was written by a newer one)")
     want = _KEYS[c["kind"]]
     optional = _OPTIONAL.get(c["kind"], {})
     if not {"name", "kind", *want} <= set(c) <= {"name", "kind", *want, *optional}:
         raise InputError(f"column {c['name']!r} of the table encoding has keys {sorted(c)}, "
-                         f"expected {sorted({'name', 'kind', *want})}")
+                         f"expected {sorted({'name', 'kind', *want})} (a key this handgrad does not "
+                         "know was written by a newer one)")
     for key, typ in {**want, **{k: t for k, t in optional.items() if k in c}}.items():
         v = c[key]
         ok = (isinstance(v, bool) if typ is bool else
