@@ -245,6 +245,15 @@ def _numeric(col, name: str) -> np.ndarray:
     else:
         numbers = pd.Series(np.nan, index=col.index)
     offending = (numbers.isna() & col.notna()).to_numpy()
+    if offending.any():  # numbers written with separators or a unit: 12,570, $5, 12.5%, 2,5
+        from .numtext import column_numbers
+
+        present = col.notna().to_numpy()
+        found = column_numbers(col[present].tolist(), _short_text(name))
+        if found is not None:
+            numbers = pd.Series(np.nan, index=col.index)
+            numbers[present] = found[1]
+            offending = (numbers.isna() & col.notna()).to_numpy()
     if offending.any():
         i = int(np.argmax(offending))
         raise InputError(f"column {_short_text(name)} is not numeric (e.g. {_short_text(str(col.iloc[i]))} "

@@ -96,14 +96,14 @@ class ParquetSource:
         import pyarrow as pa
 
         kind = self.file.schema_arrow.field(self.target).type
-        numeric = pa.types.is_integer(kind) or pa.types.is_floating(kind)
+        numeric = pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
         if not numeric or task != "auto":
             self.task, notes = decide_task(np.empty(0) if numeric else None, self.target, task)
             return notes
         rows: dict[float, int] = {}  # value -> rows, while there are few values
         n, fraction, cap = 0, None, NUMBER_ABOVE + 1
         for rb in self.file.iter_batches(self.read_rows, columns=[self.target], use_threads=False):
-            y = rb.column(0).to_numpy(zero_copy_only=False).astype(np.float64)
+            y = _floats(rb.column(0)).to_numpy(zero_copy_only=False).astype(np.float64)
             y = y[np.isfinite(y)]
             n += y.size
             frac = y[y != np.round(y)]
@@ -150,7 +150,7 @@ class ParquetSource:
             if col.null_count:
                 i = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
                 self._refuse_missing(name, start + i)
-            X[:, j] = col.to_numpy(zero_copy_only=False)
+            X[:, j] = _floats(col).to_numpy(zero_copy_only=False)
         bad = ~np.isfinite(X)
         if bad.any():
             i, j = np.argwhere(bad)[0]
@@ -230,13 +230,20 @@ class ParquetSource:
         return fill(rows(), cap, len(self.features), dtype)
 
 
+def _floats(col):
+    """A Parquet column of decimals as float64 (numbers, as the table reader reads them)."""
+    return col.cast("float64") if str(col.type).startswith("decimal") else col
+
+
 def _numeric_columns(schema, names) -> list[bool]:
-    """Per column: whether its Parquet type is a number or a bool (what streaming reads)."""
+    """Per column: whether its Parquet type is a number (decimals too) or a bool (what
+    streaming reads)."""
     import pyarrow as pa
 
     t = pa.types
     return [bool(t.is_integer(schema.field(n).type) or t.is_floating(schema.field(n).type)
-                 or t.is_boolean(schema.field(n).type)) for n in names]
+                 or t.is_decimal(schema.field(n).type) or t.is_boolean(schema.field(n).type))
+            for n in names]
 
 
 def fill(chunks, cap: int, d: int, dtype):

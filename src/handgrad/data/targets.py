@@ -110,11 +110,13 @@ def decide_numbers(fraction, k: int, n: int, target: str, at_least: bool = False
                      "number; say which with --task classification or --task regression")
 
 
-def numbers_of(col, as_text: bool) -> tuple[np.ndarray | None, np.ndarray]:
+def numbers_of(col, as_text: bool, target: str = "") -> tuple[np.ndarray | None, np.ndarray]:
     """(float64 numbers of the present cells or None when they are not all numbers, the (n,)
     mask of cells without a value) of a target column. ``as_text``: the cells as written in a
     text file (an empty cell or a missing-value marker such as NA is no value; a number
-    written with a leading zero, ``01``, is a code, not a number). Otherwise typed: integer
+    written with a leading zero, ``01``, is a code, not a number; numbers written with
+    thousands separators, a decimal comma or a unit are read as
+    :mod:`~handgrad.data.numtext` says). Otherwise typed: integer
     and float columns are numbers, true/false and text are not (text columns of a typed file
     are read as a text file's)."""
     from .columns import LABEL_MARKERS, _NUMBER, _import_pandas, _plain
@@ -130,13 +132,27 @@ def numbers_of(col, as_text: bool) -> tuple[np.ndarray | None, np.ndarray]:
         if not (pd.api.types.is_string_dtype(col.dtype) or col.dtype == object):
             return None, np.array(col.isna().to_numpy(), dtype=bool)
         if col.dtype == object and any(not isinstance(v, str) for v in col.dropna().tolist()):
-            return None, np.array(col.isna().to_numpy(), dtype=bool)
+            from .numtext import readings  # Parquet decimals (decimal.Decimal) are numbers
+
+            missing = np.array(col.isna().to_numpy(), dtype=bool)
+            cells = col[~missing].tolist()
+            if all(not isinstance(v, (str, bool)) and readings(v) is not None for v in cells):
+                return np.array([readings(v)[1]["."] for v in cells], dtype=np.float64), missing
+            return None, missing
     text = col.astype(object).where(col.notna(), "").astype(str).str.strip()
     missing = np.array((text.eq("") | text.isin(LABEL_MARKERS)).to_numpy(), dtype=bool)
     present = text[~missing]
-    if not present.str.fullmatch(_NUMBER).all() or present.str.fullmatch(r"[+-]?0\d.*").any():
+    if present.str.fullmatch(r"[+-]?0\d.*").any():
         return None, np.array(text.eq("").to_numpy(), dtype=bool)
-    return present.astype(float).to_numpy(dtype=np.float64), missing
+    if present.str.fullmatch(_NUMBER).all():
+        return present.astype(float).to_numpy(dtype=np.float64), missing
+    # numbers written with separators or a unit (12,570, $5, 12.5%): the features' reader
+    from .numtext import column_numbers
+
+    found = column_numbers(present.tolist(), f"target {target}")
+    if found is None:
+        return None, np.array(text.eq("").to_numpy(), dtype=bool)
+    return np.array(found[1], dtype=np.float64), missing
 
 
 def first_non_number(col, offset: int = 0) -> str:
@@ -297,10 +313,25 @@ def read_target(col, target: str, as_text: bool, task: str = "classification"
     if task == "classification":
         y, missing, notes = label_column(col, target, as_text)
         return y, missing, notes, task
-    values, missing = numbers_of(col, as_text)
+    values, missing = numbers_of(col, as_text, target)
+    if values is None:
+        refuse_dates(col, target)
     decided, notes = decide_task(values, target, task,
                                  first_non_number(col) if values is None and task == "regression" else "")
     if decided == "classification":
         y, missing, more = label_column(col, target, as_text)
         return y, missing, notes + more, decided
     return regression_values(values, missing, target), missing, notes, decided
+
+
+def refuse_dates(col, target: str) -> None:
+    """Refuse a target column of dates for a regression (or a task still to decide)."""
+    from .cells import cells, short
+    from .dates import looks_like_date
+
+    values, missing = cells(col)
+    present = [v for v, m in zip(values, missing) if not m]
+    if present and all(looks_like_date(v) for v in present):
+        raise InputError(f"target column {target!r} holds dates ({short(present[0])}): handgrad predicts "
+                         "classes or numbers, not dates; make the target a number (e.g. days since a "
+                         "fixed day), or pass --task classification to treat each date as a class")

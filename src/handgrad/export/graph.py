@@ -36,11 +36,12 @@ def proto_type(dtype) -> int:
 class Builder:
     """Collects nodes and initializers of one graph, naming every value uniquely."""
 
-    def __init__(self):
+    def __init__(self, reserved=()):
         from onnx import helper, numpy_helper
 
         self._helper, self._numpy_helper = helper, numpy_helper
-        self.nodes, self.initializers, self._used = [], [], set()
+        # the graph's input and output names (a table's column names): never reused inside
+        self.nodes, self.initializers, self._used = [], [], set(reserved)
 
     def name(self, hint: str) -> str:
         name, i = hint, 0
@@ -83,8 +84,8 @@ def standardize(b, p, x: str, in_dtype) -> str:
 
 
 def encode_table(b, p, inputs: dict[str, str]) -> str:
-    """One input per table column (numeric/boolean: double (N, 1), NaN = empty; categorical:
-    string (N, 1), "" = empty) -> the encoded features (N, n_features) in p.dtype, column
+    """One input per table column (numeric/boolean: double (N, 1), NaN = empty; date: double
+    (N, 1), days since 1970-01-01, NaN = empty; categorical: string (N, 1), "" = empty) -> the encoded features (N, n_features) in p.dtype, column
     for column what ``TableEncoder.transform`` gives."""
     blocks = []
     for s in p.encoder.columns_:
@@ -101,12 +102,66 @@ def encode_table(b, p, inputs: dict[str, str]) -> str:
             blocks.append(filled)
             if s["indicator"]:
                 blocks.append(b.node("Cast", [nan], "indicator", to=DOUBLE))
+        elif kind == "date":
+            blocks += _date(b, s, x)
         elif kind == "categorical":
             blocks.append(_one_hot(b, s, x))
         else:
             raise InputError(f"column {s['name']!r} has the kind {kind!r}, which has no ONNX form here")
     x = b.node("Concat", blocks, "encoded", axis=1) if len(blocks) > 1 else blocks[0]
     return x if p.dtype == np.float64 else b.node("Cast", [x], "x_net", to=proto_type(p.dtype))
+
+
+def _date(b, s, t: str) -> list[str]:
+    """The features of a date column (``handgrad.data.dates.features``) from its input: days
+    since 1970-01-01 (double, NaN = empty). The calendar comes from the day number by integer
+    arithmetic in double, exact below 2**53 (H. Hinnant's ``civil_from_days``)."""
+    def k(v):
+        return b.const("k", np.array(v, dtype=np.float64))
+
+    def op(name, *args, hint=None):
+        return b.node(name, [a if isinstance(a, str) else k(a) for a in args], hint)
+
+    def floor_div(x, d):
+        return op("Floor", op("Div", x, d), hint="quotient")
+
+    nan = op("IsNaN", t, hint="is_missing")
+    t = op("Where", nan, s["fill"], t, hint="date_filled")
+    day = op("Floor", t, hint="day")
+    z = op("Add", day, 719468)
+    era = floor_div(z, 146097)
+    doe = op("Sub", z, op("Mul", era, 146097))
+    yoe = floor_div(op("Sub", op("Add", op("Sub", doe, floor_div(doe, 1460)), floor_div(doe, 36524)),
+                       floor_div(doe, 146096)), 365)
+    doy_march = op("Sub", doe, op("Sub", op("Add", op("Mul", yoe, 365), floor_div(yoe, 4)), floor_div(yoe, 100)))
+    mp = floor_div(op("Add", op("Mul", doy_march, 5), 2), 153)  # March = 0
+    jan_feb = op("GreaterOrEqual", mp, 10)
+    jan_feb_1 = b.node("Cast", [jan_feb], "jan_feb", to=DOUBLE)
+    month0 = op("Sub", op("Add", mp, 2), op("Mul", jan_feb_1, 12), hint="month0")
+    year = op("Add", op("Add", yoe, op("Mul", era, 400)), jan_feb_1, hint="year")
+
+    def divides(n):
+        return op("Equal", op("Sub", year, op("Mul", floor_div(year, n), n)), 0)
+
+    leap = op("Or", op("And", divides(4), op("Not", divides(100))), divides(400))
+    leap_1 = b.node("Cast", [leap], "leap", to=DOUBLE)
+    doy0 = op("Where", jan_feb, op("Sub", doy_march, 306), op("Add", op("Add", doy_march, 59), leap_1), hint="doy0")
+    shifted = op("Add", day, 3)
+    weekday = op("Sub", shifted, op("Mul", 7, floor_div(shifted, 7)), hint="weekday")
+    out = []
+    angles = {"month": lambda: op("Mul", month0, 2 * np.pi / 12),
+              "weekday": lambda: op("Mul", weekday, 2 * np.pi / 7),
+              "yearday": lambda: op("Div", op("Mul", doy0, 2 * np.pi), op("Add", leap_1, 365)),
+              "time": lambda: op("Mul", op("Sub", t, day), 2 * np.pi)}
+    for part in s["parts"]:
+        if part == "elapsed":
+            out.append(op("Div", op("Sub", t, s["mean"]), s["scale"], hint="elapsed"))
+        else:
+            angle = angles[part]()
+            out += [op("Sin", angle, hint=f"{part}_sin"), op("Cos", angle, hint=f"{part}_cos")]
+    if s["indicator"]:
+        out.append(b.node("Cast", [nan], "indicator", to=DOUBLE))
+    return out
 
 
 def _one_hot(b, s, x: str) -> str:

@@ -4,8 +4,10 @@ The exported graph is the whole prediction (see :mod:`handgrad.export.graph`):
 
 * inputs: ``X`` (N, n_features) in the network's dtype for a numeric model; for a model
   trained on a table, one input per table column, shape (N, 1): double for numeric and
-  true/false columns (NaN for an empty cell, 1/0 for true/false), string for categorical
-  columns (the text without surrounding spaces, "" for an empty cell);
+  true/false columns (NaN for an empty cell, 1/0 for true/false), double for date columns
+  (days since 1970-01-01 00:00 on the clock as written, the time of day as the fraction; NaN
+  for an empty cell), string for categorical columns (the text without surrounding spaces,
+  "" for an empty cell);
 * outputs: classifiers ``label`` (N,) (the original class labels: int64, double or string;
   (N, K) int64 0/1 for multilabel) and ``probabilities`` (N, K) in the network's dtype;
   regressors ``variable`` (N, n_outputs): for a Model in the target's units (its target
@@ -58,14 +60,18 @@ def to_onnx(obj, *, check: bool = True):
     from onnx import helper
 
     p = portable(_load_if_path(obj))
-    b = graph.Builder()
-    inputs = _inputs(p)
+    inputs, outputs = _inputs(p), _outputs(p)
+    clash = sorted({i[0] for i in inputs} & {o[0] for o in outputs})
+    if clash:
+        raise InputError(f"the table column {clash[0]!r} has the name of an output of the ONNX graph "
+                         f"({', '.join(o[0] for o in outputs)}), and ONNX needs every name once: "
+                         "train the model with the column renamed to export it")
+    b = graph.Builder(reserved=[i[0] for i in inputs + outputs])
     if p.encoder is not None:
         x = graph.encode_table(b, p, {name: name for name, _, _ in inputs})
     else:
         x = graph.standardize(b, p, "X", p.dtype)
     z = graph.network(b, p, x)
-    outputs = _outputs(p)
     graph.head(b, p, z, {name: name for name, _, _ in outputs})
     g = helper.make_graph(b.nodes, "handgrad", [helper.make_tensor_value_info(*i) for i in inputs],
                           [helper.make_tensor_value_info(*o) for o in outputs], b.initializers)
@@ -125,33 +131,14 @@ def _outputs(p: Portable) -> list[tuple]:
 def onnx_inputs(obj, X) -> dict[str, np.ndarray]:
     """The ``input_feed`` for ONNX Runtime's ``session.run(None, feed)`` on ``obj``'s export:
     ``{"X": X in the network's dtype}``, or for a table model one (N, 1) array per column of
-    the DataFrame ``X``, converted by handgrad's rules (empty cells NaN / "", true/false
-    1/0, categorical text stripped, 3.0 read as "3")."""
+    the DataFrame ``X``, converted by handgrad's rules (``TableEncoder.read``: empty cells
+    NaN / "", true/false 1/0, numbers written as text read as in training, dates as days since
+    1970-01-01, categorical text stripped, 3.0 read as "3"); a cell the model cannot read is
+    refused naming its column, row and value."""
     p = portable(_load_if_path(obj))
     if p.encoder is None:
         return {"X": np.ascontiguousarray(X, dtype=p.dtype)}
-    from ..data.features import _as_bool, _as_number, _cells, _text
-
     if not hasattr(X, "columns"):
         raise InputError("this model reads a table: give a pandas DataFrame with the columns "
                          f"{p.encoder.input_columns}")
-    have = {str(c): c for c in X.columns}
-    lacking = [c for c in p.encoder.input_columns if c not in have]
-    if lacking:
-        raise InputError(f"the table lacks the column(s) {lacking} the model was trained on")
-    feed = {}
-    for s in p.encoder.columns_:
-        if s["kind"] == "dropped":
-            continue
-        values, missing = _cells(X[have[s["name"]]])
-        if s["kind"] == "categorical":
-            col = np.array(["" if m else _text(v) for v, m in zip(values, missing)], dtype=object)
-        else:
-            read = _as_number if s["kind"] == "numeric" else _as_bool
-            col = np.array([np.nan if m else read(v) for v, m in zip(values, missing)], dtype=object)
-            if any(v is None for v in col):
-                raise InputError(f"column {s['name']!r} holds a value that is not "
-                                 f"{'a number' if s['kind'] == 'numeric' else 'true/false'}")
-            col = col.astype(np.float64)
-        feed[s["name"]] = col.reshape(-1, 1)
-    return feed
+    return {name: col.reshape(-1, 1) for name, col in p.encoder.read(X).items()}

@@ -13,8 +13,10 @@ class TableTransformer(TransformerMixin, BaseEstimator):
     """A pandas DataFrame with text columns and empty cells → numeric features.
 
     The rules of :mod:`handgrad.data.features` (what ``handgrad train --data`` does): numeric
-    columns imputed with the median plus a 0/1 missing indicator and standardised; boolean
-    columns 0/1; categorical columns one-hot (``max_categories`` most frequent values, the rest
+    columns (numbers written as text too: ``12,570``, ``$5``, ``12.5%``, Parquet decimals)
+    imputed with the median plus a 0/1 missing indicator and standardised; date columns as
+    elapsed days (standardised) and the month, weekday, day of year and time of day on circles;
+    boolean columns 0/1; categorical columns one-hot (``max_categories`` most frequent values, the rest
     and unseen ones in ``(other)``, empty cells in ``(missing)``), left unscaled; constant, ID
     and row-number columns dropped. ``categorical``, ``numeric``, ``drop`` and ``id_columns``
     name columns whose treatment is forced.

@@ -1,0 +1,211 @@
+"""The default model as an ensemble: K networks of sampled settings trained together, the
+members chosen by greedy selection on held-out predictions, one model file holding them all.
+
+``train_ensemble`` (what :func:`~handgrad.model.classifier.train_model` runs unless
+``ensemble=1``):
+
+1. **Members.** The default network first, then ``K − 1`` seeded draws
+   (:func:`member_settings`): activation (ReLU or tanh), width (half, once or twice the
+   default's), depth (1 or 2 hidden layers), L2 strength and learning rate (log-uniform), each
+   with its own seed. Members of one shape and activation train as one stack
+   (:func:`~handgrad.fit_many`, split over the cores); each has its own early stopping.
+2. **Held-out predictions.** On small data (the cross-validated range of
+   :func:`~handgrad.model.classifier.train_model`) every member is cross-validated on the same
+   folds, giving each training row a prediction from a model that did not see it; on more rows,
+   every member trains on one training part and predicts one shared validation part.
+3. **Selection** (Caruana et al., 2004, :func:`greedy_selection`): starting from nothing, add
+   with replacement the member whose addition makes the mean prediction best on the held-out
+   rows (log loss for classes, squared error for numbers), ``ROUNDS`` times; a member's weight
+   is how often it was added. Members never added are dropped.
+4. **Final members.** On small data each chosen member trains again on every row for the
+   median of its folds' best epochs (together, as in 1); on more rows the members trained on
+   the training part are the model.
+
+A prediction is the weighted mean of the members' probabilities or predicted values
+(:class:`~handgrad.model.model.Model`'s ``members``); the record lists every member, its
+settings, its held-out score and its weight.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.losses import softmax
+from ..core.heads import regression_mean
+from ..errors import InputError
+from ..training.splits import rank_strata, stratified_folds
+from .crossval import CV_BELOW, CV_FOLDS, CV_FROM, _fit_runs, _take
+from .model import Model
+from .once import DEFAULTS, HOLDOUT, auto_activation, auto_width, encoded_width, prepare_run
+
+ENSEMBLE = 8      # members trained by default (--ensemble 1: one network)
+ROUNDS = 20       # additions of greedy selection
+SEED_STEP = 7919  # members' seeds: seed + k·SEED_STEP (a prime: no member shares another's draws)
+
+
+def member_settings(k: int, seed: int, width: int, task: str) -> list[dict]:
+    """``k`` members' settings: the default network first, then seeded draws."""
+    base = {"hidden_sizes": [width], "activation": auto_activation(DEFAULTS["activation"], task),
+            "l2": DEFAULTS["l2"], "lr": DEFAULTS["lr"], "seed": seed}
+    out = [base]
+    rng = np.random.default_rng([seed, 25])
+    widths = sorted({max(32, width // 2), width, min(512, 2 * width)})
+    while len(out) < k:
+        out.append({"hidden_sizes": [int(rng.choice(widths))] * int(rng.choice([1, 1, 2])),
+                    "activation": str(rng.choice(["relu", "tanh"])),
+                    "l2": float(10 ** rng.uniform(-5, -2)), "lr": float(10 ** rng.uniform(-3.5, -2.3)),
+                    "seed": seed + len(out) * SEED_STEP})
+    return out
+
+
+def greedy_selection(held: np.ndarray, truth: np.ndarray, regression: bool, rounds: int = ROUNDS
+                     ) -> tuple[np.ndarray, list[float]]:
+    """Weights (K,) from greedy forward selection with replacement (Caruana et al., 2004) of
+    the members' held-out predictions ``held`` (K, n, c) — probabilities, or predicted values —
+    against ``truth`` (class indices (n,), or values (n, c)); and the score after each round.
+    The score: log loss (classes) or mean squared error (numbers), smaller is better."""
+    K = held.shape[0]
+    counts = np.zeros(K)
+    total = np.zeros(held.shape[1:])
+    curve = []
+    for r in range(rounds):
+        trial = (total[None] + held) / (r + 1)  # (K, n, c): the mean with each member added once more
+        if regression:
+            err = ((trial - truth[None]) ** 2).mean(axis=(1, 2))
+        else:
+            p = trial[:, np.arange(truth.size), truth]
+            err = -np.log(np.clip(p, 1e-15, 1)).mean(axis=1)
+        best = int(np.argmin(err))
+        counts[best] += 1
+        total += held[best]
+        curve.append(float(err[best]))
+    return counts / counts.sum(), curve
+
+
+def train_ensemble(X, y, *, members: int = ENSEMBLE, seed: int = DEFAULTS["seed"], monitor=None,
+                   cv_folds: int = CV_FOLDS, callbacks=(), **options) -> Model:
+    """An ensemble model of ``members`` networks (see the module docstring) on raw features
+    ``X`` and labels or numbers ``y``; ``options`` are :func:`train_model`'s (task, table
+    encoding, dtype, batch size, epochs, patience, ...) — the architecture, activation, L2 and
+    learning rate are the members' own."""
+    task = options.get("task", "classification")
+    regression = task == "regression"
+    for own in ("hidden_sizes", "activation", "l2", "lr"):
+        if options.get(own, DEFAULTS.get(own)) != DEFAULTS.get(own):
+            raise InputError(f"an ensemble chooses each member's {own} itself; give ensemble=1 to set it")
+        options.pop(own, None)
+    y = np.asarray(y)
+    n_rows = len(X) if hasattr(X, "columns") else np.shape(X)[0]
+    width = auto_width(encoded_width(X, options))
+    settings = member_settings(members, seed, width, task)
+    if CV_FROM <= n_rows < CV_BELOW:
+        return _cross_validated(X, y, settings, cv_folds, seed, monitor, regression, callbacks, options)
+    return _held_out(X, y, settings, seed, monitor, regression, callbacks, options)
+
+
+def _cross_validated(X, y, settings, folds, seed, monitor, regression, callbacks, options) -> Model:
+    from ..data.preprocessing import LabelEncoder
+
+    classes = None if regression else LabelEncoder().fit(y).classes
+    truth = y.astype(np.float64).reshape(len(y), -1) if regression else LabelEncoder(classes).transform(y)
+    strata = rank_strata(y, folds) if regression else truth
+    splits = stratified_folds(strata, folds, seed)
+    runs = [prepare_run(_take(X, keep), y[keep], X_val=_take(X, held), y_val=y[held], monitor=monitor,
+                        classes=classes, diagnostics=False, **options, **s)
+            for s in settings for keep, held in splits]
+    histories = _fit_runs(runs, raise_divergence=False)
+    K = len(settings)
+    n_out = truth.shape[1] if regression else len(classes)
+    held_out = np.zeros((K, len(y), n_out))
+    epochs, usable = [], []
+    for k in range(K):
+        mine = range(k * folds, (k + 1) * folds)
+        usable.append(all(histories[i].diverged_in is None for i in mine))
+        for i, (keep, held) in zip(mine, splits):
+            held_out[k, held] = _predictions(runs[i], runs[i].X_val, regression)
+        bests = [histories[i].best_epoch or len(histories[i].epochs) for i in mine]
+        epochs.append(int(np.ceil(np.median(bests))))
+    weights, curve = _select(held_out, truth, usable, regression)
+    chosen = np.flatnonzero(weights)
+    finals = [prepare_run(X, y, validation_fraction=0.0, patience=None, epochs=epochs[k], classes=classes,
+                          callbacks=callbacks if k == chosen[0] else (), **options, **settings[k])
+              for k in chosen]
+    final_histories = _fit_runs(finals)
+    model = _bundle(finals, final_histories, weights[chosen])
+    model.record["ensemble"] = _record(settings, weights, epochs, held_out, truth, regression, curve,
+                                       f"{folds}-fold cross-validation (out-of-fold predictions)")
+    model.record["selection"] = {"method": f"{folds}-fold cross-validation", "folds": folds,
+                                 "epochs": epochs[chosen[0]], "best_epochs": epochs,
+                                 "monitor": histories[0].monitor}
+    return model
+
+
+def _held_out(X, y, settings, seed, monitor, regression, callbacks, options) -> Model:
+    from ..training.splits import stratified_split
+
+    # one validation part for every member (the split a single network's run would make)
+    strata = rank_strata(y, round(1 / HOLDOUT)) if regression else y
+    keep, held = stratified_split(strata, HOLDOUT, seed, part="the validation part (for early stopping)",
+                                  fix="give more rows")
+    runs = [prepare_run(_take(X, keep), y[keep], X_val=_take(X, held), y_val=y[held], monitor=monitor,
+                        callbacks=callbacks if k == 0 else (), **options, **s)
+            for k, s in enumerate(settings)]
+    histories = _fit_runs(runs, raise_divergence=False)
+    truth = (runs[0].y_val.astype(np.float64).reshape(len(runs[0].y_val), -1) if regression
+             else runs[0].y_val)
+    held_out = np.stack([_predictions(r, r.X_val, regression) for r in runs])
+    usable = [h.diverged_in is None for h in histories]
+    weights, curve = _select(held_out, truth, usable, regression)
+    chosen = np.flatnonzero(weights)
+    model = _bundle([runs[k] for k in chosen], [histories[k] for k in chosen], weights[chosen])
+    epochs = [h.best_epoch or len(h.epochs) for h in histories]
+    model.record["ensemble"] = _record(settings, weights, epochs, held_out, truth, regression, curve,
+                                       f"a hold-out part of {HOLDOUT:g} (shared by every member)")
+    return model
+
+
+def _predictions(run, X_val, regression: bool) -> np.ndarray:
+    """A trained run's held-out predictions: probabilities, or values in the target's units
+    (each fold scales its target on its own rows), as (n, c)."""
+    logits = run.net.forward(X_val)
+    if not regression:
+        return softmax(logits.astype(np.float64))
+    mu = regression_mean(run.net.output, logits).astype(np.float64)
+    return mu if run.target is None else run.target.inverse(mu).reshape(mu.shape)
+
+
+def _select(held_out, truth, usable, regression):
+    if not any(usable):
+        raise InputError("every member of the ensemble diverged; try a smaller learning rate with ensemble=1")
+    held = held_out.copy()
+    held[~np.asarray(usable)] = np.nan
+    ok = np.flatnonzero(usable)
+    weights = np.zeros(len(usable))
+    w, curve = greedy_selection(held[ok], truth, regression)
+    weights[ok] = w
+    return weights, curve
+
+
+def _bundle(runs, histories, weights) -> Model:
+    """One model of the trained ``runs`` (they share their rows, hence their encoding and
+    target scaling): the first run's model with the others as its members."""
+    models = [r.model(h) for r, h in zip(runs, histories)]
+    first = models[0]
+    first.members = [m.net for m in models[1:]]
+    first.member_weights = np.asarray(weights, dtype=np.float64) / np.sum(weights)
+    first._check_members()
+    return first
+
+
+def _record(settings, weights, epochs, held_out, truth, regression, curve, held_from) -> dict:
+    rows = []
+    for s, w, e, pred in zip(settings, weights, epochs, held_out):
+        if regression:
+            score = float(np.mean((pred - truth) ** 2))
+        else:
+            score = float(-np.log(np.clip(pred[np.arange(truth.size), truth], 1e-15, 1)).mean())
+        rows.append({**{k: s[k] for k in ("hidden_sizes", "activation", "l2", "lr", "seed")},
+                     "epochs": int(e), "held_out_score": score, "weight": float(w)})
+    return {"members": rows, "held_out": held_from, "score": "mean squared error" if regression else "log loss",
+            "selection": {"method": "greedy selection with replacement (Caruana et al., 2004)",
+                          "rounds": len(curve), "curve": curve}}
