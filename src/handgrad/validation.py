@@ -8,6 +8,9 @@ import math
 import numpy as np
 
 from .errors import InputError
+# the memory checks, by their old names: one model of what a run holds is handgrad.memory_plan's
+from .memory_plan import (BUFFERS_PER_UNIT, FALLBACK_MEMORY, available_memory,  # noqa: F401
+                          check_memory, memory_needed)
 
 
 def check_matrix(X, what: str = "X", n_features: int | None = None, dtype=np.float64,
@@ -243,70 +246,6 @@ def check_sizes(sizes) -> list[int]:
     if any(s < 1 for s in out):
         raise InputError(f"every layer width must be ≥ 1, got {out}")
     return out
-
-
-# what a fresh training run holds per parameter besides the parameters: the gradient, and an
-# optimizer's state (Adam: m, v and two scratch buffers); and per batch row and unit: Z, f'(Z),
-# dZ and the activations (fast.memory.Workspace)
-BUFFERS_PER_UNIT = 4
-FALLBACK_MEMORY = 64 * 2**30  # when the machine cannot tell: generous, yet refuses the absurd
-
-
-def available_memory() -> int:
-    """Bytes this process may still allocate: psutil's "available" when installed, else
-    Linux's MemAvailable, else the physical memory (os.sysconf), else a generous fixed cap."""
-    try:
-        import psutil  # optional
-        return int(psutil.virtual_memory().available)
-    except Exception:  # not installed, or no answer on this platform
-        pass
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        import os
-        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
-    except (AttributeError, ValueError, OSError):
-        return FALLBACK_MEMORY
-
-
-def memory_needed(sizes, itemsize: int, batch_rows: int = 0, state_per_param: int = 2) -> tuple[int, int]:
-    """(parameter count, bytes) a network of layer widths ``sizes`` needs: ``state_per_param``
-    arrays the size of the parameters (the parameters, their gradient, an optimizer's state)
-    plus the activations of a batch of ``batch_rows`` rows, in ``itemsize``-byte numbers.
-    Python integers: no overflow, whatever the sizes."""
-    sizes = [int(s) for s in sizes]
-    n_params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
-    units = sum(sizes)
-    return n_params, itemsize * (state_per_param * n_params + BUFFERS_PER_UNIT * batch_rows * units)
-
-
-def _size(n: int) -> str:
-    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.3g} {unit}"
-    return f"{n} bytes"
-
-
-def check_memory(sizes, itemsize: int, batch_rows: int = 0, state_per_param: int = 2,
-                 what: str = "this network") -> int:
-    """Refuse, before anything is allocated, a network (and batch) whose memory need — see
-    :func:`memory_needed` — exceeds :func:`available_memory`; the message gives the parameter
-    count and both byte counts. Returns the bytes needed."""
-    n_params, need = memory_needed(sizes, itemsize, batch_rows, state_per_param)
-    have = available_memory()
-    if need > have:
-        raise InputError(f"{what} {list(sizes)} has {n_params:,} parameters and needs about "
-                         f"{_size(need)} of memory (parameters, gradients"
-                         + (", optimizer state" if state_per_param > 2 else "")
-                         + (f", activations of {batch_rows:,} rows" if batch_rows else "")
-                         + f"), but about {_size(have)} is available; use fewer or narrower layers"
-                         + (" or a smaller batch" if batch_rows else ""))
-    return need
 
 
 def check_l2(l2) -> float:
