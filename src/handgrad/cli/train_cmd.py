@@ -186,6 +186,19 @@ def _plot_jobs(args, model, outputs, name, test, test_name, test_y, test_pred) -
     return jobs
 
 
+def _epochs_line(args, history, selection) -> list[str]:
+    """How long the final run trained, said once: nothing when the epochs were chosen by
+    cross-validation (its note says how many, and why), else how training ended."""
+    if selection:
+        return []
+    n = len(history["epochs"])
+    if history["stop_reason"] == f"completed {n} epochs":
+        return [f"trained all {n} epochs" + (" without stopping early" if args.patience else "")]
+    return [f"stopped after {n} epochs: {history['stop_reason']}"
+            + (f"; restored the weights of epoch {history['best_epoch']}"
+               if args.patience and history["best_epoch"] else "")]
+
+
 def report(args, model, test, test_name, notes, outputs, elapsed: float, drew: bool = True) -> None:
     """What ``train`` prints at the end: JSON (``--json``), one line (``--quiet``), or the
     notes, the leaderboard of a search, the run and the test part's metrics (``drew``: the
@@ -194,12 +207,16 @@ def report(args, model, test, test_name, notes, outputs, elapsed: float, drew: b
 
     history, selection = model.record["history"], model.record.get("selection")
     model_path, plot_path = outputs.model, outputs.plot if drew else None
+    if not args.json:  # a result to doubt: on stderr even with --quiet (--json carries them)
+        for warning in model.record.get("warnings", []):
+            echo(f"warning: {warning}", file=sys.stderr)
     if args.json:
         result = {"dataset": model.record.get("dataset"), "task": model.task, "model": repr(model.net),
                   "notes": notes, "n_train": model.record["n_train"], "n_val": model.record["n_val"],
                   "n_test": 0 if test is None else test["n_samples"],
                   "epochs_run": len(history["epochs"]), "best_epoch": history["best_epoch"],
                   "stop_reason": history["stop_reason"], "selection": selection,
+                  "warnings": model.record.get("warnings", []),
                   "test": test and {k: v for k, v in test.items() if k not in ("per_class", "confusion_matrix")},
                   "model_path": str(model_path), "plot_path": None if plot_path is None else str(plot_path),
                   "time_seconds": round(elapsed, 3)}
@@ -223,10 +240,7 @@ def report(args, model, test, test_name, notes, outputs, elapsed: float, drew: b
     if model.record.get("search"):
         from .search import print_leaderboard
         print_leaderboard(model.record["search"])
-    print_lines(f"network: {model.net!r}",
-                f"stopped after {len(history['epochs'])} epochs: {history['stop_reason']}"
-                + (f"; restored the weights of epoch {history['best_epoch']}"
-                   if args.patience and not selection and history["best_epoch"] else ""),
+    print_lines(f"network: {model.net!r}", *_epochs_line(args, history, selection),
                 f"final epoch: train loss {last['train_loss']:.4f} (data {last['train_data_loss']:.4f} + "
                 f"L2 {last['train_l2_loss']:.4f})")
     if test is None:

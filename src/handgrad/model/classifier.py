@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
-from .crossval import CV_BELOW, CV_FOLDS, CV_FROM, train_cross_validated
+from .crossval import CV_BELOW, CV_FOLDS, CV_FROM, capped_warning, train_cross_validated
 from .model import Model
 # one run, and the defaults' rules: imported from here by the command line, search and tests
 from .once import (DEFAULTS, HOLDOUT, auto_batch_size, auto_width, encoded_width,  # noqa: F401
@@ -65,12 +65,15 @@ def train_model(X, y, *, refit: bool = False, monitor: str | None = None,
             monitor = monitor or ("val_accuracy" if n_rows >= CV_BELOW else None)
     options["validation_fraction"] = validation_fraction
     model = train_once(X, y, monitor=monitor, **options)
+    history = model.record["history"]
+    if options.get("patience", DEFAULTS["patience"]) and model.record["n_val"] and \
+            history["stop_reason"] == f"completed {len(history['epochs'])} epochs":
+        model.record.setdefault("warnings", []).append(capped_warning(1, 1, len(history["epochs"])))
     if not refit:
         return model
     if options.get("X_val") is not None:
         raise InputError("refit trains again on the training rows plus the validation part held out "
                          "by validation_fraction; with X_val given, add those rows to X yourself")
-    history = model.record["history"]
     if not model.record["n_val"]:
         raise InputError("refit needs a validation part to choose the epochs on (validation_fraction > 0)")
     epochs = history["best_epoch"] or len(history["epochs"])
@@ -79,4 +82,6 @@ def train_model(X, y, *, refit: bool = False, monitor: str | None = None,
     final.record["refit"] = {"epochs": epochs, "chosen_on_n_val": model.record["n_val"],
                              "monitor": history["monitor"],
                              "best_value": history["epochs"][epochs - 1].get(history["monitor"])}
+    if model.record.get("warnings"):  # the epochs the refit trains were chosen by that run
+        final.record["warnings"] = model.record["warnings"]
     return final

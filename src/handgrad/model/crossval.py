@@ -43,7 +43,8 @@ def cross_validate(X, y, folds: int, *, seed: int = DEFAULTS["seed"], monitor: s
     Before any fold's network is made, what the folds will hold is checked against the
     machine's memory (:func:`~handgrad.model.plans.check_folds`; ``width``: the encoded
     input width when the caller knows it, ``fixes``: how a refusal names what to change).
-    ``on_epoch(epoch, epochs, running)`` is told of the folds' progress after each epoch."""
+    ``on_epoch(epoch, epochs, folds, running)`` is told of the folds' progress after each
+    epoch (``running``: those of them still training in this process)."""
     from ..training.splits import rank_strata, stratified_folds
 
     y = np.asarray(y)
@@ -70,7 +71,8 @@ def cross_validate(X, y, folds: int, *, seed: int = DEFAULTS["seed"], monitor: s
             for keep, held in split]
     bests, scores, curves, capped = [], [], [], 0
     epochs = options.get("epochs", DEFAULTS["epochs"])
-    for h in (h.to_dict() for h in _fit_runs(runs, on_epoch)):
+    tell = None if on_epoch is None else (lambda epoch, cap, running: on_epoch(epoch, cap, folds, running))
+    for h in (h.to_dict() for h in _fit_runs(runs, tell)):
         best = h["best_epoch"] or len(h["epochs"])
         bests.append(best)
         curves.append(h["epochs"])
@@ -83,17 +85,20 @@ def cross_validate(X, y, folds: int, *, seed: int = DEFAULTS["seed"], monitor: s
             **{k: float(np.mean([s[k] for s in scores])) for k in scores[0]}}
 
 
-def capped_warning(selection: dict) -> str | None:
-    """The warning when folds of cross-validation ran to the epochs cap without stopping early
-    (still improving, or not worse for ``patience`` epochs): the epochs it chose are then a
-    floor, not a measurement."""
-    capped, folds, cap = selection.get("capped", 0), selection["folds"], selection.get("max_epochs")
+def capped_warning(capped: int, runs: int, cap: int, chosen: int | None = None) -> str | None:
+    """The warning when ``capped`` of ``runs`` training runs (the folds of cross-validation, or
+    one run on a hold-out part) ran the whole ``cap`` epochs without stopping early: their best
+    epoch may lie beyond the cap, so the ``chosen`` epochs are a floor, not a measurement."""
     if not capped:
         return None
-    who = f"all {folds} folds" if capped == folds else f"{capped} of {folds} folds"
-    return (f"{who} of cross-validation ran the whole {cap} epochs (epochs, --epochs) without "
-            f"stopping early, so the {selection['epochs']} epochs chosen may be too few and the model "
-            f"undertrained; allow more (e.g. --epochs {2 * cap})")
+    if runs == 1:
+        who = "training"
+        then = "the model may be undertrained"
+    else:
+        who = (f"all {runs}" if capped == runs else f"{capped} of the {runs}") + " folds of cross-validation"
+        then = f"the {chosen} epochs chosen may be too few and the model undertrained"
+    return (f"{who} ran the whole {cap} epochs (epochs, --epochs) without stopping early, so {then}; "
+            f"allow more (e.g. --epochs {2 * cap})")
 
 
 # what cross-validation averages over the folds (besides the monitored value), and the curve
@@ -206,8 +211,8 @@ def _mean_curve(curves: list[list[dict]], keys=CLASS_KEYS) -> list[dict]:
 
 def train_cross_validated(X, y, folds: int = CV_FOLDS, *, monitor: str | None = None, **options) -> Model:
     """:func:`cross_validate`, then one model trained on all rows for the chosen epochs. The
-    callbacks with an ``on_fold_epoch(epoch, epochs, running)`` method are told of the folds'
-    progress; all of them see the final run."""
+    callbacks with an ``on_fold_epoch(epoch, epochs, folds, running)`` method are told of the folds'
+    progress (:func:`cross_validate`'s ``on_epoch``); all of them see the final run."""
     width = encoded_width(X, options)
     if options.get("hidden_sizes", "auto") == "auto":
         # one width for the folds and the final model, from all rows: a fold's encoding may
@@ -222,7 +227,7 @@ def train_cross_validated(X, y, folds: int = CV_FOLDS, *, monitor: str | None = 
     final = train_once(X, y, **{**options, "validation_fraction": 0.0, "patience": None,
                                 "epochs": chosen["epochs"]})
     final.record["selection"] = chosen
-    warning = capped_warning(chosen)
+    warning = capped_warning(chosen["capped"], folds, chosen["max_epochs"], chosen["epochs"])
     if warning:
         final.record.setdefault("warnings", []).append(warning)
     return final
