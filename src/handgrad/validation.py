@@ -1,5 +1,9 @@
 """Checks of what users give: feature matrices, targets, sample weights; shared by the network,
-the trainer and models. A leaf: imports only numpy and :mod:`handgrad.errors`."""
+the trainer and models. A leaf: imports only numpy, :mod:`handgrad.errors`,
+:mod:`handgrad.arrays` and :mod:`handgrad.memory_plan`.
+
+What is reasonable is accepted as numbers (:mod:`handgrad.arrays`): an object array whose
+entries are real numbers, and a scipy sparse matrix made dense when that fits in memory."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import math
 
 import numpy as np
 
+from .arrays import _is_sparse, _numeric_if_numbers, dense, numbers_of_objects
 from .errors import InputError
 # the memory checks, by their old names: one model of what a run holds is handgrad.memory_plan's
 from .memory_plan import (BUFFERS_PER_UNIT, FALLBACK_MEMORY, available_memory,  # noqa: F401
@@ -27,13 +32,18 @@ def check_matrix(X, what: str = "X", n_features: int | None = None, dtype=np.flo
 
 def check_shape(X, what: str = "X", n_features: int | None = None,
                 owner: str = "the model") -> np.ndarray:
-    """``X`` as an array (not converted, not copied) after the checks of :func:`check_matrix`
-    that do not read the values: numeric, 2-D, some rows, ``n_features`` columns."""
+    """``X`` as an array (not converted, not copied, unless it was a sparse matrix or an object
+    array of numbers: see the module docstring) after the checks of :func:`check_matrix` that
+    do not read the values: numeric, 2-D, some rows, ``n_features`` columns."""
+    if _is_sparse(X):
+        X = dense(X, what)
     try:
         arr = np.asarray(X)
     except Exception as exc:
-        raise InputError(f"{what} could not be read as an array: {exc}") from exc
-    if arr.dtype == object or arr.dtype.kind in "USVMmc":
+        raise InputError(f"{what} could not be read as an array: {' '.join(str(exc).split())}") from None
+    if arr.dtype == object:
+        arr = numbers_of_objects(arr, what)
+    if arr.dtype.kind in "USVMmc":
         raise InputError(f"{what} must be numeric (real numbers), got dtype {arr.dtype}")
     if arr.ndim != 2:
         hint = " (a single sample? use X.reshape(1, -1))" if arr.ndim == 1 else ""
@@ -86,7 +96,7 @@ def check_targets(y, m: int, n_classes: int, dtype=np.float64) -> np.ndarray:
     rows become a (m, K) array of ``dtype``. Anything else raises :class:`InputError`
     saying what is wrong.
     """
-    y = np.asarray(y)
+    y = _numeric_if_numbers(np.asarray(y))
     if y.dtype == object or y.dtype.kind in "USb":
         raise InputError(f"targets must be numeric class indices or probability rows, got dtype {y.dtype}; "
                          "map string labels to 0..K-1 first (handgrad train does this for you)")
@@ -132,7 +142,7 @@ def check_head_targets(output: str, y, m: int, n_out: int, dtype) -> np.ndarray:
     output. Returns (m, K) arrays for every head but softmax."""
     if output == "softmax":
         return check_targets(y, m, n_out, dtype=dtype)
-    Y = np.asarray(y)
+    Y = _numeric_if_numbers(np.asarray(y))
     if Y.dtype == object or Y.dtype.kind in "USVM":
         raise InputError(f"targets must be numeric, got dtype {Y.dtype}")
     if Y.ndim == 1:
@@ -192,6 +202,14 @@ def check_positive(value, what: str, allow_zero: bool = False) -> float:
     if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
         raise InputError(f"{what} must be a finite number {'≥' if allow_zero else '>'} 0, got {value!r}")
     return v
+
+
+def check_flag(value, what: str) -> bool:
+    """``value`` as a bool: True/False (numpy's too) or the integers 1/0; anything else —
+    text such as "no", which Python would read as true — is refused."""
+    if isinstance(value, (bool, np.bool_)) or (_is_whole(value) and int(value) in (0, 1)):
+        return bool(value)
+    raise InputError(f"{what} must be True or False, got {value!r}")
 
 
 def check_fraction(value, what: str) -> float:

@@ -97,7 +97,8 @@ def capped_warning(capped: int, runs: int, cap: int, chosen: int | None = None) 
     else:
         who = (f"all {runs}" if capped == runs else f"{capped} of the {runs}") + " folds of cross-validation"
         then = f"the {chosen} epochs chosen may be too few and the model undertrained"
-    return (f"{who} ran the whole {cap} epochs (epochs, --epochs) without stopping early, so {then}; "
+    return (f"{who} ran the whole {cap} epoch{'s' if cap != 1 else ''} (epochs, --epochs) without stopping "
+            f"early, so {then}; "
             f"allow more (e.g. --epochs {2 * cap})")
 
 

@@ -20,7 +20,7 @@ from ..errors import InputError, TrainingInterrupted
 from ..fast.threads import limit_blas_threads
 from ..network import MLP
 from ..memory_plan import MemoryPlan
-from ..validation import check_count, check_positive, check_seed, check_weight_values
+from ..validation import check_count, check_flag, check_positive, check_seed, check_weight_values
 from .checkpoint import Checkpointer, data_fingerprint
 from .evaluation import check_monitor, evaluate
 from .footprint import add_training
@@ -99,6 +99,7 @@ def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 
     min_delta = check_positive(min_delta, "min_delta", allow_zero=True)
     callbacks = _check_callbacks(callbacks)
     validation_fraction = check_positive(validation_fraction or 0.0, "validation_fraction", allow_zero=True)
+    shuffle, restore_best = check_flag(shuffle, "shuffle"), check_flag(restore_best, "restore_best")
     X = net.check_X(X)
     y = net.check_y(y, X.shape[0])
     w = net.check_sample_weight(sample_weight, X.shape[0])
@@ -190,9 +191,15 @@ def training_parts(net, X, y, w, class_weight, X_val, y_val, validation_fraction
 
 
 def _optimizer_options(name, momentum, nesterov, weight_decay) -> dict:
+    """The options of optimizer ``name`` among these; each is checked whether the optimizer
+    takes it or not (a momentum of 1.5 beside Adam is a mistake too, not a value to ignore)."""
+    from .optim import _fraction
+
+    momentum = _fraction(momentum, "momentum")
+    weight_decay = check_positive(weight_decay, "weight_decay", allow_zero=True)
     key = str(name).lower()
     if key == "sgd":
-        return {"momentum": momentum, "nesterov": nesterov}
+        return {"momentum": momentum, "nesterov": check_flag(nesterov, "nesterov")}
     if key == "nesterov":
         return {"momentum": momentum}
     if key in ("adam", "adamw") and weight_decay:

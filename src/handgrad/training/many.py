@@ -18,6 +18,7 @@ import numpy as np
 
 from ..core.heads import REGRESSION_HEADS
 from ..errors import InputError
+from ..validation import check_flag
 from ..fast.kernels import flush_subnormals
 from ..fast.stacked import Stack, StackedOptimizer, batch_rows, finite_rows
 from ..fast.threads import limit_blas_threads
@@ -62,6 +63,7 @@ def fit_many(nets, X, y, *, X_val=None, y_val=None, validation_fraction: float =
     except TypeError:
         raise InputError(f"fit_many takes a list of networks, got {type(nets).__name__}") from None
     workers = resolve_workers(workers, len(nets))  # the memory check counts the processes
+    shuffle = check_flag(shuffle, "shuffle")
     members, opts, epochs = prepare_members(
         nets, X, y, X_val=X_val, y_val=y_val, validation_fraction=validation_fraction,
         sample_weight=sample_weight, class_weight=class_weight, epochs=epochs,

@@ -15,7 +15,7 @@ import numpy as np
 from ..core.heads import REGRESSION_HEADS
 from ..errors import InputError
 from ..memory_plan import MemoryPlan
-from ..validation import check_count, check_positive, check_seed
+from ..validation import check_count, check_flag, check_positive, check_seed
 from .evaluation import MONITORS, check_monitor
 from .history import History
 from .footprint import add_training, data_bytes
@@ -93,6 +93,7 @@ def prepare_members(nets, X, y, *, X_val, y_val, validation_fraction, sample_wei
         patience = check_count(patience, "patience")
     min_delta = check_positive(min_delta, "min_delta", allow_zero=True)
     validation_fraction = check_positive(validation_fraction or 0.0, "validation_fraction", allow_zero=True)
+    restore_best = check_flag(restore_best, "restore_best")
     for value, name, kind in ((optimizer, "optimizer", "sgd, nesterov, adam or adamw"),
                               (schedule, "schedule", "constant, step, exponential, cosine or plateau")):
         if not isinstance(value, str):
