@@ -265,6 +265,8 @@ CAPS = [
     accept("cv-shows-its-progress", "train --dataset iris --no-plot --out-dir {tmp}/o",
            _err("5-fold cross-validation: epoch    1/200", "5-fold cross-validation: epoch   10/200")),
     accept("chosen-epochs-said-once", "train --no-plot --out-dir {tmp}/o", _said_once),
+    accept("refit-epochs-said-once", "train --dataset wine --refit --no-plot --out-dir {tmp}/o",
+           _out("epochs on all rows (--refit: the best epoch on the", absent=("completed", "stopped after"))),
 ]
 
 CASES = MEMORY + SEARCH + API + CAPS

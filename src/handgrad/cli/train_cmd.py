@@ -186,12 +186,15 @@ def _plot_jobs(args, model, outputs, name, test, test_name, test_y, test_pred) -
     return jobs
 
 
-def _epochs_line(args, history, selection) -> list[str]:
+def _epochs_line(args, history, selection, refit=None) -> list[str]:
     """How long the final run trained, said once: nothing when the epochs were chosen by
     cross-validation (its note says how many, and why), else how training ended."""
     if selection:
         return []
     n = len(history["epochs"])
+    if refit:
+        return [f"trained {n} epochs on all rows (--refit: the best epoch on the {refit['chosen_on_n_val']} "
+                "validation rows)"]
     if history["stop_reason"] == f"completed {n} epochs":
         return [f"trained all {n} epochs" + (" without stopping early" if args.patience else "")]
     return [f"stopped after {n} epochs: {history['stop_reason']}"
@@ -240,7 +243,7 @@ def report(args, model, test, test_name, notes, outputs, elapsed: float, drew: b
     if model.record.get("search"):
         from .search import print_leaderboard
         print_leaderboard(model.record["search"])
-    print_lines(f"network: {model.net!r}", *_epochs_line(args, history, selection),
+    print_lines(f"network: {model.net!r}", *_epochs_line(args, history, selection, model.record.get("refit")),
                 f"final epoch: train loss {last['train_loss']:.4f} (data {last['train_data_loss']:.4f} + "
                 f"L2 {last['train_l2_loss']:.4f})")
     if test is None:
