@@ -135,9 +135,11 @@ def _train(args, outputs, worker) -> int:
     history = model.record["history"]
     selection = model.record.get("selection")
     if selection:
+        capped = selection.get("capped")  # the folds that ran to --epochs (warned of when half did)
         notes.append(f"{selection['method']} chose {selection['epochs']} epochs (the median of the "
-                     f"folds' best: {', '.join(map(str, selection['best_epochs']))}); the model then "
-                     f"trained on all {model.record['n_train']} rows")
+                     f"folds' best: {', '.join(map(str, selection['best_epochs']))}"
+                     + (f"; {capped} of them ran to the --epochs cap" if capped else "")
+                     + f"); the model then trained on all {model.record['n_train']} rows")
     if args.test:
         test_X, test_y, test_file = _model_data(argparse.Namespace(data=args.test), model,
                                                 model.record["target"])

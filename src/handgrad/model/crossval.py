@@ -88,8 +88,10 @@ def cross_validate(X, y, folds: int, *, seed: int = DEFAULTS["seed"], monitor: s
 def capped_warning(capped: int, runs: int, cap: int, chosen: int | None = None) -> str | None:
     """The warning when ``capped`` of ``runs`` training runs (the folds of cross-validation, or
     one run on a hold-out part) ran the whole ``cap`` epochs without stopping early: their best
-    epoch may lie beyond the cap, so the ``chosen`` epochs are a floor, not a measurement."""
-    if not capped:
+    epoch may lie beyond the cap, so the ``chosen`` epochs are a floor, not a measurement. For
+    folds, when at least half of them did: their median is then one of those floors (fewer
+    are shown in the note on the folds, not warned of)."""
+    if not capped or 2 * capped < runs:
         return None
     if runs == 1:
         who = "training"
