@@ -14,7 +14,7 @@ SRC = Path(handgrad.__file__).parent
 # Lower layers first; a module may import its own layer and the ones before it, never after.
 LAYERS = [
     ("handgrad._version", "handgrad.errors", "handgrad._compat"),
-    ("handgrad.validation", "handgrad.atomic", "handgrad.layout", "handgrad.signals"),
+    ("handgrad.memory_plan", "handgrad.arrays", "handgrad.validation", "handgrad.atomic", "handgrad.layout", "handgrad.signals"),
     ("handgrad.core",),
     ("handgrad.fast",),
     ("handgrad.network", "handgrad.data"),

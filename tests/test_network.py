@@ -250,16 +250,18 @@ def test_bad_seeds_are_input_errors_not_numpy_errors(seed):
 
 
 def test_a_network_too_big_for_memory_is_refused_before_allocating(monkeypatch):
-    from handgrad import validation
+    from handgrad import memory_plan
     from handgrad.errors import InputError
 
-    monkeypatch.setattr(validation, "available_memory", lambda: 1_000_000)
+    monkeypatch.setattr(memory_plan, "available_memory", lambda: 3_000_000)
     # [100, 1000, 10]: 101·1000 + 1001·10 = 111,010 parameters; float64 parameters and
-    # gradients: 2 · 8 · 111,010 = 1,776,160 bytes
-    with pytest.raises(InputError, match=r"111,010 parameters and needs about 1\.78 MB of memory "
-                                         r"\(parameters, gradients\), but about 1 MB is available"):
+    # gradients: 2 · 8 · 111,010 = 1,776,160 bytes; the initial draws of the largest layer,
+    # 100 · 1000 float64 numbers twice over (the draws and their scaled copy): 1,600,000 bytes
+    with pytest.raises(InputError, match=r"111,010 parameters and needs about 3\.38 MB of memory "
+                                         r"\(parameters, gradients: 1\.78 MB; initial draws \(float64\): "
+                                         r"1\.6 MB\), but about 3 MB is available"):
         hg.MLP([100, 1000, 10], dtype="float64")
-    assert hg.MLP([100, 1000, 10], dtype="float32").n_params == 111_010  # 888 kB fits
+    assert hg.MLP([100, 1000, 10], dtype="float32").n_params == 111_010  # 888 kB + 1.6 MB fit
 
 
 def test_huge_widths_do_not_overflow_the_estimate():

@@ -123,14 +123,64 @@ def test_search_halves_by_rung_and_trains_the_winner_on_every_row():
 def test_search_keeps_to_its_budget():
     X, y = problem(n=3000)
     t0 = time.monotonic()
+    plain = train_classifier(X, y, seed=0)
+    alone = time.monotonic() - t0
+    t0 = time.monotonic()
     model = search_classifier(X, y, budget=2.0, seed=0)
     s = model.record["search"]
-    # the budget binds: not every candidate reached the first rung's end; the last run may
-    # overrun by one epoch of each of its folds, and the final training comes after
+    # the budget binds: not every candidate reached the first rung's end; the run the budget
+    # cuts stops at its next epoch's end, and the final training comes after — at most what
+    # training without --search costs (the default, when no full run finished)
     assert s["runs"] < 27 and s["seconds"] < 2.0 + 1.5
     assert {r["bracket"] for r in s["leaderboard"]} == {0}
-    assert time.monotonic() - t0 < 10
+    assert time.monotonic() - t0 < 2.0 + 1.5 + 2 * alone + 2
     assert model.record["n_train"] == 3000
+    if not any(r["rung"] == len(RUNGS) - 1 and not r["stopped_by_budget"] for r in s["leaderboard"]):
+        assert np.array_equal(model.net.flat, plain.net.flat)  # the default, trained as without --search
+
+
+def test_a_budget_spent_before_any_full_run_trains_the_default_as_without_search():
+    X, y = problem()
+    model = search_classifier(X, y, budget=0.001, seed=0)
+    s = model.record["search"]
+    # the one run the budget cut is listed, not scored; nothing was compared
+    assert [(r["stopped_by_budget"], r["score"], r["epochs"]) for r in s["leaderboard"]] == [(True, None, None)]
+    plain = train_classifier(X, y, seed=0)
+    assert np.array_equal(model.net.flat, plain.net.flat)
+    assert model.record["selection"]["epochs"] == plain.record["selection"]["epochs"] > 1
+    assert "no settings could be compared" in model.record["warnings"][-1]
+    assert s["chosen_because"].startswith("no full run finished within the budget")
+
+
+def test_a_run_cut_by_the_budget_is_listed_last_and_never_scored(monkeypatch):
+    from handgrad.model import search
+
+    made = []
+
+    class CutThird(search._Deadline):  # the third run is cut at its first epoch; the clock is not
+        def __init__(self, at):
+            super().__init__(at)
+            made.append(self)
+            self.n = len(made)
+
+        def on_epoch_end(self, record, net):
+            if self.n == 3:
+                self.hit = True
+                raise search.BudgetSpent
+            return False
+
+    monkeypatch.setattr(search, "_Deadline", CutThird)
+    monkeypatch.setattr(search, "BRACKETS", 1)
+    seen = []
+    model = search_classifier(*problem(), budget=600, count=6, seed=0, on_result=seen.append)
+    board = model.record["search"]["leaderboard"]
+    cut = [r for r in board if r["stopped_by_budget"]]
+    assert len(cut) == 1 and cut[0]["score"] is None and cut[0]["rank"] == len(board)
+    assert seen[2]["stopped_by_budget"] and len(seen) > 3  # the search went on to the next rungs
+    # the rung the cut ended kept its two scored runs: the best of them and the default go on
+    assert {r["candidate"] for r in board if r["rung"] == 1} <= {0, seen[0]["candidate"], seen[1]["candidate"]}
+    winner = model.record["search"]["winner"]
+    assert any(r["rung"] == len(RUNGS) - 1 and all(r[k] == winner[k] for k in winner) for r in board)
 
 
 def test_search_on_a_table_with_text_columns_and_missing_cells():

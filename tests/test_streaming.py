@@ -179,3 +179,27 @@ def test_streaming_is_refused_under_mpi(data, monkeypatch, capsys, tmp_path):
                  "--out-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "does not run over MPI ranks" in err
+
+
+def test_a_buffer_beyond_the_files_rows_is_the_file_not_an_allocation(data, tmp_path, monkeypatch):
+    """--stream-buffer 10¹² on a 4,000-row file: nothing of 10¹² rows is planned or allocated,
+    and the weights are those of a buffer that holds exactly every training row."""
+    import handgrad.data.stream as stream
+
+    _, path = data
+    sizes = []
+    real = stream.fill
+
+    def spy(chunks, cap, d, dtype):
+        sizes.append(cap)
+        return real(chunks, cap, d, dtype)
+
+    monkeypatch.setattr(stream, "fill", spy)
+    flats = []
+    for name, buffer in (("huge", "1000000000000"), ("exact", str(N))):
+        assert main(["train", "--data", path, "--target", "kind", "--epochs", "2", "--no-plot", "--quiet",
+                     "--out-dir", str(tmp_path / name), "--stream-buffer", buffer]) == 0
+        flats.append(load_model(tmp_path / name / "model.safetensors").net.flat.copy())
+    test, val = split_rows(N, 0.2, 0.1, N, 0)
+    assert set(sizes) == {N - test.size - val.size}
+    assert np.array_equal(flats[0], flats[1])

@@ -280,15 +280,16 @@ def test_bad_arguments_are_named_before_training(kw, fragment):
 
 
 def test_fit_estimates_optimizer_state_and_batch_memory_before_allocating(monkeypatch):
-    from handgrad import validation
+    from handgrad import memory_plan
 
     X, y = _problem()
     net = hg.MLP([3, 4, 2], dtype="float64")  # 26 parameters, 9 units
-    # Adam: parameters, gradients, m, v and two scratch buffers = 6 × 26; a batch of 20 rows:
-    # 4 buffers × 20 × 9 units; 8 bytes each
-    need = 8 * (6 * 26 + 4 * 20 * 9)
-    monkeypatch.setattr(validation, "available_memory", lambda: need - 1)
+    # held already: the weights and their gradient (2 × 26); to come: Adam's m, v and two
+    # scratch buffers, the epoch-start copy and the diagnostics' two (7 × 26); a batch of 20
+    # rows: 4 buffers × 20 × 9 units; 8 bytes each
+    held, need = 8 * 2 * 26, 8 * (9 * 26 + 4 * 20 * 9)
+    monkeypatch.setattr(memory_plan, "available_memory", lambda: need - held - 1)
     with pytest.raises(hg.InputError, match="activations of 20 rows"):
         fit(net, X, y, epochs=1, batch_size=20)
-    monkeypatch.setattr(validation, "available_memory", lambda: need)
+    monkeypatch.setattr(memory_plan, "available_memory", lambda: need - held)
     assert len(fit(net, X, y, epochs=1, batch_size=20).epochs) == 1

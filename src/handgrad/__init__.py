@@ -15,7 +15,7 @@ from .core.losses import (l2_penalty, l2_penalty_grad, log_softmax, logsumexp, q
 from .data import Dataset, load_dataset
 from .errors import GradientCheckError, InputError, TrainingDivergedError, TrainingInterrupted
 from .gradcheck import GradcheckReport, gradcheck, gradcheck_function, gradcheck_op
-from .model import Model, ModelFileError, load_model, save_model, train_classifier
+from .model import Model, ModelFileError, load_model, save_model, train_classifier, train_regressor
 from .network import MLP
 from .training import loop as train  # handgrad.train.Callback, stratified_split, ... (old path)
 from .training.loop import History, fit
@@ -25,7 +25,7 @@ _compat.install()
 
 __all__ = [
     # the network, training and models
-    "MLP", "fit", "fit_many", "History", "train_classifier", "Model", "save_model", "load_model",
+    "MLP", "fit", "fit_many", "History", "train_classifier", "train_regressor", "Model", "save_model", "load_model",
     "load_dataset", "Dataset",
     # gradient checking
     "gradcheck", "gradcheck_op", "gradcheck_function", "GradcheckReport",

@@ -41,11 +41,13 @@ from .fast.kernels import decide, probabilities_into
 from .fast.memory import Workspace, aligned_empty, aligned_zeros
 from .fast.predict import logits_in_chunks
 from .layout import Layout
-from .validation import (check_head_targets, check_l2, check_matrix, check_memory, check_positive,
+from .memory_plan import MemoryPlan, memory_needed
+from .validation import (check_head_targets, check_l2, check_matrix, check_positive,
                          check_sample_weight, check_seed, check_sizes)
 
 Array = np.ndarray
 _DTYPES = {"float32": np.float32, "float64": np.float64}
+INIT_BLOCK = 1 << 20  # initial weights drawn this many at a time (float64, then cast)
 
 
 def resolve_dtype(dtype) -> np.dtype:
@@ -109,9 +111,12 @@ class MLP:
         self.l2 = check_l2(l2)
         self.dtype = resolve_dtype(dtype)
         self.seed = check_seed(seed)
-        # refused before allocating: parameters and gradients (fit checks again with its batch
-        # and optimizer state)
-        check_memory(self.sizes, self.dtype.itemsize)
+        # refused before allocating: parameters and gradients, and the initial draws of a block
+        # (fit checks again with its batch and optimizer state: training.footprint)
+        draws = max(min(a, max(1, INIT_BLOCK // b)) * b for a, b in zip(self.sizes[:-1], self.sizes[1:]))
+        MemoryPlan("this network", self.sizes).add(
+            "parameters, gradients", memory_needed(self.sizes, self.dtype.itemsize)[1],
+            "fewer or narrower layers").add("initial draws (float64)", 2 * 8 * draws).check()
         self.layout = Layout(self.sizes)
         self._allocate(aligned_zeros(self.n_params, self.dtype))
         self._init_weights(self.seed)
@@ -195,7 +200,10 @@ class MLP:
         inits = [a.init for a in self.activations] + ["glorot"]
         for W, b, scheme, n_in, n_out in zip(self.weights, self.biases, inits,
                                              self.sizes[:-1], self.sizes[1:]):
-            W[...] = INITIALISERS[scheme](rng, n_in, n_out)
+            block = max(1, INIT_BLOCK // n_out)  # float64 draws of a block of rows at a time
+            for start in range(0, n_in, block):
+                rows = min(block, n_in - start)
+                W[start:start + rows] = INITIALISERS[scheme](rng, n_in, n_out, rows=rows)
             b[...] = 0
 
     def astype(self, dtype) -> "MLP":

@@ -1,5 +1,9 @@
 """Checks of what users give: feature matrices, targets, sample weights; shared by the network,
-the trainer and models. A leaf: imports only numpy and :mod:`handgrad.errors`."""
+the trainer and models. A leaf: imports only numpy, :mod:`handgrad.errors`,
+:mod:`handgrad.arrays` and :mod:`handgrad.memory_plan`.
+
+What is reasonable is accepted as numbers (:mod:`handgrad.arrays`): an object array whose
+entries are real numbers, and a scipy sparse matrix made dense when that fits in memory."""
 
 from __future__ import annotations
 
@@ -7,7 +11,11 @@ import math
 
 import numpy as np
 
+from .arrays import _is_sparse, _numeric_if_numbers, dense, numbers_of_objects
 from .errors import InputError, cell_of, row_of, shown
+# the memory checks, by their old names: one model of what a run holds is handgrad.memory_plan's
+from .memory_plan import (BUFFERS_PER_UNIT, FALLBACK_MEMORY, available_memory,  # noqa: F401
+                          check_memory, memory_needed)
 
 
 def check_matrix(X, what: str = "X", n_features: int | None = None, dtype=np.float64,
@@ -24,13 +32,18 @@ def check_matrix(X, what: str = "X", n_features: int | None = None, dtype=np.flo
 
 def check_shape(X, what: str = "X", n_features: int | None = None,
                 owner: str = "the model") -> np.ndarray:
-    """``X`` as an array (not converted, not copied) after the checks of :func:`check_matrix`
-    that do not read the values: numeric, 2-D, some rows, ``n_features`` columns."""
+    """``X`` as an array (not converted, not copied, unless it was a sparse matrix or an object
+    array of numbers: see the module docstring) after the checks of :func:`check_matrix` that
+    do not read the values: numeric, 2-D, some rows, ``n_features`` columns."""
+    if _is_sparse(X):
+        X = dense(X, what)
     try:
         arr = np.asarray(X)
     except Exception as exc:
-        raise InputError(f"{what} could not be read as an array: {exc}") from exc
-    if arr.dtype == object or arr.dtype.kind in "USVMmc":
+        raise InputError(f"{what} could not be read as an array: {' '.join(str(exc).split())}") from None
+    if arr.dtype == object:
+        arr = numbers_of_objects(arr, what)
+    if arr.dtype.kind in "USVMmc":
         raise InputError(f"{what} must be numeric (real numbers), got dtype {arr.dtype}")
     if arr.ndim != 2:
         hint = " (a single sample? use X.reshape(1, -1))" if arr.ndim == 1 else ""
@@ -83,7 +96,7 @@ def check_targets(y, m: int, n_classes: int, dtype=np.float64) -> np.ndarray:
     rows become a (m, K) array of ``dtype``. Anything else raises :class:`InputError`
     saying what is wrong.
     """
-    y = np.asarray(y)
+    y = _numeric_if_numbers(np.asarray(y))
     if y.dtype == object or y.dtype.kind in "USb":
         raise InputError(f"targets must be numeric class indices or probability rows, got dtype {y.dtype}; "
                          "map string labels to 0..K-1 first (handgrad train does this for you)")
@@ -130,7 +143,7 @@ def check_head_targets(output: str, y, m: int, n_out: int, dtype) -> np.ndarray:
     output. Returns (m, K) arrays for every head but softmax."""
     if output == "softmax":
         return check_targets(y, m, n_out, dtype=dtype)
-    Y = np.asarray(y)
+    Y = _numeric_if_numbers(np.asarray(y))
     if Y.dtype == object or Y.dtype.kind in "USVM":
         raise InputError(f"targets must be numeric, got dtype {Y.dtype}")
     if Y.ndim == 1:
@@ -193,6 +206,14 @@ def check_positive(value, what: str, allow_zero: bool = False) -> float:
     return v
 
 
+def check_flag(value, what: str) -> bool:
+    """``value`` as a bool: True/False (numpy's too) or the integers 1/0; anything else —
+    text such as "no", which Python would read as true — is refused."""
+    if isinstance(value, (bool, np.bool_)) or (_is_whole(value) and int(value) in (0, 1)):
+        return bool(value)
+    raise InputError(f"{what} must be True or False, got {value!r}")
+
+
 def check_fraction(value, what: str) -> float:
     """``value`` as a float in [0, 1), or refused."""
     v = check_positive(value, what, allow_zero=True)
@@ -245,70 +266,6 @@ def check_sizes(sizes) -> list[int]:
     if any(s < 1 for s in out):
         raise InputError(f"every layer width must be ≥ 1, got {out}")
     return out
-
-
-# what a fresh training run holds per parameter besides the parameters: the gradient, and an
-# optimizer's state (Adam: m, v and two scratch buffers); and per batch row and unit: Z, f'(Z),
-# dZ and the activations (fast.memory.Workspace)
-BUFFERS_PER_UNIT = 4
-FALLBACK_MEMORY = 64 * 2**30  # when the machine cannot tell: generous, yet refuses the absurd
-
-
-def available_memory() -> int:
-    """Bytes this process may still allocate: psutil's "available" when installed, else
-    Linux's MemAvailable, else the physical memory (os.sysconf), else a generous fixed cap."""
-    try:
-        import psutil  # optional
-        return int(psutil.virtual_memory().available)
-    except Exception:  # not installed, or no answer on this platform
-        pass
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        import os
-        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
-    except (AttributeError, ValueError, OSError):
-        return FALLBACK_MEMORY
-
-
-def memory_needed(sizes, itemsize: int, batch_rows: int = 0, state_per_param: int = 2) -> tuple[int, int]:
-    """(parameter count, bytes) a network of layer widths ``sizes`` needs: ``state_per_param``
-    arrays the size of the parameters (the parameters, their gradient, an optimizer's state)
-    plus the activations of a batch of ``batch_rows`` rows, in ``itemsize``-byte numbers.
-    Python integers: no overflow, whatever the sizes."""
-    sizes = [int(s) for s in sizes]
-    n_params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
-    units = sum(sizes)
-    return n_params, itemsize * (state_per_param * n_params + BUFFERS_PER_UNIT * batch_rows * units)
-
-
-def _size(n: int) -> str:
-    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.3g} {unit}"
-    return f"{n} bytes"
-
-
-def check_memory(sizes, itemsize: int, batch_rows: int = 0, state_per_param: int = 2,
-                 what: str = "this network") -> int:
-    """Refuse, before anything is allocated, a network (and batch) whose memory need — see
-    :func:`memory_needed` — exceeds :func:`available_memory`; the message gives the parameter
-    count and both byte counts. Returns the bytes needed."""
-    n_params, need = memory_needed(sizes, itemsize, batch_rows, state_per_param)
-    have = available_memory()
-    if need > have:
-        raise InputError(f"{what} {list(sizes)} has {n_params:,} parameters and needs about "
-                         f"{_size(need)} of memory (parameters, gradients"
-                         + (", optimizer state" if state_per_param > 2 else "")
-                         + (f", activations of {batch_rows:,} rows" if batch_rows else "")
-                         + f"), but about {_size(have)} is available; use fewer or narrower layers"
-                         + (" or a smaller batch" if batch_rows else ""))
-    return need
 
 
 def check_l2(l2) -> float:

@@ -206,6 +206,9 @@ def _run(args) -> int:
     except TrainingDivergedError as exc:
         print(f"handgrad {args.command}: error: {exc}", file=sys.stderr)
         return 3
+    except MemoryError as exc:  # past the memory plans (handgrad.memory_plan): other programs took it
+        print(f"handgrad {args.command}: error: {out_of_memory(exc, args.command)}", file=sys.stderr)
+        return 2
     except OSError as exc:  # e.g. an output directory that cannot be written
         print(f"handgrad {args.command}: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
               file=sys.stderr)
@@ -218,6 +221,17 @@ def _run(args) -> int:
         _say(f"handgrad {args.command}: "
              + ("interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"))
         return 128 + signum
+
+
+def out_of_memory(exc: MemoryError, command: str) -> str:
+    """The one line for a :class:`MemoryError` that got past the memory checks (numpy's names
+    the array it could not allocate)."""
+    what = " ".join(str(exc).split()) or "an allocation failed"
+    fix = ("use fewer or narrower layers (--hidden), a smaller --batch-size or --stream-buffer, or "
+           "--val-fraction 0.1 instead of cross-validation's five networks" if command == "train"
+           else "give it fewer rows at a time")
+    return (f"ran out of memory ({what}): other programs may have taken memory since the check, "
+            f"or a limit (ulimit -v, a container's) is lower than this machine's; free some, or {fix}")
 
 
 def _signum(exc: BaseException) -> int:

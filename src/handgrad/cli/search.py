@@ -19,6 +19,8 @@ def describe(row: dict) -> str:
 
 def _value(row: dict, monitor: str) -> str:
     value = row["score"]
+    if value is None:  # a run the budget cut short: not scored
+        return "—"
     return (f"{value:.4f}" if monitor.endswith(("loss", "_r2", "_rmse", "_mae"))
             else f"{value * 100:.2f}%")
 
@@ -32,10 +34,13 @@ class SearchProgress:
     def __call__(self, row: dict) -> None:
         if self.quiet:
             return
-        budget = " (stopped by the budget)" if row["stopped_by_budget"] else ""
-        print(f"  rung {row['rung'] + 1}/{self.n_rungs}, ≤{row['max_epochs']} epochs: "
-              f"{describe(row)} → {self.monitor} {_value(row, self.monitor)} at epoch "
-              f"{row['epochs']}, {row['seconds']:.1f}s{budget}", file=sys.stderr, flush=True)
+        head = f"  rung {row['rung'] + 1}/{self.n_rungs}, ≤{row['max_epochs']} epochs: {describe(row)}"
+        if row["stopped_by_budget"]:
+            print(f"{head}: stopped by the budget after {row['seconds']:.1f}s, not scored", file=sys.stderr,
+                  flush=True)
+            return
+        print(f"{head} → {self.monitor} {_value(row, self.monitor)} at epoch {row['epochs']}, "
+              f"{row['seconds']:.1f}s", file=sys.stderr, flush=True)
 
 
 def print_leaderboard(search: dict, top: int = 10) -> None:
@@ -53,12 +58,16 @@ def print_leaderboard(search: dict, top: int = 10) -> None:
         return
     from rich.table import Table
 
-    regression = bool(rows) and "val_r2" in rows[0]
+    regression = any("val_r2" in r for r in rows)
     table = Table(title=text(title), title_justify="left")
     for col in ("rank", "rung", "network and settings", monitor, "val R²" if regression else "val acc",
                 "epochs", "s"):
         table.add_column(col, justify="left" if col == "network and settings" else "right")
     for r in rows:
+        if r["score"] is None:  # cut by the budget: listed, not scored
+            table.add_row(str(r["rank"]), str(r["rung"] + 1), text(describe(r)), "cut by the budget",
+                          "—", "—", f"{r['seconds']:.1f}")
+            continue
         score = f"{r['val_r2']:.4f}" if regression else f"{r['val_accuracy'] * 100:.1f}%"
         table.add_row(str(r["rank"]), str(r["rung"] + 1), text(describe(r)), _value(r, monitor),
                       score, str(r["epochs"]), f"{r['seconds']:.1f}")

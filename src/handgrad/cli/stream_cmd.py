@@ -16,6 +16,8 @@ import time
 import numpy as np
 
 from ..errors import InputError
+from ..memory_plan import MemoryPlan
+from ..training.footprint import Fixes, add_training, data_bytes
 from ..validation import check_count
 from .commands import _score
 from .terminal import markup, print_lines
@@ -34,6 +36,7 @@ def cmd_train_streaming(args) -> int:
     from ..data.preprocessing import LabelEncoder
     from ..data.stream import ParquetSource, split_rows
     from ..model.files import save_model
+    from ..model.crossval import capped_warning
     from ..model.model import Model
     from ..model.once import auto_activation, auto_batch_size, auto_width
     from ..network import MLP
@@ -50,24 +53,34 @@ def cmd_train_streaming(args) -> int:
     regression = source.task == "regression"
     _check_task_options(args, regression)
     val_fraction = 0.1 if args.val_fraction is None else args.val_fraction
-    test, val = split_rows(source.n_rows, args.test_fraction, val_fraction, buffer, args.seed)
+    # the held-out parts hold at most a buffer of rows each: a buffer past the file's rows
+    # changes no part (nor a fill), so no more than the rows is ever planned or allocated
+    test, val = split_rows(source.n_rows, args.test_fraction, val_fraction, min(buffer, source.n_rows),
+                           args.seed)
     n_train = source.n_rows - test.size - val.size
-    batch_size = args.batch_size or auto_batch_size(n_train)
+    batch_size = min(args.batch_size or auto_batch_size(n_train), max(n_train, 1))  # as in memory
     if batch_size > buffer:
         raise InputError(f"--stream-buffer {buffer} holds fewer rows than one batch ({batch_size}); "
                          "give a buffer of many batches (e.g. --stream-buffer 100000)")
+    # whole batches per fill (one short batch per epoch), and never more than the training rows
+    cap = min(buffer // batch_size * batch_size, n_train)
+    d, hidden = len(source.features), args.hidden or [auto_width(len(source.features))]
+    # checked before the first pass reads the held-out rows: the width of a classifier's output
+    # layer is a guess until the classes are read (two), then checked again with it
+    _stream_plan(args, [d, *hidden, 1 if regression else 2], batch_size, cap, test.size, val.size, source.read_rows).check()
     hold_train_outputs(outputs, getattr(args, "resources", None))
     quiet = args.quiet or args.json
     if not quiet:
         print_lines(markup("[bold]handgrad train[/] streaming {}: {} rows in {} row groups, {} feature "
                            "columns ({} train, {} validation, {} test; buffer {} rows)", source.path.name,
                            source.n_rows, source.n_groups, len(source.features), n_train, val.size,
-                           test.size, buffer))
+                           test.size, min(buffer, n_train)))
     held = np.union1d(test, val)
     scaler, classes, [(test_X, test_y), (held_X, held_y)] = source.scan([test, val])  # the first pass
-    d, target, record = len(source.features), None, {}
-    hidden = args.hidden or [auto_width(d)]
+    target, record = None, {}
     activation = auto_activation(args.activation, source.task)
+    _stream_plan(args, [d, *hidden, 1 if regression else len(classes)], batch_size, cap, test.size, val.size,
+                 source.read_rows).check()
     if regression:
         target, head, record = _target_scaling(args, classes)
         net = MLP([d, *hidden, 1], activation=activation, l2=args.l2, dtype=args.dtype,
@@ -81,7 +94,6 @@ def cmd_train_streaming(args) -> int:
     X_val = scaler.transform(held_X, dtype=net.dtype) if val.size else None
     y_val = encode(held_y) if val.size else None
     del held_X  # only the standardised copy stays
-    cap = buffer // batch_size * batch_size  # whole batches per fill: one short batch per epoch
 
     def fills(rng):  # each epoch: the row groups in a seeded order
         return source.buffers(rng.permutation(source.n_groups), cap, held, scaler, encode, net.dtype)
@@ -103,6 +115,8 @@ def cmd_train_streaming(args) -> int:
                    "history": history.to_dict(), "dataset": source.path.name, "target": args.target,
                    "streaming": {"buffer_rows": buffer, "rows_per_fill": cap, "read_rows": source.read_rows,
                                  "row_groups": source.n_groups, "n_rows": source.n_rows}})
+    if args.patience and val.size and history.stop_reason == f"completed {len(history.epochs)} epochs":
+        record["warnings"] = [capped_warning(1, 1, len(history.epochs))]
     model = Model(net, None if regression else classes, scaler, source.features, record, target=target,
                   target_names=[args.target] if regression else None)
     summary = _score(model, test_X, test_y) if test.size else None
@@ -113,6 +127,28 @@ def cmd_train_streaming(args) -> int:
     report(args, model, summary, "test set (a sample of the file's rows)", notes, outputs,
            time.perf_counter() - t0, drew=False)
     return 0
+
+
+STREAM_FIXES = Fixes(layers="fewer or narrower layers (--hidden)", batch="a smaller --batch-size")
+
+
+def _stream_plan(args, sizes, batch: int, cap: int, n_test: int, n_val: int, read_rows: int) -> MemoryPlan:
+    """What a streamed run holds (:mod:`handgrad.training.footprint`): the network trained on
+    batches of ``batch`` rows, the buffer of ``cap`` rows, a record batch being read (float64, its training rows
+    and their standardised copy), the held-out rows read in the first pass (float64) and the
+    validation part's standardised copy."""
+    item = np.dtype(args.dtype).itemsize
+    d = sizes[0]
+    plan = MemoryPlan("the network", sizes, " to train streamed")
+    add_training(plan, sizes, item, optimizer=args.optimizer, momentum=args.momentum,
+                 batch_rows=batch, eval_rows=n_val,
+                 best=bool(args.patience), diagnostics=True, fixes=STREAM_FIXES)
+    plan.add(f"the buffer of {cap:,} rows", data_bytes(cap, d + 1, item), "a smaller --stream-buffer")
+    plan.add(f"a record batch of {read_rows:,} rows", data_bytes(read_rows, d + 1, 3 * 8), "a smaller --stream-buffer")
+    plan.add(f"the test and validation parts ({n_test:,} and {n_val:,} rows)",
+             data_bytes(n_test + n_val, d + 1, 8) + data_bytes(n_val, d, item),
+             "a smaller --stream-buffer (each held-out part holds at most as many rows)")
+    return plan
 
 
 def _check_task_options(args, regression: bool) -> None:

@@ -26,7 +26,10 @@ def stderr_console():
 
 
 class TrainingProgress(Callback):
-    """A progress bar (epoch, loss, accuracy, time left) or, off a terminal, epoch log lines."""
+    """A progress bar (epoch, loss, accuracy, time left) or, off a terminal, epoch log lines:
+    of the folds of cross-validation while they choose the epochs (:meth:`on_fold_epoch`),
+    then of each training run, counted against that run's own epochs (the number chosen, not
+    ``--epochs``)."""
 
     def __init__(self, epochs: int, quiet: bool = False):
         self.epochs = epochs
@@ -35,23 +38,52 @@ class TrainingProgress(Callback):
         self.live = bool(self.console and self.console.is_terminal and not quiet)
         self.progress = None
         self.task = None
+        self.folds = None  # the folds' task (live) or their last logged epoch
         self.n_batches = 1
         self.every = max(1, epochs // 20)
         self.t0 = time.perf_counter()
 
+    def _start(self):
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+        # compact enough for an 80-column terminal
+        self.progress = Progress(
+            TextColumn("[bold]{task.fields[label]} {task.fields[epoch]:>3}/{task.fields[epochs]}"),
+            BarColumn(bar_width=14), TextColumn("{task.fields[metrics]}"),
+            TimeRemainingColumn(), TextColumn("left"),
+            console=self.console, transient=False)
+        self.progress.start()
+
+    def on_fold_epoch(self, epoch: int, epochs: int, folds: int, running: int) -> None:
+        """The ``folds`` of cross-validation finished ``epoch`` of at most ``epochs``;
+        ``running`` of them still train in this process (0: all have stopped)."""
+        if self.quiet:
+            return
+        label = f"{folds}-fold cross-validation"
+        if self.live:
+            if self.progress is None:
+                self._start()
+                self.folds = self.progress.add_task("folds", total=epochs, label=label,
+                                                    epoch=epoch, epochs=epochs, metrics="")
+                self.fold_epochs = epochs
+            self.progress.update(self.folds, completed=epoch if running else epochs, epoch=epoch,
+                                 metrics="" if running else "done")
+            return
+        every = max(1, epochs // 20)
+        if epoch % every == 0 or epoch == 1 or not running:
+            print(f"{label}: epoch {epoch:>4}/{epochs}" + ("" if running else ", every fold stopped")
+                  + f"  ({time.perf_counter() - self.t0:.1f}s)", file=sys.stderr, flush=True)
+
     def on_train_begin(self, info: dict) -> None:
+        self.epochs = info.get("epochs", self.epochs)  # this run's: e.g. what cross-validation chose
+        self.every = max(1, self.epochs // 20)
         self.n_batches = info["n_batches"]
         self.stride = max(1, self.n_batches // 10)  # redraw ~10 times an epoch, not every batch
         if self.live:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-            # compact enough for an 80-column terminal
-            self.progress = Progress(
-                TextColumn("[bold]epoch {task.fields[epoch]:>3}/{task.fields[epochs]}"),
-                BarColumn(bar_width=14), TextColumn("{task.fields[metrics]}"),
-                TimeRemainingColumn(), TextColumn("left"),
-                console=self.console, transient=False)
-            self.progress.start()
-            self.task = self.progress.add_task("train", total=self.epochs * self.n_batches,
+            if self.progress is None:
+                self._start()
+            elif self.folds is not None:  # the folds are done: their bar stays, full
+                self.progress.update(self.folds, completed=self.fold_epochs, metrics="done")
+            self.task = self.progress.add_task("train", total=self.epochs * self.n_batches, label="epoch",
                                                epoch=1, epochs=self.epochs, metrics="")
 
     def on_batch_end(self, epoch: int, batch: int, n_batches: int, loss: float) -> None:
@@ -80,6 +112,7 @@ class TrainingProgress(Callback):
             self.progress.update(self.task, total=len(history) * self.n_batches,
                                  completed=len(history) * self.n_batches)
             self.progress.stop()
+            self.progress = self.folds = None  # a next run (a refit) starts its own
 
 
 def _metrics_text(record: dict) -> str:

@@ -145,9 +145,11 @@ def _train(args, outputs, worker) -> int:
     history = model.record["history"]
     selection = model.record.get("selection")
     if selection:
+        capped = selection.get("capped")  # the folds that ran to --epochs (warned of when half did)
         notes.append(f"{selection['method']} chose {selection['epochs']} epochs (the median of the "
-                     f"folds' best: {', '.join(map(str, selection['best_epochs']))}); the model then "
-                     f"trained on all {model.record['n_train']} rows")
+                     f"folds' best: {', '.join(map(str, selection['best_epochs']))}"
+                     + (f"; {capped} of them ran to the --epochs cap" if capped else "")
+                     + f"); the model then trained on all {model.record['n_train']} rows")
     resumed = history.get("resumed_from")
     if resumed:
         notes[:0] = [resumed_note(resumed, args.checkpoint_dir, len(history["epochs"])),
@@ -208,6 +210,22 @@ def _plot_jobs(args, model, outputs, name, test, test_name, test_y, test_pred) -
     return jobs
 
 
+def _epochs_line(args, history, selection, refit=None) -> list[str]:
+    """How long the final run trained, said once: nothing when the epochs were chosen by
+    cross-validation (its note says how many, and why), else how training ended."""
+    if selection:
+        return []
+    n = len(history["epochs"])
+    if refit:
+        return [f"trained {n} epochs on all rows (--refit: the best epoch on the {refit['chosen_on_n_val']} "
+                "validation rows)"]
+    if history["stop_reason"] == f"completed {n} epochs":
+        return [f"trained all {n} epochs" + (" without stopping early" if args.patience else "")]
+    return [f"stopped after {n} epochs: {history['stop_reason']}"
+            + (f"; restored the weights of epoch {history['best_epoch']}"
+               if args.patience and history["best_epoch"] else "")]
+
+
 def report(args, model, test, test_name, notes, outputs, elapsed: float, drew: bool = True) -> None:
     """What ``train`` prints at the end: JSON (``--json``), one line (``--quiet``), or the
     notes, the leaderboard of a search, the run and the test part's metrics (``drew``: the
@@ -216,6 +234,9 @@ def report(args, model, test, test_name, notes, outputs, elapsed: float, drew: b
 
     history, selection = model.record["history"], model.record.get("selection")
     model_path, plot_path = outputs.model, outputs.plot if drew else None
+    if not args.json:  # a result to doubt: on stderr even with --quiet (--json carries them)
+        for warning in model.record.get("warnings", []):
+            echo(f"warning: {warning}", file=sys.stderr)
     if args.json:
         result = {"dataset": model.record.get("dataset"), "task": model.task, "model": repr(model.net),
                   "notes": notes, "n_train": model.record["n_train"], "n_val": model.record["n_val"],
@@ -223,6 +244,7 @@ def report(args, model, test, test_name, notes, outputs, elapsed: float, drew: b
                   "epochs_run": len(history["epochs"]), "best_epoch": history["best_epoch"],
                   "stop_reason": history["stop_reason"], "selection": selection,
                   "resumed_from": history.get("resumed_from"),
+                  "warnings": model.record.get("warnings", []),
                   "test": test and {k: v for k, v in test.items() if k not in ("per_class", "confusion_matrix")},
                   "model_path": str(model_path), "plot_path": None if plot_path is None else str(plot_path),
                   "time_seconds": round(elapsed, 3)}
@@ -248,10 +270,7 @@ def report(args, model, test, test_name, notes, outputs, elapsed: float, drew: b
     if model.record.get("search"):
         from .search import print_leaderboard
         print_leaderboard(model.record["search"])
-    print_lines(f"network: {model.net!r}",
-                f"stopped after {len(history['epochs'])} epochs: {history['stop_reason']}"
-                + (f"; restored the weights of epoch {history['best_epoch']}"
-                   if args.patience and not selection and history["best_epoch"] else ""),
+    print_lines(f"network: {model.net!r}", *_epochs_line(args, history, selection, model.record.get("refit")),
                 f"final epoch: train loss {last['train_loss']:.4f} (data {last['train_data_loss']:.4f} + "
                 f"L2 {last['train_l2_loss']:.4f})")
     if test is None:

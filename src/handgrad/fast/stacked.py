@@ -106,9 +106,13 @@ class Stack:
         return weights, biases
 
     def select(self, keep: Array) -> "Stack":
-        """The stack of the models ``keep`` (indices), in that order (copies)."""
+        """The stack of the models ``keep`` (indices), in that order (copies). This stack gives
+        up its buffers first (only its weights stay readable): the two are never held at once."""
+        flat = self.flat[keep]
+        self.grad = self.scratch = self.ws = self.dA = self.work = self._pred = None
+        self.weights = self.biases = self.weight_grads = self.bias_grads = None
         new = Stack.__new__(Stack)
-        new._build(self.net, self.flat[keep], self.lam[keep], self.capacity)
+        new._build(self.net, flat, self.lam[keep], self.capacity)
         return new
 
     def l2_losses(self) -> Array:
@@ -246,27 +250,32 @@ class StackedOptimizer:
         return [] if self.velocity is None else [self.velocity]
 
     def select(self, keep: Array) -> None:
-        """Keep the state of the models ``keep`` only, in that order."""
+        """Keep the state of the models ``keep`` only, in that order (one state array copied
+        at a time; the scratch is made again at the next step)."""
         self.lr, self.t = self.lr[keep], self.t[keep]
+        self.tmp = self.tmp2 = None
         if self.name == "adam":
-            self.m, self.v = self.m[keep], self.v[keep]
+            self.m = self.m[keep]
+            self.v = self.v[keep]
         elif self.velocity is not None:
             self.velocity = self.velocity[keep]
 
     def step(self, flat: Array, grad: Array, models: Array | None = None) -> None:
-        """Update ``flat`` (K, P) from ``grad`` in place; only the rows ``models`` if given."""
+        """Update ``flat`` (K, P) from ``grad`` in place; only the rows ``models`` if given
+        (one row at a time, through views: no copy of the stack's rows)."""
         if models is None:
             self._step(flat, grad, slice(None))
             return
-        sub = flat[models]
-        self._step(sub, grad[models], models)
-        flat[models] = sub
+        for j in models:
+            self._step(flat[j:j + 1], grad[j:j + 1], slice(j, j + 1))
 
-    def _step(self, flat: Array, g: Array, rows) -> None:
+    def _step(self, flat: Array, g: Array, rows: slice) -> None:
+        """The update of the models ``rows`` (a slice: the state arrays' rows are views)."""
         lr = self.lr[rows][:, None]
-        if self.tmp is None or self.tmp.shape != flat.shape:
+        if self.tmp is None or self.tmp.shape[0] < flat.shape[0] or self.tmp.shape[1:] != flat.shape[1:]:
+            self.tmp = self.tmp2 = None
             self.tmp, self.tmp2 = np.empty_like(flat), np.empty_like(flat)
-        tmp, tmp2 = self.tmp, self.tmp2
+        tmp, tmp2 = self.tmp[:flat.shape[0]], self.tmp2[:flat.shape[0]]
         if self.name == "adam":
             self.t[rows] += 1
             t = self.t[rows][:, None]
@@ -284,8 +293,6 @@ class StackedOptimizer:
             step = np.divide(m, denom, out=tmp)
             step *= (lr * root_bias2 / (1 - self.b1 ** t)).astype(flat.dtype)
             flat -= step                                             # θ ← θ − η·m̂/(√v̂ + ε)
-            if not isinstance(rows, slice):                          # fancy-indexed copies
-                self.m[rows], self.v[rows] = m, v
             return
         lr = lr.astype(flat.dtype)
         if self.velocity is None:
@@ -299,8 +306,6 @@ class StackedOptimizer:
             flat -= tmp                                              # θ ← θ + μv − ηg
         else:
             flat += vel                                              # θ ← θ + v
-        if not isinstance(rows, slice):
-            self.velocity[rows] = vel
 
 
 def batch_rows(orders: list[Array], batch_sizes: list[int], offsets: list[int], M: int

@@ -17,6 +17,8 @@ import contextlib
 import os
 import time
 
+from ..validation import check_count
+
 # Below this many multiply-adds per product, a second BLAS thread costs more than it saves; and
 # on a busy machine OpenBLAS threads that spin-wait for a core can make small products 30x
 # slower (seen here: digits training 3 s alone, 75-100 s beside another CPU-bound process).
@@ -33,6 +35,8 @@ def limit_blas_threads(net, batch_size: int, threads="auto", share: int = 1):
     """
     if threads is None:
         return contextlib.nullcontext()
+    if not (isinstance(threads, str) and threads == "auto"):
+        threads = check_count(threads, "blas_threads")  # a number of threads ≥ 1, None or "auto"
     if threads == "auto":
         largest = max(batch_size * a * b for a, b in zip(net.sizes[:-1], net.sizes[1:]))
         if largest >= SMALL_GEMM and share <= 1:

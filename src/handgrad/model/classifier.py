@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
-from .crossval import CV_BELOW, CV_FOLDS, CV_FROM, train_cross_validated
+from .arguments import check_data, check_options
+from .crossval import CV_BELOW, CV_FOLDS, CV_FROM, capped_warning, train_cross_validated
 from .model import Model
 # one run, and the defaults' rules: imported from here by the command line, search and tests
 from .once import (DEFAULTS, HOLDOUT, auto_batch_size, auto_width, encoded_width,  # noqa: F401
@@ -21,11 +22,17 @@ from .once import (DEFAULTS, HOLDOUT, auto_batch_size, auto_width, encoded_width
 
 def train_classifier(X, y, **options) -> Model:
     """:func:`train_model` of a classifier: labels ``y`` (ints or strings)."""
+    if options.get("task", "classification") != "classification":
+        raise InputError(f"train_classifier trains classes, not task={options['task']!r}; "
+                         "call train_regressor to predict numbers")
     return train_model(X, y, **{**options, "task": "classification"})
 
 
 def train_regressor(X, y, **options) -> Model:
     """:func:`train_model` of a regressor: numbers ``y`` (n,) or (n, k)."""
+    if options.get("task", "regression") != "regression":
+        raise InputError(f"train_regressor predicts numbers, not task={options['task']!r}; "
+                         "call train_classifier for classes")
     return train_model(X, y, **{**options, "task": "regression"})
 
 
@@ -39,6 +46,10 @@ def train_model(X, y, *, refit: bool = False, monitor: str | None = None,
     encoding, ...). ``monitor`` is what early stopping watches on the validation part
     (:func:`~handgrad.fit`'s ``monitor``).
 
+    The arguments are checked first, as ``handgrad train`` checks its options (one-line
+    :class:`~handgrad.errors.InputError` naming the argument); ``X`` may also be a scipy
+    sparse matrix (made dense when that fits in memory) or an object array of numbers.
+
     ``validation_fraction="auto"`` (the default): on CV_FROM to CV_BELOW rows, ``cv_folds``-fold
     cross-validation chooses the epochs (:func:`cross_validate`: each fold stops early on its
     own held-out part; the median of their best epochs) and the model is then trained on all
@@ -48,6 +59,11 @@ def train_model(X, y, *, refit: bool = False, monitor: str | None = None,
     chosen on the hold-out part is then trained again from the start on *all* rows (training
     and validation), so the final model has seen every row; the record's ``refit`` says so.
     """
+    # checked at the door, as the command line checks its options: nothing is split or trained
+    # before a mistake is named (a sparse matrix or an object array of numbers becomes numbers)
+    X = check_data(X, y, options.get("sample_weight"))
+    options = check_options(X, options, task=options.get("task", "classification"), refit=refit,
+                            validation_fraction=validation_fraction, cv_folds=cv_folds)
     n_rows = len(X) if hasattr(X, "columns") else np.shape(X)[0]
     if options.get("batch_size", "auto") == "auto":
         options["batch_size"] = auto_batch_size(n_rows)
@@ -65,12 +81,15 @@ def train_model(X, y, *, refit: bool = False, monitor: str | None = None,
             monitor = monitor or ("val_accuracy" if n_rows >= CV_BELOW else None)
     options["validation_fraction"] = validation_fraction
     model = train_once(X, y, monitor=monitor, **options)
+    history = model.record["history"]
+    if options.get("patience", DEFAULTS["patience"]) and model.record["n_val"] and \
+            history["stop_reason"] == f"completed {len(history['epochs'])} epochs":
+        model.record.setdefault("warnings", []).append(capped_warning(1, 1, len(history["epochs"])))
     if not refit:
         return model
     if options.get("X_val") is not None:
         raise InputError("refit trains again on the training rows plus the validation part held out "
                          "by validation_fraction; with X_val given, add those rows to X yourself")
-    history = model.record["history"]
     if not model.record["n_val"]:
         raise InputError("refit needs a validation part to choose the epochs on (validation_fraction > 0)")
     epochs = history["best_epoch"] or len(history["epochs"])
@@ -79,4 +98,6 @@ def train_model(X, y, *, refit: bool = False, monitor: str | None = None,
     final.record["refit"] = {"epochs": epochs, "chosen_on_n_val": model.record["n_val"],
                              "monitor": history["monitor"],
                              "best_value": history["epochs"][epochs - 1].get(history["monitor"])}
+    if model.record.get("warnings"):  # the epochs the refit trains were chosen by that run
+        final.record["warnings"] = model.record["warnings"]
     return final

@@ -14,9 +14,12 @@ import numpy as np
 from ..data.preprocessing import LabelEncoder
 from ..errors import TrainingDivergedError
 from ..network import MLP
+from ..training.footprint import Fixes
 from ..training.many import fit_many
-from .once import DEFAULTS, _take, auto_width, encoded_width, prepare_run, train_once
+from ..training.many_workers import resolve_workers
+from .once import DEFAULTS, _take, auto_batch_size, auto_width, encoded_width, prepare_run, train_once
 from .model import Model
+from .plans import FIXES, check_folds
 
 # validation_fraction "auto": k-fold cross-validation chooses the epochs when the training rows
 # number CV_FROM to CV_BELOW (a 10% hold-out part would have < 500 rows, too few to choose on:
@@ -28,35 +31,77 @@ CV_WORKERS = "auto"
 
 
 def cross_validate(X, y, folds: int, *, seed: int = DEFAULTS["seed"], monitor: str | None = None,
-                   sample_weight=None, **options) -> dict:
+                   sample_weight=None, width: int | None = None, fixes: Fixes = FIXES,
+                   on_epoch=None, **options) -> dict:
     """Train on each of ``folds`` stratified folds' training rows, stopping early on its
     held-out rows; return the folds' best epochs, their median (the ``epochs`` to train all
     rows for) and the mean over folds of the monitored value, loss and accuracy at the best
-    epoch (and the monitored value per fold, ``fold_scores``, and the folds' mean validation
-    curve, ``curve``). Every fold knows every class (a rare class may be absent from a fold's rows)."""
+    epoch (and the monitored value per fold, ``fold_scores``, the folds' mean validation
+    curve, ``curve``, and how many folds ran to the ``epochs`` cap without stopping early,
+    ``capped``). Every fold knows every class (a rare class may be absent from a fold's rows).
+
+    Before any fold's network is made, what the folds will hold is checked against the
+    machine's memory (:func:`~handgrad.model.plans.check_folds`; ``width``: the encoded
+    input width when the caller knows it, ``fixes``: how a refusal names what to change).
+    ``on_epoch(epoch, epochs, folds, running)`` is told of the folds' progress after each
+    epoch (``running``: those of them still training in this process)."""
     from ..training.splits import rank_strata, stratified_folds
 
     y = np.asarray(y)
     if options.get("task") == "regression":  # folds stratified by the target's rank
         classes, strata, keys = None, rank_strata(y, folds), REGRESSION_KEYS
+        n_out = 1 if y.ndim == 1 else y.shape[1]
     else:
         classes = LabelEncoder().fit(y).classes
         strata, keys = LabelEncoder(classes).transform(y), CLASS_KEYS
+        n_out = len(classes)
+    split = stratified_folds(strata, folds, seed)
+    width = encoded_width(X, options) if width is None else width
+    hidden = options.get("hidden_sizes", "auto")
+    sizes = [width, *([auto_width(width)] if isinstance(hidden, str) else hidden), n_out]
+    batch = options.get("batch_size", "auto")
+    batch = auto_batch_size(len(split[0][0])) if isinstance(batch, str) else batch
+    together = _together(options)
+    check_folds(sizes, len(y), folds, {**options, "batch_size": batch}, stacked=together,
+                workers=resolve_workers(CV_WORKERS, folds) if together else 1, fixes=fixes)
     runs = [prepare_run(_take(X, keep), y[keep], X_val=_take(X, held), y_val=y[held], seed=seed,
                         monitor=monitor, classes=classes,
                         sample_weight=None if sample_weight is None else np.asarray(sample_weight)[keep],
                         **options)
-            for keep, held in stratified_folds(strata, folds, seed)]
-    bests, scores, curves = [], [], []
-    for h in (h.to_dict() for h in _fit_runs(runs)):
+            for keep, held in split]
+    bests, scores, curves, capped = [], [], [], 0
+    epochs = options.get("epochs", DEFAULTS["epochs"])
+    tell = None if on_epoch is None else (lambda epoch, cap, running: on_epoch(epoch, cap, folds, running))
+    for h in (h.to_dict() for h in _fit_runs(runs, tell)):
         best = h["best_epoch"] or len(h["epochs"])
         bests.append(best)
         curves.append(h["epochs"])
+        capped += h["stop_reason"] == f"completed {epochs} epochs"
         scores.append({k: h["epochs"][best - 1][k] for k in (*keys, h["monitor"])})
     return {"method": f"{folds}-fold cross-validation", "folds": folds, "best_epochs": bests,
             "epochs": int(np.ceil(np.median(bests))), "monitor": h["monitor"],
             "fold_scores": [float(s[h["monitor"]]) for s in scores], "curve": _mean_curve(curves, keys),
+            "max_epochs": epochs, "capped": capped,
             **{k: float(np.mean([s[k] for s in scores])) for k in scores[0]}}
+
+
+def capped_warning(capped: int, runs: int, cap: int, chosen: int | None = None) -> str | None:
+    """The warning when ``capped`` of ``runs`` training runs (the folds of cross-validation, or
+    one run on a hold-out part) ran the whole ``cap`` epochs without stopping early: their best
+    epoch may lie beyond the cap, so the ``chosen`` epochs are a floor, not a measurement. For
+    folds, when at least half of them did: their median is then one of those floors (fewer
+    are shown in the note on the folds, not warned of)."""
+    if not capped or 2 * capped < runs:
+        return None
+    if runs == 1:
+        who = "training"
+        then = "the model may be undertrained"
+    else:
+        who = (f"all {runs}" if capped == runs else f"{capped} of the {runs}") + " folds of cross-validation"
+        then = f"the {chosen} epochs chosen may be too few and the model undertrained"
+    return (f"{who} ran the whole {cap} epoch{'s' if cap != 1 else ''} (epochs, --epochs) without stopping "
+            f"early, so {then}; "
+            f"allow more (e.g. --epochs {2 * cap})")
 
 
 # what cross-validation averages over the folds (besides the monitored value), and the curve
@@ -70,19 +115,30 @@ _MANY_ARGS = {"epochs", "batch_size", "optimizer", "lr", "schedule", "patience",
               "restore_best", "shuffle", "blas_threads", "diagnostics"}
 
 
-def _fit_runs(runs: list, raise_divergence: bool = True) -> list:
+def _together(options: dict) -> bool:
+    """Whether the folds of a run with these options train together (:func:`~handgrad.fit_many`
+    takes its arguments: no callbacks, checkpoints or data parallelism, optimizer and schedule
+    by name); else one by one."""
+    if any(options.get(off) for off in ("callbacks", "checkpoint_dir", "resume", "data_parallel")):
+        return False
+    return isinstance(options.get("optimizer", "adam"), str) and isinstance(options.get("schedule", "constant"), str)
+
+
+def _fit_runs(runs: list, on_epoch=None, raise_divergence: bool = True) -> list:
     """Train the prepared runs (the folds, an ensemble's members) and return their histories:
     those whose networks have one shape past the inputs, one head and the same training
     arguments but for the learning rate, seed and epochs, all at once with
     :func:`~handgrad.fit_many` (widened to one input width, :func:`_widened`) — each result is
-    what it would be alone — and the others one by one. A run that diverges raises, as fit
-    would, unless ``raise_divergence`` is False (its history says so: ``diverged_in``)."""
+    what it would be alone — and the others one by one. ``on_epoch(epoch, epochs, running)``:
+    the progress (of this process's runs when they are split over workers). A run that
+    diverges raises, as fit would, unless ``raise_divergence`` is False (its history says so:
+    ``diverged_in``)."""
     histories: list = [None] * len(runs)
     groups: dict = {}
     for i, r in enumerate(runs):
         args = _many_args(r)
         if args is None:
-            histories[i] = r.fit()
+            histories[i] = r.fit() if on_epoch is None else _fit_telling(r, i, len(runs), on_epoch)
             continue
         shared = {k: v for k, v in args.items() if k not in ("lr", "seed", "epochs")}
         key = (tuple(r.net.sizes[1:]), tuple(a.name for a in r.net.activations), r.net.dtype.name,
@@ -91,7 +147,7 @@ def _fit_runs(runs: list, raise_divergence: bool = True) -> list:
     for members in groups.values():
         group = [runs[i] for i in members]
         if len(group) == 1:
-            found = [group[0].fit()]
+            found = [group[0].fit() if on_epoch is None else _fit_telling(group[0], 0, 1, on_epoch)]
         else:
             args = {k: v for k, v in _many_args(group[0]).items() if k not in ("lr", "seed", "epochs")}
             each = {k: [_many_args(r)[k] for r in group] for k in ("lr", "seed", "epochs")}
@@ -101,7 +157,7 @@ def _fit_runs(runs: list, raise_divergence: bool = True) -> list:
                              y_val=None if no_val else [r.y_val for r in group],
                              sample_weight=None if all(r.w is None for r in group) else
                              [r.w if r.w is not None else np.ones(r.X.shape[0]) for r in group],
-                             workers=CV_WORKERS, **args, **each)
+                             workers=CV_WORKERS, on_epoch=on_epoch, **args, **each)
         for i, h in zip(members, found):
             if h.diverged_in is not None and raise_divergence:  # as fit would have raised alone
                 raise TrainingDivergedError("training " + h.stop_reason, h.diverged_in, h)
@@ -118,11 +174,22 @@ def _many_args(run) -> dict | None:
             args.pop(off, None)
     if "checkpoint_dir" not in args:
         args.pop("checkpoint_every", None)
-    if set(args) - _MANY_ARGS or not isinstance(args.get("optimizer", "adam"), str) \
-            or not isinstance(args.get("schedule", "constant"), str) or run.net.output == "logistic":
+    if set(args) - _MANY_ARGS or not _together(args) or run.net.output == "logistic":
         return None
     args.pop("diagnostics", None)  # fit_many records none
     return args
+
+
+def _fit_telling(run, i: int, k: int, on_epoch):
+    """``run.fit()`` telling ``on_epoch`` each epoch (the folds trained one by one: fold i+1 of k)."""
+    epochs = run.fit_args.get("epochs", DEFAULTS["epochs"])
+
+    class _Tell:
+        def on_epoch_end(self, record, net):
+            on_epoch(record["epoch"], epochs, k - i)
+
+    run.fit_args = {**run.fit_args, "callbacks": [*run.fit_args.get("callbacks", ()), _Tell()]}
+    return run.fit()
 
 
 def _widened(runs: list) -> tuple[list, list, list]:
@@ -165,14 +232,24 @@ def _mean_curve(curves: list[list[dict]], keys=CLASS_KEYS) -> list[dict]:
 
 
 def train_cross_validated(X, y, folds: int = CV_FOLDS, *, monitor: str | None = None, **options) -> Model:
-    """:func:`cross_validate`, then one model trained on all rows for the chosen epochs."""
+    """:func:`cross_validate`, then one model trained on all rows for the chosen epochs. The
+    callbacks with an ``on_fold_epoch(epoch, epochs, folds, running)`` method are told of the folds'
+    progress (:func:`cross_validate`'s ``on_epoch``); all of them see the final run."""
+    width = encoded_width(X, options)
     if options.get("hidden_sizes", "auto") == "auto":
         # one width for the folds and the final model, from all rows: a fold's encoding may
         # have a column fewer, and its own "auto" width would then be another architecture
-        options["hidden_sizes"] = [auto_width(encoded_width(X, options))]
+        options["hidden_sizes"] = [auto_width(width)]
+    callbacks = list(options.get("callbacks") or ())
+    hooks = [cb.on_fold_epoch for cb in callbacks if hasattr(cb, "on_fold_epoch")]
     fold_options = {k: v for k, v in options.items() if k != "callbacks"}
-    chosen = cross_validate(X, y, folds, monitor=monitor, **{**fold_options, "diagnostics": False})
+    chosen = cross_validate(X, y, folds, monitor=monitor, width=width,
+                            on_epoch=(lambda *a: [hook(*a) for hook in hooks]) if hooks else None,
+                            **{**fold_options, "diagnostics": False})
     final = train_once(X, y, **{**options, "validation_fraction": 0.0, "patience": None,
                                 "epochs": chosen["epochs"]})
     final.record["selection"] = chosen
+    warning = capped_warning(chosen["capped"], folds, chosen["max_epochs"], chosen["epochs"])
+    if warning:
+        final.record.setdefault("warnings", []).append(warning)
     return final

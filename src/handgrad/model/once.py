@@ -20,6 +20,7 @@ from ..training.loop import fit, stratified_split
 from ..training.splits import rank_strata
 from ..validation import check_matrix
 from .model import Model, check_regression_targets
+from .plans import run_plan
 
 DEFAULTS = {"hidden_sizes": "auto", "activation": "auto", "l2": 1e-4, "dtype": "float32",
             "optimizer": "adam", "lr": 1e-3, "schedule": "constant", "epochs": 200,
@@ -186,6 +187,9 @@ def prepare_run(X, y, *, feature_names: Sequence[str] | None = None,
     activation = auto_activation(activation, task)
     n_out = (1 if ytr.ndim == 1 else ytr.shape[1]) if regression else len(encoder.classes)
     sizes = [X.shape[1], *[int(h) for h in hidden_sizes], n_out]
+    # what this run will hold, checked before its network is made (the rows are read already)
+    run_plan(sizes, dtype, Xtr.shape[0], 0 if Xv is None else Xv.shape[0],
+             {**fit_options, "batch_size": batch_size, "optimizer": optimizer, "patience": patience}).check()
     head_options = {"output": head, "huber_delta": huber_delta} if regression and head == "huber" else \
         {"output": head} if regression else {}
     net = MLP(sizes, activation=activation, l2=l2, dtype=dtype, seed=seed, **head_options)

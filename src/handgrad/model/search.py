@@ -11,9 +11,13 @@ bracket (27 candidates → 9 → 3) ends with budget to spare for another, anoth
 fresh candidates, up to BRACKETS; the winner is the best full run of all.
 
 The budget is wall-clock seconds for the search; rung r may spend until (r+1)/R of it
-(time a rung leaves unspent passes on), and a run still going at the end of the budget is
-stopped and scored on its epochs so far. The final training on all rows comes after the
-budget (on small data, where it is needed, it is as fast as one fold).
+(time a rung leaves unspent passes on). A run still going at the end of the budget is
+stopped and not scored: its epochs so far measure the budget, not the settings (a fold cut
+after one epoch would choose one epoch for the final model). It is listed, marked, on the
+leaderboard. The winner is the best full run that finished; when none did, the default
+settings are trained as ``handgrad train`` trains them without ``--search``, and the record's
+note says so. The final training on all rows comes after the budget (on small data, where it
+is needed, it is as fast as one fold).
 """
 
 from __future__ import annotations
@@ -25,9 +29,10 @@ import numpy as np
 
 from ..training.evaluation import MONITORS
 from .classifier import (CV_BELOW, CV_FOLDS, CV_FROM, DEFAULTS, HOLDOUT, auto_batch_size, encoded_width,
-                         auto_width, train_once)
+                         auto_width, train_model, train_once)
 from .once import auto_activation
 from .crossval import cross_validate
+from .plans import SEARCH_FIXES, check_folds, run_plan
 from .model import Model
 
 # (epochs, patience) per rung; the last is the default's full run
@@ -68,15 +73,22 @@ def candidates(n_inputs: int, n_rows: int, count: int = CANDIDATES, seed: int = 
     return chosen
 
 
+class BudgetSpent(Exception):
+    """Raised by :class:`_Deadline` to end a run the budget cut short (it is not scored)."""
+
+
 class _Deadline:
-    """A fit callback that stops training once the clock passes ``at``."""
+    """A fit callback that ends training (raises :class:`BudgetSpent`) once the clock passes
+    ``at``: the run, every fold of it, stops at once."""
 
     def __init__(self, at: float):
         self.at, self.hit = at, False
 
     def on_epoch_end(self, record, net) -> bool:
-        self.hit |= time.monotonic() > self.at
-        return self.hit
+        if time.monotonic() > self.at:
+            self.hit = True
+            raise BudgetSpent
+        return False
 
 
 def search_classifier(X, y, *, budget: float = 60.0, seed: int = DEFAULTS["seed"],
@@ -96,6 +108,8 @@ def search_classifier(X, y, *, budget: float = 60.0, seed: int = DEFAULTS["seed"
     n_rows = len(X) if hasattr(X, "columns") else np.shape(X)[0]
     n_inputs = encoded_width(X, options)
     folds = CV_FOLDS if CV_FROM <= n_rows < CV_BELOW else 0
+    _check_largest(n_inputs, n_rows, y, folds, options)
+    asked = monitor  # the fallback to the default trains with the user's choice, as without --search
     # as the default: the loss under cross-validation, the accuracy on a large hold-out part
     # (a regression: its loss, the squared error, everywhere)
     monitor = monitor or ("val_loss" if folds or options.get("task") == "regression" else "val_accuracy")
@@ -120,16 +134,16 @@ def search_classifier(X, y, *, budget: float = 60.0, seed: int = DEFAULTS["seed"
                 if scored and time.monotonic() > rung_end:
                     break
                 row, model = _run(X, y, pool[i], epochs, patience, folds, monitor, seed,
-                                  _Deadline(started + budget), options)
+                                  _Deadline(started + budget), options, n_inputs)
                 row.update(candidate=i, rung=r, bracket=bracket)
                 if model is not None and r == len(RUNGS) - 1:
                     kept[i] = model
-                scored.append(row)
                 board.append(row)
                 if on_result is not None:
                     on_result(row)
-                if row["stopped_by_budget"]:
+                if row["stopped_by_budget"]:  # not a measurement: not scored, and time is up
                     break
+                scored.append(row)
             if not scored:
                 break
             scored.sort(key=lambda row: -row["score"] if larger_better else row["score"])
@@ -142,18 +156,28 @@ def search_classifier(X, y, *, budget: float = 60.0, seed: int = DEFAULTS["seed"
         bracket_seconds = time.monotonic() - bracket_started
         if time.monotonic() > started + budget:
             break
-    best = min(board, key=lambda row: (-row["rung"], -row["score"] if larger_better else row["score"]))
-    best, chosen_because = _two_standard_errors(best, board, larger_better)
     searched = time.monotonic() - started
-    winner = pool[best["candidate"]]
-    if best["candidate"] in kept and best["rung"] == len(RUNGS) - 1:
-        final = kept[best["candidate"]]
-    elif folds:
-        final = train_once(X, y, **{**options, **winner, "seed": seed, "validation_fraction": 0.0,
-                                    "patience": None, "epochs": best["epochs"], "callbacks": callbacks})
-    else:  # the budget ran out before the winner's full run: train it fully now
-        final = train_once(X, y, **{**options, **winner, "seed": seed, "validation_fraction": HOLDOUT,
-                                    "monitor": monitor, "callbacks": callbacks})
+    full = [row for row in board if row["rung"] == len(RUNGS) - 1 and not row["stopped_by_budget"]]
+    if not full:  # no candidate's full run finished: nothing to choose on
+        winner, chosen_because = pool[0], "no full run finished within the budget: the default settings"
+        final = train_model(X, y, **{**options, **_defaults_of(winner), "seed": seed, "monitor": asked,
+                                     "callbacks": callbacks})
+    else:
+        best = min(full, key=lambda row: -row["score"] if larger_better else row["score"])
+        best, chosen_because = _two_standard_errors(best, full, larger_better)
+        winner = pool[best["candidate"]]
+        if best["candidate"] in kept:
+            final = kept[best["candidate"]]
+        elif folds:
+            final = train_once(X, y, **{**options, **winner, "seed": seed, "validation_fraction": 0.0,
+                                        "patience": None, "epochs": best["epochs"], "callbacks": callbacks})
+        else:  # a hold-out run whose model was not kept: train it fully now
+            final = train_once(X, y, **{**options, **winner, "seed": seed, "validation_fraction": HOLDOUT,
+                                        "monitor": monitor, "callbacks": callbacks})
+        if folds:
+            final.record["selection"] = {"method": f"{folds}-fold cross-validation (search)",
+                                         "epochs": best["epochs"], "monitor": monitor,
+                                         "best_epochs": best.get("best_epochs")}
     final.record["search"] = {
         "method": "successive halving", "budget_seconds": budget, "seconds": round(searched, 3),
         "validation": f"{folds}-fold cross-validation" if folds else f"hold-out part of {HOLDOUT:g}",
@@ -161,34 +185,65 @@ def search_classifier(X, y, *, budget: float = 60.0, seed: int = DEFAULTS["seed"
         "rungs": [{"epochs": e, "patience": p} for e, p in RUNGS], "winner": {**winner},
         "chosen_because": chosen_because,
         "leaderboard": _ranked(board, larger_better)}
-    if folds:
-        final.record["selection"] = {"method": f"{folds}-fold cross-validation (search)",
-                                     "epochs": best["epochs"], "monitor": monitor,
-                                     "best_epochs": best.get("best_epochs")}
+    if not full:
+        final.record.setdefault("warnings", []).append(
+            f"the search's budget ({budget:g}s) ended before any full run finished, so no settings "
+            "could be compared: the default settings were trained as without --search; give "
+            "--search a larger --budget")
     return final
 
 
-def _run(X, y, settings, epochs, patience, folds, monitor, seed, deadline, options):
+def _check_largest(n_inputs: int, n_rows: int, y, folds: int, options: dict) -> None:
+    """Refuse, before the budget is spent, a search whose widest candidate (two layers of the
+    widest width, the largest batch) would not fit in memory (:mod:`~handgrad.model.plans`)."""
+    regression = options.get("task") == "regression"
+    n_out = (1 if np.ndim(y) == 1 else np.shape(y)[1]) if regression else len(np.unique(np.asarray(y)))
+    widest = min(512, 2 * auto_width(n_inputs))
+    sizes = [n_inputs, widest, widest, max(n_out, 1)]
+    run = {**options, "batch_size": min(1024, 4 * auto_batch_size(n_rows)), "patience": RUNGS[-1][1],
+           "diagnostics": not folds}
+    if folds:
+        check_folds(sizes, n_rows, folds, run, stacked=False, workers=1, fixes=SEARCH_FIXES)
+    else:
+        held_out = max(1, round(HOLDOUT * n_rows))
+        run_plan(sizes, options.get("dtype", DEFAULTS["dtype"]), n_rows - held_out, held_out, run,
+                 subject="the search's widest candidate", fixes=SEARCH_FIXES).check()
+
+
+def _defaults_of(winner: dict) -> dict:
+    """The default candidate as train_model's options: its width and batch are "auto" there."""
+    return {k: v for k, v in winner.items() if k not in ("hidden_sizes", "batch_size")}
+
+
+def _run(X, y, settings, epochs, patience, folds, monitor, seed, deadline, options, width=None):
     """One scored run of ``settings``: cross-validated, or on a hold-out part (whose model is
-    returned too, as the final model if the run is the winner's full one)."""
+    returned too, as the final model if the run is the winner's full one); a run the
+    ``deadline`` cuts short is returned unscored (``score`` None, ``stopped_by_budget``)."""
     t0 = time.monotonic()
     run_options = {**options, **settings, "epochs": epochs, "patience": patience, "seed": seed,
                    "monitor": monitor, "callbacks": [deadline]}
     model = None
-    if folds:
-        res = cross_validate(X, y, folds, **{**run_options, "diagnostics": False})
-    else:
-        model = train_once(X, y, validation_fraction=HOLDOUT, **run_options)
-        res = _holdout_result(model, monitor)
+    try:
+        if folds:
+            res = cross_validate(X, y, folds, width=width, fixes=SEARCH_FIXES,
+                                 **{**run_options, "diagnostics": False})
+        else:
+            model = train_once(X, y, validation_fraction=HOLDOUT, **run_options)
+            res = _holdout_result(model, monitor)
+    except BudgetSpent:  # cut by the budget: listed, not scored
+        return {"max_epochs": epochs, **settings, "score": None, "val_loss": None, "epochs": None,
+                "best_epochs": None, "fold_scores": None, "seconds": round(time.monotonic() - t0, 3),
+                "stopped_by_budget": True}, None
     row = {"max_epochs": epochs, **settings, "score": res[monitor], "val_loss": res["val_loss"],
            **{k: res[k] for k in ("val_accuracy", "val_r2") if k in res}, "epochs": res["epochs"],
            "best_epochs": res.get("best_epochs", [res["epochs"]]), "fold_scores": res.get("fold_scores"),
-           "seconds": round(time.monotonic() - t0, 3), "stopped_by_budget": deadline.hit}
+           "seconds": round(time.monotonic() - t0, 3), "stopped_by_budget": False}
     return row, model
 
 
 def _two_standard_errors(best: dict, board: list[dict], larger_better: bool) -> tuple[dict, str]:
-    """The best full run, unless the default's full run is within two standard errors of it.
+    """The best full run, unless the default's full run is within two standard errors of it
+    (``board``: the scored runs — those the budget cut short have no score).
 
     Under cross-validation both ran on the same folds, so the difference is paired: its mean
     over folds against the standard error of that mean. On a small table dozens of settings
@@ -224,6 +279,9 @@ def _holdout_result(model: Model, monitor: str) -> dict:
 
 
 def _ranked(board: list[dict], larger_better: bool) -> list[dict]:
-    """Every run, best first: a higher rung before a lower, then by score."""
-    rows = sorted(board, key=lambda row: (-row["rung"], -row["score"] if larger_better else row["score"]))
+    """Every run, best first: a higher rung before a lower, then by score; the runs the budget
+    cut short (unscored) last."""
+    rows = sorted(board, key=lambda row: (row["stopped_by_budget"], -row["rung"],
+                                          0 if row["score"] is None else -row["score"] if larger_better
+                                          else row["score"]))
     return [{"rank": k + 1, **row} for k, row in enumerate(rows)]

@@ -19,9 +19,11 @@ from ..core.heads import REGRESSION_HEADS
 from ..errors import InputError, TrainingInterrupted
 from ..fast.threads import limit_blas_threads
 from ..network import MLP
-from ..validation import check_count, check_memory, check_positive, check_seed, check_weight_values
+from ..memory_plan import MemoryPlan
+from ..validation import check_count, check_flag, check_positive, check_seed, check_weight_values
 from .checkpoint import Checkpointer, data_fingerprint
 from .evaluation import check_monitor, evaluate
+from .footprint import add_training
 from .history import Callback, History
 from .optim import make_optimizer
 from .run import TrainingRun
@@ -97,6 +99,7 @@ def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 
     min_delta = check_positive(min_delta, "min_delta", allow_zero=True)
     callbacks = _check_callbacks(callbacks)
     validation_fraction = check_positive(validation_fraction or 0.0, "validation_fraction", allow_zero=True)
+    shuffle, restore_best = check_flag(shuffle, "shuffle"), check_flag(restore_best, "restore_best")
     X = net.check_X(X)
     y = net.check_y(y, X.shape[0])
     w = net.check_sample_weight(sample_weight, X.shape[0])
@@ -107,7 +110,11 @@ def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 
     opt = optimizer if hasattr(optimizer, "step") else make_optimizer(
         optimizer, lr, **_optimizer_options(optimizer, momentum, nesterov, weight_decay))
     # refused before the optimizer's state and the batch buffers are allocated
-    check_memory(net.sizes, net.dtype.itemsize, batch_size, 2 + _state_arrays(opt))
+    rows = batch_size if data_parallel is None else data_parallel.capacity(batch_size)
+    add_training(MemoryPlan("this network", net.sizes), net.sizes, net.dtype.itemsize, optimizer=opt,
+                 batch_rows=rows, eval_rows=0 if X_val is None else X_val.shape[0],
+                 best=patience is not None and bool(restore_best), diagnostics=bool(diagnostics),
+                 checkpoints=checkpoint_dir is not None, held=True).check()
     opt.init(net.n_params, net.dtype, weight_ranges=net.layout.weight_ranges)
     # an optimizer object brings its own learning rate; the schedule starts from it
     base_lr = opt.lr if hasattr(optimizer, "step") else lr
@@ -186,22 +193,20 @@ def training_parts(net, X, y, w, class_weight, X_val, y_val, validation_fraction
 
 
 def _optimizer_options(name, momentum, nesterov, weight_decay) -> dict:
+    """The options of optimizer ``name`` among these; each is checked whether the optimizer
+    takes it or not (a momentum of 1.5 beside Adam is a mistake too, not a value to ignore)."""
+    from .optim import _fraction
+
+    momentum = _fraction(momentum, "momentum")
+    weight_decay = check_positive(weight_decay, "weight_decay", allow_zero=True)
     key = str(name).lower()
     if key == "sgd":
-        return {"momentum": momentum, "nesterov": nesterov}
+        return {"momentum": momentum, "nesterov": check_flag(nesterov, "nesterov")}
     if key == "nesterov":
         return {"momentum": momentum}
     if key in ("adam", "adamw") and weight_decay:
         return {"weight_decay": weight_decay}
     return {}
-
-
-def _state_arrays(opt) -> int:
-    """Parameter-sized arrays an optimizer allocates in ``init`` (state and scratch)."""
-    name = getattr(opt, "name", None)
-    if name == "sgd":
-        return 2 if getattr(opt, "momentum", 0) else 1
-    return 4  # Adam: m, v and two scratch buffers; an unknown optimizer: assume as much
 
 
 _HOOKS = ("on_train_begin", "on_batch_end", "on_epoch_end", "on_train_end")

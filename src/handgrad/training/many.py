@@ -11,11 +11,14 @@ diverges is stopped with its last good weights and says so, without stopping the
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
 
 from ..core.heads import REGRESSION_HEADS
+from ..errors import InputError
+from ..validation import check_flag
 from ..fast.kernels import flush_subnormals
 from ..fast.stacked import Stack, StackedOptimizer, batch_rows, finite_rows
 from ..fast.threads import limit_blas_threads
@@ -34,7 +37,7 @@ def fit_many(nets, X, y, *, X_val=None, y_val=None, validation_fraction: float =
              optimizer: str = "adam", lr=1e-3, schedule: str = "constant", momentum: float = 0.9,
              nesterov: bool = False, weight_decay: float = 0.0, patience: int | None = None,
              min_delta: float = 0.0, restore_best: bool = True, shuffle: bool = True, seed=0,
-             monitor: str | None = None, blas_threads="auto", workers=1) -> list[History]:
+             monitor: str | None = None, blas_threads="auto", workers=1, on_epoch=None) -> list[History]:
     """Train the :class:`~handgrad.MLP` networks ``nets`` in place, all at once; return one
     :class:`~handgrad.training.history.History` per network.
 
@@ -53,18 +56,28 @@ def fit_many(nets, X, y, *, X_val=None, y_val=None, validation_fraction: float =
     go on. ``workers``: processes to split the networks over
     (forked, one BLAS thread each; "auto": one per core, at most one per two networks; 1 in a
     process that may not fork); the results do not depend on it beyond rounding.
+    ``on_epoch(epoch, epochs, running)``: called after each epoch with the number of networks
+    still training — those of this process (a progress display; workers do not call it).
     """
+    try:
+        nets = list(nets)
+    except TypeError:
+        raise InputError(f"fit_many takes a list of networks, got {type(nets).__name__}") from None
+    workers = resolve_workers(workers, len(nets))  # the memory check counts the processes
+    shuffle = check_flag(shuffle, "shuffle")
     members, opts, epochs = prepare_members(
         nets, X, y, X_val=X_val, y_val=y_val, validation_fraction=validation_fraction,
         sample_weight=sample_weight, class_weight=class_weight, epochs=epochs,
         batch_size=batch_size, optimizer=optimizer, lr=lr, schedule=schedule, momentum=momentum,
         nesterov=nesterov, weight_decay=weight_decay, patience=patience, min_delta=min_delta,
-        restore_best=restore_best, seed=seed, monitor=monitor)
+        restore_best=restore_best, seed=seed, monitor=monitor, workers=workers)
     K, first = len(members), members[0].net
-    workers = resolve_workers(workers, K)
+
+    parent = os.getpid()
 
     def train(indices):
-        _Group([members[i] for i in indices], [opts[i] for i in indices]).run(epochs, shuffle)
+        tell = on_epoch if os.getpid() == parent else None  # a forked worker tells nobody
+        _Group([members[i] for i in indices], [opts[i] for i in indices]).run(epochs, shuffle, tell)
 
     # the products are K separate ones of one model's batch: their size decides, not K times it
     with limit_blas_threads(first, members[0].batch_size, blas_threads if workers == 1 else 1):
@@ -117,7 +130,7 @@ class _Group:
                 for k, m in enumerate(members):
                     self.X_val[k, :m.X_val.shape[0]] = m.X_val
 
-    def run(self, epochs: int, shuffle: bool) -> None:
+    def run(self, epochs: int, shuffle: bool, on_epoch=None) -> None:
         active = list(range(len(self.members)))  # members' indices, in stack order
         for m in self.members:
             m.history.stop_reason = f"completed {m.epochs} epochs"
@@ -135,6 +148,8 @@ class _Group:
                     self.opt.select(keep)
                     if self.X_val is not None and self.X_val.shape[0] > 1:
                         self.X_val = self.X_val[keep]
+            if on_epoch is not None:
+                on_epoch(epoch + 1, epochs, len(active))
 
     def _epoch(self, epoch: int, active: list[int], shuffle: bool, epochs: int) -> set:
         """One epoch of the members at ``active`` (in stack order); the members that stop."""

@@ -15,10 +15,12 @@ import numpy as np
 
 from ..core.heads import REGRESSION_HEADS
 from ..errors import InputError
-from ..validation import check_count, check_memory, check_positive, check_seed
+from ..memory_plan import MemoryPlan
+from ..validation import check_count, check_flag, check_positive, check_seed
 from .evaluation import MONITORS, check_monitor
 from .history import History
-from .loop import _optimizer_options, _state_arrays, training_parts
+from .footprint import add_training, data_bytes
+from .loop import _optimizer_options, training_parts
 from .optim import make_optimizer
 from .schedules import make_schedule
 from .stopping import EarlyStopping
@@ -64,7 +66,7 @@ def _each(value, k: int, name: str) -> list:
 
 def prepare_members(nets, X, y, *, X_val, y_val, validation_fraction, sample_weight,
                     class_weight, epochs, batch_size, optimizer, lr, schedule, momentum, nesterov,
-                    weight_decay, patience, min_delta, restore_best, seed, monitor):
+                    weight_decay, patience, min_delta, restore_best, seed, monitor, workers=1):
     """(members, optimizers, epochs) for :func:`~handgrad.training.many.fit_many`; refuses what it
     cannot train (other shapes, other outputs or δ, logistic outputs, probability targets,
     optimizer or schedule objects, Generator seeds) in one line."""
@@ -94,6 +96,7 @@ def prepare_members(nets, X, y, *, X_val, y_val, validation_fraction, sample_wei
         patience = check_count(patience, "patience")
     min_delta = check_positive(min_delta, "min_delta", allow_zero=True)
     validation_fraction = check_positive(validation_fraction or 0.0, "validation_fraction", allow_zero=True)
+    restore_best = check_flag(restore_best, "restore_best")
     for value, name, kind in ((optimizer, "optimizer", "sgd, nesterov, adam or adamw"),
                               (schedule, "schedule", "constant, step, exponential, cosine or plateau")):
         if not isinstance(value, str):
@@ -142,6 +145,25 @@ def prepare_members(nets, X, y, *, X_val, y_val, validation_fraction, sample_wei
                                monitor, patience, min_delta, restore_best, batch_size))
         members[-1].epochs = epoch_counts[k]
     # refused before the stack's buffers are allocated, as fit refuses one network
-    check_memory(first.sizes, first.dtype.itemsize, batch_size * K,
-                 (2 + _state_arrays(opts[0])) * K, what=f"{K} networks")
+    many_plan(members, opts[0], patience, restore_best, workers).check()
     return members, opts, epochs
+
+
+def many_plan(members, optimizer, patience, restore_best, workers: int) -> MemoryPlan:
+    """What training ``members`` together holds (:mod:`~handgrad.training.footprint`): the
+    stack, the batches and validation predictions of the largest member, and the rows of
+    all members laid end to end (unless shared) with their epoch's batch order."""
+    K, first = len(members), members[0].net
+    item = first.dtype.itemsize
+    plan = MemoryPlan("the network", first.sizes, purpose=f" for {K} networks trained at once")
+    n_val = max((0 if m.X_val is None else m.X_val.shape[0]) for m in members)
+    add_training(plan, first.sizes, item, optimizer=optimizer, batch_rows=max(m.batch_size for m in members),
+                 eval_rows=n_val, networks=K, together=K, best=patience is not None and bool(restore_best),
+                 workers=workers, held=True)
+    rows = sum(m.n for m in members)
+    width = first.sizes[0] + (0 if members[0].y.ndim == 1 else members[0].y.shape[1])
+    shared = all(m.X is members[0].X for m in members)
+    plan.add("the members' rows", (0 if shared else data_bytes(rows, width, item))
+             + data_bytes(rows, 1, 8) + data_bytes(K * n_val, first.sizes[0], item),
+             "fewer networks at once")
+    return plan

@@ -120,7 +120,8 @@ def _child(send, train, part, members, parent, result) -> None:
         try:
             send.send(("error", exc))
         except Exception:  # noqa: BLE001 - an exception that does not pickle
-            send.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+            kind = MemoryError if isinstance(exc, MemoryError) else RuntimeError  # its kind kept
+            send.send(("error", kind(f"{type(exc).__name__}: {exc}")))
     finally:
         send.close()
         os._exit(0)  # no atexit handlers or buffered output of the parent's copy

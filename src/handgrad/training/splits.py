@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
+from ..validation import check_positive
 
 Array = np.ndarray
 
@@ -97,11 +98,11 @@ def class_weights_for(y: Array, n_classes: int, class_weight) -> Array:
             raise InputError(f"class_weight must be a dict or 'balanced', got {class_weight!r}")
         counts = np.bincount(y, minlength=n_classes).astype(np.float64)
         return np.where(counts > 0, y.shape[0] / (n_classes * np.maximum(counts, 1)), 0.0)
+    if not hasattr(class_weight, "items"):
+        raise InputError(f"class_weight must be a dict {{class: weight}} or 'balanced', got {class_weight!r}")
     weights = np.ones(n_classes)
     for k, v in dict(class_weight).items():
         if not (isinstance(k, (int, np.integer)) and 0 <= k < n_classes):
             raise InputError(f"class_weight key {k!r} is not a class index 0..{n_classes - 1}")
-        if not (np.isfinite(v) and v >= 0):
-            raise InputError(f"class_weight[{k}] must be a finite number ≥ 0, got {v!r}")
-        weights[k] = v
+        weights[k] = check_positive(v, f"class_weight[{k}]", allow_zero=True)
     return weights

@@ -19,11 +19,13 @@ import numpy as np
 
 from ..errors import InputError, TrainingDivergedError
 from ..fast.threads import limit_blas_threads
-from ..validation import check_count, check_memory
+from ..memory_plan import MemoryPlan
+from ..validation import check_count
 from .diagnostics import notify
 from .evaluation import MONITORS, check_monitor, validation_record
 from .history import History, divergence, epoch_record
-from .loop import _check_callbacks, _optimizer_options, _state_arrays
+from .footprint import add_training
+from .loop import _check_callbacks, _optimizer_options
 from .optim import make_optimizer
 from .schedules import make_schedule
 from .steps import EpochRunner, EpochSums
@@ -50,7 +52,10 @@ def fit_stream(net, fills, n_train: int, *, X_val=None, y_val=None, epochs: int 
     if monitor not in MONITORS or (monitor != "train_loss" and X_val is None):
         raise InputError(f"monitor={monitor!r} needs a validation part; choose from {', '.join(MONITORS)}")
     opt = make_optimizer(optimizer, lr, **_optimizer_options(optimizer, momentum, nesterov, weight_decay))
-    check_memory(net.sizes, net.dtype.itemsize, batch_size, 2 + _state_arrays(opt))
+    add_training(MemoryPlan("this network", net.sizes), net.sizes, net.dtype.itemsize, optimizer=opt,
+                 batch_rows=batch_size, eval_rows=0 if X_val is None else X_val.shape[0],
+                 best=patience is not None and bool(restore_best), diagnostics=bool(diagnostics),
+                 held=True).check()
     opt.init(net.n_params, net.dtype, weight_ranges=net.layout.weight_ranges)
     run = StreamingRun(net, opt, make_schedule(schedule, lr, epochs), fills, n_train, X_val, y_val,
                        batch_size, seed, patience, min_delta, restore_best, callbacks, diagnostics,
