@@ -105,7 +105,7 @@ def random_rows() -> list[str]:
     import torch
 
     from handgrad.data.preprocessing import Standardizer
-    from handgrad.data.targets import TargetScaler
+    from handgrad.data.target_scaling import TargetScaler
     from handgrad.export import build_torch_module, to_onnx, to_torch
 
     scalings = {"standardize": ([4200.0, -30.0], [800.0, 5.0]), "log": ([8.3, 1.0], [0.3, 0.5]),

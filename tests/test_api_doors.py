@@ -27,7 +27,7 @@ def test_an_object_array_of_numbers_is_those_numbers():
     got = numbers_of_objects(obj)
     assert got.dtype == np.float64 and np.isnan(got[2, 0])
     assert np.array_equal(got[:2], [[1, 2.5, 3], [1, 0.1, -4]]) and got[2, 2] == 1e300
-    with pytest.raises(hg.InputError, match=r"row 1, column 2 holds '7' \(str\)"):
+    with pytest.raises(hg.InputError, match=r"row 2, column 3 holds '7' \(str\)"):
         numbers_of_objects(np.array([[1, 2, 3], [4, 5, "7"]], dtype=object))
     with pytest.raises(hg.InputError, match="float64 cannot represent"):
         numbers_of_objects(np.array([[10**400]], dtype=object))
@@ -83,7 +83,8 @@ def test_train_classifier_refuses_before_splitting(kw, fragment, monkeypatch):
 def test_nan_is_named_by_its_row_in_x_not_in_a_fold():
     bad = X.copy()
     bad[57, 2] = np.nan
-    with pytest.raises(hg.InputError, match=r"first at row 57, column 2"):
+    # counted from 1 as every message counts (X[57, 2] is row 58, column 3)
+    with pytest.raises(hg.InputError, match=r"X holds nan in row 58, column 3"):
         hg.train_classifier(bad, Y)
 
 

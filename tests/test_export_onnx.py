@@ -15,7 +15,7 @@ pd = pytest.importorskip("pandas")
 import handgrad as hg  # noqa: E402
 from handgrad.data.features import TableEncoder  # noqa: E402
 from handgrad.data.preprocessing import Standardizer  # noqa: E402
-from handgrad.data.targets import TargetScaler  # noqa: E402
+from handgrad.data.target_scaling import TargetScaler  # noqa: E402
 from handgrad.errors import InputError  # noqa: E402
 from handgrad.export import onnx_inputs, save_onnx, to_onnx  # noqa: E402
 

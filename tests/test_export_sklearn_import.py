@@ -16,7 +16,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 import handgrad as hg  # noqa: E402
 from handgrad.data.preprocessing import Standardizer  # noqa: E402
-from handgrad.data.targets import TargetScaler  # noqa: E402
+from handgrad.data.target_scaling import TargetScaler  # noqa: E402
 from handgrad.errors import InputError  # noqa: E402
 from handgrad.export import estimator_from_model, handgrad_estimator, model_from_sklearn  # noqa: E402
 

@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 
 import handgrad as hg  # noqa: E402
 from handgrad.data.preprocessing import Standardizer  # noqa: E402
-from handgrad.data.targets import TargetScaler  # noqa: E402
+from handgrad.data.target_scaling import TargetScaler  # noqa: E402
 from handgrad.errors import InputError  # noqa: E402
 from handgrad.export import build_torch_module, load_torch, save_torch, to_torch  # noqa: E402
 

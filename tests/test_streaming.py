@@ -14,7 +14,7 @@ pq = pytest.importorskip("pyarrow.parquet")
 
 from handgrad.cli.main import main
 from handgrad.data.preprocessing import Standardizer
-from handgrad.data.stream import split_rows
+from handgrad.data.stream_rows import split_rows
 from handgrad.model.files import load_model
 from handgrad.training.steps import EpochRunner
 

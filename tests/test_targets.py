@@ -9,8 +9,8 @@ import pytest
 
 import handgrad as hg
 from handgrad.data import load_table_frame
-from handgrad.data.targets import (CLASSES_AT_MOST, NUMBER_ABOVE, TargetScaler, choose_transform,
-                                   decide_task, read_target)
+from handgrad.data.target_scaling import TargetScaler, choose_transform
+from handgrad.data.targets import CLASSES_AT_MOST, NUMBER_ABOVE, decide_task, read_target
 from handgrad.errors import InputError, listed
 from handgrad.model.classifier import train_classifier, train_regressor
 from handgrad.model.files import load_model, model_from_bytes, model_to_bytes, save_model

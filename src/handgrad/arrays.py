@@ -43,7 +43,8 @@ def numbers_of_objects(arr: np.ndarray, what: str = "X") -> np.ndarray:
     for i, v in enumerate(flat):
         if not (v is None or isinstance(v, (Real, Decimal, np.bool_))):
             at = np.unravel_index(i, arr.shape) if arr.ndim else ()
-            where = ", ".join(f"{name} {int(k)}" for name, k in zip(("row", "column"), at)) or "its value"
+            # counted from 1, as every message counts rows and columns (errors.row_of)
+            where = ", ".join(f"{name} {int(k) + 1}" for name, k in zip(("row", "column"), at)) or "its value"
             raise InputError(f"{what} must hold numbers; {where} holds {_short(v)} ({type(v).__name__}); "
                              "convert or remove such values")
     try:

@@ -219,9 +219,9 @@ API = [
                lambda hs: len(hs) == 2),
     refuse_api("api-object-text-named", lambda: hg.fit(
         hg.MLP([3, 4, 3]), np.array([[1.0, "a", 2.0]] * 60, dtype=object), np.arange(60) % 3, epochs=1),
-               "row 0, column 1 holds 'a' (str)"),
+               "row 1, column 2 holds 'a' (str)"),
     refuse_api("api-object-none-is-missing", lambda: hg.train_classifier(
-        np.where(X > 1, None, X).astype(object), Y), "contains NaN or inf (first at row"),
+        np.where(X > 1, None, X).astype(object), Y), "holds nan in row"),
     refuse_api("api-hidden-fractional", lambda: _tc(hidden_sizes=[1.5]), "hidden_sizes width must be a whole number"),
     refuse_api("api-hidden-text", lambda: _tc(hidden_sizes="wide"), "hidden_sizes must be 'auto' or a list"),
     accept_api("api-hidden-one-width-one-layer", lambda: _tc(hidden_sizes=8), lambda m: m.net.sizes == [3, 8, 3]),

@@ -34,7 +34,8 @@ _REFUSED = {"search": "--search", "refit": "--refit", "checkpoint_dir": "--check
 def cmd_train_streaming(args) -> int:
     """``train --data FILE.parquet --target COLUMN --stream-buffer N``: see the module docstring."""
     from ..data.preprocessing import LabelEncoder
-    from ..data.stream import ParquetSource, split_rows
+    from ..data.stream import ParquetSource
+    from ..data.stream_rows import split_rows
     from ..model.files import save_model
     from ..model.crossval import capped_warning
     from ..model.model import Model
@@ -165,10 +166,10 @@ def _check_task_options(args, regression: bool) -> None:
 
 def _target_scaling(args, moments):
     """(TargetScaler, the network's head options, the record's parts) of a streamed regression
-    from the :class:`~handgrad.data.stream.Moments` of its training targets: standardised, or for
+    from the :class:`~handgrad.data.stream_rows.Moments` of its training targets: standardised, or for
     the Poisson loss divided by the training mean. The logarithm would need the moments of
     log y, which the first pass does not gather: refused."""
-    from ..data.targets import TargetScaler
+    from ..data.target_scaling import TargetScaler
 
     loss = args.loss or "squared"
     option = args.target_transform or "auto"

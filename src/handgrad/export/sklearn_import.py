@@ -19,7 +19,7 @@ output z with P = [1 − σ(z), σ(z)]. The two are the same function: softmax([
 [σ(−z), σ(z)], so the imported output layer is [0 | W], [0, b]; and back, a two-class
 softmax [z₀, z₁] is one logistic output z₁ − z₀.
 
-A regression Model predicts ``y = g⁻¹(s·μ + m)`` (its :class:`~handgrad.data.targets.TargetScaler`;
+A regression Model predicts ``y = g⁻¹(s·μ + m)`` (its :class:`~handgrad.data.target_scaling.TargetScaler`;
 μ = Z or e^Z). An MLPRegressor predicts Z or e^Z, so the map goes into the last layer where it
 is one: for Z, ``s·Z + m`` is the layer ``W_L·s``, ``b_L·s + m``; for e^Z with m = 0 (the
 scalings "scale" and "none"), ``s·e^Z = e^(Z + log s)`` is the bias ``b_L + log s``. A model

@@ -7,7 +7,7 @@ rules "which object means which computation" live in one place:
   classifier's softmax and ``label = classes[argmax P]``, or a regressor's prediction μ (Z for
   the identity and huber heads, e^Z for exp) mapped back to the target's units in double,
   ``y = g⁻¹(target_scale·μ + target_mean)`` with g = log for the target scaling "log" (as
-  ``Model.predict`` and :meth:`~handgrad.data.targets.TargetScaler.inverse`);
+  ``Model.predict`` and :meth:`~handgrad.data.target_scaling.TargetScaler.inverse`);
 * a fitted :class:`handgrad.sklearn.MLPClassifier` — no preprocessing, softmax over the
   classes, or for two classes ``P = [σ(−z), σ(z)]``, or for multilabel y ``P = σ(Z)`` with
   ``label = 1{P > ½}``; probabilities clipped to ``[tiny, 1 − ε/2]`` as its predict_proba;

@@ -27,7 +27,7 @@ An ensemble (``format_version`` 4) adds ``"task"``, ``"members": [{"sizes", "act
 A regressor (``format_version`` 3) has ``"classes": null, "classes_kind": null`` and adds
 ``"task": "regression"``, ``"head": {"name": "identity" | "huber" | "exp", "params": {...}}``
 (huber: ``{"delta": δ}``), ``"target": {"kind", "mean", "scale"} | null`` (the target scaling,
-:class:`~handgrad.data.targets.TargetScaler`; null: outputs are in the target's units) and
+:class:`~handgrad.data.target_scaling.TargetScaler`; null: outputs are in the target's units) and
 ``"target_names": [...] | null``.
 
 ``activations`` has one entry per hidden layer (base name + parameters, see

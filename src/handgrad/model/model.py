@@ -4,7 +4,7 @@
 training data — or, for a model trained on a raw table, the :class:`TableEncoder` that turns
 its columns (text, empty cells) into the network's input —, for a classifier the class labels
 (ints or strings; output k of the net is ``classes[k]``), for a regressor the target scaling
-(:class:`~handgrad.data.targets.TargetScaler`: predictions come back in the target's units),
+(:class:`~handgrad.data.target_scaling.TargetScaler`: predictions come back in the target's units),
 the feature names, and a JSON-able training record. ``predict`` applies exactly the transforms
 the network was trained with. Model files: :func:`handgrad.save_model` /
 :func:`handgrad.load_model` (safetensors + JSON; no pickle).
@@ -23,7 +23,7 @@ from ..fast.predict import members_logits_in_chunks
 from ..network import MLP
 from ..data.features import TableEncoder
 from ..data.preprocessing import LabelEncoder, Standardizer
-from ..data.targets import TargetScaler
+from ..data.target_scaling import TargetScaler
 from ..validation import check_matrix, check_shape
 
 

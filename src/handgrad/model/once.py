@@ -15,7 +15,7 @@ from ..data.features import TableEncoder
 from ..data.preprocessing import LabelEncoder, Standardizer
 from ..errors import InputError
 from ..network import MLP
-from ..data.targets import TargetScaler, choose_transform
+from ..data.target_scaling import TargetScaler, choose_transform
 from ..training.loop import fit, stratified_split
 from ..training.splits import rank_strata
 from ..validation import check_matrix
@@ -107,7 +107,7 @@ def prepare_run(X, y, *, feature_names: Sequence[str] | None = None,
     ``target_names``); ``loss`` is "squared" (the identity head), "huber" (threshold
     ``huber_delta`` in units of the scaled target) or "poisson" (the exp head); the targets are
     scaled on the training rows (``target_transform``: "auto", "standardize", "log", "none";
-    :func:`~handgrad.data.targets.choose_transform`) and the model maps its predictions back.
+    :func:`~handgrad.data.target_scaling.choose_transform`) and the model maps its predictions back.
     The held-out parts of a regression are stratified by the target's rank
     (:func:`~handgrad.training.splits.rank_strata`). The other
     arguments are those of :class:`~handgrad.MLP` and :func:`~handgrad.fit`; with
