@@ -30,6 +30,8 @@ def add_parser(sub) -> None:
                    help="the huber head's threshold δ > 0: residuals within ±δ are squared, "
                         "larger ones count linearly (default 1)")
     p.add_argument("--l2", type=float, default=None, help="λ of the penalty λΣ‖W‖² (default 0)")
+    p.add_argument("--member", type=int, default=None, metavar="K",
+                   help="with an ensemble MODEL: derive its member K (0 first; default 0)")
     p.add_argument("--batch", type=int, default=4, help="rows m of the batch (default 4)")
     p.add_argument("--seed", type=int, default=0, help="seed of the weights and the batch (default 0)")
     p.add_argument("--format", default="text", choices=["text", "markdown", "latex"],
@@ -53,13 +55,21 @@ def cmd_derive(args) -> int:
                              f"{args.model!r}: give one or the other")
         from ..model.files import load_model
 
-        net = load_model(args.model).net
-        doc = derive_network(net, batch=args.batch, seed=args.seed, format=args.format,
+        networks = load_model(args.model).networks
+        k = 0 if args.member is None else args.member
+        if not 0 <= k < len(networks):
+            raise InputError(f"--member {k}: the model file {args.model!r} holds "
+                             + (f"an ensemble of {len(networks)} networks: give 0 to {len(networks) - 1}"
+                                if len(networks) > 1 else "one network (member 0)"))
+        which = f" (member {k} of its {len(networks)} networks)" if len(networks) > 1 else ""
+        doc = derive_network(networks[k], batch=args.batch, seed=args.seed, format=args.format,
                              numbers=args.numbers,
-                             title=f"Backpropagation for the model {args.model}",
+                             title=f"Backpropagation for the model {args.model}{which}",
                              source=("Architecture, λ and (in the worked step) the trained "
-                                     f"weights are those of the model file {args.model}.",))
+                                     f"weights are those of the model file {args.model}{which}.",))
     else:
+        if args.member is not None:
+            raise InputError("--member picks a network of an ensemble MODEL file: give the model file")
         if args.huber_delta is not None and args.output != "huber":
             raise InputError("--huber-delta is the huber head's threshold: give it with --output huber")
         doc = derive(args.sizes or DEFAULT_SIZES, args.activation or "relu",

@@ -34,7 +34,7 @@ def cmd_info(args) -> int:
              _part("features", _features_line, info)]
     for key, show in _RECORD_PARTS:
         if record.get(key) or (key == "dataset" and record.get("n_train") is not None):
-            lines.append(_part(key, show, record))
+            lines.extend(_part(key, show, record).split("\n"))  # one printed line each
     print_lines(*lines)
     return 0
 
@@ -103,9 +103,25 @@ def _outputs_line(info) -> str:
     return f"regression of {names}: {head['name']} output, {loss}; the network learns the target {scaling}"
 
 
+def _ensemble(r) -> str:
+    """One line per member: its settings, epochs, held-out score and weight (0: not chosen)."""
+    e = r["ensemble"]
+    rows = [f"  member {k}: hidden {m['hidden_sizes']} {m['activation'] if isinstance(m['activation'], str) else '/'.join(m['activation'])}, "
+            f"l2 {float(m['l2']):.2g}, lr {float(m['lr']):.2g}, {m['epochs']} epochs, held-out {e['score']} "
+            f"{float(m['held_out_score']):.4g}, weight {float(m['weight']):.2f}"
+            for k, m in enumerate(e["members"])]
+    chosen = sum(float(m["weight"]) > 0 for m in e["members"])
+    return (f"ensemble: {chosen} of {len(e['members'])} members kept by {e['selection']['method']} "
+            f"on {e['held_out']}\n" + "\n".join(rows))
+
+
+def _warnings(r) -> str:
+    return "\n".join(f"warning (when trained): {w}" for w in r["warnings"])
+
+
 _RECORD_PARTS = [("dataset", _trained_on), ("imported_from", _imported), ("hyperparameters", _hyperparameters),
                  ("history", _history), ("selection", _selection), ("search", _search),
-                 ("test", _test)]
+                 ("ensemble", _ensemble), ("test", _test), ("warnings", _warnings)]
 
 
 def _features_line(info) -> str:

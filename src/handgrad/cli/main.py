@@ -94,6 +94,9 @@ def _train_parser(sub) -> None:
                    help="time for --search (default 60; the final training comes after; only with --search)")
     p.add_argument("--refit", action="store_true",
                    help="after choosing the epochs on the validation part, train again on all rows")
+    p.add_argument("--ensemble", type=int, default=1, metavar="K",
+                   help="train K networks of sampled settings together and keep the weighted mean of "
+                        "those greedy selection chooses on held-out predictions (default 1: one network)")
     p.add_argument("--categorical", nargs="+", default=(), metavar="COLUMN",
                    help="treat these columns of --data as categories (one-hot)")
     p.add_argument("--numeric", nargs="+", default=(), metavar="COLUMN",

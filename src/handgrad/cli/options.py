@@ -41,7 +41,7 @@ RULES = {
     "val_fraction": check_fraction, "test_fraction": check_fraction, "patience": _count(0),
     "budget": _positive, "max_categories": _count(1), "checkpoint_every": _count(1),
     "seed": check_seed, "samples": _count(1), "max_entries": _count(1),
-    "hidden": _widths, "sizes": _widths, "huber_delta": _positive,
+    "hidden": _widths, "sizes": _widths, "huber_delta": _positive, "ensemble": _count(1),
 }
 
 
@@ -94,6 +94,8 @@ def check_train_combinations(args) -> None:
                          "holds none out: drop --metric, or give --val-fraction a fraction such as 0.1")
     if args.search:
         _check_search(args)
+    if getattr(args, "ensemble", 1) > 1:
+        _check_ensemble(args)
 
 
 _COLUMN_OPTIONS = (("categorical", "--categorical"), ("numeric", "--numeric"), ("drop", "--drop"),
@@ -127,3 +129,24 @@ def _check_search(args) -> None:
         if value:
             raise InputError(f"{flag} does not work with --search: the search trains many short runs "
                              "and keeps no checkpoints to resume; drop it or drop --search")
+
+
+def _check_ensemble(args) -> None:
+    """``--ensemble K`` (K > 1): the settings each member draws itself, and the runs an ensemble
+    has no form of yet."""
+    from ..model.classifier import DEFAULTS as D
+
+    given = [flag for flag, value, default in (
+        ("--hidden", args.hidden, None), ("--activation", args.activation, D["activation"]),
+        ("--lr", args.lr, D["lr"]), ("--l2", args.l2, D["l2"])) if value != default]
+    if given:
+        raise InputError(f"--ensemble {args.ensemble} draws each member's {', '.join(given)} itself; drop "
+                         f"{'them' if len(given) > 1 else 'it'}, or give --ensemble 1 to set {'them' if len(given) > 1 else 'it'}")
+    for flag, value, why in (
+            ("--search", args.search, "the search trains one network per candidate"),
+            ("--refit", args.refit, "members trained on a hold-out part are kept as they are"),
+            ("--checkpoint-dir", args.checkpoint_dir, "an ensemble's members keep no checkpoints yet"),
+            ("--stream-buffer", args.stream_buffer, "a streamed file trains one network")):
+        if value:
+            raise InputError(f"{flag} does not go with --ensemble {args.ensemble}: {why}; "
+                             f"drop {flag} or give --ensemble 1")

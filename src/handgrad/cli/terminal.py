@@ -56,12 +56,18 @@ class TrainingProgress(Callback):
     def on_fold_epoch(self, epoch: int, epochs: int, folds: int, running: int) -> None:
         """The ``folds`` of cross-validation finished ``epoch`` of at most ``epochs``;
         ``running`` of them still train in this process (0: all have stopped)."""
+        self.on_stage_epoch(f"{folds}-fold cross-validation", epoch, epochs, running, unit="fold")
+
+    def on_stage_epoch(self, label: str, epoch: int, epochs: int, running: int, unit: str = "network") -> None:
+        """Networks trained together before the final one (the folds, an ensemble's members),
+        ``label`` naming them, finished ``epoch`` of at most ``epochs``; ``running`` still train."""
         if self.quiet:
             return
-        label = f"{folds}-fold cross-validation"
         if self.live:
             if self.progress is None:
                 self._start()
+            if getattr(self, "stage", None) != label:
+                self.stage = label
                 self.folds = self.progress.add_task("folds", total=epochs, label=label,
                                                     epoch=epoch, epochs=epochs, metrics="")
                 self.fold_epochs = epochs
@@ -70,7 +76,7 @@ class TrainingProgress(Callback):
             return
         every = max(1, epochs // 20)
         if epoch % every == 0 or epoch == 1 or not running:
-            print(f"{label}: epoch {epoch:>4}/{epochs}" + ("" if running else ", every fold stopped")
+            print(f"{label}: epoch {epoch:>4}/{epochs}" + ("" if running else f", every {unit} stopped")
                   + f"  ({time.perf_counter() - self.t0:.1f}s)", file=sys.stderr, flush=True)
 
     def on_train_begin(self, info: dict) -> None:

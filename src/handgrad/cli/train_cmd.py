@@ -135,7 +135,7 @@ def _train(args, outputs, worker) -> int:
             lr=args.lr, epochs=args.epochs, batch_size=args.batch_size or "auto",
             patience=args.patience or None, seed=args.seed, callbacks=[progress],
             checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
-            resume=args.resume, **common)
+            resume=args.resume, ensemble=args.ensemble, **common)
     notes += (model.record.get("table") or {}).get("notes", [])
     notes += (model.record.get("target_scaling") or {}).get("notes", [])
     if 0 < model.record["n_val"] < 30:
@@ -150,6 +150,12 @@ def _train(args, outputs, worker) -> int:
                      f"folds' best: {', '.join(map(str, selection['best_epochs']))}"
                      + (f"; {capped} of them ran to the --epochs cap" if capped else "")
                      + f"); the model then trained on all {model.record['n_train']} rows")
+    ensemble = model.record.get("ensemble")
+    if ensemble:
+        weights = [float(m["weight"]) for m in ensemble["members"] if m["weight"] > 0]
+        notes.append(f"ensemble: {len(weights)} of {len(ensemble['members'])} networks kept by greedy "
+                     f"selection on {ensemble['held_out']}, weights {', '.join(f'{w:.2f}' for w in weights)} "
+                     "(handgrad info lists every member's settings and held-out score)")
     resumed = history.get("resumed_from")
     if resumed:
         notes[:0] = [resumed_note(resumed, args.checkpoint_dir, len(history["epochs"])),
@@ -253,7 +259,7 @@ def report(args, model, test, test_name, notes, outputs, elapsed: float, drew: b
         else:
             result.update(test_accuracy=None if test is None else test["accuracy"],
                           per_class=test and test["per_class"], confusion_matrix=test and test["confusion_matrix"])
-        for part in ("search", "streaming"):
+        for part in ("search", "streaming", "ensemble"):
             if model.record.get(part):
                 result[part] = model.record[part]
         _emit_json(result)
@@ -270,7 +276,9 @@ def report(args, model, test, test_name, notes, outputs, elapsed: float, drew: b
     if model.record.get("search"):
         from .search import print_leaderboard
         print_leaderboard(model.record["search"])
-    print_lines(f"network: {model.net!r}", *_epochs_line(args, history, selection, model.record.get("refit")),
+    network = (f"network: {model.net!r}" if not model.members else
+               f"networks: {len(model.networks)}, e.g. {model.net!r}")
+    print_lines(network, *_epochs_line(args, history, selection, model.record.get("refit")),
                 f"final epoch: train loss {last['train_loss']:.4f} (data {last['train_data_loss']:.4f} + "
                 f"L2 {last['train_l2_loss']:.4f})")
     if test is None:

@@ -204,11 +204,33 @@ def network(b, p, x: str) -> str:
     return x
 
 
-def values(b, p, z: str, out: str) -> str:
+def mixture(b, p, x: str, z: str) -> str:
+    """An ensemble's mean ``Σ_k w_k·h(Z_k)`` over its networks (``z``: the first's logits, the
+    others computed from ``x``), h the softmax for classes, μ (Z, or e^Z for exp) for numbers;
+    summed in double and given in the networks' dtype, as ``Model`` averages."""
+    parts = []
+    for k, (net, w) in enumerate(zip([p, *p.members], p.member_weights)):
+        if w == 0:
+            continue
+        zk = z if k == 0 else network(b, net, x)
+        if p.task == "regressor":
+            h = b.node("Exp", [zk], "mu") if p.head == "exp" else zk
+        else:
+            h = b.node("Softmax", [zk], "softmax", axis=1)
+        if p.dtype != np.float64:
+            h = b.node("Cast", [h], "member_double", to=DOUBLE)
+        parts.append(b.node("Mul", [h, b.const("member_weight", np.array(w, dtype=np.float64))], "weighted"))
+    mean = parts[0] if len(parts) == 1 else b.node("Sum", parts, "ensemble_mean")
+    return mean if p.dtype == np.float64 else b.node("Cast", [mean], "ensemble", to=proto_type(p.dtype))
+
+
+def values(b, p, z: str, out: str, mu: str | None = None) -> str:
     """A regressor's logits -> its predictions ``out``: μ = Z (identity, huber) or e^Z (exp) in
-    the network's dtype; then, for a Model, the target's units in double:
-    ``g⁻¹(target_scale·μ + target_mean)``, g = log for the target scaling "log"."""
-    mu = b.node("Exp", [z], "mu") if p.head == "exp" else z
+    the network's dtype (an ensemble's: ``mu``, its :func:`mixture`); then, for a Model, the
+    target's units in double: ``g⁻¹(target_scale·μ + target_mean)``, g = log for the target
+    scaling "log"."""
+    if mu is None:
+        mu = b.node("Exp", [z], "mu") if p.head == "exp" else z
     if p.target_kind is None:
         return b.node("Identity", [mu], out=out)
     if p.dtype != np.float64:
@@ -231,14 +253,17 @@ def _sigmoid(b, p, z: str) -> str:
     return b.node("Div", [top, b.node("Add", [one, E], "denominator")], "sigmoid")
 
 
-def head(b, p, z: str, outputs: dict[str, str], label_dtype=None) -> None:
+def head(b, p, z: str, outputs: dict[str, str], label_dtype=None, mixed: str | None = None) -> None:
     """Logits -> the named outputs: ``label`` and ``probabilities`` for classifiers,
     ``variable`` for regressors. ``label_dtype`` overrides the labels' dtype (skl2onnx
-    declares int64 labels for numeric classes)."""
+    declares int64 labels for numeric classes). ``mixed``: an ensemble's :func:`mixture`
+    (probabilities, or μ), in place of the head of ``z``."""
     if p.task == "regressor":
-        values(b, p, z, outputs["variable"])
+        values(b, p, z, outputs["variable"], mu=mixed)
         return
-    if p.task == "binary":
+    if mixed is not None:
+        P = mixed
+    elif p.task == "binary":
         neg = b.node("Neg", [z], "neg_z")
         P = b.node("Concat", [_sigmoid(b, p, neg), _sigmoid(b, p, z)], "p_binary", axis=1)
     elif p.head == "softmax":

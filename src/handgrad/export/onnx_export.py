@@ -15,7 +15,11 @@ The exported graph is the whole prediction (see :mod:`handgrad.export.graph`):
   e^Z in the network's dtype, like their ``predict``;
 * metadata (``metadata_props``): handgrad_version, source, task, head, dtype, sizes,
   activations, classes, feature_names, input_columns, preprocessing, and for a Model
-  regressor target_scaling ({"kind", "mean", "scale"}) and target_names.
+  regressor target_scaling ({"kind", "mean", "scale"}) and target_names; for an ensemble
+  members (each one's sizes and activations) and member_weights;
+* an ensemble is one graph: every member's network reads the same encoded input, and their
+  probabilities (or μ) are averaged with the model's weights before the labels (or the target
+  scaling).
 
 The batch dimension N is dynamic.
 """
@@ -72,7 +76,8 @@ def to_onnx(obj, *, check: bool = True):
     else:
         x = graph.standardize(b, p, "X", p.dtype)
     z = graph.network(b, p, x)
-    graph.head(b, p, z, {name: name for name, _, _ in outputs})
+    mixed = graph.mixture(b, p, x, z) if p.members else None
+    graph.head(b, p, z, {name: name for name, _, _ in outputs}, mixed=mixed)
     g = helper.make_graph(b.nodes, "handgrad", [helper.make_tensor_value_info(*i) for i in inputs],
                           [helper.make_tensor_value_info(*o) for o in outputs], b.initializers)
     model = helper.make_model(g, producer_name="handgrad", opset_imports=[

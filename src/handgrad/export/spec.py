@@ -21,7 +21,7 @@ rules "which object means which computation" live in one place:
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -62,6 +62,11 @@ class Portable:
             the estimators' and MLP's ``predict``).
         target_mean, target_scale: that map's (n_outputs,) float64 arrays, or None.
         target_names: a regressor's target names, one per output, or None.
+        members: an ensemble's other networks (a Model's ``members``), each a Portable of its
+            weights, biases and activations; empty for one network.
+        member_weights: the ensemble's weights (K,) over ``[this network, *members]``, or None:
+            a prediction is ``Σ_k w_k·h(Z_k)`` with h the softmax (classes) or μ (numbers),
+            before the labels or the target scaling (as ``Model.predict``).
     """
 
     weights: list
@@ -82,6 +87,8 @@ class Portable:
     target_mean: np.ndarray | None = None
     target_scale: np.ndarray | None = None
     target_names: list | None = None
+    members: list = field(default_factory=list)
+    member_weights: np.ndarray | None = None
 
     @property
     def target_log(self) -> bool:
@@ -125,6 +132,10 @@ class Portable:
                                                  "scale": self.target_scale.tolist()})
         if self.target_names is not None:
             meta["target_names"] = json.dumps(list(self.target_names))
+        if self.members:
+            meta["members"] = json.dumps([{"sizes": m.sizes, "activations": [n for n, _ in m.activations]}
+                                          for m in self.members])
+            meta["member_weights"] = json.dumps(np.asarray(self.member_weights).tolist())
         return meta
 
 
@@ -191,6 +202,9 @@ def _of_model(model: Model) -> Portable:
         p.encoder = model.encoder
     elif model.scaler is not None:
         p.mean, p.scale = model.scaler.mean.copy(), model.scaler.scale.copy()
+    if model.members:
+        p.members = [_of_net(m, "handgrad Model member") for m in model.members]
+        p.member_weights = np.asarray(model.weights, dtype=np.float64).copy()
     return p
 
 

@@ -13,6 +13,10 @@ handgrad's ``predict_proba`` for classifiers (not clipped to [tiny, 1 − ε/2])
 ``predict`` for regressors: in the network's dtype, except a regression Model's, which is
 float64 (the target scaling runs in double, as handgrad's).
 
+An ensemble Model's networks become one ``Mixture`` module in place of the layers: each
+network a Sequential of its own ending in its head (softmax, or μ), the output
+``Σ_k w_k·net_k(x)`` summed in double with the model's weights (a float64 buffer).
+
 The file :func:`save_torch` writes is ``torch.save({"state_dict", "architecture"})`` holding
 only tensors, strings and numbers, so ``torch.load(path, weights_only=True)`` reads it without
 running code; :func:`load_torch` does that and rebuilds the module. A table model (text
@@ -30,7 +34,7 @@ from ..errors import InputError
 from .spec import portable
 
 FORMAT = "handgrad-torch"
-FORMAT_VERSION = 2  # 2: a regression Model's target scaling (a TargetScale module)
+FORMAT_VERSION = 3  # 2: a regression Model's target scaling (a TargetScale module); 3: an ensemble (Mixture)
 
 
 def _torch():
@@ -73,6 +77,11 @@ def to_torch(obj) -> dict:
         arch["target"] = {"kind": p.target_kind}  # mean and scale: float64 tensors in state_dict
     if p.target_names is not None:
         arch["target_names"] = list(p.target_names)
+    if p.members:
+        arch["format_version"] = 3
+        arch["members"] = [{"sizes": m.sizes, "activations": [{"name": n, "alpha": a} if n == "leaky_relu"
+                                                             else {"name": n} for n, a in m.activations]}
+                           for m in p.members]
     state = {}
     for key, value in _module_tensors(p):
         state[key] = torch.from_numpy(np.ascontiguousarray(value))
@@ -86,14 +95,18 @@ def _module_tensors(p):
         yield "0.mean", p.mean.astype(np.float64)
         yield "0.scale", p.scale.astype(np.float64)
         index = 1
-    for layer, (W, b) in enumerate(zip(p.weights, p.biases)):
-        yield f"{index}.weight", W.T.astype(p.dtype)
-        yield f"{index}.bias", b.astype(p.dtype)
+    if p.members:  # one Mixture module: each network a Sequential of its own, then the weights
+        for k, net in enumerate([p, *p.members]):
+            for key, value in _network_tensors(net, p.dtype, 0):
+                yield f"{index}.nets.{k}.{key}", value
+        yield f"{index}.weights", np.asarray(p.member_weights, dtype=np.float64)
         index += 1
-        if layer < len(p.activations) and p.activations[layer][0] != "identity":
-            index += 1
+    else:
+        for key, value in _network_tensors(p, p.dtype, index):
+            yield key, value
+        index += sum(1 + (layer < len(p.activations) and p.activations[layer][0] != "identity")
+                     for layer in range(len(p.weights))) + (p.head == "exp")  # exp: the head's module
     if p.target_kind is not None:
-        index += p.head == "exp"  # the head's module; identity and huber have none
         yield f"{index}.mean", p.target_mean.astype(np.float64)
         yield f"{index}.scale", p.target_scale.astype(np.float64)
 
@@ -123,6 +136,16 @@ def load_torch(path):
     return build_torch_module(saved["architecture"], saved["state_dict"])
 
 
+def _network_tensors(net, dtype, index: int):
+    """(key, array) of one network's Linear layers, from Sequential index ``index`` on."""
+    for layer, (W, b) in enumerate(zip(net.weights, net.biases)):
+        yield f"{index}.weight", W.T.astype(dtype)
+        yield f"{index}.bias", b.astype(dtype)
+        index += 1
+        if layer < len(net.activations) and net.activations[layer][0] != "identity":
+            index += 1
+
+
 def build_torch_module(architecture: dict, state_dict=None):
     """The ``torch.nn.Sequential`` described by ``architecture`` (see the module docstring),
     in its dtype, in eval mode, with ``state_dict`` loaded if given (strictly: every tensor
@@ -141,15 +164,31 @@ def build_torch_module(architecture: dict, state_dict=None):
         module[0].double()  # its buffers stay float64 whatever the network's dtype
     if architecture.get("target") is not None:
         module[-1].double()  # so do the target scaling's
+    if architecture.get("members"):  # and the ensemble's weights
+        mixture = module[1 if architecture.get("standardize") else 0]
+        mixture.register_buffer("weights", mixture.weights.double())
     if state_dict is not None:
         module.load_state_dict(state_dict, strict=True)
     return module.eval()
 
 
 def _layers(torch, arch, dtype) -> list:
+    layers = [_Standardize(torch, arch["sizes"][0], dtype)] if arch.get("standardize") else []
+    if arch.get("members"):
+        nets = [torch.nn.Sequential(*_network(torch, a["sizes"], a["activations"], arch))
+                for a in [arch, *arch["members"]]]
+        layers.append(_Mixture(torch, nets, dtype))
+    else:
+        layers += _network(torch, arch["sizes"], arch["activations"], arch)
+    if arch.get("target") is not None:
+        layers.append(_TargetScale(torch, arch["sizes"][-1], arch["target"]["kind"] == "log"))
+    return layers
+
+
+def _network(torch, sizes, acts, arch) -> list:
+    """One network's modules: Linear and activation per layer, then the head's."""
     nn = torch.nn
-    sizes, acts = arch["sizes"], arch["activations"]
-    layers = [_Standardize(torch, sizes[0], dtype)] if arch.get("standardize") else []
+    layers = []
     for layer, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(n_in, n_out))
         if layer < len(acts):
@@ -173,9 +212,24 @@ def _layers(torch, arch, dtype) -> list:
         layers.append(nn.Sigmoid())
     elif head == "exp":
         layers.append(_Exp(torch))
-    if arch.get("target") is not None:
-        layers.append(_TargetScale(torch, sizes[-1], arch["target"]["kind"] == "log"))
     return layers
+
+
+def _Mixture(torch, nets: list, dtype):
+    """An ensemble: ``Σ_k weights_k·net_k(x)`` summed in double (each net ends in its head:
+    probabilities, or μ), given in the networks' dtype, as ``Model`` averages; ``weights`` a
+    float64 buffer (K,)."""
+
+    class Mixture(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.nets = torch.nn.ModuleList(nets)
+            self.register_buffer("weights", torch.full((len(nets),), 1 / len(nets), dtype=torch.float64))
+
+        def forward(self, x):
+            return sum(w * net(x).double() for w, net in zip(self.weights, self.nets)).to(dtype)
+
+    return Mixture()
 
 
 def _Standardize(torch, n_features: int, dtype):

@@ -37,7 +37,7 @@ def train_regressor(X, y, **options) -> Model:
 
 
 def train_model(X, y, *, refit: bool = False, monitor: str | None = None,
-                validation_fraction: float | str = "auto", cv_folds: int = CV_FOLDS,
+                validation_fraction: float | str = "auto", cv_folds: int = CV_FOLDS, ensemble: int = 1,
                 **options) -> Model:
     """Train an MLP on raw features ``X`` (n, d) and labels ``y`` (ints or strings), or for
     ``task="regression"`` numbers ``y`` (n,) or (n, k).
@@ -58,6 +58,9 @@ def train_model(X, y, *, refit: bool = False, monitor: str | None = None,
     ``monitor`` says otherwise. A number holds out that fraction (0: none). With ``refit``, the number of epochs
     chosen on the hold-out part is then trained again from the start on *all* rows (training
     and validation), so the final model has seen every row; the record's ``refit`` says so.
+
+    ``ensemble`` K > 1: K networks of sampled settings trained together, the model the weighted
+    mean of those greedy selection keeps (:func:`~handgrad.model.ensemble.train_ensemble`).
     """
     # checked at the door, as the command line checks its options: nothing is split or trained
     # before a mistake is named (a sparse matrix or an object array of numbers becomes numbers)
@@ -67,6 +70,16 @@ def train_model(X, y, *, refit: bool = False, monitor: str | None = None,
     n_rows = len(X) if hasattr(X, "columns") else np.shape(X)[0]
     if options.get("batch_size", "auto") == "auto":
         options["batch_size"] = auto_batch_size(n_rows)
+    if ensemble != 1:
+        if isinstance(ensemble, bool) or not isinstance(ensemble, (int, np.integer)) or ensemble < 1:
+            raise InputError(f"ensemble must be a whole number ≥ 1 (the networks trained), got {ensemble!r}")
+        if refit:
+            raise InputError("refit does not go with an ensemble (its members are chosen on held-out "
+                             "rows and kept as trained); give ensemble=1")
+        from .ensemble import train_ensemble
+
+        return train_ensemble(X, y, members=int(ensemble), monitor=monitor, cv_folds=cv_folds,
+                              validation_fraction=validation_fraction, **options)
     if validation_fraction == "auto":
         use_cv = (not refit and options.get("X_val") is None and options.get("patience", DEFAULTS["patience"])
                   and not options.get("checkpoint_dir") and CV_FROM <= n_rows < CV_BELOW)

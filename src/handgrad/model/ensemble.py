@@ -5,9 +5,8 @@ members chosen by greedy selection on held-out predictions, one model file holdi
 ``ensemble=1``):
 
 1. **Members.** The default network first, then ``K − 1`` seeded draws
-   (:func:`member_settings`): activation (ReLU or tanh), width (half, once or twice the
-   default's), depth (1 or 2 hidden layers), L2 strength and learning rate (log-uniform), each
-   with its own seed. Members of one shape and activation train as one stack
+   (:func:`member_settings`) of the L2 strength and the learning rate (log-uniform), each with
+   its own seed, all of the default's shape and activation: they train as one stack
    (:func:`~handgrad.fit_many`, split over the cores); each has its own early stopping.
 2. **Held-out predictions.** On small data (the cross-validated range of
    :func:`~handgrad.model.classifier.train_model`) every member is cross-validated on the same
@@ -44,16 +43,18 @@ SEED_STEP = 7919  # members' seeds: seed + k·SEED_STEP (a prime: no member shar
 
 
 def member_settings(k: int, seed: int, width: int, task: str) -> list[dict]:
-    """``k`` members' settings: the default network first, then seeded draws."""
+    """``k`` members' settings: the default network first, then seeded draws of the L2 strength
+    and the learning rate (log-uniform around the defaults) and the seed. Every member has the
+    default's shape and activation, so that all train as one stack (one matrix product per
+    layer for all of them): by measurement the ensemble's time then stays within a few single
+    runs, where members of sampled widths, depths and activations (each shape a stack of its
+    own) took 5× one run on a 442-row table."""
     base = {"hidden_sizes": [width], "activation": auto_activation(DEFAULTS["activation"], task),
             "l2": DEFAULTS["l2"], "lr": DEFAULTS["lr"], "seed": seed}
     out = [base]
     rng = np.random.default_rng([seed, 25])
-    widths = sorted({max(32, width // 2), width, min(512, 2 * width)})
     while len(out) < k:
-        out.append({"hidden_sizes": [int(rng.choice(widths))] * int(rng.choice([1, 1, 2])),
-                    "activation": str(rng.choice(["relu", "tanh"])),
-                    "l2": float(10 ** rng.uniform(-5, -2)), "lr": float(10 ** rng.uniform(-3.5, -2.3)),
+        out.append({**base, "l2": float(10 ** rng.uniform(-5, -2)), "lr": float(10 ** rng.uniform(-3.3, -2.3)),
                     "seed": seed + len(out) * SEED_STEP})
     return out
 
@@ -83,27 +84,49 @@ def greedy_selection(held: np.ndarray, truth: np.ndarray, regression: bool, roun
 
 
 def train_ensemble(X, y, *, members: int = ENSEMBLE, seed: int = DEFAULTS["seed"], monitor=None,
-                   cv_folds: int = CV_FOLDS, callbacks=(), **options) -> Model:
+                   validation_fraction="auto", cv_folds: int = CV_FOLDS, callbacks=(), **options) -> Model:
     """An ensemble model of ``members`` networks (see the module docstring) on raw features
     ``X`` and labels or numbers ``y``; ``options`` are :func:`train_model`'s (task, table
     encoding, dtype, batch size, epochs, patience, ...) — the architecture, activation, L2 and
-    learning rate are the members' own."""
+    learning rate are the members' own. ``validation_fraction``: "auto" (cross-validation on
+    small data, else a hold-out part of ``HOLDOUT``) or the fraction of the hold-out part.
+    ``callbacks`` with an ``on_stage_epoch(label, epoch, epochs, running)`` method are told of
+    the members' progress."""
     task = options.get("task", "classification")
     regression = task == "regression"
     for own in ("hidden_sizes", "activation", "l2", "lr"):
-        if options.get(own, DEFAULTS.get(own)) != DEFAULTS.get(own):
+        given = options.pop(own, DEFAULTS.get(own))
+        if given not in (DEFAULTS.get(own), [DEFAULTS.get(own)]):
             raise InputError(f"an ensemble chooses each member's {own} itself; give ensemble=1 to set it")
-        options.pop(own, None)
+    for off, why in (("checkpoint_dir", "its members keep no checkpoints"),
+                     ("data_parallel", "its members train in one process"),
+                     ("X_val", "its members are chosen on held-out rows it holds out itself")):
+        if options.get(off) is not None and options.get(off) is not False:
+            raise InputError(f"{off} does not go with an ensemble ({why}); give ensemble=1")
+    options.pop("resume", None)
+    options.pop("checkpoint_every", None)
+    if validation_fraction == 0:
+        raise InputError("an ensemble chooses its members on held-out rows: give validation_fraction > 0 "
+                         "(or ensemble=1 to train on every row)")
     y = np.asarray(y)
     n_rows = len(X) if hasattr(X, "columns") else np.shape(X)[0]
     width = auto_width(encoded_width(X, options))
     settings = member_settings(members, seed, width, task)
-    if CV_FROM <= n_rows < CV_BELOW:
-        return _cross_validated(X, y, settings, cv_folds, seed, monitor, regression, callbacks, options)
-    return _held_out(X, y, settings, seed, monitor, regression, callbacks, options)
+    hooks = [cb.on_stage_epoch for cb in callbacks or () if hasattr(cb, "on_stage_epoch")]
+
+    def told(label):
+        return (lambda epoch, epochs, running: [h(label, epoch, epochs, running) for h in hooks]) if hooks else None
+
+    if validation_fraction == "auto" and options.get("patience", DEFAULTS["patience"]) and CV_FROM <= n_rows < CV_BELOW:
+        return _cross_validated(X, y, settings, cv_folds, seed, monitor, regression, told, options)
+    if validation_fraction == "auto":
+        validation_fraction = HOLDOUT
+        if not regression:  # as one network's hold-out run watches (model.classifier.train_model)
+            monitor = monitor or ("val_accuracy" if n_rows >= CV_BELOW else None)
+    return _held_out(X, y, settings, seed, monitor, regression, told, validation_fraction, options)
 
 
-def _cross_validated(X, y, settings, folds, seed, monitor, regression, callbacks, options) -> Model:
+def _cross_validated(X, y, settings, folds, seed, monitor, regression, told, options) -> Model:
     from ..data.preprocessing import LabelEncoder
 
     classes = None if regression else LabelEncoder().fit(y).classes
@@ -113,8 +136,8 @@ def _cross_validated(X, y, settings, folds, seed, monitor, regression, callbacks
     runs = [prepare_run(_take(X, keep), y[keep], X_val=_take(X, held), y_val=y[held], monitor=monitor,
                         classes=classes, diagnostics=False, **options, **s)
             for s in settings for keep, held in splits]
-    histories = _fit_runs(runs, raise_divergence=False)
     K = len(settings)
+    histories = _fit_runs(runs, on_epoch=told(f"{K} members × {folds} folds"), raise_divergence=False)
     n_out = truth.shape[1] if regression else len(classes)
     held_out = np.zeros((K, len(y), n_out))
     epochs, usable = [], []
@@ -127,30 +150,26 @@ def _cross_validated(X, y, settings, folds, seed, monitor, regression, callbacks
         epochs.append(int(np.ceil(np.median(bests))))
     weights, curve = _select(held_out, truth, usable, regression)
     chosen = np.flatnonzero(weights)
-    finals = [prepare_run(X, y, validation_fraction=0.0, patience=None, epochs=epochs[k], classes=classes,
-                          callbacks=callbacks if k == chosen[0] else (), **options, **settings[k])
+    finals = [prepare_run(X, y, classes=classes, **{**options, "validation_fraction": 0.0, "patience": None,
+                                                    "epochs": epochs[k]}, **settings[k])
               for k in chosen]
-    final_histories = _fit_runs(finals)
+    final_histories = _fit_runs(finals, on_epoch=told(f"{len(chosen)} chosen members on all rows"))
     model = _bundle(finals, final_histories, weights[chosen])
     model.record["ensemble"] = _record(settings, weights, epochs, held_out, truth, regression, curve,
                                        f"{folds}-fold cross-validation (out-of-fold predictions)")
-    model.record["selection"] = {"method": f"{folds}-fold cross-validation", "folds": folds,
-                                 "epochs": epochs[chosen[0]], "best_epochs": epochs,
-                                 "monitor": histories[0].monitor}
     return model
 
 
-def _held_out(X, y, settings, seed, monitor, regression, callbacks, options) -> Model:
+def _held_out(X, y, settings, seed, monitor, regression, told, fraction, options) -> Model:
     from ..training.splits import stratified_split
 
     # one validation part for every member (the split a single network's run would make)
-    strata = rank_strata(y, round(1 / HOLDOUT)) if regression else y
-    keep, held = stratified_split(strata, HOLDOUT, seed, part="the validation part (for early stopping)",
+    strata = rank_strata(y, max(2, round(1 / fraction))) if regression else y
+    keep, held = stratified_split(strata, fraction, seed, part="the validation part (for early stopping)",
                                   fix="give more rows")
     runs = [prepare_run(_take(X, keep), y[keep], X_val=_take(X, held), y_val=y[held], monitor=monitor,
-                        callbacks=callbacks if k == 0 else (), **options, **s)
-            for k, s in enumerate(settings)]
-    histories = _fit_runs(runs, raise_divergence=False)
+                        **options, **s) for s in settings]
+    histories = _fit_runs(runs, on_epoch=told(f"{len(settings)} members"), raise_divergence=False)
     truth = (runs[0].y_val.astype(np.float64).reshape(len(runs[0].y_val), -1) if regression
              else runs[0].y_val)
     held_out = np.stack([_predictions(r, r.X_val, regression) for r in runs])
@@ -160,7 +179,7 @@ def _held_out(X, y, settings, seed, monitor, regression, callbacks, options) -> 
     model = _bundle([runs[k] for k in chosen], [histories[k] for k in chosen], weights[chosen])
     epochs = [h.best_epoch or len(h.epochs) for h in histories]
     model.record["ensemble"] = _record(settings, weights, epochs, held_out, truth, regression, curve,
-                                       f"a hold-out part of {HOLDOUT:g} (shared by every member)")
+                                       f"a hold-out part of {fraction:g} (shared by every member)")
     return model
 
 

@@ -182,7 +182,8 @@ def model_info(path) -> dict[str, Any]:
     path = Path(path)
     data = _read_file(path)
     model, meta = _decode(data, path)
-    return {**meta, "n_params": model.net.n_params, "file_bytes": len(data)}
+    # an ensemble's parameters are those of all its networks
+    return {**meta, "n_params": sum(net.n_params for net in model.networks), "file_bytes": len(data)}
 
 
 def _read_file(path: Path) -> bytes:
