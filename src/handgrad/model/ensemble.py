@@ -44,7 +44,9 @@ SEED_STEP = 7919  # members' seeds: seed + k·SEED_STEP (a prime: no member shar
 
 def member_settings(k: int, seed: int, width: int, task: str) -> list[dict]:
     """``k`` members' settings: the default network first, then seeded draws of the L2 strength
-    and the learning rate (log-uniform around the defaults) and the seed. Every member has the
+    (log-uniform, 10⁻⁵ to 10⁻²), the learning rate (log-uniform from the default 10⁻³ to
+    5·10⁻³: a slower member would run the stack longer, since it trains until its last member
+    stops) and the seed. Every member has the
     default's shape and activation, so that all train as one stack (one matrix product per
     layer for all of them): by measurement the ensemble's time then stays within a few single
     runs, where members of sampled widths, depths and activations (each shape a stack of its
@@ -54,7 +56,7 @@ def member_settings(k: int, seed: int, width: int, task: str) -> list[dict]:
     out = [base]
     rng = np.random.default_rng([seed, 25])
     while len(out) < k:
-        out.append({**base, "l2": float(10 ** rng.uniform(-5, -2)), "lr": float(10 ** rng.uniform(-3.3, -2.3)),
+        out.append({**base, "l2": float(10 ** rng.uniform(-5, -2)), "lr": float(10 ** rng.uniform(-3, -2.3)),
                     "seed": seed + len(out) * SEED_STEP})
     return out
 
