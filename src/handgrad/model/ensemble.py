@@ -40,6 +40,8 @@ from .once import DEFAULTS, HOLDOUT, auto_activation, auto_width, encoded_width,
 ENSEMBLE = 8      # members trained by default (--ensemble 1: one network)
 ROUNDS = 20       # additions of greedy selection
 SEED_STEP = 7919  # members' seeds: seed + k·SEED_STEP (a prime: no member shares another's draws)
+UNITS = 512       # hidden units of all members together, at most (each member at least MIN_WIDTH)
+MIN_WIDTH = 32
 
 
 def member_settings(k: int, seed: int, width: int, task: str) -> list[dict]:
@@ -51,6 +53,10 @@ def member_settings(k: int, seed: int, width: int, task: str) -> list[dict]:
     layer for all of them): by measurement the ensemble's time then stays within a few single
     runs, where members of sampled widths, depths and activations (each shape a stack of its
     own) took 5× one run on a 442-row table."""
+    # wide inputs make training arithmetic-bound: K members of the default's width would cost
+    # K times its multiply-adds (sacramento, 8 × 218 units: 3.3× one network's time), so the
+    # members share UNITS hidden units between them when the default's width would pass it
+    width = max(MIN_WIDTH, min(width, UNITS // k)) if k * width > UNITS else width
     base = {"hidden_sizes": [width], "activation": auto_activation(DEFAULTS["activation"], task),
             "l2": DEFAULTS["l2"], "lr": DEFAULTS["lr"], "seed": seed}
     out = [base]
