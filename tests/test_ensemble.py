@@ -238,3 +238,20 @@ def test_cli_refuses_what_an_ensemble_decides_itself(extra, fragment, tmp_path, 
 def test_cli_refuses_an_ensemble_of_none(tmp_path, capsys):
     assert main(["train", "--dataset", "iris", "--ensemble", "0", "--out-dir", str(tmp_path)]) == 2
     assert "--ensemble" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("n, what", [(600, "an ensemble of 8 members, each over 5 folds, 40 networks"),
+                                     (CV_BELOW + 10, "an ensemble of 8 members, 8 networks")])
+def test_an_ensemble_too_large_for_memory_is_refused_before_any_member_is_built(n, what, monkeypatch):
+    from handgrad import memory_plan
+    from handgrad.model import ensemble
+
+    monkeypatch.setattr(memory_plan, "available_memory", lambda: 30 * 10**6)
+    monkeypatch.setattr(memory_plan, "address_space_left", lambda: None)
+    built = []
+    monkeypatch.setattr(ensemble, "prepare_run", lambda *a, **k: built.append(1))
+    X = np.random.default_rng(0).normal(size=(n, 400))
+    with pytest.raises(InputError) as info:
+        train_model(X, np.arange(n) % 3, ensemble=8, epochs=1)
+    msg = str(info.value)
+    assert what in msg and "fewer members (ensemble, --ensemble)" in msg and "\n" not in msg and not built

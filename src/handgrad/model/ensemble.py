@@ -33,9 +33,9 @@ from ..core.losses import softmax
 from ..core.heads import regression_mean
 from ..errors import InputError
 from ..training.splits import rank_strata, stratified_folds
-from .crossval import CV_BELOW, CV_FOLDS, CV_FROM, _fit_runs, _take
+from .crossval import CV_BELOW, CV_FOLDS, CV_FROM, CV_WORKERS, _fit_runs, _take
 from .model import Model
-from .once import DEFAULTS, HOLDOUT, auto_activation, auto_width, encoded_width, prepare_run
+from .once import DEFAULTS, HOLDOUT, auto_activation, auto_batch_size, auto_width, encoded_width, prepare_run
 
 ENSEMBLE = 8      # members trained by default (--ensemble 1: one network)
 ROUNDS = 20       # additions of greedy selection
@@ -118,14 +118,17 @@ def train_ensemble(X, y, *, members: int = ENSEMBLE, seed: int = DEFAULTS["seed"
                          "(or ensemble=1 to train on every row)")
     y = np.asarray(y)
     n_rows = len(X) if hasattr(X, "columns") else np.shape(X)[0]
-    width = auto_width(encoded_width(X, options))
-    settings = member_settings(members, seed, width, task)
+    d = encoded_width(X, options)
+    settings = member_settings(members, seed, auto_width(d), task)
     hooks = [cb.on_stage_epoch for cb in callbacks or () if hasattr(cb, "on_stage_epoch")]
 
     def told(label):
         return (lambda epoch, epochs, running: [h(label, epoch, epochs, running) for h in hooks]) if hooks else None
 
-    if validation_fraction == "auto" and options.get("patience", DEFAULTS["patience"]) and CV_FROM <= n_rows < CV_BELOW:
+    cv = validation_fraction == "auto" and options.get("patience", DEFAULTS["patience"]) and CV_FROM <= n_rows < CV_BELOW
+    _check_memory(n_rows, d, settings, len(settings) * (cv_folds if cv else 1), options,
+                  f"an ensemble of {len(settings)}" + (f" members, each over {cv_folds} folds" if cv else " members"))
+    if cv:
         return _cross_validated(X, y, settings, cv_folds, seed, monitor, regression, told, options)
     if validation_fraction == "auto":
         validation_fraction = HOLDOUT
@@ -189,6 +192,21 @@ def _held_out(X, y, settings, seed, monitor, regression, told, fraction, options
     model.record["ensemble"] = _record(settings, weights, epochs, held_out, truth, regression, curve,
                                        f"a hold-out part of {fraction:g} (shared by every member)")
     return model
+
+
+def _check_memory(n_rows: int, d: int, settings, networks: int, options, label: str) -> None:
+    """Refuse, before any member is built, an ensemble whose ``networks`` runs (members × folds,
+    each with its rows encoded, its optimizer state and its batch, trained as one stack) do not
+    fit in memory (:func:`~handgrad.model.plans.check_folds`, counting the runs as folds)."""
+    from ..training.many_workers import resolve_workers
+    from .plans import ENSEMBLE_FIXES, check_folds
+
+    n_out = 1 if options.get("task") == "regression" else 2  # classes are counted at most by the rows
+    sizes = [d, *settings[0]["hidden_sizes"], n_out]
+    batch = options.get("batch_size", "auto")
+    options = {**options, "batch_size": auto_batch_size(n_rows) if isinstance(batch, str) else batch}
+    check_folds(sizes, n_rows, networks, options, stacked=True,
+                workers=resolve_workers(CV_WORKERS, networks), fixes=ENSEMBLE_FIXES, label=label)
 
 
 def _predictions(run, X_val, regression: bool) -> np.ndarray:

@@ -21,6 +21,10 @@ FIXES = Fixes(layers="fewer or narrower hidden layers (hidden_sizes, --hidden)",
 SEARCH_FIXES = Fixes(layers="fewer input columns (drop or max_categories; --drop, --max-categories), "
                             "or train without --search",
                      batch="fewer input columns, or train without --search", together=None)
+# an ensemble draws its members' widths and batch: what is left is how many members it trains
+ENSEMBLE_FIXES = Fixes(layers="fewer members (ensemble, --ensemble) or fewer input columns (--drop, "
+                              "--max-categories)",
+                       batch="fewer members (ensemble, --ensemble)", together=None)
 # per input value of a run's rows, besides those already read: the encoded table or the
 # checked matrix (float64), its standardised copy (float64), then the network's dtype
 DATA_COPIES_F64 = 2
@@ -42,15 +46,16 @@ def run_plan(sizes, dtype, n_train: int, n_val: int, options: dict, *, subject: 
 
 
 def fold_plan(sizes, dtype, n_rows: int, folds: int, options: dict, *, stacked: bool, workers: int,
-              fixes: Fixes = FIXES) -> MemoryPlan:
+              fixes: Fixes = FIXES, label: str | None = None) -> MemoryPlan:
     """What ``folds``-fold cross-validation of networks of ``sizes`` on ``n_rows`` rows holds:
     every fold's network and encoded rows made first, then the folds trained together
-    (``stacked``: :func:`~handgrad.fit_many`, over ``workers`` processes) or one by one."""
+    (``stacked``: :func:`~handgrad.fit_many`, over ``workers`` processes) or one by one.
+    ``label``: what the runs are, in place of "F-fold cross-validation" (an ensemble's members)."""
     item = resolve_dtype(dtype).itemsize
     n_val = -(-n_rows // folds)
     n_train = n_rows - n_rows // folds
     together = folds if stacked else 1
-    plan = MemoryPlan("the network", sizes, f" for {folds}-fold cross-validation"
+    plan = MemoryPlan("the network", sizes, f" for {label or f'{folds}-fold cross-validation'}"
                       + (f", {folds} networks trained at once" if stacked else ""))
     add_training(plan, sizes, item, optimizer=options.get("optimizer", "adam"),
                  momentum=options.get("momentum", 0.9),
@@ -66,7 +71,7 @@ def fold_plan(sizes, dtype, n_rows: int, folds: int, options: dict, *, stacked: 
 
 
 def check_folds(sizes, n_rows: int, folds: int, options: dict, *, stacked: bool, workers: int,
-                fixes: Fixes = FIXES) -> int:
+                fixes: Fixes = FIXES, label: str | None = None) -> int:
     """Refuse cross-validation that does not fit (:func:`fold_plan`); the hold-out run is
     offered instead when it fits (``fixes.together`` names how to ask for it, None: not
     offered). Returns the bytes needed."""
@@ -77,7 +82,7 @@ def check_folds(sizes, n_rows: int, folds: int, options: dict, *, stacked: bool,
         fixes = dataclasses.replace(fixes, together=None if single.refusal() else
                                     f"{fixes.together}: one network, about {size_text(single.total)}")
     return fold_plan(sizes, dtype, n_rows, folds, options, stacked=stacked, workers=workers,
-                     fixes=fixes).check()
+                     fixes=fixes, label=label).check()
 
 
 def parameters(sizes) -> int:
