@@ -255,3 +255,16 @@ def test_an_ensemble_too_large_for_memory_is_refused_before_any_member_is_built(
         train_model(X, np.arange(n) % 3, ensemble=8, epochs=1)
     msg = str(info.value)
     assert what in msg and "fewer members (ensemble, --ensemble)" in msg and "\n" not in msg and not built
+
+
+def test_cli_ensemble_plots_warns_of_the_cap_and_takes_the_largest_seed(tmp_path, capsys):
+    # the members train as one stack, which records no per-epoch diagnostics: that plot is left
+    # out (and not announced) rather than failing the run
+    assert main(["train", "--dataset", "iris", "--ensemble", "3", "--epochs", "3", "--seed", str(2**63 - 1),
+                 "--out-dir", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert (tmp_path / "learning_curve.png").exists() and (tmp_path / "confusion_matrix.png").exists()
+    assert not (tmp_path / "diagnostics.png").exists() and "backprop diagnostics" not in out
+    assert "runs of the ensemble's kept members ran the whole 3 epochs" in err
+    model = load_model(tmp_path / "model.safetensors")
+    assert "ran the whole 3 epochs" in model.record["warnings"][0]

@@ -212,8 +212,13 @@ def _plot_jobs(args, model, outputs, name, test, test_name, test_y, test_pred) -
         jobs.append(("plot_confusion_matrix", [test["confusion_matrix"], [str(c) for c in model.classes],
                                                str(out_dir / "confusion_matrix.png")],
                      {"title": f"{test_name} of {name}"}))
-    jobs.append(("plot_diagnostics", [history["epochs"], str(out_dir / "diagnostics.png")], {}))
+    if _has_diagnostics(history):  # an ensemble's members train as one stack, which records none
+        jobs.append(("plot_diagnostics", [history["epochs"], str(out_dir / "diagnostics.png")], {}))
     return jobs
+
+
+def _has_diagnostics(history: dict) -> bool:
+    return any(e.get("diagnostics") for e in history.get("epochs") or ())
 
 
 def _epochs_line(args, history, selection, refit=None) -> list[str]:
@@ -289,6 +294,7 @@ def report(args, model, test, test_name, notes, outputs, elapsed: float, drew: b
         print_metrics(test, test_name)
     pictures = "predicted against actual" if model.is_regressor else "confusion matrix"
     print_lines(f"model saved to {model_path}",
-                *([f"learning curves saved to {plot_path}; {pictures} and backprop "
-                   f"diagnostics next to it in {outputs.out_dir}"] if plot_path else []),
+                *([f"learning curves saved to {plot_path}; {pictures}"
+                   + (" and backprop diagnostics" if _has_diagnostics(history) else "")
+                   + f" next to it in {outputs.out_dir}"] if plot_path else []),
                 f"done in {elapsed:.1f}s")

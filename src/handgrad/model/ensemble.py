@@ -39,7 +39,7 @@ from .once import DEFAULTS, HOLDOUT, auto_activation, auto_batch_size, auto_widt
 
 ENSEMBLE = 8      # members trained by default (--ensemble 1: one network)
 ROUNDS = 20       # additions of greedy selection
-SEED_STEP = 7919  # members' seeds: seed + k·SEED_STEP (a prime: no member shares another's draws)
+SEED_STEP = 7919  # members' seeds: seed + k·SEED_STEP mod 2⁶³ (a prime: no member shares another's draws)
 UNITS = 512       # hidden units of all members together, at most (each member at least MIN_WIDTH)
 MIN_WIDTH = 32
 
@@ -63,7 +63,7 @@ def member_settings(k: int, seed: int, width: int, task: str) -> list[dict]:
     rng = np.random.default_rng([seed, 25])
     while len(out) < k:
         out.append({**base, "l2": float(10 ** rng.uniform(-5, -2)), "lr": float(10 ** rng.uniform(-3, -2.3)),
-                    "seed": seed + len(out) * SEED_STEP})
+                    "seed": (seed + len(out) * SEED_STEP) % 2**63})  # seeds stay in numpy's range
     return out
 
 
@@ -106,11 +106,11 @@ def train_ensemble(X, y, *, members: int = ENSEMBLE, seed: int = DEFAULTS["seed"
         given = options.pop(own, DEFAULTS.get(own))
         if given not in (DEFAULTS.get(own), [DEFAULTS.get(own)]):
             raise InputError(f"an ensemble chooses each member's {own} itself; give ensemble=1 to set it")
-    for off, why in (("checkpoint_dir", "its members keep no checkpoints"),
-                     ("data_parallel", "its members train in one process"),
-                     ("X_val", "its members are chosen on held-out rows it holds out itself")):
+    for off, what, why in (("checkpoint_dir", "checkpoint_dir (--checkpoint-dir)", "its members keep no checkpoints"),
+                           ("data_parallel", "data parallelism (several MPI processes)", "its members train in one process"),
+                           ("X_val", "X_val", "its members are chosen on held-out rows it holds out itself")):
         if options.get(off) is not None and options.get(off) is not False:
-            raise InputError(f"{off} does not go with an ensemble ({why}); give ensemble=1")
+            raise InputError(f"{what} does not go with an ensemble ({why}); give ensemble=1 (--ensemble 1)")
     options.pop("resume", None)
     options.pop("checkpoint_every", None)
     if validation_fraction == 0:
@@ -161,6 +161,7 @@ def _cross_validated(X, y, settings, folds, seed, monitor, regression, told, opt
         epochs.append(int(np.ceil(np.median(bests))))
     weights, curve = _select(held_out, truth, usable, regression)
     chosen = np.flatnonzero(weights)
+    warning = _capped([histories[k * folds + f] for k in chosen for f in range(folds)], options)
     finals = [prepare_run(X, y, classes=classes, **{**options, "validation_fraction": 0.0, "patience": None,
                                                     "epochs": epochs[k]}, **settings[k])
               for k in chosen]
@@ -168,6 +169,8 @@ def _cross_validated(X, y, settings, folds, seed, monitor, regression, told, opt
     model = _bundle(finals, final_histories, weights[chosen])
     model.record["ensemble"] = _record(settings, weights, epochs, held_out, truth, regression, curve,
                                        f"{folds}-fold cross-validation (out-of-fold predictions)")
+    if warning:
+        model.record.setdefault("warnings", []).append(warning)
     return model
 
 
@@ -191,6 +194,9 @@ def _held_out(X, y, settings, seed, monitor, regression, told, fraction, options
     epochs = [h.best_epoch or len(h.epochs) for h in histories]
     model.record["ensemble"] = _record(settings, weights, epochs, held_out, truth, regression, curve,
                                        f"a hold-out part of {fraction:g} (shared by every member)")
+    warning = _capped([histories[k] for k in chosen], options)
+    if warning:
+        model.record.setdefault("warnings", []).append(warning)
     return model
 
 
@@ -207,6 +213,22 @@ def _check_memory(n_rows: int, d: int, settings, networks: int, options, label: 
     options = {**options, "batch_size": auto_batch_size(n_rows) if isinstance(batch, str) else batch}
     check_folds(sizes, n_rows, networks, options, stacked=True,
                 workers=resolve_workers(CV_WORKERS, networks), fixes=ENSEMBLE_FIXES, label=label)
+
+
+def _capped(histories, options) -> str | None:
+    """The warning when at least half of the kept members' runs (their folds, or their one run on
+    the hold-out part) ran the whole ``epochs`` without stopping early (as
+    :func:`~handgrad.model.crossval.capped_warning` warns of one network's folds)."""
+    if not options.get("patience", DEFAULTS["patience"]):
+        return None
+    cap = options.get("epochs", DEFAULTS["epochs"])
+    capped = sum(h.stop_reason == f"completed {cap} epochs" for h in histories)
+    if not capped or 2 * capped < len(histories):
+        return None
+    who = f"all {capped}" if capped == len(histories) else f"{capped} of the {len(histories)}"
+    return (f"{who} runs of the ensemble's kept members ran the whole {cap} "
+            f"epoch{'s' if cap != 1 else ''} (epochs, --epochs) without stopping early, so the members may "
+            f"be undertrained; allow more (e.g. --epochs {2 * cap})")
 
 
 def _predictions(run, X_val, regression: bool) -> np.ndarray:
