@@ -59,6 +59,34 @@ def accept_api(id, call, check=None, **kw) -> Case:
     return Case(id, call=call, ok=True, check=check, **kw)
 
 
+def checks(*fns):
+    """A check running every check of ``fns``."""
+    def check(out, err, tmp):
+        for f in fns:
+            f(out, err, tmp)
+    return check
+
+
+def in_out(*fragments, absent=()):
+    """A check: each fragment in stdout, none of ``absent``."""
+    return _in("stdout", fragments, absent)
+
+
+def in_err(*fragments, absent=()):
+    """A check: each fragment in stderr, none of ``absent``."""
+    return _in("stderr", fragments, absent)
+
+
+def _in(stream: str, fragments, absent):
+    def check(out, err, tmp):
+        text = out if stream == "stdout" else err
+        for f in fragments:
+            assert f in text, f"{f!r} not in {stream}:\n{text}"
+        for f in absent:
+            assert f not in text, f"{f!r} in {stream}:\n{text}"
+    return check
+
+
 def _expand(argv: str, paths: dict[str, Path], tmp: Path) -> list[str]:
     return [a.format(tmp=tmp, **{k: str(v) for k, v in paths.items()}) for a in shlex.split(argv)]
 

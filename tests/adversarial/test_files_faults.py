@@ -10,7 +10,7 @@ import pytest
 
 from handgrad import atomic
 
-from .harness import Case, accept, refuse, run_case
+from .harness import Case, accept, checks, in_err, refuse, run_case
 
 # a small table: 40 rows, a numeric and a text feature, labels a/b
 TABLE = "x,colour,y\n" + "".join(f"{i % 7 + 0.5 * (i % 3)},{'red' if i % 2 else 'blue'},{'a' if i % 2 else 'b'}\n"
@@ -55,13 +55,6 @@ def model_at(rel):
     return check
 
 
-def checks(*fns):
-    def check(out, err, tmp):
-        for f in fns:
-            f(out, err, tmp)
-    return check
-
-
 def is_link(rel, target):
     def check(out, err, tmp):
         assert (tmp / rel).is_symlink() and os.readlink(tmp / rel) == target
@@ -93,13 +86,6 @@ def file_rows(rel, n):
     def check(out, err, tmp):
         lines = (tmp / rel).read_text().splitlines()
         assert lines[0].startswith("prediction") and len(lines) == n + 1
-    return check
-
-
-def in_err(*fragments):
-    def check(out, err, tmp):
-        for f in fragments:
-            assert f in err, (f, err)
     return check
 
 

@@ -19,7 +19,7 @@ import pytest
 
 import handgrad as hg
 
-from .harness import Case, accept, refuse, refuse_api, run_case
+from .harness import Case, accept, checks, in_err, in_out, refuse, refuse_api, run_case
 
 # 48 rows: a numeric, a text and a numeric column, classes a/b, and a regression target v
 _RNG = np.random.default_rng(3)
@@ -236,27 +236,6 @@ def skops_loads(name):
         from handgrad.export.sklearn_files import trusted_types
 
         sio.load(tmp / name, trusted=trusted_types())
-    return check
-
-
-def checks(*fns):
-    def check(out, err, tmp):
-        for f in fns:
-            f(out, err, tmp)
-    return check
-
-
-def in_out(*fragments):
-    def check(out, err, tmp):
-        for f in fragments:
-            assert f in out, (f, out)
-    return check
-
-
-def in_err(*fragments):
-    def check(out, err, tmp):
-        for f in fragments:
-            assert f in err, (f, err)
     return check
 
 

@@ -31,7 +31,7 @@ import handgrad as hg
 from handgrad import memory_plan
 from handgrad.model.classifier import train_regressor
 
-from .harness import accept, accept_api, refuse, refuse_api, run_case
+from .harness import accept, accept_api, in_err, in_out, refuse, refuse_api, run_case
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
@@ -67,29 +67,10 @@ WIDE = {"wide.parquet": _parquet(n=5000, d=20)}
 QUIET = "--no-plot --quiet --out-dir {tmp}/o"
 
 
-def _err(*fragments, absent=()):
-    """A check: each fragment in stderr, none of ``absent``."""
-    def check(out, err, tmp):
-        for f in fragments:
-            assert f in err, f"{f!r} not in stderr:\n{err}"
-        for f in absent:
-            assert f not in err, f"{f!r} in stderr:\n{err}"
-    return check
-
-
 def _json(test):
     """A check on the --json result."""
     def check(out, err, tmp):
         return test(json.loads(out))
-    return check
-
-
-def _out(*fragments, absent=()):
-    def check(out, err, tmp):
-        for f in fragments:
-            assert f in out, f"{f!r} not in stdout:\n{out}"
-        for f in absent:
-            assert f not in out, f"{f!r} in stdout:\n{out}"
     return check
 
 
@@ -120,7 +101,7 @@ MEMORY = [
     accept("poisson-cv-batch-size-huge-clipped", "train --data {reg_csv} --target y --loss poisson --batch-size "
            "1000000000 --epochs 2 " + QUIET, files=REG),
     accept("stream-buffer-huge-clipped-to-the-rows", "train --data {t_parquet} --target y --stream-buffer "
-           "1000000000000 --epochs 2 --no-plot --out-dir {tmp}/o", _out("buffer 216 rows"), files=PARQ),
+           "1000000000000 --epochs 2 --no-plot --out-dir {tmp}/o", in_out("buffer 216 rows"), files=PARQ),
     accept("stream-buffer-huge-regression", "train --data {t_parquet} --target r --task regression --stream-buffer "
            "1000000000000 --epochs 2 " + QUIET, files=PARQ),
     accept("stream-buffer-huge-huber-batch-huge", "train --data {t_parquet} --target r --task regression --loss huber "
@@ -173,11 +154,11 @@ SEARCH = [
                  and any("no settings could be compared" in w for w in r["warnings"])
                  and all(row["score"] is None for row in r["search"]["leaderboard"]))),
     accept("search-budget-tiny-warns-even-quiet", "train --dataset iris --search --budget 0.001 " + QUIET,
-           _err("warning: the search's budget (0.001s) ended before any full run finished")),
+           in_err("warning: the search's budget (0.001s) ended before any full run finished")),
     accept("search-budget-tiny-regression", "train --data {reg_csv} --target y --search --budget 0.001 --json "
            "--no-plot --out-dir {tmp}/o", _json(lambda r: r["test"]["r2"] > 0.5 and r["warnings"]), files=REG),
     accept("search-budget-cut-run-listed-unscored", "train --dataset iris --search --budget 0.001 --no-plot "
-           "--out-dir {tmp}/o", _err("stopped by the budget after", "not scored")),
+           "--out-dir {tmp}/o", in_err("stopped by the budget after", "not scored")),
 ]
 
 # ---- the Python doors ----------------------------------------------------------------------
@@ -251,22 +232,22 @@ API = [
 
 CAPS = [
     accept("cap-every-fold-warns", "train --dataset three_class --hidden 10 6 --epochs 5 " + QUIET,
-           _err("warning: all 5 folds of cross-validation ran the whole 5 epochs", "--epochs 10")),
+           in_err("warning: all 5 folds of cross-validation ran the whole 5 epochs", "--epochs 10")),
     accept("cap-holdout-warns", "train --dataset iris --val-fraction 0.2 --epochs 3 " + QUIET,
-           _err("warning: training ran the whole 3 epochs")),
+           in_err("warning: training ran the whole 3 epochs")),
     accept("cap-regression-warns", "train --data {reg_csv} --target y --epochs 3 " + QUIET,
-           _err("folds of cross-validation ran the whole 3 epochs"), files=REG),
+           in_err("folds of cross-validation ran the whole 3 epochs"), files=REG),
     accept("cap-stream-warns", "train --data {t_parquet} --target y --stream-buffer 100 --epochs 2 " + QUIET,
-           _err("warning: training ran the whole 2 epochs"), files=PARQ),
+           in_err("warning: training ran the whole 2 epochs"), files=PARQ),
     accept("cap-not-warned-without-early-stopping", "train --dataset iris --val-fraction 0.2 --patience 0 "
-           "--epochs 3 " + QUIET, _err(absent=("warning",))),
+           "--epochs 3 " + QUIET, in_err(absent=("warning",))),
     accept("cap-in-json", "train --dataset iris --epochs 3 --json --no-plot --out-dir {tmp}/o",
            _json(lambda r: "ran the whole 3 epochs" in r["warnings"][0])),
     accept("cv-shows-its-progress", "train --dataset iris --no-plot --out-dir {tmp}/o",
-           _err("5-fold cross-validation: epoch    1/200", "5-fold cross-validation: epoch   10/200")),
+           in_err("5-fold cross-validation: epoch    1/200", "5-fold cross-validation: epoch   10/200")),
     accept("chosen-epochs-said-once", "train --no-plot --out-dir {tmp}/o", _said_once),
     accept("refit-epochs-said-once", "train --dataset wine --refit --no-plot --out-dir {tmp}/o",
-           _out("epochs on all rows (--refit: the best epoch on the", absent=("completed", "stopped after"))),
+           in_out("epochs on all rows (--refit: the best epoch on the", absent=("completed", "stopped after"))),
 ]
 
 CASES = MEMORY + SEARCH + API + CAPS
