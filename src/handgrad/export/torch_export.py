@@ -102,10 +102,8 @@ def _module_tensors(p):
         yield f"{index}.weights", np.asarray(p.member_weights, dtype=np.float64)
         index += 1
     else:
-        for key, value in _network_tensors(p, p.dtype, index):
-            yield key, value
-        index += sum(1 + (layer < len(p.activations) and p.activations[layer][0] != "identity")
-                     for layer in range(len(p.weights))) + (p.head == "exp")  # exp: the head's module
+        index = yield from _network_tensors(p, p.dtype, index)
+        index += p.head == "exp"  # the head's module; identity and huber have none
     if p.target_kind is not None:
         yield f"{index}.mean", p.target_mean.astype(np.float64)
         yield f"{index}.scale", p.target_scale.astype(np.float64)
@@ -137,13 +135,15 @@ def load_torch(path):
 
 
 def _network_tensors(net, dtype, index: int):
-    """(key, array) of one network's Linear layers, from Sequential index ``index`` on."""
+    """(key, array) of one network's Linear layers, from Sequential index ``index`` on; returns
+    the index after its last layer's modules."""
     for layer, (W, b) in enumerate(zip(net.weights, net.biases)):
         yield f"{index}.weight", W.T.astype(dtype)
         yield f"{index}.bias", b.astype(dtype)
         index += 1
         if layer < len(net.activations) and net.activations[layer][0] != "identity":
             index += 1
+    return index
 
 
 def build_torch_module(architecture: dict, state_dict=None):
