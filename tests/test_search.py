@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 
 from handgrad.errors import InputError
-from handgrad.model import classifier
 from handgrad.model import crossval
 from handgrad.model.classifier import auto_batch_size, train_classifier
 from handgrad.model.crossval import cross_validate
@@ -63,11 +62,11 @@ def test_small_data_default_cross_validates_the_epochs_then_trains_on_every_row(
 
 def test_the_default_switches_to_a_hold_out_part_at_cv_below(monkeypatch):
     X, y = problem(n=120)
-    monkeypatch.setattr(classifier, "CV_BELOW", 100)
+    monkeypatch.setattr(crossval, "CV_BELOW", 100)  # the rule lives there (cross_validates)
     model = train_classifier(X, y, seed=0, epochs=5)
     assert "selection" not in model.record and model.record["n_val"] == 12
     assert model.record["history"]["monitor"] == "val_accuracy"  # a large hold-out part: accuracy
-    monkeypatch.setattr(classifier, "CV_BELOW", 5000)
+    monkeypatch.setattr(crossval, "CV_BELOW", 5000)
     assert "selection" in train_classifier(X, y, seed=0, epochs=5).record
     # a number, X_val, no early stopping or checkpoints: no cross-validation
     assert "selection" not in train_classifier(X, y, validation_fraction=0.2, epochs=5).record

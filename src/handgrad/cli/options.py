@@ -113,15 +113,20 @@ def check_named_columns(args, columns, table: str) -> None:
                              f"are {listed(columns)}")
 
 
-def _check_search(args) -> None:
-    """``--search``: the options it chooses itself, and those that do not apply to it."""
+def _given(args, *flags: str) -> list[str]:
+    """Those of the train options ``flags`` that ``args`` sets to other than their defaults."""
     from ..model.classifier import DEFAULTS as D
 
-    given = [flag for flag, value, default in (
-        ("--hidden", args.hidden, None), ("--activation", args.activation, D["activation"]),
-        ("--lr", args.lr, D["lr"]), ("--l2", args.l2, D["l2"]), ("--batch-size", args.batch_size, None),
-        ("--epochs", args.epochs, D["epochs"]), ("--patience", args.patience, D["patience"]),
-        ("--val-fraction", args.val_fraction, None), ("--refit", args.refit, False)) if value != default]
+    defaults = {"--hidden": None, "--activation": D["activation"], "--lr": D["lr"], "--l2": D["l2"],
+                "--batch-size": None, "--epochs": D["epochs"], "--patience": D["patience"],
+                "--val-fraction": None, "--refit": False}
+    return [f for f in flags if getattr(args, f[2:].replace("-", "_")) != defaults[f]]
+
+
+def _check_search(args) -> None:
+    """``--search``: the options it chooses itself, and those that do not apply to it."""
+    given = _given(args, "--hidden", "--activation", "--lr", "--l2", "--batch-size", "--epochs", "--patience",
+                   "--val-fraction", "--refit")
     if given:
         raise InputError(f"--search chooses {', '.join(given)} itself; drop {'them' if len(given) > 1 else 'it'}"
                          " or drop --search")
@@ -134,11 +139,7 @@ def _check_search(args) -> None:
 def _check_ensemble(args) -> None:
     """``--ensemble K`` (K > 1): the settings each member draws itself, and the runs an ensemble
     has no form of yet."""
-    from ..model.classifier import DEFAULTS as D
-
-    given = [flag for flag, value, default in (
-        ("--hidden", args.hidden, None), ("--activation", args.activation, D["activation"]),
-        ("--lr", args.lr, D["lr"]), ("--l2", args.l2, D["l2"])) if value != default]
+    given = _given(args, "--hidden", "--activation", "--lr", "--l2")
     if given:
         raise InputError(f"--ensemble {args.ensemble} draws each member's {', '.join(given)} itself; drop "
                          f"{'them' if len(given) > 1 else 'it'}, or give --ensemble 1 to set {'them' if len(given) > 1 else 'it'}")

@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
+from ..validation import check_count
 from .arguments import check_data, check_options
-from .crossval import CV_BELOW, CV_FOLDS, CV_FROM, capped_warning, train_cross_validated
+from .crossval import CV_FOLDS, capped_warning, cross_validates, hold_out_monitor, train_cross_validated
 from .model import Model
 # one run, and the defaults' rules: imported from here by the command line, search and tests
 from .once import (DEFAULTS, HOLDOUT, auto_batch_size, auto_width, encoded_width,  # noqa: F401
@@ -70,9 +71,7 @@ def train_model(X, y, *, refit: bool = False, monitor: str | None = None,
     n_rows = len(X) if hasattr(X, "columns") else np.shape(X)[0]
     if options.get("batch_size", "auto") == "auto":
         options["batch_size"] = auto_batch_size(n_rows)
-    if ensemble != 1:
-        if isinstance(ensemble, bool) or not isinstance(ensemble, (int, np.integer)) or ensemble < 1:
-            raise InputError(f"ensemble must be a whole number ≥ 1 (the networks trained), got {ensemble!r}")
+    if check_count(ensemble, "ensemble") != 1:
         if refit:
             raise InputError("refit does not go with an ensemble (its members are chosen on held-out "
                              "rows and kept as trained); give ensemble=1")
@@ -81,17 +80,10 @@ def train_model(X, y, *, refit: bool = False, monitor: str | None = None,
         return train_ensemble(X, y, members=int(ensemble), monitor=monitor, cv_folds=cv_folds,
                               validation_fraction=validation_fraction, **options)
     if validation_fraction == "auto":
-        use_cv = (not refit and options.get("X_val") is None and options.get("patience", DEFAULTS["patience"])
-                  and not options.get("checkpoint_dir") and CV_FROM <= n_rows < CV_BELOW)
-        if use_cv:
+        if cross_validates(n_rows, options, refit):
             return train_cross_validated(X, y, cv_folds, monitor=monitor, **options)
         validation_fraction = HOLDOUT
-        # a hold-out part of ≥ 500 rows resolves accuracy finely; the loss, which punishes the
-        # confidence a longer run gains, stops too early there (diamonds, 43k rows: 2.1 points
-        # below scikit-learn's MLP watching the loss, 0.7 watching accuracy)
-        # (a regression's loss is its squared error: what it is judged by)
-        if options.get("task") != "regression":
-            monitor = monitor or ("val_accuracy" if n_rows >= CV_BELOW else None)
+        monitor = hold_out_monitor(monitor, options.get("task", "classification"), n_rows)
     options["validation_fraction"] = validation_fraction
     model = train_once(X, y, monitor=monitor, **options)
     history = model.record["history"]

@@ -33,7 +33,8 @@ from ..core.losses import softmax
 from ..core.heads import regression_mean
 from ..errors import InputError
 from ..training.splits import rank_strata, stratified_folds
-from .crossval import CV_BELOW, CV_FOLDS, CV_FROM, CV_WORKERS, _fit_runs, _take
+from .crossval import (CV_FOLDS, CV_WORKERS, _fit_runs, _take, capped_warning, cross_validates,
+                       hold_out_monitor)
 from .model import Model
 from .once import DEFAULTS, HOLDOUT, auto_activation, auto_batch_size, auto_width, encoded_width, prepare_run
 
@@ -125,15 +126,14 @@ def train_ensemble(X, y, *, members: int = ENSEMBLE, seed: int = DEFAULTS["seed"
     def told(label):
         return (lambda epoch, epochs, running: [h(label, epoch, epochs, running) for h in hooks]) if hooks else None
 
-    cv = validation_fraction == "auto" and options.get("patience", DEFAULTS["patience"]) and CV_FROM <= n_rows < CV_BELOW
+    cv = validation_fraction == "auto" and cross_validates(n_rows, options)
     _check_memory(n_rows, d, settings, len(settings) * (cv_folds if cv else 1), options,
                   f"an ensemble of {len(settings)}" + (f" members, each over {cv_folds} folds" if cv else " members"))
     if cv:
         return _cross_validated(X, y, settings, cv_folds, seed, monitor, regression, told, options)
-    if validation_fraction == "auto":
+    if validation_fraction == "auto":  # as one network's hold-out run (model.classifier.train_model)
         validation_fraction = HOLDOUT
-        if not regression:  # as one network's hold-out run watches (model.classifier.train_model)
-            monitor = monitor or ("val_accuracy" if n_rows >= CV_BELOW else None)
+        monitor = hold_out_monitor(monitor, task, n_rows)
     return _held_out(X, y, settings, seed, monitor, regression, told, validation_fraction, options)
 
 
@@ -216,19 +216,13 @@ def _check_memory(n_rows: int, d: int, settings, networks: int, options, label: 
 
 
 def _capped(histories, options) -> str | None:
-    """The warning when at least half of the kept members' runs (their folds, or their one run on
-    the hold-out part) ran the whole ``epochs`` without stopping early (as
-    :func:`~handgrad.model.crossval.capped_warning` warns of one network's folds)."""
+    """:func:`~handgrad.model.crossval.capped_warning` of the kept members' runs (their folds, or
+    their one run on the hold-out part) that ran the whole ``epochs`` without stopping early."""
     if not options.get("patience", DEFAULTS["patience"]):
         return None
     cap = options.get("epochs", DEFAULTS["epochs"])
     capped = sum(h.stop_reason == f"completed {cap} epochs" for h in histories)
-    if not capped or 2 * capped < len(histories):
-        return None
-    who = f"all {capped}" if capped == len(histories) else f"{capped} of the {len(histories)}"
-    return (f"{who} runs of the ensemble's kept members ran the whole {cap} "
-            f"epoch{'s' if cap != 1 else ''} (epochs, --epochs) without stopping early, so the members may "
-            f"be undertrained; allow more (e.g. --epochs {2 * cap})")
+    return capped_warning(capped, len(histories), cap, runs_of="the ensemble's kept members")
 
 
 def _predictions(run, X_val, regression: bool) -> np.ndarray:

@@ -28,10 +28,9 @@ from typing import Callable
 import numpy as np
 
 from ..training.evaluation import MONITORS
-from .classifier import (CV_BELOW, CV_FOLDS, CV_FROM, DEFAULTS, HOLDOUT, auto_batch_size, encoded_width,
-                         auto_width, train_model, train_once)
+from .classifier import DEFAULTS, HOLDOUT, auto_batch_size, auto_width, encoded_width, train_model, train_once
 from .once import auto_activation
-from .crossval import cross_validate
+from .crossval import CV_BELOW, CV_FOLDS, CV_FROM, cross_validate
 from .plans import SEARCH_FIXES, check_folds, run_plan
 from .model import Model
 
