@@ -210,7 +210,7 @@ def test_cli_ctrl_c_then_resume(tmp_path):
     result = json.loads(resumed.stdout)
     assert result["epochs_run"] == 60
     fresh = subprocess.run([a for a in args if a not in (str(tmp_path / "ck"), "--checkpoint-dir")]
-                           + ["--json", "--model", str(tmp_path / "fresh.safetensors")],
+                           + ["--json", "--ensemble", "1", "--model", str(tmp_path / "fresh.safetensors")],
                            capture_output=True, text=True, timeout=300)
     assert fresh.returncode == 0, fresh.stderr
     a = hg.load_model(tmp_path / "out" / "model.safetensors").net.flat
@@ -259,7 +259,7 @@ def test_cli_sigterm_or_sighup_checkpoints_like_ctrl_c_and_resumes_bit_identical
     import json
     assert json.loads(resumed.stdout)["epochs_run"] == 60
     fresh = subprocess.run([a for a in args if a not in (str(tmp_path / "ck"), "--checkpoint-dir")]
-                           + ["--model", str(tmp_path / "fresh.safetensors")],
+                           + ["--ensemble", "1", "--model", str(tmp_path / "fresh.safetensors")],
                            capture_output=True, text=True, timeout=300)
     assert fresh.returncode == 0, fresh.stderr
     a = hg.load_model(tmp_path / "out" / "model.safetensors").net.flat

@@ -294,9 +294,11 @@ def test_terminal_helpers_keep_user_text_plain():
 def test_info_shows_the_warnings_a_model_was_trained_with(tmp_path, capsys):
     from handgrad.cli.main import main as cli
 
-    assert cli(["train", "--dataset", "iris", "--epochs", "3", "--no-plot", "--quiet",
-                "--out-dir", str(tmp_path)]) == 0
-    capsys.readouterr()
-    assert cli(["info", str(tmp_path / "model.safetensors")]) == 0
-    out = capsys.readouterr().out
-    assert "warning (when trained): all 5 folds of cross-validation ran the whole 3 epochs" in out
+    for ensemble, said in (([], "all 5 runs of the ensemble's kept members ran the whole 3 epochs"),
+                           (["--ensemble", "1"], "all 5 folds of cross-validation ran the whole 3 epochs")):
+        assert cli(["train", "--dataset", "iris", "--epochs", "3", "--no-plot", "--quiet", *ensemble,
+                    "--out-dir", str(tmp_path)]) == 0
+        capsys.readouterr()
+        assert cli(["info", str(tmp_path / "model.safetensors")]) == 0
+        out = capsys.readouterr().out
+        assert f"warning (when trained): {said}" in out

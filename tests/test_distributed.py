@@ -136,7 +136,7 @@ def test_mpiexec_handgrad_train(tmp_path):
     """``mpiexec -n 2 handgrad train``: rank 0 alone prints and writes; the model equals the
     one-process command's and its record says how it was trained."""
     common = ["train", "--dataset", "iris", "--epochs", "4", "--dtype", "float64",
-              "--val-fraction", "0.2", "--batch-size", "15", "--no-plot"]
+              "--val-fraction", "0.2", "--batch-size", "15", "--no-plot", "--ensemble", "1"]
     proc = _mpirun(2, sys.executable, "-m", "handgrad", *common, "--out-dir", tmp_path / "mpi")
     assert proc.stdout.count("model saved to") == 1, proc.stdout
     assert "data-parallel training over 2 MPI ranks" in proc.stderr
@@ -151,6 +151,44 @@ def test_mpiexec_handgrad_train(tmp_path):
     assert "data_parallel" not in b.record["history"]
     assert sorted(p.name for p in (tmp_path / "mpi").iterdir()) == sorted(
         p.name for p in (tmp_path / "one").iterdir())
+
+
+@needs_mpi
+@pytest.mark.parametrize("held_out", [[], ["--val-fraction", "0.2"]], ids=["cross-validated", "hold-out"])
+def test_mpiexec_splits_the_ensembles_members_over_the_ranks(tmp_path, held_out):
+    """The default ensemble under ``mpiexec -n 2``: each rank trains its share of the members
+    (and of their folds); the model file equals the one-process command's, member by member."""
+    common = ["train", "--dataset", "iris", "--dtype", "float64", "--no-plot", *held_out]
+    proc = _mpirun(2, sys.executable, "-m", "handgrad", *common, "--out-dir", tmp_path / "mpi")
+    assert proc.stdout.count("model saved to") == 1, proc.stdout
+    assert "the ensemble's 8 members split over 2 MPI ranks" in proc.stderr
+    one = subprocess.run([sys.executable, "-m", "handgrad", *common, "--out-dir", tmp_path / "one"],
+                         capture_output=True, text=True, timeout=120, cwd=HERE)
+    assert one.returncode == 0, one.stderr
+    a = hg.load_model(tmp_path / "mpi" / "model.safetensors")
+    b = hg.load_model(tmp_path / "one" / "model.safetensors")
+    assert len(a.members) == len(b.members) and len(b.members) >= 1  # several kept: the split matters
+    for x, y in zip([a.net, *a.members], [b.net, *b.members]):
+        assert _rel(x.flat, y.flat) <= 1e-12
+    np.testing.assert_allclose(a.member_weights, b.member_weights, rtol=0, atol=1e-12)
+    assert a.record["ensemble"]["ranks"]["ranks"] == 2 and "ranks" not in b.record["ensemble"]
+    assert [m["weight"] for m in a.record["ensemble"]["members"]] == [m["weight"] for m in b.record["ensemble"]["members"]]
+
+
+@needs_mpi
+def test_a_rank_that_fails_outside_training_ends_the_job(tmp_path):
+    """An unexpected error on one rank before training (a bug) ends the whole job with its
+    traceback, instead of leaving the other ranks waiting in a collective."""
+    script = tmp_path / "fail.py"
+    script.write_text("import sys\nfrom mpi4py import MPI\nimport handgrad.cli.main\nm = sys.modules['handgrad.cli.main']\n"
+                      "import handgrad.cli.ranks as r\n"
+                      "real = r.join_ranks\n"
+                      "def join(args):\n    real(args)\n    if MPI.COMM_WORLD.rank == 1:\n        raise RuntimeError('boom')\n"
+                      "m.join_ranks = join\n"
+                      "sys.exit(m.main(['train', '--dataset', 'iris', '--epochs', '2', '--no-plot', '--out-dir', sys.argv[1]]))\n")
+    proc = _mpirun(2, sys.executable, script, tmp_path / "o", check=False, timeout=60)
+    assert proc.returncode != 0
+    assert "RuntimeError: boom" in proc.stderr
 
 
 @needs_mpi

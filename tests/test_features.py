@@ -165,7 +165,8 @@ def test_predict_copies_id_columns_and_rounds_probabilities(tmp_path):
     assert any("'tag' dropped: an identifier (--id-column)" in n for n in notes)
     # 160 training rows: cross-validation chooses the epochs; a hold-out part of 16 rows would be
     # warned about
-    assert any("5-fold cross-validation chose" in n for n in notes), notes
+    assert any("on 5-fold cross-validation" in n and "each the median of its folds' best" in n
+               for n in notes), notes
     small = run("train", "--data", str(tmp_path / "train.csv"), "--target", "species", "--epochs", "2",
                 "--val-fraction", "0.1", "--out-dir", str(tmp_path / "o2"), "--no-plot", "--json")
     assert any("validation part has only" in n for n in json.loads(small.stdout)["notes"])

@@ -183,7 +183,7 @@ def test_a_resumed_regression_ends_with_the_uninterrupted_weights(prices, tmp_pa
     d, _ = prices
     common = ["--data", str(d / "train.csv"), "--target", "price", "--val-fraction", "0.1", "--no-plot",
               "--quiet", "--patience", "0", "--dtype", "float64"]
-    full = run("train", *common, "--epochs", "12", "--out-dir", str(tmp_path / "full"))
+    full = run("train", *common, "--epochs", "12", "--ensemble", "1", "--out-dir", str(tmp_path / "full"))
     half = run("train", *common, "--epochs", "6", "--out-dir", str(tmp_path / "part"),
                "--checkpoint-dir", str(tmp_path / "ck"))
     rest = run("train", *common, "--epochs", "12", "--out-dir", str(tmp_path / "part"),

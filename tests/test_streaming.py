@@ -60,7 +60,7 @@ def streamed(data):
 
 def test_streamed_training_reaches_the_in_memory_accuracy(data, capsys, tmp_path):
     _, path = data
-    mem = train(path, tmp_path / "m", "--val-fraction", "0.1", capsys=capsys)
+    mem = train(path, tmp_path / "m", "--val-fraction", "0.1", "--ensemble", "1", capsys=capsys)  # one network, as streamed
     st = train(path, tmp_path / "s", "--stream-buffer", str(BUFFER), capsys=capsys)
     assert st["n_train"] + st["n_val"] + st["n_test"] == N
     assert st["streaming"]["row_groups"] == N // GROUP

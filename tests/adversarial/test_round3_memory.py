@@ -82,6 +82,13 @@ def _said_once(out, err, tmp):
     assert "completed" not in out and "stopped after" not in out, out
 
 
+def _ensemble_said_once(out, err, tmp):
+    """The ensemble's kept members' epochs: the first trains alone and counts to its own."""
+    epochs = [int(e) for e in re.search(r"epochs ([\d, ]+) \(each the median", out).group(1).split(", ")]
+    assert f"epoch {epochs[0]:>4}/{epochs[0]}" in err, err[-1500:]
+    assert "completed" not in out and "stopped after" not in out, out
+
+
 # ---- memory: the real machine (sizes no machine of today holds) ----------------------------
 
 MEMORY = [
@@ -96,7 +103,9 @@ MEMORY = [
     refuse("huber-holdout-hidden-huge", "train --data {reg_csv} --target y --loss huber --val-fraction 0.2 "
            "--hidden 50000 50000 " + QUIET, "[3, 50000, 50000, 1]", "needs about", "--hidden", files=REG),
     accept("cv-batch-size-huge-clipped-to-the-rows", "train --dataset iris --batch-size 1000000000 --epochs 2 --json "
-           "--no-plot --out-dir {tmp}/o", _json(lambda r: r["selection"]["folds"] == 5)),
+           "--ensemble 1 --no-plot --out-dir {tmp}/o", _json(lambda r: r["selection"]["folds"] == 5)),
+    accept("cv-ensemble-batch-size-huge-clipped-to-the-rows", "train --dataset iris --batch-size 1000000000 --epochs 2 "
+           "--json --no-plot --out-dir {tmp}/o", _json(lambda r: r["ensemble"]["held_out"].startswith("5-fold"))),
     accept("holdout-batch-size-huge-clipped", "train --batch-size 1000000000 --val-fraction 0.1 --epochs 1 " + QUIET),
     accept("poisson-cv-batch-size-huge-clipped", "train --data {reg_csv} --target y --loss poisson --batch-size "
            "1000000000 --epochs 2 " + QUIET, files=REG),
@@ -233,19 +242,26 @@ API = [
 CAPS = [
     accept("cap-every-fold-warns", "train --dataset three_class --hidden 10 6 --epochs 5 " + QUIET,
            in_err("warning: all 5 folds of cross-validation ran the whole 5 epochs", "--epochs 10")),
-    accept("cap-holdout-warns", "train --dataset iris --val-fraction 0.2 --epochs 3 " + QUIET,
+    accept("cap-holdout-warns", "train --dataset iris --val-fraction 0.2 --epochs 3 --ensemble 1 " + QUIET,
            in_err("warning: training ran the whole 3 epochs")),
-    accept("cap-regression-warns", "train --data {reg_csv} --target y --epochs 3 " + QUIET,
+    accept("cap-holdout-ensemble-warns", "train --dataset iris --val-fraction 0.2 --epochs 3 " + QUIET,
+           in_err("runs of the ensemble's kept members ran the whole 3 epochs")),
+    accept("cap-regression-warns", "train --data {reg_csv} --target y --epochs 3 --ensemble 1 " + QUIET,
            in_err("folds of cross-validation ran the whole 3 epochs"), files=REG),
+    accept("cap-regression-ensemble-warns", "train --data {reg_csv} --target y --epochs 3 " + QUIET,
+           in_err("runs of the ensemble's kept members ran the whole 3 epochs"), files=REG),
     accept("cap-stream-warns", "train --data {t_parquet} --target y --stream-buffer 100 --epochs 2 " + QUIET,
            in_err("warning: training ran the whole 2 epochs"), files=PARQ),
     accept("cap-not-warned-without-early-stopping", "train --dataset iris --val-fraction 0.2 --patience 0 "
            "--epochs 3 " + QUIET, in_err(absent=("warning",))),
     accept("cap-in-json", "train --dataset iris --epochs 3 --json --no-plot --out-dir {tmp}/o",
            _json(lambda r: "ran the whole 3 epochs" in r["warnings"][0])),
-    accept("cv-shows-its-progress", "train --dataset iris --no-plot --out-dir {tmp}/o",
+    accept("cv-shows-its-progress", "train --dataset iris --ensemble 1 --no-plot --out-dir {tmp}/o",
            in_err("5-fold cross-validation: epoch    1/200", "5-fold cross-validation: epoch   10/200")),
-    accept("chosen-epochs-said-once", "train --no-plot --out-dir {tmp}/o", _said_once),
+    accept("cv-ensemble-shows-its-progress", "train --dataset iris --no-plot --out-dir {tmp}/o",
+           in_err("8 members × 5 folds: epoch    1/200", "8 members × 5 folds: epoch   10/200")),
+    accept("chosen-epochs-said-once", "train --ensemble 1 --no-plot --out-dir {tmp}/o", _said_once),
+    accept("ensemble-chosen-epochs-said-once", "train --no-plot --out-dir {tmp}/o", _ensemble_said_once),
     accept("refit-epochs-said-once", "train --dataset wine --refit --no-plot --out-dir {tmp}/o",
            in_out("epochs on all rows (--refit: the best epoch on the", absent=("completed", "stopped after"))),
 ]

@@ -20,7 +20,7 @@ from .info import cmd_info
 from .derive_cmd import add_parser as _derive_parser
 from .export_cmd import add_parsers as _export_parsers
 from .options import check_options
-from .ranks import end_rank, join_ranks
+from .ranks import abort_ranks, end_rank, join_ranks
 from ..data import BUILTIN_DATASETS
 from ..errors import InputError, TrainingDivergedError
 from ..errors import TrainingInterrupted
@@ -94,9 +94,11 @@ def _train_parser(sub) -> None:
                    help="time for --search (default 60; the final training comes after; only with --search)")
     p.add_argument("--refit", action="store_true",
                    help="after choosing the epochs on the validation part, train again on all rows")
-    p.add_argument("--ensemble", type=int, default=1, metavar="K",
+    p.add_argument("--ensemble", type=int, default=None, metavar="K",
                    help="train K networks of sampled settings together and keep the weighted mean of "
-                        "those greedy selection chooses on held-out predictions (default 1: one network)")
+                        "those greedy selection chooses on held-out predictions (default 8, or 1 when "
+                        "--hidden, --activation, --lr, --l2, --search, --refit, --checkpoint-dir, "
+                        "--stream-buffer or --val-fraction 0 sets up one network; 1: one network)")
     p.add_argument("--categorical", nargs="+", default=(), metavar="COLUMN",
                    help="treat these columns of --data as categories (one-hot)")
     p.add_argument("--numeric", nargs="+", default=(), metavar="COLUMN",
@@ -197,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args) -> int:
     try:
         check_options(args)
-        join_ranks(args)  # mpiexec -n N handgrad train: data-parallel (cli/ranks.py)
+        join_ranks(args)  # mpiexec -n N handgrad train (cli/ranks.py)
         code = args.func(args)
         sys.stdout.flush()  # a reader that went away (| head) shows here, not at exit
         return code
@@ -224,6 +226,9 @@ def _run(args) -> int:
         _say(f"handgrad {args.command}: "
              + ("interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"))
         return 128 + signum
+    except Exception:  # a bug: its traceback; under mpiexec the job ends with it (no rank left waiting)
+        abort_ranks()
+        raise
 
 
 def out_of_memory(exc: MemoryError, command: str) -> str:

@@ -94,7 +94,9 @@ def check_train_combinations(args) -> None:
                          "holds none out: drop --metric, or give --val-fraction a fraction such as 0.1")
     if args.search:
         _check_search(args)
-    if getattr(args, "ensemble", 1) > 1:
+    if getattr(args, "ensemble", 1) is None:
+        _default_ensemble(args)
+    elif args.ensemble > 1:
         _check_ensemble(args)
 
 
@@ -134,6 +136,23 @@ def _check_search(args) -> None:
         if value:
             raise InputError(f"{flag} does not work with --search: the search trains many short runs "
                              "and keeps no checkpoints to resume; drop it or drop --search")
+
+
+def _default_ensemble(args) -> None:
+    """``--ensemble`` not given: the default ensemble (:data:`~handgrad.model.ensemble.ENSEMBLE`
+    members), unless an option sets up one network — its settings, a search, a refit,
+    checkpoints, a stream, or no validation part — then one network."""
+    from ..model.ensemble import ENSEMBLE
+
+    one = _given(args, "--hidden", "--activation", "--lr", "--l2", "--refit") + [
+        flag for flag, value in (("--search", args.search), ("--checkpoint-dir", args.checkpoint_dir),
+                                 ("--stream-buffer", args.stream_buffer)) if value]
+    if args.val_fraction == 0:
+        one.append("--val-fraction 0")
+    args.ensemble = 1 if one else ENSEMBLE
+    args.ensemble_default = True
+    args.ensemble_why = (f"one network, not the default ensemble of {ENSEMBLE}: {', '.join(one)} "
+                         f"set{'s' if len(one) == 1 else ''} up one network's run" if one else None)
 
 
 def _check_ensemble(args) -> None:

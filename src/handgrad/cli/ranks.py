@@ -1,7 +1,7 @@
 """``handgrad train`` started by an MPI launcher: ``mpiexec -n 4 handgrad train ...``.
 
-Every rank reads the data and runs the same command; training is data-parallel
-(:mod:`handgrad.distributed`). Rank 0 prints and writes the model, the plots and the
+Every rank reads the data and runs the same command; an ensemble's members are split over
+the ranks, one network (``--ensemble 1``) trains data-parallel (:mod:`handgrad.distributed`). Rank 0 prints and writes the model, the plots and the
 checkpoints; the other ranks print nothing (their errors excepted) and write their copies of
 the outputs into a scratch directory removed at the end. A rank whose command fails ends the
 whole job (the others would wait for it in the next collective forever): it leaves without
@@ -23,9 +23,10 @@ from ..errors import InputError, TrainingDivergedError, TrainingInterrupted
 
 
 def join_ranks(args) -> None:
-    """When a launcher started several processes, set ``args`` up for data-parallel training
-    on this rank (``args.data_parallel``); refuse the commands that do not run that way."""
-    from ..distributed import from_environment, launched_size
+    """When a launcher started several processes, set ``args`` up for this rank: an ensemble's
+    members split over the ranks (``args.ranks``), one network data-parallel
+    (``args.data_parallel``); refuse the commands that do not run that way."""
+    from ..distributed import OverRanks, from_environment, launched_size
 
     if launched_size() <= 1:
         return
@@ -38,19 +39,23 @@ def join_ranks(args) -> None:
     if args.search:
         raise InputError("--search is not data-parallel yet (each rank's time budget would end at "
                          "another point); run it without mpiexec, then train the winner with it")
-    dp = from_environment()
+    if args.ensemble > 1:  # the members split over the ranks, each trained whole on one
+        dp, args.ranks = None, OverRanks()
+        place, how = args.ranks, f"the ensemble's {args.ensemble} members split over {args.ranks.size} MPI ranks"
+    else:
+        dp = place = from_environment()
+        how = f"data-parallel training over {dp.size} MPI ranks"
     args.data_parallel = dp
-    if not dp.root:
-        scratch = tempfile.mkdtemp(prefix=f"handgrad-rank{dp.rank}-")
+    if not place.root:
+        scratch = tempfile.mkdtemp(prefix=f"handgrad-rank{place.rank}-")
         args.resources.callback(shutil.rmtree, scratch, ignore_errors=True)
         args.out_dir, args.model, args.plot, args.no_plot = scratch, None, None, True
         args.quiet, args.json = True, False
     elif not (args.quiet or args.json):
         from .terminal import echo
 
-        echo(f"note: data-parallel training over {dp.size} MPI ranks (rank 0 prints and writes)",
-             file=sys.stderr)
-    args.func = _on_rank(args.func, silent=not dp.root)
+        echo(f"note: {how} (rank 0 prints and writes)", file=sys.stderr)
+    args.func = _on_rank(args.func, silent=not place.root)
 
 
 # what main._run reports as a one-line message; anything else is a bug, shown with its traceback
@@ -74,10 +79,17 @@ def _on_rank(func, silent: bool):
         except REPORTED:
             raise
         except BaseException:
-            traceback.print_exc()
-            end_rank(1)
+            abort_ranks()
             raise
     return run
+
+
+def abort_ranks() -> None:
+    """Under mpiexec with several ranks: print the exception being handled, then end the job
+    (:func:`end_rank`); elsewhere nothing (the caller raises it)."""
+    if "mpi4py.MPI" in sys.modules and sys.modules["mpi4py.MPI"].COMM_WORLD.Get_size() > 1:
+        traceback.print_exc()
+        end_rank(1)
 
 
 def end_rank(code: int) -> int:

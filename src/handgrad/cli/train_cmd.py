@@ -71,6 +71,12 @@ def _test_split(args, labels, task: str, n: int, test_size):
                             fix="pass --test-fraction 0 (no test) or --test FILE, or give more rows")
 
 
+def _ensemble(args):
+    """The ensemble the run trains: ``--ensemble K``; by default 8 ("auto": one network when
+    the members would not fit in memory)."""
+    return "auto" if getattr(args, "ensemble_default", False) and args.ensemble > 1 else args.ensemble
+
+
 def _train(args, outputs, worker) -> int:
     from ..model.classifier import train_model
     from ..model.files import save_model
@@ -135,7 +141,7 @@ def _train(args, outputs, worker) -> int:
             lr=args.lr, epochs=args.epochs, batch_size=args.batch_size or "auto",
             patience=args.patience or None, seed=args.seed, callbacks=[progress],
             checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
-            resume=args.resume, ensemble=args.ensemble, **common)
+            resume=args.resume, ensemble=_ensemble(args), ranks=getattr(args, "ranks", None), **common)
     notes += (model.record.get("table") or {}).get("notes", [])
     notes += (model.record.get("target_scaling") or {}).get("notes", [])
     if 0 < model.record["n_val"] < 30:
@@ -150,12 +156,20 @@ def _train(args, outputs, worker) -> int:
                      f"folds' best: {', '.join(map(str, selection['best_epochs']))}"
                      + (f"; {capped} of them ran to the --epochs cap" if capped else "")
                      + f"); the model then trained on all {model.record['n_train']} rows")
+    if model.record.get("ensemble_skipped"):
+        notes.append(model.record["ensemble_skipped"])
+    elif getattr(args, "ensemble_why", None) and not args.search:
+        notes.append(args.ensemble_why)
     ensemble = model.record.get("ensemble")
     if ensemble:
-        weights = [float(m["weight"]) for m in ensemble["members"] if m["weight"] > 0]
-        notes.append(f"ensemble: {len(weights)} of {len(ensemble['members'])} networks kept by greedy "
-                     f"selection on {ensemble['held_out']}, weights {', '.join(f'{w:.2f}' for w in weights)} "
-                     "(handgrad info lists every member's settings and held-out score)")
+        kept = [m for m in ensemble["members"] if m["weight"] > 0]
+        cv = "cross-validation" in ensemble["held_out"]
+        notes.append(f"ensemble: {len(kept)} of {len(ensemble['members'])} networks kept by greedy "
+                     f"selection on {ensemble['held_out']}, weights {', '.join(format(m['weight'], '.2f') for m in kept)}, "
+                     f"epochs {', '.join(str(m['epochs']) for m in kept)} "
+                     + (f"(each the median of its folds' best; then trained on all {model.record['n_train']} rows) "
+                        if cv else "(each its best on the validation part) ")
+                     + "(handgrad info lists every member's settings and held-out score)")
     resumed = history.get("resumed_from")
     if resumed:
         notes[:0] = [resumed_note(resumed, args.checkpoint_dir, len(history["epochs"])),

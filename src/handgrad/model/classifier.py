@@ -39,7 +39,7 @@ def train_regressor(X, y, **options) -> Model:
 
 def train_model(X, y, *, refit: bool = False, monitor: str | None = None,
                 validation_fraction: float | str = "auto", cv_folds: int = CV_FOLDS, ensemble: int = 1,
-                **options) -> Model:
+                ranks=None, **options) -> Model:
     """Train an MLP on raw features ``X`` (n, d) and labels ``y`` (ints or strings), or for
     ``task="regression"`` numbers ``y`` (n,) or (n, k).
 
@@ -61,7 +61,10 @@ def train_model(X, y, *, refit: bool = False, monitor: str | None = None,
     and validation), so the final model has seen every row; the record's ``refit`` says so.
 
     ``ensemble`` K > 1: K networks of sampled settings trained together, the model the weighted
-    mean of those greedy selection keeps (:func:`~handgrad.model.ensemble.train_ensemble`).
+    mean of those greedy selection keeps (:func:`~handgrad.model.ensemble.train_ensemble`);
+    "auto": the default ensemble, or one network when its members would not fit in memory.
+    ``ranks``: an :class:`~handgrad.distributed.OverRanks` splitting an ensemble's members over
+    MPI ranks (one network over ranks: ``data_parallel``).
     """
     # checked at the door, as the command line checks its options: nothing is split or trained
     # before a mistake is named (a sparse matrix or an object array of numbers becomes numbers)
@@ -71,14 +74,29 @@ def train_model(X, y, *, refit: bool = False, monitor: str | None = None,
     n_rows = len(X) if hasattr(X, "columns") else np.shape(X)[0]
     if options.get("batch_size", "auto") == "auto":
         options["batch_size"] = auto_batch_size(n_rows)
+    auto = isinstance(ensemble, str) and ensemble == "auto"
+    if auto:
+        from .ensemble import ENSEMBLE
+        ensemble = ENSEMBLE
     if check_count(ensemble, "ensemble") != 1:
         if refit:
             raise InputError("refit does not go with an ensemble (its members are chosen on held-out "
                              "rows and kept as trained); give ensemble=1")
         from .ensemble import train_ensemble
 
-        return train_ensemble(X, y, members=int(ensemble), monitor=monitor, cv_folds=cv_folds,
-                              validation_fraction=validation_fraction, **options)
+        model = train_ensemble(X, y, members=int(ensemble), monitor=monitor, cv_folds=cv_folds,
+                               validation_fraction=validation_fraction, fallback=auto, ranks=ranks, **options)
+        if not isinstance(model, str):
+            return model
+        # "auto", and the members do not fit in memory: one network, with a note saying why
+        why = model
+        model = train_model(X, y, refit=refit, monitor=monitor, validation_fraction=validation_fraction,
+                            cv_folds=cv_folds, ensemble=1, **options)
+        model.record["ensemble_skipped"] = f"one network, not the default ensemble: {why}"
+        return model
+    if ranks is not None and ranks.size > 1:
+        raise InputError("ranks splits an ensemble's members over MPI ranks; one network trains over "
+                         "them with data_parallel=DataParallel() (or give ensemble > 1)")
     if validation_fraction == "auto":
         if cross_validates(n_rows, options, refit):
             return train_cross_validated(X, y, cv_folds, monitor=monitor, **options)

@@ -149,7 +149,7 @@ def _together(options: dict) -> bool:
     return isinstance(options.get("optimizer", "adam"), str) and isinstance(options.get("schedule", "constant"), str)
 
 
-def _fit_runs(runs: list, on_epoch=None, raise_divergence: bool = True) -> list:
+def _fit_runs(runs: list, on_epoch=None, raise_divergence: bool = True, ranks=None) -> list:
     """Train the prepared runs (the folds, an ensemble's members) and return their histories:
     those whose networks have one shape past the inputs, one head and the same training
     arguments but for the learning rate, seed and epochs, all at once with
@@ -157,7 +157,8 @@ def _fit_runs(runs: list, on_epoch=None, raise_divergence: bool = True) -> list:
     what it would be alone — and the others one by one. ``on_epoch(epoch, epochs, running)``:
     the progress (of this process's runs when they are split over workers). A run that
     diverges raises, as fit would, unless ``raise_divergence`` is False (its history says so:
-    ``diverged_in``)."""
+    ``diverged_in``). ``ranks``: an :class:`~handgrad.distributed.OverRanks` that splits the
+    stacked runs over MPI ranks (a run trained alone trains on every rank, alike)."""
     histories: list = [None] * len(runs)
     groups: dict = {}
     for i, r in enumerate(runs):
@@ -182,7 +183,7 @@ def _fit_runs(runs: list, on_epoch=None, raise_divergence: bool = True) -> list:
                              y_val=None if no_val else [r.y_val for r in group],
                              sample_weight=None if all(r.w is None for r in group) else
                              [r.w if r.w is not None else np.ones(r.X.shape[0]) for r in group],
-                             workers=CV_WORKERS, on_epoch=on_epoch, **args, **each)
+                             workers=CV_WORKERS, on_epoch=on_epoch, ranks=ranks, **args, **each)
         for i, h in zip(members, found):
             if h.diverged_in is not None and raise_divergence:  # as fit would have raised alone
                 raise TrainingDivergedError("training " + h.stop_reason, h.diverged_in, h)

@@ -32,10 +32,12 @@ import numpy as np
 from ..core.losses import softmax
 from ..core.heads import regression_mean
 from ..errors import InputError
+from ..training.many_workers import resolve_workers
 from ..training.splits import rank_strata, stratified_folds
 from .crossval import (CV_FOLDS, CV_WORKERS, _fit_runs, _take, capped_warning, cross_validates,
                        hold_out_monitor)
 from .model import Model
+from .plans import check_ensemble
 from .once import DEFAULTS, HOLDOUT, auto_activation, auto_batch_size, auto_width, encoded_width, prepare_run
 
 ENSEMBLE = 8      # members trained by default (--ensemble 1: one network)
@@ -93,14 +95,17 @@ def greedy_selection(held: np.ndarray, truth: np.ndarray, regression: bool, roun
 
 
 def train_ensemble(X, y, *, members: int = ENSEMBLE, seed: int = DEFAULTS["seed"], monitor=None,
-                   validation_fraction="auto", cv_folds: int = CV_FOLDS, callbacks=(), **options) -> Model:
+                   validation_fraction="auto", cv_folds: int = CV_FOLDS, callbacks=(), fallback: bool = False,
+                   ranks=None, **options) -> Model | str:
     """An ensemble model of ``members`` networks (see the module docstring) on raw features
     ``X`` and labels or numbers ``y``; ``options`` are :func:`train_model`'s (task, table
     encoding, dtype, batch size, epochs, patience, ...) — the architecture, activation, L2 and
     learning rate are the members' own. ``validation_fraction``: "auto" (cross-validation on
     small data, else a hold-out part of ``HOLDOUT``) or the fraction of the hold-out part.
-    ``callbacks`` with an ``on_stage_epoch(label, epoch, epochs, running)`` method are told of
-    the members' progress."""
+    ``callbacks``: see :class:`_Training`. ``fallback``: when the members would not fit in
+    memory, return the reason (a str) instead of refusing, so that the caller trains one
+    network. ``ranks``: an :class:`~handgrad.distributed.OverRanks` to split the members over
+    MPI ranks (every rank calls this alike and returns the same model)."""
     task = options.get("task", "classification")
     regression = task == "regression"
     for own in ("hidden_sizes", "activation", "l2", "lr"):
@@ -121,23 +126,51 @@ def train_ensemble(X, y, *, members: int = ENSEMBLE, seed: int = DEFAULTS["seed"
     n_rows = len(X) if hasattr(X, "columns") else np.shape(X)[0]
     d = encoded_width(X, options)
     settings = member_settings(members, seed, auto_width(d), task)
-    hooks = [cb.on_stage_epoch for cb in callbacks or () if hasattr(cb, "on_stage_epoch")]
-
-    def told(label):
-        return (lambda epoch, epochs, running: [h(label, epoch, epochs, running) for h in hooks]) if hooks else None
-
+    how = _Training(callbacks, ranks)
     cv = validation_fraction == "auto" and cross_validates(n_rows, options)
-    _check_memory(n_rows, d, settings, len(settings) * (cv_folds if cv else 1), options,
-                  f"an ensemble of {len(settings)}" + (f" members, each over {cv_folds} folds" if cv else " members"))
+    try:
+        runs = len(settings) * (cv_folds if cv else 1)
+        batch = options.get("batch_size", "auto")
+        check_ensemble(n_rows, d, settings[0]["hidden_sizes"], runs,
+                       {**options, "batch_size": auto_batch_size(n_rows) if isinstance(batch, str) else batch},
+                       f"an ensemble of {len(settings)}" + (f" members, each over {cv_folds} folds" if cv else " members"),
+                       workers=resolve_workers(CV_WORKERS, runs))
+    except InputError as exc:
+        if not fallback:
+            raise
+        return str(exc)
     if cv:
-        return _cross_validated(X, y, settings, cv_folds, seed, monitor, regression, told, options)
-    if validation_fraction == "auto":  # as one network's hold-out run (model.classifier.train_model)
-        validation_fraction = HOLDOUT
-        monitor = hold_out_monitor(monitor, task, n_rows)
-    return _held_out(X, y, settings, seed, monitor, regression, told, validation_fraction, options)
+        model = _cross_validated(X, y, settings, cv_folds, seed, monitor, regression, how, options)
+    else:
+        if validation_fraction == "auto":  # as one network's hold-out run (model.classifier.train_model)
+            validation_fraction = HOLDOUT
+            monitor = hold_out_monitor(monitor, task, n_rows)
+        model = _held_out(X, y, settings, seed, monitor, regression, how, validation_fraction, options)
+    if ranks is not None and ranks.size > 1:
+        model.record["ensemble"]["ranks"] = ranks.describe()
+    return model
 
 
-def _cross_validated(X, y, settings, folds, seed, monitor, regression, told, options) -> Model:
+class _Training:
+    """How the members train: one alone — on a hold-out part the default member, on all rows
+    the first kept one — with the ``callbacks`` as one network (it records the backprop
+    diagnostics the stack records for none); the others as stacks, their progress told to the
+    callbacks' ``on_stage_epoch(label, epoch, epochs, running)``, split over MPI ``ranks``."""
+
+    def __init__(self, callbacks, ranks):
+        self.callbacks = list(callbacks or ())
+        self.hooks = [cb.on_stage_epoch for cb in self.callbacks if hasattr(cb, "on_stage_epoch")]
+        self.ranks = ranks
+
+    def stacked(self, runs, label: str, raise_divergence: bool = False) -> list:
+        hooks = self.hooks
+        told = (lambda epoch, epochs, running: [h(label, epoch, epochs, running) for h in hooks]) if hooks else None
+        return _fit_runs(runs, on_epoch=told, raise_divergence=raise_divergence, ranks=self.ranks)
+
+
+
+
+def _cross_validated(X, y, settings, folds, seed, monitor, regression, how, options) -> Model:
     from ..data.preprocessing import LabelEncoder
 
     classes = None if regression else LabelEncoder().fit(y).classes
@@ -148,7 +181,7 @@ def _cross_validated(X, y, settings, folds, seed, monitor, regression, told, opt
                         classes=classes, diagnostics=False, **options, **s)
             for s in settings for keep, held in splits]
     K = len(settings)
-    histories = _fit_runs(runs, on_epoch=told(f"{K} members × {folds} folds"), raise_divergence=False)
+    histories = how.stacked(runs, f"{K} members × {folds} folds")
     n_out = truth.shape[1] if regression else len(classes)
     held_out = np.zeros((K, len(y), n_out))
     epochs, usable = [], []
@@ -163,9 +196,14 @@ def _cross_validated(X, y, settings, folds, seed, monitor, regression, told, opt
     chosen = np.flatnonzero(weights)
     warning = _capped([histories[k * folds + f] for k in chosen for f in range(folds)], options)
     finals = [prepare_run(X, y, classes=classes, **{**options, "validation_fraction": 0.0, "patience": None,
-                                                    "epochs": epochs[k]}, **settings[k])
+                                                    "epochs": epochs[k]}, **settings[k],
+                          callbacks=how.callbacks if k == chosen[0] else ())
               for k in chosen]
-    final_histories = _fit_runs(finals, on_epoch=told(f"{len(chosen)} chosen members on all rows"))
+    # the first kept member trains alone: it records the backprop diagnostics (per-layer
+    # gradient norms, update ratios, dead units) that the stack records for none
+    final_histories = [finals[0].fit()] + (
+        how.stacked(finals[1:], f"{len(chosen) - 1} more chosen members on all rows", raise_divergence=True)
+        if len(finals) > 1 else [])
     model = _bundle(finals, final_histories, weights[chosen])
     model.record["ensemble"] = _record(settings, weights, epochs, held_out, truth, regression, curve,
                                        f"{folds}-fold cross-validation (out-of-fold predictions)")
@@ -174,16 +212,19 @@ def _cross_validated(X, y, settings, folds, seed, monitor, regression, told, opt
     return model
 
 
-def _held_out(X, y, settings, seed, monitor, regression, told, fraction, options) -> Model:
+def _held_out(X, y, settings, seed, monitor, regression, how, fraction, options) -> Model:
     from ..training.splits import stratified_split
 
     # one validation part for every member (the split a single network's run would make)
     strata = rank_strata(y, max(2, round(1 / fraction))) if regression else y
     keep, held = stratified_split(strata, fraction, seed, part="the validation part (for early stopping)",
-                                  fix="give more rows")
+                                  fix="give more rows, or train one network on every row: --val-fraction 0 "
+                                      "(ensemble=1, validation_fraction=0)")
     runs = [prepare_run(_take(X, keep), y[keep], X_val=_take(X, held), y_val=y[held], monitor=monitor,
-                        **options, **s) for s in settings]
-    histories = _fit_runs(runs, on_epoch=told(f"{len(settings)} members"), raise_divergence=False)
+                        **options, **s, callbacks=how.callbacks if k == 0 else ()) for k, s in enumerate(settings)]
+    # the default member trains alone, recording the backprop diagnostics (the stack records none)
+    histories = [_fit_alone(runs[0]),
+                 *how.stacked(runs[1:], f"{len(settings) - 1} more members")]
     truth = (runs[0].y_val.astype(np.float64).reshape(len(runs[0].y_val), -1) if regression
              else runs[0].y_val)
     held_out = np.stack([_predictions(r, r.X_val, regression) for r in runs])
@@ -200,19 +241,18 @@ def _held_out(X, y, settings, seed, monitor, regression, told, fraction, options
     return model
 
 
-def _check_memory(n_rows: int, d: int, settings, networks: int, options, label: str) -> None:
-    """Refuse, before any member is built, an ensemble whose ``networks`` runs (members × folds,
-    each with its rows encoded, its optimizer state and its batch, trained as one stack) do not
-    fit in memory (:func:`~handgrad.model.plans.check_folds`, counting the runs as folds)."""
-    from ..training.many_workers import resolve_workers
-    from .plans import ENSEMBLE_FIXES, check_folds
+def _fit_alone(run):
+    """``run.fit()``, its history also when it diverged (``diverged_in`` set: not selectable)."""
+    from ..errors import TrainingDivergedError
 
-    n_out = 1 if options.get("task") == "regression" else 2  # classes are counted at most by the rows
-    sizes = [d, *settings[0]["hidden_sizes"], n_out]
-    batch = options.get("batch_size", "auto")
-    options = {**options, "batch_size": auto_batch_size(n_rows) if isinstance(batch, str) else batch}
-    check_folds(sizes, n_rows, networks, options, stacked=True,
-                workers=resolve_workers(CV_WORKERS, networks), fixes=ENSEMBLE_FIXES, label=label)
+    try:
+        return run.fit()
+    except TrainingDivergedError as exc:
+        history = exc.history
+        if history is None:
+            raise
+        history.diverged_in = history.diverged_in or exc.epoch
+        return history
 
 
 def _capped(histories, options) -> str | None:

@@ -87,3 +87,13 @@ def check_folds(sizes, n_rows: int, folds: int, options: dict, *, stacked: bool,
 
 def parameters(sizes) -> int:
     return memory_needed(sizes, 1)[0]
+
+
+def check_ensemble(n_rows: int, d: int, hidden, networks: int, options: dict, label: str, workers: int) -> None:
+    """Refuse, before any member is built, an ensemble whose ``networks`` runs (members × folds,
+    each of ``d`` inputs and ``hidden`` units, with its rows encoded, its optimizer state and its
+    batch, trained as one stack over ``workers`` processes) do not fit in memory
+    (:func:`check_folds`, counting the runs as folds)."""
+    n_out = 1 if options.get("task") == "regression" else 2  # classes are counted at most by the rows
+    check_folds([d, *hidden, n_out], n_rows, networks, options, stacked=True, workers=workers,
+                fixes=ENSEMBLE_FIXES, label=label)

@@ -26,7 +26,7 @@ from ..fast.threads import poll as poll_threads
 from .evaluation import validation_record
 from .history import History, divergence, epoch_record
 from .many_args import _Member, prepare_members
-from .many_workers import resolve_workers, run_split
+from .many_workers import net_and_history, put_net_and_history, resolve_workers, run_split
 from .steps import FLUSH_EVERY
 
 Array = np.ndarray
@@ -37,7 +37,8 @@ def fit_many(nets, X, y, *, X_val=None, y_val=None, validation_fraction: float =
              optimizer: str = "adam", lr=1e-3, schedule: str = "constant", momentum: float = 0.9,
              nesterov: bool = False, weight_decay: float = 0.0, patience: int | None = None,
              min_delta: float = 0.0, restore_best: bool = True, shuffle: bool = True, seed=0,
-             monitor: str | None = None, blas_threads="auto", workers=1, on_epoch=None) -> list[History]:
+             monitor: str | None = None, blas_threads="auto", workers=1, on_epoch=None, ranks=None
+             ) -> list[History]:
     """Train the :class:`~handgrad.MLP` networks ``nets`` in place, all at once; return one
     :class:`~handgrad.training.history.History` per network.
 
@@ -58,12 +59,15 @@ def fit_many(nets, X, y, *, X_val=None, y_val=None, validation_fraction: float =
     process that may not fork); the results do not depend on it beyond rounding.
     ``on_epoch(epoch, epochs, running)``: called after each epoch with the number of networks
     still training — those of this process (a progress display; workers do not call it).
+    ``ranks``: a :class:`handgrad.distributed.OverRanks` to split the networks over MPI ranks
+    instead of workers (every rank calls fit_many alike and ends with every network trained).
     """
     try:
         nets = list(nets)
     except TypeError:
         raise InputError(f"fit_many takes a list of networks, got {type(nets).__name__}") from None
-    workers = resolve_workers(workers, len(nets))  # the memory check counts the processes
+    spread = ranks is not None and ranks.size > 1
+    workers = 1 if spread else resolve_workers(workers, len(nets))  # the memory check counts the processes
     shuffle = check_flag(shuffle, "shuffle")
     members, opts, epochs = prepare_members(
         nets, X, y, X_val=X_val, y_val=y_val, validation_fraction=validation_fraction,
@@ -81,7 +85,9 @@ def fit_many(nets, X, y, *, X_val=None, y_val=None, validation_fraction: float =
 
     # the products are K separate ones of one model's batch: their size decides, not K times it
     with limit_blas_threads(first, members[0].batch_size, blas_threads if workers == 1 else 1):
-        if workers == 1:
+        if spread:
+            ranks.run(members, train, net_and_history, put_net_and_history)
+        elif workers == 1:
             train(range(K))
         else:
             run_split(members, train, workers)

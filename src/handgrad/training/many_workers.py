@@ -32,16 +32,16 @@ def resolve_workers(workers, k: int) -> int:
     return min(workers, k)
 
 
-def _net_and_history(member):
+def net_and_history(member):
     return member.net.flat, member.history
 
 
-def _put_net_and_history(member, payload) -> None:
+def put_net_and_history(member, payload) -> None:
     member.net.flat[...], member.history = payload
 
 
-def run_split(members: list, train, workers: int, result=_net_and_history,
-              put_back=_put_net_and_history) -> None:
+def run_split(members: list, train, workers: int, result=net_and_history,
+              put_back=put_net_and_history) -> None:
     """``train(indices)`` trains the members at ``indices`` in place; run it for ``workers``
     round-robin parts of the members, the first part in this process and the others in forked
     children, each of whose members' ``result(member)`` (default: trained weights and history)
