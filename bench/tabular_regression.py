@@ -65,8 +65,8 @@ import pandas as pd
 
 from benchenv import machine_record, machine_sentence, run_record  # noqa: E402  (bench/ is the script's directory)
 from regression_panel import PANEL, QUICK, describe, export, panel_table, split, summary_line
-from tabular_common import (ROOT, error_status, features, fmt, handgrad_run, preprocessor, read, run_panel,
-                            script_process, versions)
+from tabular_common import (ROOT, error_status, features, fmt, handgrad_run, preprocessor, pytabkit_run, read,
+                            run_panel, script_process, versions)
 
 METRICS = ("r2", "rmse", "mae", "median_absolute_error")
 # the references, in the reports' order
@@ -117,32 +117,13 @@ def references(train: pd.DataFrame, test: pd.DataFrame, target: str, seed: int, 
 
 
 def realmlp(train: pd.DataFrame, test: pd.DataFrame, target: str, seed: int) -> dict:
-    """RealMLP-TD with its defaults on CPU; numeric columns median-imputed (pytabkit refuses NaN
-    in them), text columns left for its own categorical handling."""
+    """RealMLP-TD with its defaults on CPU (tabular_common.pytabkit_run: numeric columns
+    median-imputed, text columns left for its own categorical handling)."""
     from pytabkit import RealMLP_TD_Regressor
-    from sklearn.impute import SimpleImputer
 
-    Xtr, Xte = features(train, test, target)
     ytr, yte = pd.to_numeric(train[target]).to_numpy(float), pd.to_numeric(test[target]).to_numpy(float)
-    numeric = [c for c in Xtr.columns if pd.api.types.is_numeric_dtype(Xtr[c])]
-    imputed = [c for c in numeric if Xtr[c].isna().any() or Xte[c].isna().any()]
-    t0 = time.perf_counter()
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            if numeric:
-                imp = SimpleImputer(strategy="median", keep_empty_features=True).fit(Xtr[numeric])
-                Xtr, Xte = Xtr.copy(), Xte.copy()
-                Xtr[numeric], Xte[numeric] = imp.transform(Xtr[numeric]), imp.transform(Xte[numeric])
-            model = RealMLP_TD_Regressor(device="cpu", random_state=seed).fit(Xtr, ytr)
-            fit_seconds = time.perf_counter() - t0
-            pred = model.predict(Xte)
-        seconds = time.perf_counter() - t0
-    except Exception as e:  # recorded, not fatal
-        return {"status": error_status(e), "seconds": time.perf_counter() - t0, "imputed_columns": imputed}
-    notes = sorted({str(w.message)[:200] for w in caught if "not used" in str(w.message)})
-    return {"status": "ok", **scores(yte, np.asarray(pred, float).ravel()), "seconds": seconds,
-            "fit_seconds": fit_seconds, "imputed_columns": imputed, "warnings": notes}
+    rec, pred = pytabkit_run(lambda: RealMLP_TD_Regressor(device="cpu", random_state=seed), train, test, target, ytr)
+    return rec if pred is None else {**rec, **scores(yte, np.asarray(pred, float).ravel())}
 
 
 def sklearn_process(work: Path, target: str, seed: int, timeout: float) -> dict:
