@@ -251,10 +251,27 @@ def _read_text(pd, path: Path, dialect, target: str | None):
     # NA, None or 01 can be class names; label_column decides
     names = [h if h != "" else f"Unnamed: {i}" for i, h in enumerate(cells)]
     na = {n: ([""] if n == target else _MISSING_MARKERS) for n in names}
-    frame = pd.read_csv(path, sep=dialect.sep, index_col=False, keep_default_na=False, na_values=na,
-                        dtype=None if target not in names else {target: str},
-                        encoding=dialect.encoding)
-    return frame, header
+    options = dict(sep=dialect.sep, index_col=False, keep_default_na=False, na_values=na,
+                   dtype=None if target not in names else {target: str}, encoding=dialect.encoding)
+    if _holds_nul(path, dialect.encoding):
+        # pandas 3's C parser ends a cell at a NUL character ("a\0" is read as "a": two labels
+        # merged in silence); Python's parser keeps it, for the checks that name it
+        return pd.read_csv(path, engine="python", **options), header
+    # round_trip: every number as written (pandas 3's default parser reads 9e300 as
+    # 9.000000000000001e+300, and a value named in a message would differ from the file's)
+    return pd.read_csv(path, float_precision="round_trip", **options), header
+
+
+def _holds_nul(path: Path, encoding: str, chunk: int = 1 << 20) -> bool:
+    """Whether the text of ``path`` (decompressed if .gz) holds a NUL character."""
+    import gzip
+
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding=encoding, errors="replace", newline="") as f:
+        while block := f.read(chunk):
+            if "\0" in block:
+                return True
+    return False
 
 
 def _check_utf8(frame, path: Path) -> None:
