@@ -24,7 +24,7 @@ from .columns import (_feature_matrix, _import_pandas, _short_text,
                       refuse_unlabelled)
 from .dataset import Dataset
 from .targets import read_target
-from .text_tables import (cp1252_note, decimal_comma_columns, from_decimal_comma, not_text_message,
+from .text_tables import (cp1252_note, decimal_comma_columns, from_decimal_comma, not_text_message, read_text,
                           sniff)
 
 # file name endings load_table understands, and the CSV separator for each text format
@@ -203,13 +203,13 @@ def _read_frame(path: Path, target: str | None = None):
                 dialect = sniff(path, sep)
                 notes += dialect.notes
                 try:
-                    frame, header = _read_text(pd, path, dialect, target)
+                    frame, header = read_text(pd, path, dialect, target, _MISSING_MARKERS)
                 except UnicodeDecodeError as exc:
                     if dialect.encoding != "utf-8":
                         raise
                     dialect.encoding = "cp1252"
                     try:
-                        frame, header = _read_text(pd, path, dialect, target)
+                        frame, header = read_text(pd, path, dialect, target, _MISSING_MARKERS)
                     except UnicodeDecodeError as again:
                         raise InputError(not_text_message(path, again)) from None
                     notes.append(cp1252_note(path, exc))
@@ -238,40 +238,6 @@ def _read_frame(path: Path, target: str | None = None):
     if sep is None:
         _check_utf8(frame, path)
     return frame, notes
-
-
-def _read_text(pd, path: Path, dialect, target: str | None):
-    """(frame, raw header) of a text table read as ``dialect`` says."""
-    # pandas renames duplicate columns ("a", "a.1"), so read the raw header first
-    raw = pd.read_csv(path, sep=dialect.sep, header=None, nrows=1, dtype=str, keep_default_na=False,
-                      encoding=dialect.encoding)
-    cells = [str(h) for h in raw.iloc[0].tolist()]
-    header = [h for h in cells if h != ""]
-    # the label column keeps its cells as written (only empty cells are missing), so that
-    # NA, None or 01 can be class names; label_column decides
-    names = [h if h != "" else f"Unnamed: {i}" for i, h in enumerate(cells)]
-    na = {n: ([""] if n == target else _MISSING_MARKERS) for n in names}
-    options = dict(sep=dialect.sep, index_col=False, keep_default_na=False, na_values=na,
-                   dtype=None if target not in names else {target: str}, encoding=dialect.encoding)
-    if _holds_nul(path, dialect.encoding):
-        # pandas 3's C parser ends a cell at a NUL character ("a\0" is read as "a": two labels
-        # merged in silence); Python's parser keeps it, for the checks that name it
-        return pd.read_csv(path, engine="python", **options), header
-    # round_trip: every number as written (pandas 3's default parser reads 9e300 as
-    # 9.000000000000001e+300, and a value named in a message would differ from the file's)
-    return pd.read_csv(path, float_precision="round_trip", **options), header
-
-
-def _holds_nul(path: Path, encoding: str, chunk: int = 1 << 20) -> bool:
-    """Whether the text of ``path`` (decompressed if .gz) holds a NUL character."""
-    import gzip
-
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rt", encoding=encoding, errors="replace", newline="") as f:
-        while block := f.read(chunk):
-            if "\0" in block:
-                return True
-    return False
 
 
 def _check_utf8(frame, path: Path) -> None:

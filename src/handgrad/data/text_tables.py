@@ -159,3 +159,37 @@ def from_decimal_comma(col):
     text = col.astype(object).where(col.notna(), None)
     cleaned = text.map(lambda v: None if v is None else v.strip().replace(".", "").replace(",", "."))
     return pd.to_numeric(cleaned, errors="raise").astype("float64")
+
+
+def read_text(pd, path: Path, dialect: Dialect, target: str | None, missing: list[str]):
+    """(frame, raw header) of a text table read as ``dialect`` says; ``missing``: the cells
+    read as missing in feature columns (in the label column only empty cells are)."""
+    # pandas renames duplicate columns ("a", "a.1"), so read the raw header first
+    raw = pd.read_csv(path, sep=dialect.sep, header=None, nrows=1, dtype=str, keep_default_na=False,
+                      encoding=dialect.encoding)
+    cells = [str(h) for h in raw.iloc[0].tolist()]
+    header = [h for h in cells if h != ""]
+    # the label column keeps its cells as written (only empty cells are missing), so that
+    # NA, None or 01 can be class names; label_column decides
+    names = [h if h != "" else f"Unnamed: {i}" for i, h in enumerate(cells)]
+    na = {n: ([""] if n == target else missing) for n in names}
+    options = dict(sep=dialect.sep, index_col=False, keep_default_na=False, na_values=na,
+                   dtype=None if target not in names else {target: str}, encoding=dialect.encoding)
+    if _holds_nul(path, dialect.encoding):
+        # pandas 3's C parser ends a cell at a NUL character ("a\0" is read as "a": two labels
+        # merged in silence); Python's parser keeps it, for the checks that name it
+        return pd.read_csv(path, engine="python", **options), header
+    try:  # every number as written (pandas 3's default parser reads 9e300 as 9.000000000000001e+300)
+        return pd.read_csv(path, float_precision="round_trip", **options), header
+    except OverflowError:  # a whole number beyond any float (pandas 3 raises): every cell as text,
+        return pd.read_csv(path, **{**options, "dtype": str}), header  # numbers refused by name later
+
+
+def _holds_nul(path: Path, encoding: str, chunk: int = 1 << 20) -> bool:
+    """Whether the text of ``path`` (decompressed if .gz) holds a NUL character."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding=encoding, errors="replace", newline="") as f:
+        while block := f.read(chunk):
+            if "\0" in block:
+                return True
+    return False
