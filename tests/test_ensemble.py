@@ -119,6 +119,25 @@ def test_small_data_chooses_members_on_out_of_fold_predictions_and_refits_them()
     assert model.score(X, y) > 0.8
 
 
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_member_trained_alone_beside_the_stack_gives_the_sequential_model(seed, monkeypatch):
+    """On all rows the first kept member trains alone (its diagnostics) while the other kept
+    members train stacked in a forked process; the model equals training them one after the
+    other (one core: nothing forked), every network bit for bit."""
+    import handgrad.training.many_workers as mw
+
+    X, y = _blobs(400, seed=seed)
+    both = train_model(X, y, ensemble=8, epochs=25, dtype="float64", seed=seed)
+    monkeypatch.setattr(mw, "available_cores", lambda: 1)
+    alone = train_model(X, y, ensemble=8, epochs=25, dtype="float64", seed=seed)
+    assert len(both.networks) == len(alone.networks) >= 2  # a stack beside the one alone
+    for a, b in zip(both.networks, alone.networks):
+        assert np.array_equal(a.flat, b.flat)
+    untimed = [[{k: v for k, v in e.items() if k != "time"} for e in m.record["history"]["epochs"]]
+               for m in (both, alone)]
+    assert untimed[0] == untimed[1] and "diagnostics" in untimed[0][0]  # the one alone recorded them
+
+
 def test_more_rows_share_one_hold_out_part_and_keep_the_members_as_trained():
     X, y = _blobs(CV_BELOW + 200, seed=2)
     model = train_model(X, y, ensemble=3, epochs=3, seed=2)

@@ -34,8 +34,9 @@ from ..core.heads import regression_mean
 from ..errors import InputError
 from ..training.many_workers import resolve_workers
 from ..training.splits import rank_strata, stratified_folds
-from .crossval import (CV_FOLDS, CV_WORKERS, _fit_runs, _take, capped_warning, cross_validates,
+from .crossval import (CV_FOLDS, CV_WORKERS, _take, capped_warning, cross_validates,
                        hold_out_monitor)
+from .members import MemberTraining
 from .model import Model
 from .plans import check_ensemble
 from .once import DEFAULTS, HOLDOUT, auto_activation, auto_batch_size, auto_width, encoded_width, prepare_run
@@ -102,7 +103,7 @@ def train_ensemble(X, y, *, members: int = ENSEMBLE, seed: int = DEFAULTS["seed"
     encoding, dtype, batch size, epochs, patience, ...) — the architecture, activation, L2 and
     learning rate are the members' own. ``validation_fraction``: "auto" (cross-validation on
     small data, else a hold-out part of ``HOLDOUT``) or the fraction of the hold-out part.
-    ``callbacks``: see :class:`_Training`. ``fallback``: when the members would not fit in
+    ``callbacks``: see :class:`~handgrad.model.members.MemberTraining`. ``fallback``: when the members would not fit in
     memory, return the reason (a str) instead of refusing, so that the caller trains one
     network. ``ranks``: an :class:`~handgrad.distributed.OverRanks` to split the members over
     MPI ranks (every rank calls this alike and returns the same model)."""
@@ -126,7 +127,7 @@ def train_ensemble(X, y, *, members: int = ENSEMBLE, seed: int = DEFAULTS["seed"
     n_rows = len(X) if hasattr(X, "columns") else np.shape(X)[0]
     d = encoded_width(X, options)
     settings = member_settings(members, seed, auto_width(d), task)
-    how = _Training(callbacks, ranks)
+    how = MemberTraining(callbacks, ranks)
     cv = validation_fraction == "auto" and cross_validates(n_rows, options)
     try:
         runs = len(settings) * (cv_folds if cv else 1)
@@ -149,25 +150,6 @@ def train_ensemble(X, y, *, members: int = ENSEMBLE, seed: int = DEFAULTS["seed"
     if ranks is not None and ranks.size > 1:
         model.record["ensemble"]["ranks"] = ranks.describe()
     return model
-
-
-class _Training:
-    """How the members train: one alone — on a hold-out part the default member, on all rows
-    the first kept one — with the ``callbacks`` as one network (it records the backprop
-    diagnostics the stack records for none); the others as stacks, their progress told to the
-    callbacks' ``on_stage_epoch(label, epoch, epochs, running)``, split over MPI ``ranks``."""
-
-    def __init__(self, callbacks, ranks):
-        self.callbacks = list(callbacks or ())
-        self.hooks = [cb.on_stage_epoch for cb in self.callbacks if hasattr(cb, "on_stage_epoch")]
-        self.ranks = ranks
-
-    def stacked(self, runs, label: str, raise_divergence: bool = False) -> list:
-        hooks = self.hooks
-        told = (lambda epoch, epochs, running: [h(label, epoch, epochs, running) for h in hooks]) if hooks else None
-        return _fit_runs(runs, on_epoch=told, raise_divergence=raise_divergence, ranks=self.ranks)
-
-
 
 
 def _cross_validated(X, y, settings, folds, seed, monitor, regression, how, options) -> Model:
@@ -199,11 +181,7 @@ def _cross_validated(X, y, settings, folds, seed, monitor, regression, how, opti
                                                     "epochs": epochs[k]}, **settings[k],
                           callbacks=how.callbacks if k == chosen[0] else ())
               for k in chosen]
-    # the first kept member trains alone: it records the backprop diagnostics (per-layer
-    # gradient norms, update ratios, dead units) that the stack records for none
-    final_histories = [finals[0].fit()] + (
-        how.stacked(finals[1:], f"{len(chosen) - 1} more chosen members on all rows", raise_divergence=True)
-        if len(finals) > 1 else [])
+    final_histories = how.alone_beside(finals[0], finals[1:], f"{len(chosen) - 1} more chosen members on all rows")
     model = _bundle(finals, final_histories, weights[chosen])
     model.record["ensemble"] = _record(settings, weights, epochs, held_out, truth, regression, curve,
                                        f"{folds}-fold cross-validation (out-of-fold predictions)")
