@@ -63,6 +63,7 @@ def main() -> int:
         infos.update(got_infos)
         runs += [{**r, "kind": kind, "metric": metric} for r in got]
     out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     rec = {"machine": machine_record(), "k": args.k, "seeds": args.seeds, "runs": runs}
     (out / "ensemble_ablation.json").write_text(json.dumps(rec, indent=1, default=str))
     (out / "ensemble_ablation.md").write_text(render(rec))

