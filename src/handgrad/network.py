@@ -43,7 +43,7 @@ from .fast.predict import logits_in_chunks
 from .layout import Layout
 from .memory_plan import MemoryPlan, memory_needed
 from .validation import (check_head_targets, check_l2, check_matrix, check_positive,
-                         check_sample_weight, check_seed, check_sizes)
+                         check_sample_weight, check_seed, check_sizes, check_smoothing)
 
 Array = np.ndarray
 _DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -90,6 +90,8 @@ class MLP:
             (counts, half the Poisson deviance) or ``"huber"`` (regression, the Huber loss).
         huber_delta: the Huber head's threshold δ > 0 (derivations.md §14): residuals within
             ±δ are squared, larger ones count linearly. Ignored by the other heads.
+        label_smoothing: the softmax head's ε in [0, 1) (derivations.md §16): training targets
+            (1 − ε)·one-hot + ε/K. Ignored by the other heads.
 
     Example:
         >>> import numpy as np, handgrad as hg
@@ -102,11 +104,12 @@ class MLP:
 
     def __init__(self, sizes: Sequence[int], activation="relu", l2: float = 0.0,
                  dtype="float32", seed: int | None = 0, output: str = "softmax",
-                 huber_delta: float | None = 1.0):
+                 huber_delta: float | None = 1.0, label_smoothing: float = 0.0):
         self.sizes = check_sizes(sizes)
         self.output = check_head(output, self.sizes[-1])
         # None for the other heads: a threshold they ignore must not tell two networks apart
         self.huber_delta = check_positive(huber_delta, "huber_delta") if output == "huber" else None
+        self.label_smoothing = check_smoothing(label_smoothing) if output == "softmax" else 0.0
         self.activations = _check_activations(activation, len(self.sizes) - 2)
         self.l2 = check_l2(l2)
         self.dtype = resolve_dtype(dtype)
@@ -162,8 +165,11 @@ class MLP:
     @property
     def head_params(self) -> dict:
         """The keyword arguments of the head's loss besides (Z, Y, sample_weight):
-        ``{"delta": δ}`` for the Huber head, ``{}`` for the others."""
-        return {"delta": self.huber_delta} if self.output == "huber" else {}
+        ``{"delta": δ}`` for the Huber head, ``{"smoothing": ε}`` for a softmax head with label
+        smoothing, ``{}`` for the others."""
+        if self.output == "huber":
+            return {"delta": self.huber_delta}
+        return {"smoothing": self.label_smoothing} if getattr(self, "label_smoothing", 0.0) else {}
 
     @property
     def params(self) -> list[Array]:
@@ -222,6 +228,7 @@ class MLP:
     def __repr__(self) -> str:
         hidden = " → ".join(f"{n} {a.name}" for n, a in zip(self.sizes[1:-1], self.activations))
         head = f"huber(δ={self.huber_delta:g})" if self.output == "huber" else self.output
+        head += f"(smoothing {self.label_smoothing:g})" if self.head_params.get("smoothing") else ""
         arch = f"{self.sizes[0]} → " + (hidden + " → " if hidden else "") + f"{self.sizes[-1]} {head}"
         return f"MLP({arch}; l2={self.l2:g}, dtype={self.dtype.name}, params={self.n_params})"
 

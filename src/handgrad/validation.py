@@ -193,6 +193,15 @@ def _is_whole(value) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
+def check_smoothing(value, what: str = "label_smoothing") -> float:
+    """Label smoothing ε as a float in [0, 1) (1 would make every target uniform), or refused."""
+    v = check_positive(value, what, allow_zero=True)
+    if v >= 1:
+        raise InputError(f"{what} must be below 1 (the share of each target spread over all classes; "
+                         f"0.1 is usual), got {value!r}")
+    return v
+
+
 def check_positive(value, what: str, allow_zero: bool = False) -> float:
     """``value`` as a float that is finite and > 0 (≥ 0 with ``allow_zero``), or refused."""
     if isinstance(value, (bool, np.bool_)):

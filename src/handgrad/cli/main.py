@@ -70,6 +70,9 @@ def _train_parser(sub) -> None:
     p.add_argument("--patience", type=int, default=D["patience"],
                    help="early stopping patience in epochs, 0 = off (default 20)")
     p.add_argument("--class-weight", choices=["balanced"], default=None)
+    p.add_argument("--label-smoothing", type=float, default=None, metavar="EPS",
+                   help="train towards (1 − EPS)·one-hot + EPS/classes instead of one-hot targets "
+                        "(classes only; e.g. 0.1; derivations.md §16)")
     p.add_argument("--task", default="auto", choices=["auto", "classification", "regression"],
                    help="what --target holds (default auto: text, true/false and at most 20 distinct "
                         "whole numbers are classes; fractions and many whole numbers a number)")

@@ -13,7 +13,7 @@ None and set to their defaults here, after the check.
 from __future__ import annotations
 
 from ..errors import InputError, listed
-from ..validation import check_count, check_fraction, check_positive, check_seed
+from ..validation import check_count, check_fraction, check_positive, check_seed, check_smoothing
 
 TEST_FRACTION, BUDGET = 0.2, 60.0  # the defaults of --test-fraction and --budget
 
@@ -42,6 +42,7 @@ RULES = {
     "budget": _positive, "max_categories": _count(1), "checkpoint_every": _count(1),
     "seed": check_seed, "samples": _count(1), "max_entries": _count(1),
     "hidden": _widths, "sizes": _widths, "huber_delta": _positive, "ensemble": _count(1),
+    "label_smoothing": check_smoothing,
 }
 
 

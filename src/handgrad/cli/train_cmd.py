@@ -95,6 +95,9 @@ def _train(args, outputs, worker) -> int:
                          f"{target!r} was read as classes (--task regression to predict it as a number)")
     if regression and args.class_weight:
         raise InputError("--class-weight applies to classes; the target is a number (regression)")
+    if regression and args.label_smoothing:
+        raise InputError("--label-smoothing applies to classes (it softens one-hot targets); the target is "
+                         "a number (regression): drop it")
     if args.metric in ("accuracy", "balanced_accuracy", "macro_f1") and regression:
         raise InputError(f"--metric {args.metric} scores classes; for a regression use rmse, mae, r2 or loss")
     if args.metric in ("rmse", "mae", "r2") and not regression:
@@ -105,6 +108,7 @@ def _train(args, outputs, worker) -> int:
                   drop=args.drop, max_categories=args.max_categories, id_columns=args.id_column,
                   dtype=args.dtype, optimizer=args.optimizer, schedule=args.schedule,
                   class_weight=args.class_weight, momentum=args.momentum,
+                  **({"label_smoothing": args.label_smoothing} if args.label_smoothing is not None else {}),
                   weight_decay=args.weight_decay, data_parallel=getattr(args, "data_parallel", None),
                   record={"dataset": name, "target": target},
                   task=task)

@@ -62,13 +62,15 @@ def one_hot(y: Array, n_classes: int, dtype=np.float64) -> Array:
     return Y
 
 
-def softmax_cross_entropy(Z: Array, y: Array, sample_weight: Array | None = None
-                          ) -> tuple[float, Array]:
+def softmax_cross_entropy(Z: Array, y: Array, sample_weight: Array | None = None,
+                          smoothing: float = 0.0) -> tuple[float, Array]:
     """Fused softmax + cross-entropy, averaged over the batch, and its gradient (§3).
 
     Forward (eq. 3.1–3.3):  ``log P = log_softmax(Z)``,  ``CE_i = −Σ_k Y_ik log P_ik``,
     ``L = (1/m) Σ_i w_i CE_i``.
     Backward (eq. 3.6, 3.7): ``∂L/∂Z = diag(w) (P − Y) / m``.
+    Label smoothing ε (eq. 16.1–16.2): the targets become ``Ỹ = (1 − ε) Y + ε/K`` (rows still
+    summing to 1), so the same two lines give the loss and ``∂L/∂Z = diag(w) (P − Ỹ) / m``.
 
     Args:
         Z: logits (m, K), float32 or float64 (not modified).
@@ -82,11 +84,13 @@ def softmax_cross_entropy(Z: Array, y: Array, sample_weight: Array | None = None
     """
     m, K = Z.shape
     Y = one_hot(y, K, Z.dtype) if y.ndim == 1 else y
+    if smoothing:
+        Y = (1 - smoothing) * Y + smoothing / K                      # eq. 16.1
     w = np.ones(m, dtype=Z.dtype) if sample_weight is None else sample_weight
     log_P = log_softmax(Z)                                   # eq. 3.2
     CE = -(Y * log_P).sum(axis=1)                            # eq. 3.3, per sample
     P = softmax(Z)                                           # eq. 1.4
-    dZ = w[:, None] * (P - Y) / m                            # eq. 3.6, 3.7
+    dZ = w[:, None] * (P - Y) / m                            # eq. 3.6, 3.7 (16.2)
     return float((w * CE).sum(dtype=np.float64) / m), dZ.astype(Z.dtype, copy=False)
 
 

@@ -86,7 +86,7 @@ def sigmoid_from_exp(Z: Array, E: Array, out: Array | None = None) -> Array:
 
 def softmax_cross_entropy(Z: Array, y: Array, sample_weight: Array | None = None,
                           out: Array | None = None, work: Array | None = None,
-                          stats: dict | None = None) -> tuple[float, Array]:
+                          stats: dict | None = None, smoothing: float = 0.0) -> tuple[float, Array]:
     """``core.losses.softmax_cross_entropy`` in fewer passes (derivations.md eq. 3.3').
 
     With ``c_i = max_k Z_ik``, ``T = Z − c`` (into ``work``) and ``s_i = Σ_k exp(T_ik)``:
@@ -94,6 +94,9 @@ def softmax_cross_entropy(Z: Array, y: Array, sample_weight: Array | None = None
     ``∂L/∂Z = exp(T)·(w/(m·s)) − w·Y/m`` (into ``out``): P − Y without forming P or Y.
     ``stats["correct"]`` is set, for labels, to the number of rows whose true class has the
     largest logit (T_{i,y_i} = 0), the training accuracy at no extra pass.
+    Label smoothing ε (eq. 16.3): ``Ỹ = (1 − ε)Y + ε/K`` without forming it — the label's
+    entry gets (1 − ε)·w/m subtracted, every entry ε/K·w/m, and ``Σ_k Ỹ_ik T_ik = (1 − ε) T_{i,y_i}
+    + (ε/K) Σ_k T_ik``.
     """
     m = Z.shape[0]
     T = np.subtract(Z, row_max(Z), out=work)                        # T = Z − c ≤ 0
@@ -105,10 +108,17 @@ def softmax_cross_entropy(Z: Array, y: Array, sample_weight: Array | None = None
     if y.ndim == 1:
         at = _row_starts(m, Z.shape[1]) + y                         # flat index of (i, y_i)
         t_y = T.reshape(-1)[at]
-        dZ.reshape(-1)[at] -= target_scale                          # w·(P − Y)/m
         if stats is not None:
             stats["correct"] = int(np.count_nonzero(t_y == 0))
+        if smoothing:                                               # eq. 16.3
+            K = Z.shape[1]
+            t_y = (1 - smoothing) * t_y + (smoothing / K) * T.sum(axis=1)
+            dZ -= (smoothing / K) * (target_scale if sample_weight is None else target_scale[:, None])
+            target_scale = (1 - smoothing) * target_scale
+        dZ.reshape(-1)[at] -= target_scale                          # w·(P − Y)/m
     else:
+        if smoothing:
+            y = (1 - smoothing) * y + smoothing / Z.shape[1]        # eq. 16.1
         t_y = (y * T).sum(axis=1)
         dZ -= y * (target_scale if sample_weight is None else target_scale[:, None])
     per_sample = np.log(s[:, 0]) - t_y                              # CE_i = log s_i − Σ_k Y_ik T_ik

@@ -152,7 +152,7 @@ class Stack:
                 per_sample[pad], dZ2[pad] = 0, 0
         else:
             loss = _softmax_ce if self.net.output == "softmax" else _logistic_ce
-            per_sample, dZ2, hit = loss(Z2, y, w1, m)
+            per_sample, dZ2, hit = loss(Z2, y, w1, m, **self.net.head_params)
             hit = hit.reshape(K, M)
             if rows is not None:
                 hit &= np.arange(M)[None, :] < rows[:, None]
@@ -175,26 +175,30 @@ class Stack:
         return data, l2, hits
 
 
-def _softmax_ce(Z2: Array, y: Array, w1: Array | None, m) -> tuple[Array, Array, Array]:
+def _softmax_ce(Z2: Array, y: Array, w1: Array | None, m, smoothing: float = 0.0
+                ) -> tuple[Array, Array, Array]:
     """Softmax cross-entropy of the K·M rows ``Z2`` (K·M, C) with labels ``y`` (K, M), as
-    fast.kernels.softmax_cross_entropy computes it (eq. 3.3'): the weighted CE_i, ∂L/∂Z =
-    w·(P − Y)/m written over Z2, and whether each row's true class has the largest logit.
-    ``m``: the batch size, or each row's model's (K·M,)."""
+    fast.kernels.softmax_cross_entropy computes it (eq. 3.3'; with label smoothing ε, eq.
+    16.3): the weighted CE_i, ∂L/∂Z = w·(P − Ỹ)/m written over Z2, and whether each row's true
+    class has the largest logit. ``m``: the batch size, or each row's model's (K·M,)."""
     C = Z2.shape[1]
     T = np.subtract(Z2, row_max(Z2), out=Z2)                           # T = Z − c ≤ 0
     at = _row_starts(Z2.shape[0], C) + y.reshape(-1)                   # flat (i, y_i)
     t_y = T.reshape(-1)[at]
     hit = t_y == 0                                                     # true class largest
+    if smoothing:  # before T is overwritten: Σ_k Ỹ_ik T_ik (eq. 16.3)
+        t_y = (1 - smoothing) * t_y + (smoothing / C) * T.sum(axis=1)
     dZ2 = np.exp(T, out=T)
     s = row_sum(dZ2)
     per_sample = np.log(s[:, 0]) - t_y                                 # CE_i
     m_col = m if np.ndim(m) == 0 else m[:, None]
-    if w1 is None:
-        dZ2 *= 1 / (m_col * s)                                         # P/m
-        dZ2.reshape(-1)[at] -= 1 / m                                   # (P − Y)/m
-    else:
-        dZ2 *= w1[:, None] / (m_col * s)
-        dZ2.reshape(-1)[at] -= w1 / m                                  # w·(P − Y)/m
+    scale = 1 / m if w1 is None else w1 / m                            # w/m, per row
+    dZ2 *= (1 / (m_col * s)) if w1 is None else w1[:, None] / (m_col * s)  # w·P/m
+    if smoothing:
+        dZ2 -= (smoothing / C) * (scale if np.ndim(scale) == 0 else scale[:, None])
+        scale = (1 - smoothing) * scale
+    dZ2.reshape(-1)[at] -= scale                                       # w·(P − Ỹ)/m
+    if w1 is not None:
         per_sample = per_sample * w1
     return per_sample, dZ2, hit
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..validation import (check_count, check_flag, check_fraction, check_matrix, check_positive,
-                          check_sample_weight, check_seed)
+                          check_sample_weight, check_seed, check_smoothing)
 
 # train_regressor's options that mean nothing to classes
 REGRESSION_ONLY = ("loss", "huber_delta", "target_transform")
@@ -75,8 +75,13 @@ def check_options(X, options: dict, *, task: str, refit, validation_fraction, cv
         if given:
             raise InputError(f"{', '.join(given)} appl{'y' if len(given) > 1 else 'ies'} to regression; "
                              "call train_regressor to predict numbers")
+        if "label_smoothing" in out:
+            out["label_smoothing"] = check_smoothing(out["label_smoothing"])
     elif cw is not None:
         raise InputError("class_weight applies to classes; a regression takes sample_weight only")
+    elif out.get("label_smoothing"):
+        raise InputError("label_smoothing applies to classes (it softens one-hot targets); a regression "
+                         "has none")
     for name in TABLE_OPTIONS:
         if name in out:
             out[name] = _names(out[name], name, X)

@@ -89,7 +89,7 @@ def prepare_run(X, y, *, feature_names: Sequence[str] | None = None,
                      standardize: bool = True, callbacks=(), record: dict | None = None,
                      categorical=(), numeric=(), drop=(), max_categories: int = 64, id_columns=(),
                      classes=None, task: str = "classification", loss: str = "squared",
-                     huber_delta: float = 1.0, target_transform: str = "auto",
+                     huber_delta: float = 1.0, target_transform: str = "auto", label_smoothing: float = 0.0,
                      target_names: Sequence[str] | None = None, **fit_options) -> "_Run":
     """A training run of :func:`train_classifier` made ready, not yet trained (``.fit()``
     trains it and ``.model(history)`` bundles the result).
@@ -191,7 +191,7 @@ def prepare_run(X, y, *, feature_names: Sequence[str] | None = None,
     run_plan(sizes, dtype, Xtr.shape[0], 0 if Xv is None else Xv.shape[0],
              {**fit_options, "batch_size": batch_size, "optimizer": optimizer, "patience": patience}).check()
     head_options = {"output": head, "huber_delta": huber_delta} if regression and head == "huber" else \
-        {"output": head} if regression else {}
+        {"output": head} if regression else {"label_smoothing": label_smoothing}
     net = MLP(sizes, activation=activation, l2=l2, dtype=dtype, seed=seed, **head_options)
     run = _Run(net, prep(Xtr), ytr, wtr, None if Xv is None else prep(Xv), yv,
                dict(epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
@@ -205,6 +205,8 @@ def prepare_run(X, y, *, feature_names: Sequence[str] | None = None,
              "standardize": standardize if frame is None else "numeric columns (table encoding)",
              "class_weight": class_weight if not isinstance(class_weight, dict) else
              {str(k): float(v) for k, v in class_weight.items()}}
+    if label_smoothing and not regression:
+        hyper["label_smoothing"] = float(label_smoothing)
     if regression:
         hyper.update(task="regression", loss=loss, target_transform=target.kind,
                      **({"huber_delta": float(huber_delta)} if loss == "huber" else {}))
