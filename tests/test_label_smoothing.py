@@ -135,3 +135,22 @@ def test_the_command_line_trains_with_label_smoothing_and_refuses_it_for_numbers
     assert bad.returncode == 2 and "below 1" in bad.stderr and "Traceback" not in bad.stderr
     reg = _cli("train", "--dataset", "diabetes", "--label-smoothing", "0.1", "--no-plot", "--out-dir", str(tmp_path / "r"))
     assert reg.returncode == 2 and "--label-smoothing" in reg.stderr and "classes" in reg.stderr
+
+
+@pytest.mark.parametrize("ensemble", [1, 4])
+def test_folds_of_a_table_whose_encoding_differs_keep_the_smoothing(ensemble):
+    """Cross-validation widens the folds whose table encoding has fewer columns to one width
+    (a new network per such fold): the new network keeps ε, so the folds still stack (found
+    on penguins, where a column with missing cells is complete in some folds)."""
+    import pandas as pd
+
+    from handgrad.model.classifier import train_model
+
+    rng = np.random.default_rng(5)
+    n = 300
+    frame = pd.DataFrame({"x": rng.normal(size=n), "z": rng.normal(size=n), "kind": rng.choice(["a", "b"], n)})
+    frame.loc[7, "z"] = np.nan  # a missing-cell indicator only the folds that train on row 8 have
+    y = np.where(frame.x + (frame.kind == "a") > 0.3, "yes", "no")
+    model = train_model(frame, y, ensemble=ensemble, epochs=6, label_smoothing=0.1, seed=2)
+    assert model.record["hyperparameters"]["label_smoothing"] == 0.1
+    assert all(net.head_params == {"smoothing": 0.1} for net in model.networks)

@@ -172,6 +172,13 @@ class MLP:
         return {"smoothing": self.label_smoothing} if getattr(self, "label_smoothing", 0.0) else {}
 
     @property
+    def head_options(self) -> dict:
+        """The keyword arguments that make another network's head this one's:
+        ``MLP(sizes, ..., **net.head_options)`` (the output, and its δ or ε)."""
+        return {"output": self.output, **({"huber_delta": self.huber_delta} if self.output == "huber" else {}),
+                **({"label_smoothing": self.label_smoothing} if self.head_params.get("smoothing") else {})}
+
+    @property
     def params(self) -> list[Array]:
         """``[W_1, b_1, ..., W_L, b_L]``: views into ``flat`` (writing to them changes the net)."""
         return [p for pair in zip(self.weights, self.biases) for p in pair]

@@ -229,8 +229,8 @@ def _widened(runs: list) -> tuple[list, list, list]:
     for r in runs:
         net, d = r.net, r.X.shape[1]
         if d < width:
-            head = {"output": net.output, **({"huber_delta": net.huber_delta} if net.output == "huber" else {})}
-            wide = MLP([width, *net.sizes[1:]], activation=net.activations, l2=net.l2, dtype=net.dtype, **head)
+            wide = MLP([width, *net.sizes[1:]], activation=net.activations, l2=net.l2, dtype=net.dtype,
+                       **net.head_options)
             wide.flat[...] = 0
             wide.weights[0][:d] = net.weights[0]
             for l in range(net.n_layers):
