@@ -145,7 +145,10 @@ def _without_index(frame, names: list[str], target, notes: list[str]) -> list[st
     if first.strip().lower() not in ("", "unnamed: 0"):
         return names
     cells = frame[first]
-    if cells.isna().any() or cells.nunique() != len(cells):
+    try:
+        if cells.isna().any() or cells.nunique() != len(cells):
+            return names
+    except TypeError:  # unhashable cells (a Parquet list column): not a row index
         return names
     notes.append(f"column {first!r} dropped: the row index that pandas' to_csv() and R's write.csv() "
                  "write (no name, a different value in every row); write the file with index=False "

@@ -179,10 +179,18 @@ def read_text(pd, path: Path, dialect: Dialect, target: str | None, missing: lis
         # pandas 3's C parser ends a cell at a NUL character ("a\0" is read as "a": two labels
         # merged in silence); Python's parser keeps it, for the checks that name it
         return pd.read_csv(path, engine="python", **options), header
-    try:  # every number as written (pandas 3's default parser reads 9e300 as 9.000000000000001e+300)
-        return pd.read_csv(path, float_precision="round_trip", **options), header
+    try:
+        return pd.read_csv(path, **_exact_numbers(pd), **options), header
     except OverflowError:  # a whole number beyond any float (pandas 3 raises): every cell as text,
         return pd.read_csv(path, **{**options, "dtype": str}), header  # numbers refused by name later
+
+
+def _exact_numbers(pd) -> dict:
+    """read_csv's option that reads every number as written, where its default does not: pandas
+    before 3.1 reads 9e300 as 9.000000000000001e+300; 3.1 reads numbers exactly and deprecates
+    the option (a warning in every read)."""
+    version = tuple(int(p) if p.isdigit() else 0 for p in pd.__version__.split(".")[:2])
+    return {"float_precision": "round_trip"} if version < (3, 1) else {}
 
 
 def _holds_nul(path: Path, encoding: str, chunk: int = 1 << 20) -> bool:
