@@ -1,0 +1,99 @@
+"""One option against the defaults, through the CLI, on tables of the classification panel
+(issue 25: a hand-derived addition stays out of the default unless the panel says so).
+
+    python bench/option_ablation.py --option "--label-smoothing 0.1" --name label_smoothing_ablation \
+        --tables penguins,carseats,oj,titanic,mroz,creditcard,attrition,arrowhead --seeds 3
+
+Per table and seed: the panel's split (bench/tabular_panel.py) written to train.csv and
+test.csv, then ``handgrad train --data train.csv --target T --test test.csv --no-plot --json
+--seed S`` with no option and with ``--option``; the test accuracy of each. Writes
+bench/results/NAME.{json,md} with the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import tabular_panel  # noqa: E402
+from benchenv import machine_record  # noqa: E402
+from tabular_common import HANDGRAD, read, run_process  # noqa: E402
+
+OUT = Path(__file__).resolve().parent / "results"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--option", required=True, help='the options to try, as one string ("--label-smoothing 0.1")')
+    ap.add_argument("--name", required=True, help="results file name (NAME.md, NAME.json)")
+    ap.add_argument("--tables", default="penguins,carseats,oj,titanic,mroz,creditcard,attrition,arrowhead")
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--out", default=str(OUT))
+    args = ap.parse_args()
+    extra = shlex.split(args.option)
+    runs = []
+    for name in args.tables.split(","):
+        work = Path(tempfile.mkdtemp(prefix=f"hg-opt-{name}-"))
+        path, target = tabular_panel.export(name, work)
+        raw = read(path)
+        for seed in range(args.seeds):
+            train, test = tabular_panel.split(raw, target, seed)
+            train.to_csv(work / "train.csv", index=False)
+            test.to_csv(work / "test.csv", index=False)
+            row = {"table": name, "seed": seed}
+            for label, opts in (("default", []), ("option", extra)):
+                cmd = [HANDGRAD, "train", "--data", str(work / "train.csv"), "--target", target, "--test",
+                       str(work / "test.csv"), "--no-plot", "--json", "--quiet", "--seed", str(seed),
+                       "--out-dir", str(work / f"out-{label}"), *opts]
+                done, seconds = run_process(cmd, 900)
+                ok = done is not None and done.returncode == 0
+                row[label] = {"accuracy": json.loads(done.stdout)["test"]["accuracy"] if ok else None,
+                              "seconds": seconds, "status": "ok" if ok else
+                              ("timeout" if done is None else done.stderr.strip().splitlines()[-1][:300])}
+            runs.append(row)
+            print(f"{name} seed {seed}: default {row['default']['accuracy']}, {args.option} "
+                  f"{row['option']['accuracy']}", file=sys.stderr, flush=True)
+    rec = {"machine": machine_record(), "option": args.option, "seeds": args.seeds,
+           "date": time.strftime("%Y-%m-%d %H:%M %Z"), "runs": runs}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{args.name}.json").write_text(json.dumps(rec, indent=1, default=str))
+    (out / f"{args.name}.md").write_text(render(rec))
+    print(render(rec))
+    return 0
+
+
+def render(rec: dict) -> str:
+    lines = [f"# `{rec['option']}` against the defaults, through the CLI ({rec['date']}, {rec['seeds']} seeds)", "",
+             f"- Machine: {rec['machine']}",
+             "- bench/option_ablation.py: `handgrad train --test test.csv` on the classification panel's splits, "
+             "with no option and with the option; test accuracy, means over seeds.", "",
+             "| table | default | with the option | gain (points) |", "|---|---|---|---|"]
+    gains = []
+    for table in dict.fromkeys(r["table"] for r in rec["runs"]):
+        rows = [r for r in rec["runs"] if r["table"] == table]
+        if any(r[k]["accuracy"] is None for r in rows for k in ("default", "option")):
+            failed = [f"seed {r['seed']} {k}: {r[k]['status']}" for r in rows for k in ("default", "option")
+                      if r[k]["accuracy"] is None]
+            lines.append(f"| {table} | — | — | failed: {'; '.join(failed)} |")
+            continue
+        a = np.mean([r["default"]["accuracy"] for r in rows])
+        b = np.mean([r["option"]["accuracy"] for r in rows])
+        gains.append(100 * (b - a))
+        lines.append(f"| {table} | {a:.4f} | {b:.4f} | {100 * (b - a):+.2f} |")
+    if gains:
+        lines += ["", f"Mean gain {np.mean(gains):+.2f} points; better on {sum(g > 0 for g in gains)} of "
+                      f"{len(gains)} tables, worse on {sum(g < 0 for g in gains)}."]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
