@@ -300,10 +300,12 @@ def report(args, model, test, test_name, notes, outputs, elapsed: float, drew: b
         from .search import print_leaderboard
         print_leaderboard(model.record["search"])
     network = (f"network: {model.net!r}" if not model.members else
-               f"networks: {len(model.networks)}, e.g. {model.net!r}")
-    print_lines(network, *_epochs_line(args, history, selection, model.record.get("refit")),
-                f"final epoch: train loss {last['train_loss']:.4f} (data {last['train_data_loss']:.4f} + "
-                f"L2 {last['train_l2_loss']:.4f})")
+               f"networks: {len(model.networks)} (the ensemble's kept members), e.g. {model.net!r}")
+    run = [*_epochs_line(args, history, selection, model.record.get("refit")),
+           f"final epoch: train loss {last['train_loss']:.4f} (data {last['train_data_loss']:.4f} + "
+           f"L2 {last['train_l2_loss']:.4f})"]
+    # an ensemble's history is its first kept member's (the others' epochs are in its note)
+    print_lines(network, *([f"first kept member: {line}" for line in run] if model.members else run))
     if test is None:
         print_lines("no test part (--test-fraction 0): every row trained the model")
     elif model.is_regressor:
