@@ -1219,3 +1219,12 @@ def test_standardisation_overflow_is_named_as_such():
     with pytest.raises(InputError) as info:
         model.predict(np.array([[1e10, 1.0]]))
     assert "NaN" not in str(info.value) and "too large" in str(info.value)
+
+
+def test_a_column_mixing_a_large_and_a_huge_whole_number_is_refused_by_name(tmp_path):
+    # found by the byte-mutation property under pandas 3.0: read as text (read_csv overflowed),
+    # the column's infer_objects overflowed in turn, a traceback instead of a message
+    path = tmp_path / "t.csv"
+    path.write_text("a,b,c\n9007199254740993,0.0,0.0\n" + "9" * 400 + ",0.0,0.0\n")
+    result = outcome(load_table, path, None)
+    assert isinstance(result, InputError) and "'a'" in str(result), result

@@ -24,7 +24,12 @@ def _plain(col):
     pd = _import_pandas()
     if isinstance(col.dtype, pd.CategoricalDtype):
         col = col.astype(object)
-    return col.infer_objects() if col.dtype == object else col
+    if col.dtype != object:
+        return col
+    try:
+        return col.infer_objects()
+    except OverflowError:  # pandas 3.0, a whole number beyond any float: the cells as they are,
+        return col         # whose reader names the column
 
 
 def _labels(col, target: str, as_text: bool = False) -> np.ndarray:
