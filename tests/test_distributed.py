@@ -131,20 +131,26 @@ def test_a_killed_rank_ends_the_job_and_resume_continues(tmp_path):
     _assert_same_run(np.load(tmp_path / "b.npz"), "long64", net, history)
 
 
+def _on_two_ranks_and_one(tmp_path, command):
+    """``handgrad COMMAND`` under ``mpiexec -n 2`` (into tmp_path/mpi; rank 0 alone says it saved)
+    and in one process (tmp_path/one): (the mpiexec run, its model, the one process's model)."""
+    proc = _mpirun(2, sys.executable, "-m", "handgrad", *command, "--out-dir", tmp_path / "mpi")
+    assert proc.stdout.count("model saved to") == 1, proc.stdout
+    one = subprocess.run([sys.executable, "-m", "handgrad", *command, "--out-dir", tmp_path / "one"],
+                         capture_output=True, text=True, timeout=120, cwd=HERE)
+    assert one.returncode == 0, one.stderr
+    return (proc, hg.load_model(tmp_path / "mpi" / "model.safetensors"),
+            hg.load_model(tmp_path / "one" / "model.safetensors"))
+
+
 @needs_mpi
 def test_mpiexec_handgrad_train(tmp_path):
     """``mpiexec -n 2 handgrad train``: rank 0 alone prints and writes; the model equals the
     one-process command's and its record says how it was trained."""
     common = ["train", "--dataset", "iris", "--epochs", "4", "--dtype", "float64",
               "--val-fraction", "0.2", "--batch-size", "15", "--no-plot", "--ensemble", "1"]
-    proc = _mpirun(2, sys.executable, "-m", "handgrad", *common, "--out-dir", tmp_path / "mpi")
-    assert proc.stdout.count("model saved to") == 1, proc.stdout
+    proc, a, b = _on_two_ranks_and_one(tmp_path, common)
     assert "data-parallel training over 2 MPI ranks" in proc.stderr
-    one = subprocess.run([sys.executable, "-m", "handgrad", *common, "--out-dir", tmp_path / "one"],
-                         capture_output=True, text=True, timeout=120, cwd=HERE)
-    assert one.returncode == 0, one.stderr
-    a = hg.load_model(tmp_path / "mpi" / "model.safetensors")
-    b = hg.load_model(tmp_path / "one" / "model.safetensors")
     assert _rel(a.net.flat, b.net.flat) <= 1e-12
     assert a.record["history"]["data_parallel"]["ranks"] == 2
     assert a.record["history"]["data_parallel"]["global_batch"] == 15
@@ -159,14 +165,8 @@ def test_mpiexec_splits_the_ensembles_members_over_the_ranks(tmp_path, held_out)
     """The default ensemble under ``mpiexec -n 2``: each rank trains its share of the members
     (and of their folds); the model file equals the one-process command's, member by member."""
     common = ["train", "--dataset", "iris", "--dtype", "float64", "--no-plot", *held_out]
-    proc = _mpirun(2, sys.executable, "-m", "handgrad", *common, "--out-dir", tmp_path / "mpi")
-    assert proc.stdout.count("model saved to") == 1, proc.stdout
+    proc, a, b = _on_two_ranks_and_one(tmp_path, common)
     assert "the ensemble's 8 members split over 2 MPI ranks" in proc.stderr
-    one = subprocess.run([sys.executable, "-m", "handgrad", *common, "--out-dir", tmp_path / "one"],
-                         capture_output=True, text=True, timeout=120, cwd=HERE)
-    assert one.returncode == 0, one.stderr
-    a = hg.load_model(tmp_path / "mpi" / "model.safetensors")
-    b = hg.load_model(tmp_path / "one" / "model.safetensors")
     assert len(a.members) == len(b.members) and len(b.members) >= 1  # several kept: the split matters
     for x, y in zip([a.net, *a.members], [b.net, *b.members]):
         assert _rel(x.flat, y.flat) <= 1e-12
