@@ -129,13 +129,13 @@ def train_ensemble(X, y, *, members: int = ENSEMBLE, seed: int = DEFAULTS["seed"
     settings = member_settings(members, seed, auto_width(d), task)
     how = MemberTraining(callbacks, ranks)
     cv = validation_fraction == "auto" and cross_validates(n_rows, options)
+    networks = len(settings) * (cv_folds if cv else 1)
+    batch = options.get("batch_size", "auto")
     try:
-        runs = len(settings) * (cv_folds if cv else 1)
-        batch = options.get("batch_size", "auto")
-        check_ensemble(n_rows, d, settings[0]["hidden_sizes"], runs,
+        check_ensemble(n_rows, d, settings[0]["hidden_sizes"], networks,
                        {**options, "batch_size": auto_batch_size(n_rows) if isinstance(batch, str) else batch},
                        f"an ensemble of {len(settings)}" + (f" members, each over {cv_folds} folds" if cv else " members"),
-                       workers=resolve_workers(CV_WORKERS, runs))
+                       workers=resolve_workers(CV_WORKERS, networks))
     except InputError as exc:
         if not fallback:
             raise
