@@ -131,6 +131,6 @@ def _features_line(info) -> str:
         return f"features: {n}" + (" (standardised)" if prep else "")
     kinds: dict[str, list[str]] = {}
     for c in prep["encoder"]["columns"]:
-        kinds.setdefault(c["kind"], []).append(c["name"])
+        kinds.setdefault("numeric (quantile-scaled)" if "quantiles" in c else c["kind"], []).append(c["name"])
     parts = [f"{k} {', '.join(v)}" for k, v in kinds.items()]
     return f"features: {n} from {len(prep['encoder']['columns'])} table columns ({'; '.join(parts)})"

@@ -22,6 +22,7 @@ from .export_cmd import add_parsers as _export_parsers
 from .options import check_options
 from .ranks import abort_ranks, end_rank, join_ranks
 from ..data import BUILTIN_DATASETS
+from ..data.features import DEFAULT_SCALING, SCALINGS
 from ..errors import InputError, TrainingDivergedError
 from ..errors import TrainingInterrupted
 
@@ -111,6 +112,9 @@ def _train_parser(sub) -> None:
                    help="columns that identify rows: not features, copied into predict's output")
     p.add_argument("--max-categories", type=int, default=64, metavar="N",
                    help="one-hot columns per categorical column; rarer values share one (default 64)")
+    p.add_argument("--scaling", choices=SCALINGS, default=None,
+                   help="numeric columns reach the network standardised (x − mean)/std, or as the "
+                        f"normal quantile of their rank among the training values (default {DEFAULT_SCALING})")
     p.add_argument("--seed", type=int, default=D["seed"])
     p.add_argument("--dtype", default=D["dtype"], choices=["float32", "float64"])
     p.add_argument("--out-dir", default="handgrad-out", help="where outputs go (default handgrad-out)")

@@ -57,7 +57,8 @@ def read_test(args, features, labels, task: str, target: str, feature_names, com
     classes = LabelEncoder().fit(labels) if task == "classification" else None
     encoder = TableEncoder(categorical=common.get("categorical") or (), numeric=common.get("numeric") or (),
                            drop=common.get("drop") or (), max_categories=common.get("max_categories", 64),
-                           id_columns=common.get("id_columns") or ()).fit(features) if table else None
+                           id_columns=common.get("id_columns") or (),
+                           scaling=common.get("scaling", "standard")).fit(features) if table else None
     try:
         test = _read_table(args.test, features, task, target, encoder) if table else \
             _read_matrix(args.test, task, target, feature_names)

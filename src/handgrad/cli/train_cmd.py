@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 
+from ..data.features import DEFAULT_SCALING
 from ..errors import InputError
 from .commands import _emit_json, _load, _rows, _score
 from .terminal import echo
@@ -106,6 +107,7 @@ def _train(args, outputs, worker) -> int:
     train_idx, test_idx = _test_split(args, labels, task, features.shape[0], test_size)
     common = dict(feature_names=names, categorical=args.categorical, numeric=args.numeric,
                   drop=args.drop, max_categories=args.max_categories, id_columns=args.id_column,
+                  scaling=args.scaling or DEFAULT_SCALING,
                   dtype=args.dtype, optimizer=args.optimizer, schedule=args.schedule,
                   class_weight=args.class_weight, momentum=args.momentum,
                   **({"label_smoothing": args.label_smoothing} if args.label_smoothing is not None else {}),

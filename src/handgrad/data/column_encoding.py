@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from ..errors import InputError
-from . import dates, numtext
+from . import dates, numtext, quantiles
 from .cells import as_bool, cells, distinct, short, text
 from .preprocessing import standardize
 
@@ -70,7 +70,10 @@ def encode_column(s: dict, x: np.ndarray) -> np.ndarray:
     if kind == "date":
         return dates.features(s, x, missing)
     filled = np.where(missing, s["fill"], x)
-    cols = [standardize(filled, s["mean"], s["scale"]) if kind == "numeric" else filled]
+    if kind == "numeric":
+        filled = (quantiles.apply_map(filled, *quantiles.check_map(s["quantiles"], s["name"]))
+                  if "quantiles" in s else standardize(filled, s["mean"], s["scale"]))
+    cols = [filled]
     if s["indicator"]:
         cols.append(missing.astype(np.float64))
     return np.column_stack(cols)

@@ -16,7 +16,8 @@ _KEYS = {"numeric": {"fill": float, "indicator": bool, "mean": float, "scale": f
          "dropped": {"why": str}}
 # keys a kind may have besides: a numeric column of numbers written with a decimal comma or a
 # unit stores that form (a reader that does not know the key refuses the file)
-_OPTIONAL = {"numeric": {"written": dict}}
+# (and one scaled by its quantiles stores their map, handgrad.data.quantiles)
+_OPTIONAL = {"numeric": {"written": dict, "quantiles": dict}}
 
 
 def checked_column(c, i: int) -> dict[str, Any]:
@@ -43,6 +44,10 @@ def checked_column(c, i: int) -> dict[str, Any]:
         from .numtext import check_form
 
         check_form(c["written"], c["name"])
+    if c["kind"] == "numeric" and "quantiles" in c:
+        from .quantiles import check_map
+
+        check_map(c["quantiles"], c["name"])
     if c["kind"] == "date":
         from .dates import check
 

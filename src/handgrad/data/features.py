@@ -50,12 +50,14 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..errors import InputError
-from . import dates, numtext
+from . import dates, numtext, quantiles
 from .cells import as_bool, cells, distinct, each_column, short, text
 from .column_encoding import MISSING, OTHER, encode_column, read_column
 from .feature_checks import checked_column
 from .preprocessing import robust_mean_std, standardize
 
+SCALINGS = ("standard", "quantile")
+DEFAULT_SCALING = "standard"  # train_model's and the command line's (bench/results/scaling_ablation.md)
 ID_WHY = "an identifier"  # a dropped column so marked is copied into prediction files
 _MIN_ROWS_FOR_ID = 20
 # what pandas (``Unnamed: 0``) and R (``""``, ``rownames``) call a written-out row index
@@ -69,6 +71,9 @@ class TableEncoder:
         categorical, numeric, drop: column names forced to a kind (see the module docstring).
         max_categories: one-hot columns kept per categorical variable (the most frequent
             training values); the rest share ``(other)``.
+        scaling: how a numeric column reaches the network: ``"standard"`` (x − mean)/std, or
+            ``"quantile"``, the normal quantile of its rank among the training values
+            (:mod:`handgrad.data.quantiles`), stored per column as ``"quantiles"``.
 
     After :meth:`fit`: ``columns_`` (one spec dict per input column, JSON-able),
     ``feature_names_out_`` (names of the output columns), ``notes_`` (one line per dropped
@@ -76,7 +81,8 @@ class TableEncoder:
     """
 
     def __init__(self, categorical: Iterable[str] = (), numeric: Iterable[str] = (),
-                 drop: Iterable[str] = (), max_categories: int = 64, id_columns: Iterable[str] = ()):
+                 drop: Iterable[str] = (), max_categories: int = 64, id_columns: Iterable[str] = (),
+                 scaling: str = DEFAULT_SCALING):
         self.categorical, self.numeric, self.drop = set(categorical), set(numeric), set(drop)
         self.id_columns = set(id_columns)
         both = self.categorical & self.numeric
@@ -85,6 +91,9 @@ class TableEncoder:
         if int(max_categories) < 1:
             raise InputError(f"max_categories must be ≥ 1, got {max_categories}")
         self.max_categories = int(max_categories)
+        if scaling not in SCALINGS:
+            raise InputError(f"scaling must be one of {', '.join(SCALINGS)}, got {scaling!r}")
+        self.scaling = scaling
         self.read_notes_: list[str] = []
 
     # ----- fitting -----------------------------------------------------------------------
@@ -196,6 +205,9 @@ class TableEncoder:
         mean, std = (float(v) for v in robust_mean_std(filled))  # finite for finite cells
         spec = {"name": name, "kind": "numeric", "fill": fill, "indicator": bool(missing.any()),
                 "mean": mean, "scale": std if std > 0 else 1.0}
+        if self.scaling == "quantile":
+            xs, zs = quantiles.fit_map(x)
+            spec["quantiles"] = {"x": xs.tolist(), "z": zs.tolist()}
         if form != numtext.PLAIN:
             spec["written"] = dict(form)
         written = [i for i, v in enumerate(uniq) if not numtext.is_plain(v)]

@@ -96,7 +96,9 @@ def encode_table(b, p, inputs: dict[str, str]) -> str:
         if kind in ("numeric", "boolean"):
             nan = b.node("IsNaN", [x], "is_missing")
             filled = b.node("Where", [nan, b.const("fill", np.array(s["fill"])), x], "filled")
-            if kind == "numeric":
+            if kind == "numeric" and "quantiles" in s:
+                filled = _quantile_map(b, s, filled)
+            elif kind == "numeric":
                 filled = b.node("Sub", [filled, b.const("mean", np.array(s["mean"]))], "centered")
                 filled = b.node("Div", [filled, b.const("scale", np.array(s["scale"]))], "scaled")
             blocks.append(filled)
@@ -110,6 +112,24 @@ def encode_table(b, p, inputs: dict[str, str]) -> str:
             raise InputError(f"column {s['name']!r} has the kind {kind!r}, which has no ONNX form here")
     x = b.node("Concat", blocks, "encoded", axis=1) if len(blocks) > 1 else blocks[0]
     return x if p.dtype == np.float64 else b.node("Cast", [x], "x_net", to=proto_type(p.dtype))
+
+
+def _quantile_map(b, s, x: str) -> str:
+    """A column's quantile map (``handgrad.data.quantiles.apply_map``, linear between knots
+    (x_k, z_k), constant beyond the ends) as a sum of clipped segments:
+    ``q(x) = z_0 + Σ_k s_k·(min(max(x, x_k), x_{k+1}) − x_k)``, s_k the slope of segment k;
+    x (N, 1) double against the K−1 segments, one MatMul with the slopes (K−1, 1)."""
+    from ..data.quantiles import check_map
+
+    xs, zs = check_map(s["quantiles"], s["name"])
+    if xs.size == 1:  # one knot: every value maps to z_0
+        return b.node("Add", [b.node("Mul", [x, b.const("zero", np.array(0.0))]),
+                              b.const("z0", np.array(zs[0]))], "quantile_mapped")
+    lo, hi = xs[:-1], xs[1:]
+    clipped = b.node("Min", [b.node("Max", [x, b.const("knots_lo", lo)], "above"), b.const("knots_hi", hi)], "clipped")
+    run = b.node("Sub", [clipped, b.const("knots_lo", lo)], "run")
+    rise = b.node("MatMul", [run, b.const("slopes", (np.diff(zs) / np.diff(xs)).reshape(-1, 1))], "rise")
+    return b.node("Add", [rise, b.const("z0", np.array(zs[0]))], "quantile_mapped")
 
 
 def _date(b, s, t: str) -> list[str]:

@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..data.features import TableEncoder
+from ..data.features import DEFAULT_SCALING, TableEncoder
 from ..data.preprocessing import LabelEncoder, Standardizer
 from ..errors import InputError
 from ..network import MLP
@@ -54,7 +54,8 @@ def encoded_width(X, options: dict) -> int:
     if not hasattr(X, "columns"):
         return int(np.shape(X)[1])
     encoder = TableEncoder(options.get("categorical", ()), options.get("numeric", ()), options.get("drop", ()),
-                           options.get("max_categories", 64), options.get("id_columns", ()))
+                           options.get("max_categories", 64), options.get("id_columns", ()),
+                           options.get("scaling", DEFAULT_SCALING))
     return len(encoder.fit(X).feature_names_out_)
 
 
@@ -88,7 +89,7 @@ def prepare_run(X, y, *, feature_names: Sequence[str] | None = None,
                      sample_weight=None, class_weight=None, seed: int = DEFAULTS["seed"],
                      standardize: bool = True, callbacks=(), record: dict | None = None,
                      categorical=(), numeric=(), drop=(), max_categories: int = 64, id_columns=(),
-                     classes=None, task: str = "classification", loss: str = "squared",
+                     scaling: str = DEFAULT_SCALING, classes=None, task: str = "classification", loss: str = "squared",
                      huber_delta: float = 1.0, target_transform: str = "auto", label_smoothing: float = 0.0,
                      target_names: Sequence[str] | None = None, **fit_options) -> "_Run":
     """A training run of :func:`train_classifier` made ready, not yet trained (``.fit()``
@@ -98,7 +99,8 @@ def prepare_run(X, y, *, feature_names: Sequence[str] | None = None,
     :class:`~handgrad.data.features.TableEncoder` fitted on the training rows only (text
     columns one-hot encoded, empty cells imputed with indicator columns, constant and ID
     columns dropped; ``categorical``, ``numeric``, ``drop`` and ``max_categories`` override its
-    rules), which the model keeps and applies at predict time.
+    rules; ``scaling`` "quantile" or "standard" says how numeric columns are scaled), which the
+    model keeps and applies at predict time.
 
     ``classes``: all class labels, when ``y`` may lack some (a fold of cross-validation).
     ``class_weight`` is a dict keyed by the *original* labels, or ``"balanced"``.
@@ -117,7 +119,7 @@ def prepare_run(X, y, *, feature_names: Sequence[str] | None = None,
     frame = X if hasattr(X, "columns") else None
     if frame is None:
         X = check_matrix(X, "X")
-    table_encoder = (TableEncoder(categorical, numeric, drop, max_categories, id_columns)
+    table_encoder = (TableEncoder(categorical, numeric, drop, max_categories, id_columns, scaling)
                      if frame is not None else None)
     regression = task == "regression"
     if task not in ("classification", "regression"):
@@ -202,7 +204,7 @@ def prepare_run(X, y, *, feature_names: Sequence[str] | None = None,
              "schedule": str(schedule), "epochs": epochs, "batch_size": batch_size,
              "validation_fraction": validation_fraction if X_val is None else None,
              "patience": patience, "seed": seed,
-             "standardize": standardize if frame is None else "numeric columns (table encoding)",
+             "standardize": standardize if frame is None else f"numeric columns (table encoding, {scaling} scaling)",
              "class_weight": class_weight if not isinstance(class_weight, dict) else
              {str(k): float(v) for k, v in class_weight.items()}}
     if label_smoothing and not regression:

@@ -19,7 +19,8 @@ class TableTransformer(TransformerMixin, BaseEstimator):
     boolean columns 0/1; categorical columns one-hot (``max_categories`` most frequent values, the rest
     and unseen ones in ``(other)``, empty cells in ``(missing)``), left unscaled; constant, ID
     and row-number columns dropped. ``categorical``, ``numeric``, ``drop`` and ``id_columns``
-    name columns whose treatment is forced.
+    name columns whose treatment is forced; ``scaling="quantile"`` sends numeric columns through
+    the normal quantile of their training rank instead of standardising them.
 
     Example::
 
@@ -28,19 +29,21 @@ class TableTransformer(TransformerMixin, BaseEstimator):
         model = make_pipeline(TableTransformer(), MLPClassifier()).fit(frame, y)
     """
 
-    def __init__(self, categorical=(), numeric=(), drop=(), id_columns=(), max_categories=64):
+    def __init__(self, categorical=(), numeric=(), drop=(), id_columns=(), max_categories=64,
+                 scaling="standard"):
         self.categorical = categorical
         self.numeric = numeric
         self.drop = drop
         self.id_columns = id_columns
         self.max_categories = max_categories
+        self.scaling = scaling
 
     def fit(self, X, y=None):
         """Fit the encoding on the DataFrame ``X`` (its rows are the training rows)."""
         if not hasattr(X, "columns"):
             raise ValueError("TableTransformer takes a pandas DataFrame (it reads column names)")
         self.encoder_ = TableEncoder(self.categorical, self.numeric, self.drop,
-                                     self.max_categories, self.id_columns).fit(X)
+                                     self.max_categories, self.id_columns, self.scaling).fit(X)
         self.feature_names_in_ = np.array([str(c) for c in X.columns], dtype=object)
         self.n_features_in_ = len(self.feature_names_in_)
         return self
