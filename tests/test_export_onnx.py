@@ -97,11 +97,12 @@ def _table(n, rng, unseen=False):
     return pd.DataFrame({"colour": colour, "size": size, "weight": weight, "flag": flag, "shop": shop})
 
 
+@pytest.mark.parametrize("scaling", ["standard", "quantile"])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_a_table_model_with_categories_other_missing_and_unseen_values(dtype):
+def test_a_table_model_with_categories_other_missing_and_unseen_values(dtype, scaling):
     rng = np.random.default_rng(5)
     frame = _table(300, rng)
-    encoder = TableEncoder(max_categories=3).fit(frame)
+    encoder = TableEncoder(max_categories=3, scaling=scaling).fit(frame)
     kinds = {s["name"]: s["kind"] for s in encoder.columns_}
     assert kinds == {"colour": "categorical", "size": "numeric", "weight": "numeric",
                      "flag": "boolean", "shop": "categorical"}
@@ -114,6 +115,28 @@ def test_a_table_model_with_categories_other_missing_and_unseen_values(dtype):
     np.testing.assert_array_equal(out["label"], model.predict(new))
     assert out["label"].dtype == np.int64
     np.testing.assert_allclose(out["probabilities"], model.predict_proba(new), rtol=RTOL[dtype], atol=0)
+
+
+def test_the_quantile_map_in_onnx_equals_numpy_interp_at_and_between_knots_and_beyond_the_ends():
+    """The map alone (an identity network reads it out): values on every knot, between knots,
+    beyond both ends, on a spike's knot, a two-valued column, and empty cells."""
+    rng = np.random.default_rng(7)
+    train = pd.DataFrame({"spiky": np.r_[np.zeros(150), rng.lognormal(size=150)],
+                          "even": rng.uniform(-5, 5, 300), "two": np.arange(300) % 2 * 3.0})
+    encoder = TableEncoder(scaling="quantile").fit(train)
+    knots = [np.array(s["quantiles"]["x"]) for s in encoder.columns_]
+    assert knots[1].size == 128 and knots[2].size == 2 and knots[0][0] == 0 < knots[0].size < 128
+    cols = [np.r_[k, (k[:-1] + k[1:]) / 2, k[0] - 1e6, k[-1] + 1e6, np.nan] for k in knots]
+    n = max(c.size for c in cols)
+    new = pd.DataFrame({name: np.r_[c, np.full(n - c.size, np.nan)] for name, c in zip(train.columns, cols)})
+    net = hg.MLP([3, 3], activation="identity", dtype="float64", seed=0, output="identity")
+    net.weights[0][:] = np.eye(3)
+    net.biases[0][:] = 0
+    model = hg.Model(net, None, encoder=encoder, target=TargetScaler("none", np.zeros(3), np.ones(3)))
+    want = model.predict(new)
+    np.testing.assert_array_equal(want, encoder.transform(new))
+    got = run(model, new)
+    np.testing.assert_allclose(next(iter(got.values())), want, rtol=1e-13, atol=1e-13)
 
 
 def test_a_categorical_column_without_other_sends_unseen_values_nowhere():

@@ -17,7 +17,7 @@ from ..network import MLP
 from ..training.footprint import Fixes
 from ..training.many import fit_many
 from ..training.many_workers import resolve_workers
-from .once import DEFAULTS, _take, auto_batch_size, auto_width, encoded_width, prepare_run, train_once
+from .once import DEFAULTS, _take, auto_batch_size, auto_width, encode_once, encoded_width, prepare_run, train_once
 from .model import Model
 from .plans import FIXES, check_folds
 
@@ -261,7 +261,8 @@ def train_cross_validated(X, y, folds: int = CV_FOLDS, *, monitor: str | None = 
     """:func:`cross_validate`, then one model trained on all rows for the chosen epochs. The
     callbacks with an ``on_fold_epoch(epoch, epochs, folds, running)`` method are told of the folds'
     progress (:func:`cross_validate`'s ``on_epoch``); all of them see the final run."""
-    width = encoded_width(X, options)
+    whole = encode_once(X, None, options)  # all rows: the width, and the final model's encoding
+    width = whole[1].shape[1] if whole is not None else encoded_width(X, options)
     if options.get("hidden_sizes", "auto") == "auto":
         # one width for the folds and the final model, from all rows: a fold's encoding may
         # have a column fewer, and its own "auto" width would then be another architecture
@@ -272,8 +273,8 @@ def train_cross_validated(X, y, folds: int = CV_FOLDS, *, monitor: str | None = 
     chosen = cross_validate(X, y, folds, monitor=monitor, width=width,
                             on_epoch=(lambda *a: [hook(*a) for hook in hooks]) if hooks else None,
                             **{**fold_options, "diagnostics": False})
-    final = train_once(X, y, **{**options, "validation_fraction": 0.0, "patience": None,
-                                "epochs": chosen["epochs"]})
+    final = train_once(X, y, encoded=whole, **{**options, "validation_fraction": 0.0, "patience": None,
+                                               "epochs": chosen["epochs"]})
     final.record["selection"] = chosen
     warning = capped_warning(chosen["capped"], folds, chosen["max_epochs"], chosen["epochs"])
     if warning:

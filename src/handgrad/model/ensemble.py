@@ -39,7 +39,7 @@ from .crossval import (CV_FOLDS, CV_WORKERS, _take, capped_warning, cross_valida
 from .members import MemberTraining
 from .model import Model
 from .plans import check_ensemble
-from .once import DEFAULTS, HOLDOUT, auto_activation, auto_batch_size, auto_width, encoded_width, prepare_run
+from .once import DEFAULTS, HOLDOUT, auto_activation, auto_batch_size, auto_width, encode_once, prepare_run
 
 ENSEMBLE = 8      # members trained by default (--ensemble 1: one network)
 ROUNDS = 20       # additions of greedy selection
@@ -125,7 +125,8 @@ def train_ensemble(X, y, *, members: int = ENSEMBLE, seed: int = DEFAULTS["seed"
                          "(or ensemble=1 to train on every row)")
     y = np.asarray(y)
     n_rows = len(X) if hasattr(X, "columns") else np.shape(X)[0]
-    d = encoded_width(X, options)
+    whole = encode_once(X, None, options)  # all rows: the width, and the final members' encoding
+    d = whole[1].shape[1] if whole is not None else int(np.shape(X)[1])
     settings = member_settings(members, seed, auto_width(d), task)
     how = MemberTraining(callbacks, ranks)
     cv = validation_fraction == "auto" and cross_validates(n_rows, options)
@@ -141,7 +142,7 @@ def train_ensemble(X, y, *, members: int = ENSEMBLE, seed: int = DEFAULTS["seed"
             raise
         return str(exc)
     if cv:
-        model = _cross_validated(X, y, settings, cv_folds, seed, monitor, regression, how, options)
+        model = _cross_validated(X, y, settings, cv_folds, seed, monitor, regression, how, options, whole)
     else:
         if validation_fraction == "auto":  # as one network's hold-out run (model.classifier.train_model)
             validation_fraction = HOLDOUT
@@ -152,16 +153,18 @@ def train_ensemble(X, y, *, members: int = ENSEMBLE, seed: int = DEFAULTS["seed"
     return model
 
 
-def _cross_validated(X, y, settings, folds, seed, monitor, regression, how, options) -> Model:
+def _cross_validated(X, y, settings, folds, seed, monitor, regression, how, options, whole) -> Model:
     from ..data.preprocessing import LabelEncoder
 
     classes = None if regression else LabelEncoder().fit(y).classes
     truth = y.astype(np.float64).reshape(len(y), -1) if regression else LabelEncoder(classes).transform(y)
     strata = rank_strata(y, folds) if regression else truth
     splits = stratified_folds(strata, folds, seed)
-    runs = [prepare_run(_take(X, keep), y[keep], X_val=_take(X, held), y_val=y[held], monitor=monitor,
+    parts = [(_take(X, keep), _take(X, held)) for keep, held in splits]
+    shared = [encode_once(*part, options) for part in parts]  # one fit per fold, not per member
+    runs = [prepare_run(part[0], y[keep], X_val=part[1], y_val=y[held], monitor=monitor, encoded=enc,
                         classes=classes, diagnostics=False, **options, **s)
-            for s in settings for keep, held in splits]
+            for s in settings for (keep, held), part, enc in zip(splits, parts, shared)]
     K = len(settings)
     histories = how.stacked(runs, f"{K} members × {folds} folds")
     n_out = truth.shape[1] if regression else len(classes)
@@ -177,8 +180,8 @@ def _cross_validated(X, y, settings, folds, seed, monitor, regression, how, opti
     weights, curve = _select(held_out, truth, usable, regression)
     chosen = np.flatnonzero(weights)
     warning = _capped([histories[k * folds + f] for k in chosen for f in range(folds)], options)
-    finals = [prepare_run(X, y, classes=classes, **{**options, "validation_fraction": 0.0, "patience": None,
-                                                    "epochs": epochs[k]}, **settings[k],
+    finals = [prepare_run(X, y, classes=classes, encoded=whole,
+                          **{**options, "validation_fraction": 0.0, "patience": None, "epochs": epochs[k]}, **settings[k],
                           callbacks=how.callbacks if k == chosen[0] else ())
               for k in chosen]
     final_histories = how.alone_beside(finals[0], finals[1:], f"{len(chosen) - 1} more chosen members on all rows")
@@ -198,7 +201,9 @@ def _held_out(X, y, settings, seed, monitor, regression, how, fraction, options)
     keep, held = stratified_split(strata, fraction, seed, part="the validation part (for early stopping)",
                                   fix="give more rows, or train one network on every row: --val-fraction 0 "
                                       "(ensemble=1, validation_fraction=0)")
-    runs = [prepare_run(_take(X, keep), y[keep], X_val=_take(X, held), y_val=y[held], monitor=monitor,
+    part = (_take(X, keep), _take(X, held))
+    shared = encode_once(*part, options)  # one fit for every member
+    runs = [prepare_run(part[0], y[keep], X_val=part[1], y_val=y[held], monitor=monitor, encoded=shared,
                         **options, **s, callbacks=how.callbacks if k == 0 else ()) for k, s in enumerate(settings)]
     # the default member trains alone, recording the backprop diagnostics (the stack records none)
     histories = [_fit_alone(runs[0]),

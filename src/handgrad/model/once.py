@@ -53,10 +53,25 @@ def encoded_width(X, options: dict) -> int:
     table options in ``options``): what the default hidden width is computed from."""
     if not hasattr(X, "columns"):
         return int(np.shape(X)[1])
-    encoder = TableEncoder(options.get("categorical", ()), options.get("numeric", ()), options.get("drop", ()),
-                           options.get("max_categories", 64), options.get("id_columns", ()),
-                           options.get("scaling", DEFAULT_SCALING))
-    return len(encoder.fit(X).feature_names_out_)
+    return len(_table_encoder(options).fit(X).feature_names_out_)
+
+
+def _table_encoder(options: dict) -> TableEncoder:
+    return TableEncoder(options.get("categorical", ()), options.get("numeric", ()), options.get("drop", ()),
+                        options.get("max_categories", 64), options.get("id_columns", ()),
+                        options.get("scaling", DEFAULT_SCALING))
+
+
+def encode_once(X, X_val, options: dict):
+    """A table's encoding fitted once on the training rows ``X`` (a DataFrame), with ``X`` and
+    ``X_val`` (or None) encoded: what :func:`prepare_run` takes as ``encoded=`` so that runs on
+    the same rows (an ensemble's members on one fold) share one fit instead of each fitting it
+    again — on a table of 150 columns the fits were four fifths of an ensemble's time. None
+    for a matrix ``X`` (nothing to fit)."""
+    if not hasattr(X, "columns"):
+        return None
+    encoder = _table_encoder(options)
+    return encoder, encoder.fit_transform(X), None if X_val is None else encoder.transform(X_val)
 
 
 def auto_batch_size(n_rows: int) -> int:
@@ -91,7 +106,7 @@ def prepare_run(X, y, *, feature_names: Sequence[str] | None = None,
                      categorical=(), numeric=(), drop=(), max_categories: int = 64, id_columns=(),
                      scaling: str = DEFAULT_SCALING, classes=None, task: str = "classification", loss: str = "squared",
                      huber_delta: float = 1.0, target_transform: str = "auto", label_smoothing: float = 0.0,
-                     target_names: Sequence[str] | None = None, **fit_options) -> "_Run":
+                     target_names: Sequence[str] | None = None, encoded=None, **fit_options) -> "_Run":
     """A training run of :func:`train_classifier` made ready, not yet trained (``.fit()``
     trains it and ``.model(history)`` bundles the result).
 
@@ -101,6 +116,9 @@ def prepare_run(X, y, *, feature_names: Sequence[str] | None = None,
     columns dropped; ``categorical``, ``numeric``, ``drop`` and ``max_categories`` override its
     rules; ``scaling`` "quantile" or "standard" says how numeric columns are scaled), which the
     model keeps and applies at predict time.
+
+    ``encoded``: :func:`encode_once`'s result for these rows (``X`` and ``X_val``), so that
+    the encoding is not fitted again.
 
     ``classes``: all class labels, when ``y`` may lack some (a fold of cross-validation).
     ``class_weight`` is a dict keyed by the *original* labels, or ``"balanced"``.
@@ -148,8 +166,8 @@ def prepare_run(X, y, *, feature_names: Sequence[str] | None = None,
         if X_val is None or y_val is None:
             raise InputError("give both X_val and y_val, or neither")
         if frame is not None:  # the encoding is fitted on the training rows only
-            X = table_encoder.fit_transform(frame)
-            X_val = table_encoder.transform(X_val)
+            table_encoder, X, X_val = encoded or (table_encoder, table_encoder.fit_transform(frame),
+                                                  table_encoder.transform(X_val))
         Xtr, ytr, wtr = X, y_idx, w
         Xv = check_matrix(X_val, "X_val", X.shape[1])
         yv = (check_regression_targets(y_val, 1 if y_idx.ndim == 1 else y_idx.shape[1]) if regression
@@ -167,7 +185,7 @@ def prepare_run(X, y, *, feature_names: Sequence[str] | None = None,
         Xv, yv = X[held], y_idx[held]
     else:
         if frame is not None:
-            X = table_encoder.fit_transform(frame)
+            table_encoder, X, _ = encoded or (table_encoder, table_encoder.fit_transform(frame), None)
         Xtr, ytr, wtr, Xv, yv = X, y_idx, w, None, None
 
     target, target_notes = None, []
