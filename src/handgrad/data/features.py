@@ -148,7 +148,7 @@ class TableEncoder:
             self.read_notes_.append(dates.note(spec, col[~missing].iloc[0], t[0]))
             return spec
         if typed is not None:
-            return self._fit_numeric(name, uniq, inverse, missing, numtext.PLAIN, present, free)
+            return self._fit_numeric(name, uniq, inverse, missing, numtext.PLAIN, present, free, typed=True)
         found = None if name in self.categorical else numtext.column_numbers(uniq, name)
         if name in self.numeric or found is not None:
             form, numbers = found or (numtext.PLAIN, [numtext.number(v) for v in uniq])
@@ -173,8 +173,9 @@ class TableEncoder:
         return {"name": name, "kind": "categorical", "categories": sorted(kept),
                 "other": len(ranked) > len(kept), "missing": bool(missing.any())}
 
-    def _fit_numeric(self, name, uniq, inverse, missing, form, numbers, free) -> dict[str, Any]:
-        bad = [i for i, x in enumerate(numbers) if x is None]
+    def _fit_numeric(self, name, uniq, inverse, missing, form, numbers, free, typed=False) -> dict[str, Any]:
+        # typed: a column of number dtype, whose values are floats already (no text to check)
+        bad = [] if typed else [i for i, x in enumerate(numbers) if x is None]
         if bad:
             v = uniq[bad[0]]
             if dates.looks_like_date(v):
@@ -182,11 +183,12 @@ class TableEncoder:
                                  f"({short(v)}); leave it out of --numeric to read it as dates")
             raise InputError(f"column {name!r} is to be numeric but holds {short(v)}; "
                              "fix the value or make the column categorical")
-        infinite = [i for i, x in enumerate(numbers) if not math.isfinite(x)]
-        if infinite:
+        got = np.array(numbers, dtype=np.float64)
+        infinite = np.flatnonzero(~np.isfinite(got))
+        if infinite.size:
             raise InputError(f"column {name!r} holds {short(uniq[infinite[0]])}; a feature must be a "
                              "finite number: fix the cell or leave it empty")
-        x = np.array(numbers, dtype=np.float64)[inverse]
+        x = got[inverse]
         with np.errstate(over="ignore", invalid="ignore"):
             increasing = bool(np.all(np.diff(x) > 0))
         if (free and len(missing) >= _MIN_ROWS_FOR_ID and not missing.any()
@@ -210,7 +212,7 @@ class TableEncoder:
             spec["quantiles"] = {"x": xs.tolist(), "z": zs.tolist()}
         if form != numtext.PLAIN:
             spec["written"] = dict(form)
-        written = [i for i, v in enumerate(uniq) if not numtext.is_plain(v)]
+        written = [] if typed else [i for i, v in enumerate(uniq) if not numtext.is_plain(v)]
         if written:
             i = written[0]
             self.read_notes_.append(f"column {name!r} holds numbers written as text (like "
