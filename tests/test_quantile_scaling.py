@@ -189,3 +189,17 @@ def test_quantile_scaling_makes_a_spiked_heavy_tailed_column_learnable():
         acc[scaling] = float(np.mean(m.predict(test) == y_test))
     assert acc["quantile"] > 0.98 and acc["standard"] < 0.9, acc  # measured: 0.993 and 0.76
     assert not math.isnan(acc["standard"])
+
+
+def test_auto_scaling_maps_the_skewed_columns_and_standardises_the_others():
+    rng = np.random.default_rng(11)
+    frame = pd.DataFrame({"amount": rng.lognormal(0, 1, 500), "height": rng.normal(170, 10, 500),
+                          "kids": rng.poisson(0.3, 500).astype(float), "even": rng.uniform(0, 1, 500)})
+    enc = TableEncoder(scaling="auto").fit(frame)
+    mapped = {s["name"] for s in enc.columns_ if "quantiles" in s}
+    assert mapped == {"amount", "kids"}
+    from handgrad.data.quantiles import skewed
+
+    assert skewed(rng.exponential(size=2000)) and not skewed(rng.normal(size=2000))
+    assert not skewed(np.full(10, 4.0)) and not skewed(np.array([1e308, -1e308, 1e308]))
+    assert skewed(np.r_[np.full(99, -1e308), 1.7e308])  # no overflow in the cubes

@@ -113,8 +113,9 @@ def _train_parser(sub) -> None:
     p.add_argument("--max-categories", type=int, default=64, metavar="N",
                    help="one-hot columns per categorical column; rarer values share one (default 64)")
     p.add_argument("--scaling", choices=SCALINGS, default=None,
-                   help="numeric columns reach the network standardised (x − mean)/std, or as the "
-                        f"normal quantile of their rank among the training values (default {DEFAULT_SCALING})")
+                   help="numeric columns reach the network standardised (x − mean)/std, as the normal "
+                        "quantile of their rank among the training values, or auto: quantile for the "
+                        f"skewed ones (|skewness| > 1), standard for the others (default {DEFAULT_SCALING})")
     p.add_argument("--seed", type=int, default=D["seed"])
     p.add_argument("--dtype", default=D["dtype"], choices=["float32", "float64"])
     p.add_argument("--out-dir", default="handgrad-out", help="where outputs go (default handgrad-out)")

@@ -56,7 +56,7 @@ from .column_encoding import MISSING, OTHER, encode_column, read_column
 from .feature_checks import checked_column
 from .preprocessing import robust_mean_std, standardize
 
-SCALINGS = ("standard", "quantile")
+SCALINGS = ("standard", "quantile", "auto")
 DEFAULT_SCALING = "standard"  # train_model's and the command line's (bench/results/scaling_ablation.md)
 ID_WHY = "an identifier"  # a dropped column so marked is copied into prediction files
 _MIN_ROWS_FOR_ID = 20
@@ -71,9 +71,11 @@ class TableEncoder:
         categorical, numeric, drop: column names forced to a kind (see the module docstring).
         max_categories: one-hot columns kept per categorical variable (the most frequent
             training values); the rest share ``(other)``.
-        scaling: how a numeric column reaches the network: ``"standard"`` (x − mean)/std, or
+        scaling: how a numeric column reaches the network: ``"standard"`` (x − mean)/std,
             ``"quantile"``, the normal quantile of its rank among the training values
-            (:mod:`handgrad.data.quantiles`), stored per column as ``"quantiles"``.
+            (:mod:`handgrad.data.quantiles`), stored per column as ``"quantiles"``, or
+            ``"auto"``: quantile for the skewed columns (:func:`~handgrad.data.quantiles.skewed`),
+            standard for the others.
 
     After :meth:`fit`: ``columns_`` (one spec dict per input column, JSON-able),
     ``feature_names_out_`` (names of the output columns), ``notes_`` (one line per dropped
@@ -207,7 +209,7 @@ class TableEncoder:
         mean, std = (float(v) for v in robust_mean_std(filled))  # finite for finite cells
         spec = {"name": name, "kind": "numeric", "fill": fill, "indicator": bool(missing.any()),
                 "mean": mean, "scale": std if std > 0 else 1.0}
-        if self.scaling == "quantile":
+        if self.scaling == "quantile" or (self.scaling == "auto" and quantiles.skewed(x)):
             xs, zs = quantiles.fit_map(x)
             spec["quantiles"] = {"x": xs.tolist(), "z": zs.tolist()}
         if form != numtext.PLAIN:

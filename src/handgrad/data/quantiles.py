@@ -24,6 +24,7 @@ import numpy as np
 from ..errors import InputError
 
 KNOTS = 128  # the quantiles kept per column: 1/127 of the rows between knots
+SKEW = 1.0  # scaling="auto" maps a column whose skewness is beyond ±SKEW (bench/results/scaling_ablation.md)
 
 
 def fit_map(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -64,6 +65,23 @@ def _steep(xs, zs) -> np.ndarray:
     """The segments whose slope is not a finite number."""
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         return np.flatnonzero(~np.isfinite(np.diff(zs) / np.diff(xs)))
+
+
+def skewed(x: np.ndarray) -> bool:
+    """Whether a column's present training values ``x`` (n,) are far from symmetric: the sample
+    skewness ``mean(((x − μ)/σ)³)`` beyond ±SKEW (an exponential's is 2, a lognormal's with
+    σ = 1 is 6, a count that is 0 on most rows is well above 1; a normal's or a uniform's is 0) —
+    the columns ``scaling="auto"`` maps by their quantiles. Computed on x divided by its largest
+    magnitude, so that cubes of values near 1e308 do not overflow."""
+    x = np.asarray(x, dtype=np.float64)
+    top = float(np.max(np.abs(x))) if x.size else 0.0
+    if not top > 0:
+        return False
+    u = x / top
+    sd = u.std()
+    if not sd > 0:
+        return False
+    return bool(abs(np.mean(((u - u.mean()) / sd) ** 3)) > SKEW)
 
 
 def apply_map(x: np.ndarray, xs: np.ndarray, zs: np.ndarray) -> np.ndarray:
