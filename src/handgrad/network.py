@@ -294,6 +294,15 @@ class MLP:
         """
         return self.backprop(X, y, sample_weight, part).loss, self.grads
 
+    def input_gradient(self, X, y) -> Array:
+        """``∂ℓ_i/∂X_i`` (m, n_0): each row's gradient of its own loss (the head's, as trained)
+        with respect to the network's input, by the reference backward pass carried through the
+        first layer (``core.backprop.input_gradient``, derivations.md §19)."""
+        X = self.check_X(X)
+        y = self.check_y(y, X.shape[0])
+        return backprop.input_gradient(self.weights, self.biases, self.activations, self.output, X, y,
+                                       self.head_params)
+
     def loss(self, X, y, sample_weight=None) -> float:
         """Total loss (data + L2) at X, y."""
         X = self.check_X(X)

@@ -64,8 +64,9 @@ def forward(weights: Sequence[Array], biases: Sequence[Array], activations: Sequ
 
 
 def backward(delta: Array, weights: Sequence[Array], activations: Sequence[Activation],
-             cache: list[tuple[Array, Array]], lam: float) -> tuple[list[Array], list[Array]]:
-    """``(∂L/∂W_l, ∂L/∂b_l)`` for every layer from ``δ_L`` (m, n_L) (eq. 2.2–2.5, 5.2)."""
+             cache: list[tuple[Array, Array]], lam: float, with_input: bool = False):
+    """``(∂L/∂W_l, ∂L/∂b_l)`` for every layer from ``δ_L`` (m, n_L) (eq. 2.2–2.5, 5.2); with
+    ``with_input``, also ``∂L/∂A_0 = δ_1 W_1ᵀ`` (m, n_0): eq. 2.4 at the first layer."""
     dW, db = [None] * len(weights), [None] * len(weights)
     for l in reversed(range(len(weights))):
         A_prev, _ = cache[l]
@@ -74,7 +75,21 @@ def backward(delta: Array, weights: Sequence[Array], activations: Sequence[Activ
         if l > 0:
             Z_prev = cache[l - 1][1]
             delta = activations[l - 1].backward(dA_prev, Z_prev, A_prev)     # eq. 2.5
-    return dW, db
+    return (dW, db, dA_prev) if with_input else (dW, db)
+
+
+def input_gradient(weights: Sequence[Array], biases: Sequence[Array], activations: Sequence[Activation],
+                   output: str, X: Array, y: Array, head_params: dict | None = None) -> Array:
+    """``∂ℓ_i/∂X_i`` (m, n_0): each row's gradient of its own loss with respect to its input.
+
+    The backward recursion (eq. 2.1–2.5) carried one step past the first layer: eq. 2.4 at
+    l = 1 gives ``∂L/∂A_0 = δ_1 W_1ᵀ``, the one product a training step skips (no parameter
+    needs it). With L = (1/m) Σ_i ℓ_i and row i of X reaching only ℓ_i, ``∂ℓ_i/∂X_i = m·(∂L/∂X)_i``
+    (derivations.md §19). No L2 term: it does not depend on X.
+    """
+    logits, cache = forward(weights, biases, activations, X)
+    _, delta = LOSSES[output](logits, y, None, **(head_params or {}))           # eq. 2.1
+    return backward(delta, weights, activations, cache, 0.0, with_input=True)[2] * X.shape[0]
 
 
 def loss_and_grads(weights: Sequence[Array], biases: Sequence[Array],

@@ -235,18 +235,19 @@ class TableEncoder:
 
     @property
     def feature_names_out_(self) -> list[str]:
-        out = []
+        return [name for s in self.columns_ for name in _encoded_names(s)]
+
+    @property
+    def blocks(self) -> list[tuple[str, slice]]:
+        """Each input column's name and the encoded columns it becomes (its one-hot columns,
+        its value and missing indicator, its date features), in ``feature_names_out_`` order:
+        what permutation importance permutes together."""
+        out, start = [], 0
         for s in self.columns_:
-            if s["kind"] in ("numeric", "boolean"):
-                out.append(s["name"])
-                if s["indicator"]:
-                    out.append(f"{s['name']} {MISSING}")
-            elif s["kind"] == "date":
-                out += dates.feature_names(s)
-            elif s["kind"] == "categorical":
-                out += [f"{s['name']}={c}" for c in s["categories"]]
-                out += [f"{s['name']}={OTHER}"] if s["other"] else []
-                out += [f"{s['name']}={MISSING}"] if s["missing"] else []
+            width = len(_encoded_names(s))
+            if width:
+                out.append((s["name"], slice(start, start + width)))
+            start += width
         return out
 
     def read(self, frame) -> dict[str, np.ndarray]:
@@ -290,6 +291,18 @@ class TableEncoder:
         if len(set(names)) != len(names) or not enc.input_columns:
             raise InputError("the table encoding names a column twice or keeps no column")
         return enc
+
+
+def _encoded_names(s: dict) -> list[str]:
+    """The names of the encoded columns one column's spec ``s`` becomes (none when dropped)."""
+    if s["kind"] in ("numeric", "boolean"):
+        return [s["name"]] + ([f"{s['name']} {MISSING}"] if s["indicator"] else [])
+    if s["kind"] == "date":
+        return dates.feature_names(s)
+    if s["kind"] == "categorical":
+        return ([f"{s['name']}={c}" for c in s["categories"]] + ([f"{s['name']}={OTHER}"] if s["other"] else [])
+                + ([f"{s['name']}={MISSING}"] if s["missing"] else []))
+    return []
 
 
 def _refuse_mostly(name: str, uniq: list, counts: np.ndarray) -> None:

@@ -2,7 +2,7 @@
 fields, the activations, the classes, the feature names and every tensor's name, dtype, shape
 and values. Each refusal is a :class:`ModelFileError` naming the problem in one line."""
 
-# size: about 325 lines — one checklist a model file passes, field by field in the order the
+# size: about 350 lines — one checklist a model file passes, field by field in the order the
 # file holds them; split, a reader auditing "can a hostile file get past this?" would follow
 # the checks across files.
 
@@ -21,7 +21,7 @@ from ..data.target_scaling import TargetScaler
 from ..errors import InputError
 from ..core.heads import REGRESSION_HEADS
 from ..network import MLP
-from .format import (ENSEMBLE_FORMAT_VERSION, FORMAT, META_KEY, REGRESSION_FORMAT_VERSION, SCALER_TENSORS,
+from .format import (CALIBRATED_FORMAT_VERSION, ENSEMBLE_FORMAT_VERSION, FORMAT, META_KEY, REGRESSION_FORMAT_VERSION, SCALER_TENSORS,
                      SUPPORTED_VERSIONS,
                      _CLASS_KINDS, _CODE_DTYPES, _DTYPE_CODES, _INT64, ModelFileError, _field, _is_int,
                      _is_number, _is_unicode, _names, _short)
@@ -54,7 +54,8 @@ def _check_metadata(meta: dict, path) -> dict[str, Any]:
     """Validate the handgrad metadata; return the values needed to build the model."""
     version = _check_format(meta, path)
     regression = version >= REGRESSION_FORMAT_VERSION and meta.get("task") == "regression"
-    ensemble = version >= ENSEMBLE_FORMAT_VERSION
+    # format 4 is an ensemble's; format 5 (a calibrated classifier) may be one or not
+    ensemble = version == ENSEMBLE_FORMAT_VERSION or (version >= CALIBRATED_FORMAT_VERSION and "members" in meta)
     if version >= REGRESSION_FORMAT_VERSION and meta.get("task") not in ("regression", "classification"):
         raise ModelFileError(path, f"'task' must be 'classification' or 'regression', got {_short(meta.get('task'))}")
     sizes = _check_sizes(_field(meta, "sizes", path), path, regression)
@@ -84,7 +85,24 @@ def _check_metadata(meta: dict, path) -> dict[str, Any]:
         "encoder": encoder,
         "record": record,
         **(_check_members(meta, sizes, path) if ensemble else {"members": [], "member_weights": None}),
+        **(_check_calibration(meta, regression, sizes[-1], path) if version >= CALIBRATED_FORMAT_VERSION
+           else {"temperature": 1.0, "threshold": None}),
     }
+
+
+def _check_calibration(meta: dict, regression: bool, n_out: int, path) -> dict[str, Any]:
+    """A classifier's temperature and two-class threshold (format 5), checked."""
+    c = _field(meta, "calibration", path)
+    if not isinstance(c, dict) or set(c) != {"temperature", "threshold"}:
+        raise ModelFileError(path, f"'calibration' must be {{\"temperature\": T, \"threshold\": t or null}}, "
+                                   f"got {_short(c)}")
+    T, t = c["temperature"], c["threshold"]
+    if regression or isinstance(T, bool) or not isinstance(T, (int, float)) or not 0 < T < math.inf:
+        raise ModelFileError(path, f"'calibration' temperature must be a number > 0 of a classifier, got {_short(T)}")
+    if t is not None and (n_out != 2 or isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t < 1):
+        raise ModelFileError(path, f"'calibration' threshold must be null or, for two classes, a number in "
+                                   f"(0, 1), got {_short(t)}")
+    return {"temperature": float(T), "threshold": None if t is None else float(t)}
 
 
 def _check_regression(meta: dict, n_outputs: int, path) -> dict[str, Any]:
@@ -325,6 +343,7 @@ def _build_model(spec: dict, arrays: dict[str, np.ndarray], path) -> Model:
             members.append(member)
         return Model(net, spec["classes"], scaler, spec["feature_names"], spec["record"],
                      encoder=spec["encoder"], target=spec["target"], target_names=spec["target_names"],
-                     members=members, member_weights=spec["member_weights"])
+                     members=members, member_weights=spec["member_weights"],
+                     temperature=spec["temperature"], threshold=spec["threshold"])
     except InputError as exc:  # everything was checked above; this is a last line of defence
         raise ModelFileError(path, str(exc)) from None

@@ -14,6 +14,7 @@ import numpy as np
 from ..errors import InputError
 from ..validation import check_count
 from .arguments import check_data, check_options
+from .calibrate import check_calibration, finish
 from .crossval import CV_FOLDS, capped_warning, cross_validates, hold_out_monitor, train_cross_validated
 from .model import Model
 # one run, and the defaults' rules: imported from here by the command line, search and tests
@@ -37,14 +38,13 @@ def train_regressor(X, y, **options) -> Model:
     return train_model(X, y, **{**options, "task": "regression"})
 
 
-def train_model(X, y, *, refit: bool = False, monitor: str | None = None,
-                validation_fraction: float | str = "auto", cv_folds: int = CV_FOLDS, ensemble: int = 1,
-                ranks=None, **options) -> Model:
+def train_model(X, y, *, calibrate: str = "none", threshold_metric: str | None = None, **options) -> Model:
     """Train an MLP on raw features ``X`` (n, d) and labels ``y`` (ints or strings), or for
     ``task="regression"`` numbers ``y`` (n,) or (n, k).
 
     ``options`` are those of :func:`train_once` (architecture, optimizer, epochs, table
-    encoding, ...). ``monitor`` is what early stopping watches on the validation part
+    encoding, ...) and ``refit``, ``monitor``, ``validation_fraction``, ``cv_folds``,
+    ``ensemble`` and ``ranks``. ``monitor`` is what early stopping watches on the validation part
     (:func:`~handgrad.fit`'s ``monitor``).
 
     The arguments are checked first, as ``handgrad train`` checks its options (one-line
@@ -65,7 +65,23 @@ def train_model(X, y, *, refit: bool = False, monitor: str | None = None,
     "auto": the default ensemble, or one network when its members would not fit in memory.
     ``ranks``: an :class:`~handgrad.distributed.OverRanks` splitting an ensemble's members over
     MPI ranks (one network over ranks: ``data_parallel``).
+
+    A classifier's rows held out from training (the out-of-fold predictions, or the validation
+    part) then grade its probabilities (``record["calibration"]``: reliability table, expected
+    calibration error); ``calibrate="temperature"`` fits the model's temperature on them and
+    ``threshold_metric`` ("f1", "balanced_accuracy", "accuracy", "mcc") a two-class model's cut
+    (:func:`~handgrad.model.calibrate.finish`).
     """
+    check_calibration(calibrate, threshold_metric, options.get("task", "classification"))
+    model = _train(X, y, **options)
+    finish(model, calibrate, threshold_metric)
+    return model
+
+
+def _train(X, y, *, refit: bool = False, monitor: str | None = None,
+           validation_fraction: float | str = "auto", cv_folds: int = CV_FOLDS, ensemble: int = 1,
+           ranks=None, **options) -> Model:
+    """:func:`train_model` before calibration."""
     # checked at the door, as the command line checks its options: nothing is split or trained
     # before a mistake is named (a sparse matrix or an object array of numbers becomes numbers)
     X = check_data(X, y, options.get("sample_weight"))
@@ -90,8 +106,8 @@ def train_model(X, y, *, refit: bool = False, monitor: str | None = None,
             return model
         # "auto", and the members do not fit in memory: one network, with a note saying why
         why = model
-        model = train_model(X, y, refit=refit, monitor=monitor, validation_fraction=validation_fraction,
-                            cv_folds=cv_folds, ensemble=1, **options)
+        model = _train(X, y, refit=refit, monitor=monitor, validation_fraction=validation_fraction,
+                       cv_folds=cv_folds, ensemble=1, **options)
         model.record["ensemble_skipped"] = f"one network, not the default ensemble: {why}"
         return model
     if ranks is not None and ranks.size > 1:
@@ -123,4 +139,5 @@ def train_model(X, y, *, refit: bool = False, monitor: str | None = None,
                              "best_value": history["epochs"][epochs - 1].get(history["monitor"])}
     if model.record.get("warnings"):  # the epochs the refit trains were chosen by that run
         final.record["warnings"] = model.record["warnings"]
+    final.held_out = model.held_out  # the first run's validation part: rows it did not train on
     return final

@@ -32,7 +32,7 @@ CV_WORKERS = "auto"
 
 def cross_validate(X, y, folds: int, *, seed: int = DEFAULTS["seed"], monitor: str | None = None,
                    sample_weight=None, width: int | None = None, fixes: Fixes = FIXES,
-                   on_epoch=None, **options) -> dict:
+                   on_epoch=None, held_out: list | None = None, **options) -> dict:
     """Train on each of ``folds`` stratified folds' training rows, stopping early on its
     held-out rows; return the folds' best epochs, their median (the ``epochs`` to train all
     rows for) and the mean over folds of the monitored value, loss and accuracy at the best
@@ -44,7 +44,8 @@ def cross_validate(X, y, folds: int, *, seed: int = DEFAULTS["seed"], monitor: s
     machine's memory (:func:`~handgrad.model.plans.check_folds`; ``width``: the encoded
     input width when the caller knows it, ``fixes``: how a refusal names what to change).
     ``on_epoch(epoch, epochs, folds, running)`` is told of the folds' progress after each
-    epoch (``running``: those of them still training in this process)."""
+    epoch (``running``: those of them still training in this process). ``held_out``: a list to
+    which a classifier's out-of-fold probabilities are appended (:attr:`Model.held_out`)."""
     from ..training.splits import rank_strata, stratified_folds
 
     y = np.asarray(y)
@@ -72,7 +73,13 @@ def cross_validate(X, y, folds: int, *, seed: int = DEFAULTS["seed"], monitor: s
     bests, scores, curves, capped = [], [], [], 0
     epochs = options.get("epochs", DEFAULTS["epochs"])
     tell = None if on_epoch is None else (lambda epoch, cap, running: on_epoch(epoch, cap, folds, running))
-    for h in (h.to_dict() for h in _fit_runs(runs, tell)):
+    histories = _fit_runs(runs, tell)
+    if held_out is not None and classes is not None:  # the out-of-fold probabilities
+        P = np.zeros((len(y), n_out))
+        for run, (keep, held) in zip(runs, split):
+            P[held] = run.held_out()[0]
+        held_out.append((P, strata, f"out-of-fold predictions ({len(y)} rows)"))
+    for h in (h.to_dict() for h in histories):
         best = h["best_epoch"] or len(h["epochs"])
         bests.append(best)
         curves.append(h["epochs"])
@@ -270,12 +277,14 @@ def train_cross_validated(X, y, folds: int = CV_FOLDS, *, monitor: str | None = 
     callbacks = list(options.get("callbacks") or ())
     hooks = [cb.on_fold_epoch for cb in callbacks if hasattr(cb, "on_fold_epoch")]
     fold_options = {k: v for k, v in options.items() if k != "callbacks"}
-    chosen = cross_validate(X, y, folds, monitor=monitor, width=width,
+    oof = []
+    chosen = cross_validate(X, y, folds, monitor=monitor, width=width, held_out=oof,
                             on_epoch=(lambda *a: [hook(*a) for hook in hooks]) if hooks else None,
                             **{**fold_options, "diagnostics": False})
     final = train_once(X, y, encoded=whole, **{**options, "validation_fraction": 0.0, "patience": None,
                                                "epochs": chosen["epochs"]})
     final.record["selection"] = chosen
+    final.held_out = oof[0] if oof else None
     warning = capped_warning(chosen["capped"], folds, chosen["max_epochs"], chosen["epochs"])
     if warning:
         final.record.setdefault("warnings", []).append(warning)

@@ -186,6 +186,7 @@ def _cross_validated(X, y, settings, folds, seed, monitor, regression, how, opti
               for k in chosen]
     final_histories = how.alone_beside(finals[0], finals[1:], f"{len(chosen) - 1} more chosen members on all rows")
     model = _bundle(finals, final_histories, weights[chosen])
+    model.held_out = _mixture(weights, held_out, truth, regression, f"out-of-fold predictions ({len(y)} rows)")
     model.record["ensemble"] = _record(settings, weights, epochs, held_out, truth, regression, curve,
                                        f"{folds}-fold cross-validation (out-of-fold predictions)")
     if warning:
@@ -215,6 +216,7 @@ def _held_out(X, y, settings, seed, monitor, regression, how, fraction, options)
     weights, curve = _select(held_out, truth, usable, regression)
     chosen = np.flatnonzero(weights)
     model = _bundle([runs[k] for k in chosen], [histories[k] for k in chosen], weights[chosen])
+    model.held_out = _mixture(weights, held_out, truth, regression, f"the validation part ({len(truth)} rows)")
     epochs = [h.best_epoch or len(h.epochs) for h in histories]
     model.record["ensemble"] = _record(settings, weights, epochs, held_out, truth, regression, curve,
                                        f"a hold-out part of {fraction:g} (shared by every member)")
@@ -279,6 +281,14 @@ def _bundle(runs, histories, weights) -> Model:
     first.member_weights = np.asarray(weights, dtype=np.float64) / np.sum(weights)
     first._check_members()
     return first
+
+
+def _mixture(weights, held_out, truth, regression, what) -> tuple | None:
+    """A classifier ensemble's held-out probabilities ``Σ_k w_k P_k`` (n, C), the labels and
+    what rows they are (:attr:`Model.held_out`); None for a regressor."""
+    if regression:
+        return None
+    return np.tensordot(np.asarray(weights, dtype=np.float64), held_out, axes=1), np.asarray(truth), what
 
 
 def _record(settings, weights, epochs, held_out, truth, regression, curve, held_from) -> dict:

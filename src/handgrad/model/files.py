@@ -22,7 +22,9 @@ The safetensors metadata holds one key, ``"handgrad"``, whose value is a JSON ob
 
 An ensemble (``format_version`` 4) adds ``"task"``, ``"members": [{"sizes", "activations",
 "l2"}, ...]`` (its networks after the first, whose tensors are ``m1.W1``, ``m1.b1``, …) and
-``"member_weights"`` (over all its networks, summing to 1).
+``"member_weights"`` (over all its networks, summing to 1). A classifier with a temperature or a
+two-class threshold (``format_version`` 5) adds ``"task"`` and ``"calibration": {"temperature": T,
+"threshold": t | null}``.
 
 A regressor (``format_version`` 3) has ``"classes": null, "classes_kind": null`` and adds
 ``"task": "regression"``, ``"head": {"name": "identity" | "huber" | "exp", "params": {...}}``
@@ -60,7 +62,7 @@ from ..errors import InputError
 from .checks import _build_model, _check_metadata, _check_tensors, _handgrad_metadata
 from .encode import (_activation_to_json, _classes_to_json, _feature_names_to_json, _head_to_json,
                      _json_safe)
-from .format import (ENSEMBLE_FORMAT_VERSION, FORMAT, FORMAT_VERSION, MAX_FILE_BYTES, MAX_HEADER_BYTES,
+from .format import (CALIBRATED_FORMAT_VERSION, ENSEMBLE_FORMAT_VERSION, FORMAT, FORMAT_VERSION, MAX_FILE_BYTES, MAX_HEADER_BYTES,
                      META_KEY, REGRESSION_FORMAT_VERSION, SCALER_TENSORS, TABLE_FORMAT_VERSION,
                      ModelFileError)
 from .model import Model
@@ -155,6 +157,10 @@ def _metadata_of(model: Model) -> dict[str, Any]:
                               "activations": [_activation_to_json(a) for a in m.activations]}
                              for m in model.members],
                     member_weights=[float(w) for w in model.weights])
+    if model.temperature != 1 or model.threshold is not None:  # format 5: older readers would ignore them
+        meta.update(format_version=CALIBRATED_FORMAT_VERSION, task=model.task,
+                    calibration={"temperature": float(model.temperature),
+                                 "threshold": None if model.threshold is None else float(model.threshold)})
     return meta
 
 

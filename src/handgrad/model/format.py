@@ -14,7 +14,8 @@ FORMAT_VERSION = 1       # written for models without a table encoding (older ha
 TABLE_FORMAT_VERSION = 2  # written for models with one: version 1 readers cannot apply it
 REGRESSION_FORMAT_VERSION = 3  # written for regressors: older readers would take them for classifiers
 ENSEMBLE_FORMAT_VERSION = 4    # written for ensembles: older readers would predict with one member
-SUPPORTED_VERSIONS = (1, 2, 3, 4)
+CALIBRATED_FORMAT_VERSION = 5  # written for a temperature or a threshold: older readers would ignore them
+SUPPORTED_VERSIONS = (1, 2, 3, 4, 5)
 META_KEY = "handgrad"
 SCALER_TENSORS = ("scaler.mean", "scaler.scale")
 

@@ -49,6 +49,13 @@ class Model:
         member_weights: the ensemble's weights (K,) over ``[net, *members]``, ≥ 0, summing to
             1: a prediction is the weighted mean of the members' probabilities (classes) or
             predicted values (regression, before the target scaling is undone).
+        temperature: a classifier's T > 0: the probabilities are ``softmax(log P / T)``, P the
+            network's (or the ensemble's mean) — derivations.md §18; 1 leaves them as they are.
+        threshold: a two-class classifier's cut t in (0, 1): ``classes[1]`` is predicted where
+            its probability is ≥ t (None: the larger probability wins, a cut at 0.5).
+        held_out: what training held out, to calibrate on — ``(P, y)``, probabilities (n, K)
+            of rows the model (or its folds) did not train on and their class indices, and a
+            line saying which rows; not stored in the model file.
     """
 
     net: MLP
@@ -61,6 +68,9 @@ class Model:
     target_names: list[str] | None = None
     members: list = field(default_factory=list)
     member_weights: np.ndarray | None = None
+    temperature: float = 1.0
+    threshold: float | None = None
+    held_out: tuple | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
         self._check_members()
@@ -80,6 +90,15 @@ class Model:
             if self.classes.shape != (self.net.n_classes,):
                 raise InputError(f"{self.classes.size} class labels for a network with "
                                  f"{self.net.n_classes} outputs")
+        if not (isinstance(self.temperature, (int, float)) and np.isfinite(self.temperature)
+                and self.temperature > 0) or (self.temperature != 1 and self.is_regressor):
+            raise InputError(f"temperature must be a number > 0 (1 for a regressor), got {self.temperature!r}")
+        if self.threshold is not None and not (self.classes is not None and self.classes.size == 2
+                                               and isinstance(self.threshold, (int, float))
+                                               and 0 < self.threshold < 1):
+            raise InputError(f"threshold is a two-class model's cut in (0, 1), got {self.threshold!r}"
+                             + ("" if self.classes is not None and self.classes.size == 2 else
+                                " for a model that is not two-class"))
         if self.feature_names is not None and len(self.feature_names) != self.net.sizes[0]:
             raise InputError(f"{len(self.feature_names)} feature names for a network with "
                              f"{self.net.sizes[0]} inputs")
@@ -185,10 +204,21 @@ class Model:
         if self.is_regressor:
             raise InputError("a regression model predicts numbers, not class probabilities; use predict")
         if not self.members:
-            return self._outputs(X, batch_size, log_softmax)
+            return self._tempered(self._outputs(X, batch_size, log_softmax))
         # an ensemble: the log of the weighted mean of the members' probabilities
         with np.errstate(divide="ignore"):
-            return np.log(self._outputs(X, batch_size, softmax))
+            return self._tempered(np.log(self._outputs(X, batch_size, softmax)))
+
+    def _tempered(self, log_p: np.ndarray) -> np.ndarray:
+        """``log softmax(log P / T)`` (eq. 18.1 with β = 1/T): log P itself when T = 1."""
+        return log_p if self.temperature == 1 else log_softmax(log_p / np.asarray(self.temperature, log_p.dtype))
+
+    def _labels(self, log_p: np.ndarray) -> np.ndarray:
+        """The predicted labels from (tempered) log-probabilities: the largest, or for a
+        two-class model with a threshold t, ``classes[1]`` where its probability is ≥ t."""
+        if self.threshold is None:
+            return self.classes[np.argmax(log_p, axis=1)]
+        return self.classes[(np.exp(log_p[:, 1]) >= self.threshold).astype(np.intp)]
 
     def _outputs(self, X, batch_size: int, head) -> np.ndarray:
         """``head(logits)`` (n, n_outputs) of raw X, a chunk of rows at a time (transforms
@@ -197,8 +227,23 @@ class Model:
             X = self.encode_table(X)
         X = self.by_name(X)
         check_shape(X, "X", self.n_features)
+        return self._through(X, batch_size, head, None if self.scaler is None else self._standardize)
+
+    def from_input(self, A, what: str = "proba", batch_size: int = 4096) -> np.ndarray:
+        """What :meth:`predict_proba` (``what="proba"``) or :meth:`predict` (``"predict"``)
+        gives, from the network's input ``A`` (n, n_features) — :meth:`transform`'s output, the
+        encoded and standardised features — so that a caller changing columns of the input
+        (permutation importance) does not encode the table again each time."""
+        if what == "predict" and self.is_regressor:
+            mu = self._through(A, batch_size, lambda z: regression_mean(self.net.output, z))
+            out = mu.astype(np.float64) if self.target is None else self.target.inverse(mu)
+            return out[:, 0] if self.net.n_outputs == 1 else out
+        with np.errstate(divide="ignore"):
+            log_p = self._tempered(np.log(self._through(A, batch_size, softmax)))
+        return np.exp(log_p) if what == "proba" else self._labels(log_p)
+
+    def _through(self, X, batch_size: int, head, transform=None) -> np.ndarray:
         out = np.empty((np.shape(X)[0], self.net.n_outputs), dtype=self.net.dtype)
-        transform = None if self.scaler is None else self._standardize
         names, encoded = self.feature_names, self.encoder is not None
         if not self.members:
             for start, logits in self.net.logits_in_chunks(X, batch_size, transform, names, encoded=encoded):
@@ -220,7 +265,7 @@ class Model:
         """Predicted original labels (n,); a regressor's predictions in the target's units,
         float64, (n,) for one target and (n, k) for several."""
         if not self.is_regressor:
-            return self.classes[np.argmax(self.predict_log_proba(X, batch_size), axis=1)]
+            return self._labels(self.predict_log_proba(X, batch_size))
         mu = self._outputs(X, batch_size, lambda z: regression_mean(self.net.output, z))
         out = mu.astype(np.float64) if self.target is None else self.target.inverse(mu)
         return out[:, 0] if self.net.n_outputs == 1 else out
@@ -233,8 +278,8 @@ class Model:
 
             y = check_regression_targets(y, self.net.n_outputs)
             return regression_metrics(regression_sums_of(self.predict(X), y), len(y))["r2"]
-        y_idx = self.encode(y)
-        return float(np.mean(np.argmax(self.predict_log_proba(X), axis=1) == y_idx))
+        y_idx = self.encode(y)  # an unknown label is refused here
+        return float(np.mean(self.predict(X) == self.classes[y_idx]))
 
 
 def check_regression_targets(y, n_outputs: int) -> np.ndarray:

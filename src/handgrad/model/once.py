@@ -13,6 +13,7 @@ import numpy as np
 
 from ..data.features import DEFAULT_SCALING, TableEncoder
 from ..data.preprocessing import LabelEncoder, Standardizer
+from ..core.losses import softmax
 from ..errors import InputError
 from ..network import MLP
 from ..data.target_scaling import TargetScaler, choose_transform
@@ -266,4 +267,12 @@ class _Run:
         record = {**self.record, "history": history.to_dict(), **self.extra_record}
         classes, scaler, names, table_encoder = self.parts
         return Model(self.net, classes, scaler, names, record, encoder=table_encoder,
-                     target=self.target, target_names=self.target_names)
+                     target=self.target, target_names=self.target_names, held_out=self.held_out())
+
+    def held_out(self) -> tuple | None:
+        """A classifier's probabilities on its validation part, the labels there, and what
+        they are (:attr:`Model.held_out`); None without one, or for a regressor."""
+        if self.X_val is None or self.target is not None or self.net.output != "softmax":
+            return None
+        return (softmax(self.net.forward(self.X_val).astype(np.float64)), np.asarray(self.y_val),
+                f"the validation part ({len(self.y_val)} rows)")
