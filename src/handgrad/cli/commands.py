@@ -61,7 +61,7 @@ def _score(model, X, y, with_predictions: bool = False):
     """The classification summary of ``model`` on features ``X`` and original labels ``y``
     (a label the model never saw is refused), or a regressor's summary against the numbers
     ``y``, with always predicting the training mean as the baseline; with
-    ``with_predictions``, (summary, a regressor's predictions or None)."""
+    ``with_predictions``, (summary, a regressor's predictions or a classifier's probabilities)."""
     from .evaluation import classification_summary, regression_summary
 
     if model.is_regressor:
@@ -75,8 +75,10 @@ def _score(model, X, y, with_predictions: bool = False):
         return (summary, pred) if with_predictions else summary
     y_true = model.encode(y)
     proba = model.predict_proba(X)
-    summary = classification_summary(y_true, np.argmax(proba, axis=1), model.classes, proba)
-    return (summary, None) if with_predictions else summary
+    with np.errstate(divide="ignore"):  # the model's own rule: its threshold, if it has one
+        y_pred = model.encode(model.labels_of(np.log(proba)))
+    summary = classification_summary(y_true, y_pred, model.classes, proba)
+    return (summary, proba) if with_predictions else summary
 
 
 def _evaluation_data(args, model):
@@ -91,17 +93,30 @@ def _evaluation_data(args, model):
 
 def cmd_evaluate(args) -> int:
     from ..model.files import load_model
-    from .terminal import print_metrics, print_regression_metrics
+    from .terminal import print_lines, print_metrics, print_regression_metrics
 
     model = load_model(args.model)
     X, y, name = _evaluation_data(args, model)
     summary = _score(model, X, y)
+    imp = None
+    if args.importance:
+        from .insight import importance
+
+        if args.repeats < 1:
+            raise InputError(f"--repeats must be ≥ 1, got {args.repeats}")
+        imp = importance(model, X, y, repeats=args.repeats, seed=args.seed)
     if args.json:
-        _emit_json({"model_path": args.model, "data": name, "task": model.task, **summary})
-    elif model.is_regressor:
+        _emit_json({"model_path": args.model, "data": name, "task": model.task, **summary,
+                    **({"importance": imp} if imp is not None else {})})
+        return 0
+    if model.is_regressor:
         print_regression_metrics(summary, f"{name}")
     else:
         print_metrics(summary, f"{name}")
+    if imp is not None:
+        from .insight import gradient_lines, importance_lines
+
+        print_lines(*importance_lines(imp, f"on {name}", top=len(imp["columns"])), *gradient_lines(imp))
     return 0
 
 
@@ -133,10 +148,21 @@ def cmd_predict(args) -> int:
 
 
 def refuse_proba(args, model) -> None:
-    """``predict --proba`` of a regressor: there are no probabilities to write."""
+    """``predict --proba`` of a regressor: there are no probabilities to write. ``--threshold
+    T``: the two-class model's cut for this run, in place of its own."""
     if getattr(args, "proba", False) and model.is_regressor:
         raise InputError("--proba writes class probabilities; this model is a regressor (it predicts "
                          "numbers): drop --proba")
+    t = getattr(args, "threshold", None)
+    if t is not None:
+        if model.is_regressor or model.classes.size != 2:
+            raise InputError("--threshold cuts between two classes; this model "
+                             + ("predicts numbers" if model.is_regressor else f"has {model.classes.size} classes")
+                             + ": drop --threshold")
+        if not 0 < t < 1:
+            raise InputError(f"--threshold must be in (0, 1) (the probability of {model.classes[1]!s} from which "
+                             f"it is predicted), got {t:g}")
+        model.threshold = float(t)
 
 
 def cmd_demo(args) -> int:

@@ -21,7 +21,8 @@ import sys
 
 from ..errors import InputError
 
-_FUNCTIONS = ("plot_learning_curves", "plot_confusion_matrix", "plot_diagnostics", "plot_regression")
+_FUNCTIONS = ("plot_learning_curves", "plot_confusion_matrix", "plot_diagnostics", "plot_regression",
+              "plot_reliability", "plot_roc_pr", "plot_importance")
 
 
 class PlotWorker:

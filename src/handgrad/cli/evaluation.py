@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..training.calibration import reliability
 from ..training.evaluation import confusion_matrix, per_class_scores
 
 
@@ -30,7 +31,7 @@ def classification_summary(y_true: np.ndarray, y_pred: np.ndarray, classes, prob
                "balanced_accuracy": float(recall[present].mean()),
                "macro_f1": float(f1[present].mean()),
                "majority_accuracy": float(support.max() / len(y_true)),
-               "log_loss": None, "roc_auc": None,
+               "log_loss": None, "roc_auc": None, "ece": None, "reliability": None,
                "per_class": per_class, "confusion_matrix": cm.tolist()}
     if proba is not None:
         p = np.clip(np.asarray(proba, dtype=np.float64), 1e-15, 1)
@@ -38,6 +39,8 @@ def classification_summary(y_true: np.ndarray, y_pred: np.ndarray, classes, prob
         summary["log_loss"] = float(-np.mean(np.log(p[np.arange(len(y_true)), y_true])))
         if K == 2 and present.all():
             summary["roc_auc"] = roc_auc(y_true, p[:, 1])
+        table = reliability(p, y_true)
+        summary["ece"], summary["reliability"] = table["ece"], table["bins"]
     return summary
 
 

@@ -119,9 +119,25 @@ def _warnings(r) -> str:
     return "\n".join(f"warning (when trained): {w}" for w in r["warnings"])
 
 
+def _calibration(r) -> str:
+    from .insight import calibration_lines
+
+    return "\n".join(calibration_lines(r))
+
+
+def _importance(r) -> str:
+    from .insight import importance_lines
+
+    imp = r["importance"]
+    if not imp.get("columns"):
+        return f"importance: not computed ({imp.get('skipped', 'no test part')})"
+    return "\n".join(importance_lines(imp, f"on the {imp.get('data', 'test part')}", top=10))
+
+
 _RECORD_PARTS = [("dataset", _trained_on), ("imported_from", _imported), ("hyperparameters", _hyperparameters),
                  ("history", _history), ("selection", _selection), ("search", _search),
-                 ("ensemble", _ensemble), ("test", _test), ("warnings", _warnings)]
+                 ("ensemble", _ensemble), ("test", _test), ("warnings", _warnings),
+                 ("calibration", _calibration), ("importance", _importance)]
 
 
 def _features_line(info) -> str:

@@ -112,6 +112,12 @@ def _train_parser(sub) -> None:
                    help="columns that identify rows: not features, copied into predict's output")
     p.add_argument("--max-categories", type=int, default=64, metavar="N",
                    help="one-hot columns per categorical column; rarer values share one (default 64)")
+    p.add_argument("--calibrate", choices=["none", "temperature"], default=None,
+                   help="temperature: fit one temperature T on the held-out predictions (out-of-fold, or the "
+                        "validation part) and predict softmax(log p / T) (default none)")
+    p.add_argument("--threshold-metric", choices=["f1", "balanced_accuracy", "accuracy", "mcc"], default=None,
+                   help="two classes: choose the cut on the held-out predictions that maximises this "
+                        "(default: the larger probability wins, a cut at 0.5)")
     p.add_argument("--scaling", choices=SCALINGS, default=None,
                    help="numeric columns reach the network standardised (x − mean)/std, as the normal "
                         "quantile of their rank among the training values, or auto: quantile for the "
@@ -149,6 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("model", metavar="MODEL")
     _data_options(ev)
     ev.add_argument("--json", action="store_true")
+    ev.add_argument("--importance", action="store_true",
+                    help="also which columns matter: permutation importance on these rows (and the gradient view)")
+    ev.add_argument("--repeats", type=int, default=5, metavar="N",
+                    help="shuffles per column for --importance (default 5)")
+    ev.add_argument("--seed", type=int, default=0, help="the shuffles' seed for --importance (default 0)")
     ev.set_defaults(func=commands.cmd_evaluate)
 
     pr = sub.add_parser("predict", help="write a model's predictions for a data file to CSV")
@@ -157,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--out", required=True, metavar="FILE", help="CSV to write (- for standard output)")
     pr.add_argument("--proba", action="store_true", help="also write one probability column per class "
                                                           "(classifiers)")
+    pr.add_argument("--threshold", type=float, default=None, metavar="T",
+                    help="two classes: predict the second class where its probability is ≥ T (default: the "
+                         "model's own cut, 0.5 unless train --threshold-metric chose one)")
     pr.add_argument("--quiet", action="store_true")
     pr.set_defaults(func=stream_cmd.predict_command)  # a Parquet file is streamed
 

@@ -34,8 +34,10 @@ from .figure import (_BEST_COLOR, _TRAIN_COLOR, _VAL_COLOR, _as_float, _changes,
                      _save_atomic, _series, _spans_decades, literal)
 from .plot_confusion import plot_confusion_matrix
 from .plot_regression import plot_regression
+from .plot_insight import plot_importance, plot_reliability, plot_roc_pr
 
-__all__ = ["plot_learning_curves", "plot_confusion_matrix", "plot_diagnostics", "plot_regression"]
+__all__ = ["plot_learning_curves", "plot_confusion_matrix", "plot_diagnostics", "plot_regression",
+           "plot_reliability", "plot_roc_pr", "plot_importance"]
 
 
 # --------------------------------------------------------------------------- learning curves

@@ -23,7 +23,8 @@ def prediction_rows(model, proba, with_proba: bool, id_values=()):
         values = np.asarray(proba, dtype=np.float64).reshape(len(proba), -1).tolist()
         return ([*(v[i] for v in id_values), *(float(f"{x:.8g}") for x in row)]
                 for i, row in enumerate(values))
-    labels = model.classes[np.argmax(proba, axis=1)].tolist()
+    with np.errstate(divide="ignore"):  # the model's rule: the largest, or its threshold
+        labels = model.labels_of(np.log(proba)).tolist()
     # 6 significant digits: finer than any decision needs, and rows stay readable
     cells = [[float(f"{p:.6g}") for p in row] for row in proba.tolist()] if with_proba else None
     return ([*(v[i] for v in id_values), lab, *(cells[i] if cells else [])]

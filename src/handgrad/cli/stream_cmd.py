@@ -21,7 +21,7 @@ from ..training.footprint import Fixes, add_training, data_bytes
 from ..validation import check_count
 from .commands import _score
 from .terminal import markup, print_lines
-from .train_cmd import report
+from .train_report import report
 
 TRAIN_FIX = "train without --stream-buffer (the in-memory path reads such tables)"
 # options of the in-memory path that streaming does not take, and why (one line each)

@@ -252,6 +252,8 @@ def metrics_line(summary: dict) -> str:
         parts.append(f"log loss {summary['log_loss']:.4f}")
     if summary.get("roc_auc") is not None:
         parts.append(f"ROC AUC {summary['roc_auc']:.4f}")
+    if summary.get("ece") is not None:
+        parts.append(f"expected calibration error {summary['ece']:.4f}")
     return ", ".join(parts)
 
 

@@ -115,16 +115,13 @@ def encode_table(b, p, inputs: dict[str, str]) -> str:
 
 
 def _quantile_map(b, s, x: str) -> str:
-    """A column's quantile map (``handgrad.data.quantiles.apply_map``, linear between knots
-    (x_k, z_k), constant beyond the ends) as a sum of clipped segments:
-    ``q(x) = z_0 + Σ_k s_k·(min(max(x, x_k), x_{k+1}) − x_k)``, s_k the slope of segment k;
-    x (N, 1) double against the K−1 segments, one MatMul with the slopes (K−1, 1)."""
+    """A column's quantile map (``data.quantiles.apply_map``) as a sum of clipped segments:
+    ``q(x) = z_0 + Σ_k s_k·(min(max(x, x_k), x_{k+1}) − x_k)``, s_k segment k's slope; x (N, 1)."""
     from ..data.quantiles import check_map
 
     xs, zs = check_map(s["quantiles"], s["name"])
     if xs.size == 1:  # one knot: every value maps to z_0
-        return b.node("Add", [b.node("Mul", [x, b.const("zero", np.array(0.0))]),
-                              b.const("z0", np.array(zs[0]))], "quantile_mapped")
+        xs, zs = np.r_[xs, np.inf], np.r_[zs, zs]  # a flat segment: slope 0
     lo, hi = xs[:-1], xs[1:]
     clipped = b.node("Min", [b.node("Max", [x, b.const("knots_lo", lo)], "above"), b.const("knots_hi", hi)], "clipped")
     run = b.node("Sub", [clipped, b.const("knots_lo", lo)], "run")
@@ -281,7 +278,11 @@ def head(b, p, z: str, outputs: dict[str, str], label_dtype=None, mixed: str | N
     if p.task == "regressor":
         values(b, p, z, outputs["variable"], mu=mixed)
         return
-    if mixed is not None:
+    if p.temperature != 1:  # softmax(log P / T): for one network softmax(Z / T) (derivations §18)
+        T = b.const("temperature", np.array(p.temperature, dtype=p.dtype))
+        logs = b.node("Log", [mixed], "log_p") if mixed is not None else z
+        P = b.node("Softmax", [b.node("Div", [logs, T], "tempered")], "softmax", axis=1)
+    elif mixed is not None:
         P = mixed
     elif p.task == "binary":
         neg = b.node("Neg", [z], "neg_z")
@@ -310,5 +311,10 @@ def head(b, p, z: str, outputs: dict[str, str], label_dtype=None, mixed: str | N
         classes = classes.astype(label_dtype)
     elif classes.dtype.kind in "iub":
         classes = classes.astype(np.int64)
-    idx = b.node("ArgMax", [P], "class_index", axis=1, keepdims=0)
+    if p.threshold is not None:  # two classes: classes[1] where its probability reaches the cut
+        p1 = b.node("Gather", [P, b.const("second", np.array(1, dtype=np.int64))], "p_second", axis=1)
+        at = b.node("GreaterOrEqual", [p1, b.const("threshold", np.array(p.threshold, dtype=p.dtype))], "cut")
+        idx = b.node("Cast", [at], "class_index", to=INT64)
+    else:
+        idx = b.node("ArgMax", [P], "class_index", axis=1, keepdims=0)
     b.node("Gather", [b.const("classes", classes), idx], out=outputs["label"], axis=0)

@@ -89,6 +89,8 @@ class Portable:
     target_names: list | None = None
     members: list = field(default_factory=list)
     member_weights: np.ndarray | None = None
+    temperature: float = 1.0
+    threshold: float | None = None
 
     @property
     def target_log(self) -> bool:
@@ -136,6 +138,10 @@ class Portable:
             meta["members"] = json.dumps([{"sizes": m.sizes, "activations": [n for n, _ in m.activations]}
                                           for m in self.members])
             meta["member_weights"] = json.dumps(np.asarray(self.member_weights).tolist())
+        if self.temperature != 1:
+            meta["temperature"] = json.dumps(float(self.temperature))
+        if self.threshold is not None:
+            meta["threshold"] = json.dumps(float(self.threshold))
         return meta
 
 
@@ -197,6 +203,7 @@ def _of_model(model: Model) -> Portable:
         p.target_names = None if model.target_names is None else [str(t) for t in model.target_names]
     else:
         p.classes = np.asarray(model.classes)
+        p.temperature, p.threshold = float(model.temperature), model.threshold
     p.feature_names = None if model.feature_names is None else list(model.feature_names)
     if model.encoder is not None:
         p.encoder = model.encoder

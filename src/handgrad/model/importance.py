@@ -40,7 +40,7 @@ def _scores(model, A, y, y_idx) -> dict:
         r2 = 1 - ((truth - pred) ** 2).sum(axis=0) / np.where(ss_tot > 0, ss_tot, 1.0)
         return {"r2": float(np.mean(r2))}
     P = model.from_input(A, "proba").astype(np.float64)
-    labels = model._labels(np.log(np.maximum(P, np.finfo(np.float64).tiny)))
+    labels = model.labels_of(np.log(np.maximum(P, np.finfo(np.float64).tiny)))
     return {"log_loss": log_loss(P, y_idx), "accuracy": float(np.mean(labels == model.classes[y_idx]))}
 
 

@@ -213,7 +213,7 @@ class Model:
         """``log softmax(log P / T)`` (eq. 18.1 with β = 1/T): log P itself when T = 1."""
         return log_p if self.temperature == 1 else log_softmax(log_p / np.asarray(self.temperature, log_p.dtype))
 
-    def _labels(self, log_p: np.ndarray) -> np.ndarray:
+    def labels_of(self, log_p: np.ndarray) -> np.ndarray:
         """The predicted labels from (tempered) log-probabilities: the largest, or for a
         two-class model with a threshold t, ``classes[1]`` where its probability is ≥ t."""
         if self.threshold is None:
@@ -240,7 +240,7 @@ class Model:
             return out[:, 0] if self.net.n_outputs == 1 else out
         with np.errstate(divide="ignore"):
             log_p = self._tempered(np.log(self._through(A, batch_size, softmax)))
-        return np.exp(log_p) if what == "proba" else self._labels(log_p)
+        return np.exp(log_p) if what == "proba" else self.labels_of(log_p)
 
     def _through(self, X, batch_size: int, head, transform=None) -> np.ndarray:
         out = np.empty((np.shape(X)[0], self.net.n_outputs), dtype=self.net.dtype)
@@ -265,7 +265,7 @@ class Model:
         """Predicted original labels (n,); a regressor's predictions in the target's units,
         float64, (n,) for one target and (n, k) for several."""
         if not self.is_regressor:
-            return self._labels(self.predict_log_proba(X, batch_size))
+            return self.labels_of(self.predict_log_proba(X, batch_size))
         mu = self._outputs(X, batch_size, lambda z: regression_mean(self.net.output, z))
         out = mu.astype(np.float64) if self.target is None else self.target.inverse(mu)
         return out[:, 0] if self.net.n_outputs == 1 else out

@@ -27,7 +27,9 @@ from typing import Callable
 
 import numpy as np
 
+from ..errors import InputError
 from ..training.evaluation import MONITORS
+from .calibrate import check_calibration, finish
 from .classifier import DEFAULTS, HOLDOUT, auto_batch_size, auto_width, encoded_width, train_model, train_once
 from .once import auto_activation
 from .crossval import CV_BELOW, CV_FOLDS, CV_FROM, cross_validate
@@ -104,9 +106,15 @@ def search_classifier(X, y, *, budget: float = 60.0, seed: int = DEFAULTS["seed"
     the accuracy on a hold-out part, as :func:`~handgrad.model.classifier.train_classifier`).
     """
     started = time.monotonic()
+    calibrate, threshold_metric = options.pop("calibrate", "none"), options.pop("threshold_metric", None)
+    check_calibration(calibrate, threshold_metric, options.get("task", "classification"))
     n_rows = len(X) if hasattr(X, "columns") else np.shape(X)[0]
     n_inputs = encoded_width(X, options)
     folds = CV_FOLDS if CV_FROM <= n_rows < CV_BELOW else 0
+    if folds and (calibrate != "none" or threshold_metric is not None):
+        raise InputError(f"a search on {n_rows} rows chooses by cross-validation, then trains the winner on "
+                         "every row: no held-out rows are left to calibrate or choose a threshold on; "
+                         "drop --search, or --calibrate and --threshold-metric")
     _check_largest(n_inputs, n_rows, y, folds, options)
     asked = monitor  # the fallback to the default trains with the user's choice, as without --search
     # as the default: the loss under cross-validation, the accuracy on a large hold-out part
@@ -189,6 +197,7 @@ def search_classifier(X, y, *, budget: float = 60.0, seed: int = DEFAULTS["seed"
             f"the search's budget ({budget:g}s) ended before any full run finished, so no settings "
             "could be compared: the default settings were trained as without --search; give "
             "--search a larger --budget")
+    finish(final, calibrate, threshold_metric)
     return final
 
 
