@@ -120,8 +120,9 @@ def _train_parser(sub) -> None:
                         "(default: the larger probability wins, a cut at 0.5)")
     p.add_argument("--scaling", choices=SCALINGS, default=None,
                    help="numeric columns reach the network standardised (x − mean)/std, as the normal "
-                        "quantile of their rank among the training values, or auto: quantile for the "
-                        f"skewed ones (|skewness| > 1), standard for the others (default {DEFAULT_SCALING})")
+                        "quantile of their rank among the training values, both side by side, or auto: "
+                        "quantile for the skewed ones (|skewness| > 1), standard for the others "
+                        f"(default {DEFAULT_SCALING})")
     p.add_argument("--seed", type=int, default=D["seed"])
     p.add_argument("--dtype", default=D["dtype"], choices=["float32", "float64"])
     p.add_argument("--out-dir", default="handgrad-out", help="where outputs go (default handgrad-out)")

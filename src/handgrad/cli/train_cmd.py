@@ -106,6 +106,7 @@ def _train(args, outputs, worker) -> int:
     if args.metric in ("rmse", "mae", "r2") and not regression:
         raise InputError(f"--metric {args.metric} scores numbers; for classes use accuracy, "
                          "balanced_accuracy, macro_f1 or loss")
+    _check_calibration(args, labels, regression)
     train_idx, test_idx = _test_split(args, labels, task, features.shape[0], test_size)
     common = dict(feature_names=names, categorical=args.categorical, numeric=args.numeric,
                   drop=args.drop, max_categories=args.max_categories, id_columns=args.id_column,
@@ -202,6 +203,23 @@ def _train(args, outputs, worker) -> int:
         worker.wait()
     report(args, model, test, test_name, notes, outputs, time.perf_counter() - t0)
     return 0
+
+
+def _check_calibration(args, labels, regression: bool) -> None:
+    """--calibrate and --threshold-metric, refused before training where they cannot apply."""
+    asked = [f for f, v in (("--calibrate temperature", args.calibrate == "temperature"),
+                            (f"--threshold-metric {args.threshold_metric}", args.threshold_metric)) if v]
+    if not asked:
+        return
+    if regression:
+        raise InputError(f"{' and '.join(asked)} appl{'y' if len(asked) > 1 else 'ies'} to classes; the "
+                         "target is a number (regression): drop it")
+    if args.val_fraction == 0:
+        raise InputError(f"{' and '.join(asked)} need{'' if len(asked) > 1 else 's'} rows the model does not "
+                         "train on (out-of-fold or a validation part): drop --val-fraction 0")
+    if args.threshold_metric and len(np.unique(labels)) != 2:
+        raise InputError(f"--threshold-metric chooses the cut between two classes; the target has "
+                         f"{len(np.unique(labels))}: drop it")
 
 
 def _importance(args, model, X, y, where: str) -> dict | None:

@@ -70,10 +70,11 @@ def encode_column(s: dict, x: np.ndarray) -> np.ndarray:
     if kind == "date":
         return dates.features(s, x, missing)
     filled = np.where(missing, s["fill"], x)
-    if kind == "numeric":
-        filled = (quantiles.apply_map(filled, *quantiles.check_map(s["quantiles"], s["name"]))
-                  if "quantiles" in s else standardize(filled, s["mean"], s["scale"]))
     cols = [filled]
+    if kind == "numeric":  # standardised, quantile-mapped, or (scaling "both") the two side by side
+        mapped = ([quantiles.apply_map(filled, *quantiles.check_map(s["quantiles"], s["name"]))]
+                  if "quantiles" in s else [])
+        cols = ([standardize(filled, s["mean"], s["scale"])] if not mapped or s.get("both") else []) + mapped
     if s["indicator"]:
         cols.append(missing.astype(np.float64))
     return np.column_stack(cols)

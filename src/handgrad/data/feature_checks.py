@@ -17,7 +17,7 @@ _KEYS = {"numeric": {"fill": float, "indicator": bool, "mean": float, "scale": f
 # keys a kind may have besides: a numeric column of numbers written with a decimal comma or a
 # unit stores that form (a reader that does not know the key refuses the file)
 # (and one scaled by its quantiles stores their map, handgrad.data.quantiles)
-_OPTIONAL = {"numeric": {"written": dict, "quantiles": dict}}
+_OPTIONAL = {"numeric": {"written": dict, "quantiles": dict, "both": bool}}
 
 
 def checked_column(c, i: int) -> dict[str, Any]:
@@ -44,6 +44,8 @@ def checked_column(c, i: int) -> dict[str, Any]:
         from .numtext import check_form
 
         check_form(c["written"], c["name"])
+    if c["kind"] == "numeric" and c.get("both") is not None and not (c["both"] and "quantiles" in c):
+        raise InputError(f"column {c['name']!r} of the table encoding: 'both' (true) goes with a quantile map")
     if c["kind"] == "numeric" and "quantiles" in c:
         from .quantiles import check_map
 

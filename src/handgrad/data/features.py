@@ -56,8 +56,7 @@ from .column_encoding import MISSING, OTHER, encode_column, read_column
 from .feature_checks import checked_column
 from .preprocessing import robust_mean_std, standardize
 
-SCALINGS = ("standard", "quantile", "auto")
-DEFAULT_SCALING = "standard"  # train_model's and the command line's (bench/results/scaling_ablation.md)
+SCALINGS, DEFAULT_SCALING = ("standard", "quantile", "auto", "both"), "standard"  # bench/results/scaling_ablation.md
 ID_WHY = "an identifier"  # a dropped column so marked is copied into prediction files
 _MIN_ROWS_FOR_ID = 20
 # what pandas (``Unnamed: 0``) and R (``""``, ``rownames``) call a written-out row index
@@ -71,11 +70,10 @@ class TableEncoder:
         categorical, numeric, drop: column names forced to a kind (see the module docstring).
         max_categories: one-hot columns kept per categorical variable (the most frequent
             training values); the rest share ``(other)``.
-        scaling: how a numeric column reaches the network: ``"standard"`` (x − mean)/std,
-            ``"quantile"``, the normal quantile of its rank among the training values
-            (:mod:`handgrad.data.quantiles`), stored per column as ``"quantiles"``, or
-            ``"auto"``: quantile for the skewed columns (:func:`~handgrad.data.quantiles.skewed`),
-            standard for the others.
+        scaling: a numeric column reaches the network ``"standard"`` (x − mean)/std, as the
+            normal quantile of its training rank (``"quantile"``, :mod:`~handgrad.data.quantiles`;
+            its knots stored as ``"quantiles"``), ``"both"`` side by side, or ``"auto"``:
+            quantile where :func:`~handgrad.data.quantiles.skewed`, else standard.
 
     After :meth:`fit`: ``columns_`` (one spec dict per input column, JSON-able),
     ``feature_names_out_`` (names of the output columns), ``notes_`` (one line per dropped
@@ -209,9 +207,11 @@ class TableEncoder:
         mean, std = (float(v) for v in robust_mean_std(filled))  # finite for finite cells
         spec = {"name": name, "kind": "numeric", "fill": fill, "indicator": bool(missing.any()),
                 "mean": mean, "scale": std if std > 0 else 1.0}
-        if self.scaling == "quantile" or (self.scaling == "auto" and quantiles.skewed(x)):
+        if self.scaling in ("quantile", "both") or (self.scaling == "auto" and quantiles.skewed(x)):
             xs, zs = quantiles.fit_map(x)
             spec["quantiles"] = {"x": xs.tolist(), "z": zs.tolist()}
+            if self.scaling == "both":
+                spec["both"] = True
         if form != numtext.PLAIN:
             spec["written"] = dict(form)
         written = [] if typed else [i for i, v in enumerate(uniq) if not numtext.is_plain(v)]
@@ -296,7 +296,8 @@ class TableEncoder:
 def _encoded_names(s: dict) -> list[str]:
     """The names of the encoded columns one column's spec ``s`` becomes (none when dropped)."""
     if s["kind"] in ("numeric", "boolean"):
-        return [s["name"]] + ([f"{s['name']} {MISSING}"] if s["indicator"] else [])
+        return ([s["name"]] + ([f"{s['name']} (quantile)"] if s.get("both") else [])
+                + ([f"{s['name']} {MISSING}"] if s["indicator"] else []))
     if s["kind"] == "date":
         return dates.feature_names(s)
     if s["kind"] == "categorical":

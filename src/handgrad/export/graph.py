@@ -96,12 +96,11 @@ def encode_table(b, p, inputs: dict[str, str]) -> str:
         if kind in ("numeric", "boolean"):
             nan = b.node("IsNaN", [x], "is_missing")
             filled = b.node("Where", [nan, b.const("fill", np.array(s["fill"])), x], "filled")
-            if kind == "numeric" and "quantiles" in s:
-                filled = _quantile_map(b, s, filled)
-            elif kind == "numeric":
-                filled = b.node("Sub", [filled, b.const("mean", np.array(s["mean"]))], "centered")
-                filled = b.node("Div", [filled, b.const("scale", np.array(s["scale"]))], "scaled")
-            blocks.append(filled)
+            mapped = [_quantile_map(b, s, filled)] if kind == "numeric" and "quantiles" in s else []
+            if kind == "numeric" and (not mapped or s.get("both")):
+                centered = b.node("Sub", [filled, b.const("mean", np.array(s["mean"]))], "centered")
+                blocks.append(b.node("Div", [centered, b.const("scale", np.array(s["scale"]))], "scaled"))
+            blocks += mapped or ([filled] if kind == "boolean" else [])
             if s["indicator"]:
                 blocks.append(b.node("Cast", [nan], "indicator", to=DOUBLE))
         elif kind == "date":
