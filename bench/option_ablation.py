@@ -28,6 +28,7 @@ from benchenv import machine_record  # noqa: E402
 from tabular_common import HANDGRAD, read, run_process  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results"
+SCORES = ("accuracy", "balanced_accuracy", "log_loss", "ece")
 
 
 def main() -> int:
@@ -37,6 +38,8 @@ def main() -> int:
     ap.add_argument("--tables", default="penguins,carseats,oj,titanic,mroz,creditcard,attrition,arrowhead")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--out", default=str(OUT))
+    ap.add_argument("--score", default="accuracy", choices=SCORES,
+                    help="the test part's score the table compares (lower is better for log_loss and ece)")
     args = ap.parse_args()
     extra = shlex.split(args.option)
     runs = []
@@ -55,13 +58,13 @@ def main() -> int:
                        "--out-dir", str(work / f"out-{label}"), *opts]
                 done, seconds = run_process(cmd, 900)
                 ok = done is not None and done.returncode == 0
-                row[label] = {"accuracy": json.loads(done.stdout)["test"]["accuracy"] if ok else None,
-                              "seconds": seconds, "status": "ok" if ok else
+                test = json.loads(done.stdout)["test"] if ok else {}
+                row[label] = {**{k: test.get(k) for k in SCORES}, "seconds": seconds, "status": "ok" if ok else
                               ("timeout" if done is None else done.stderr.strip().splitlines()[-1][:300])}
             runs.append(row)
-            print(f"{name} seed {seed}: default {row['default']['accuracy']}, {args.option} "
-                  f"{row['option']['accuracy']}", file=sys.stderr, flush=True)
-    rec = {"machine": machine_record(), "option": args.option, "seeds": args.seeds,
+            print(f"{name} seed {seed}: default {row['default'][args.score]}, {args.option} "
+                  f"{row['option'][args.score]}", file=sys.stderr, flush=True)
+    rec = {"machine": machine_record(), "option": args.option, "seeds": args.seeds, "score": args.score,
            "date": time.strftime("%Y-%m-%d %H:%M %Z"), "runs": runs}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -72,25 +75,30 @@ def main() -> int:
 
 
 def render(rec: dict) -> str:
+    score = rec.get("score", "accuracy")
+    lower = score in ("log_loss", "ece")  # lower is better: the gain is the fall
+    unit = "" if lower else " (points)"
     lines = [f"# `{rec['option']}` against the defaults, through the CLI ({rec['date']}, {rec['seeds']} seeds)", "",
              f"- Machine: {rec['machine']}",
              "- bench/option_ablation.py: `handgrad train --test test.csv` on the classification panel's splits, "
-             "with no option and with the option; test accuracy, means over seeds.", "",
-             "| table | default | with the option | gain (points) |", "|---|---|---|---|"]
+             f"with no option and with the option; the test part's {score}, means over seeds"
+             + (" (gain: how much lower it is with the option)" if lower else "") + ".", "",
+             f"| table | default | with the option | gain{unit} |", "|---|---|---|---|"]
     gains = []
     for table in dict.fromkeys(r["table"] for r in rec["runs"]):
         rows = [r for r in rec["runs"] if r["table"] == table]
-        if any(r[k]["accuracy"] is None for r in rows for k in ("default", "option")):
+        if any(r[k].get(score) is None for r in rows for k in ("default", "option")):
             failed = [f"seed {r['seed']} {k}: {r[k]['status']}" for r in rows for k in ("default", "option")
-                      if r[k]["accuracy"] is None]
+                      if r[k].get(score) is None]
             lines.append(f"| {table} | — | — | failed: {'; '.join(failed)} |")
             continue
-        a = np.mean([r["default"]["accuracy"] for r in rows])
-        b = np.mean([r["option"]["accuracy"] for r in rows])
-        gains.append(100 * (b - a))
-        lines.append(f"| {table} | {a:.4f} | {b:.4f} | {100 * (b - a):+.2f} |")
+        a = np.mean([r["default"][score] for r in rows])
+        b = np.mean([r["option"][score] for r in rows])
+        gain = (a - b) if lower else 100 * (b - a)
+        gains.append(gain)
+        lines.append(f"| {table} | {a:.4f} | {b:.4f} | {gain:+.{4 if lower else 2}f} |")
     if gains:
-        lines += ["", f"Mean gain {np.mean(gains):+.2f} points; better on {sum(g > 0 for g in gains)} of "
+        lines += ["", f"Mean gain {np.mean(gains):+.{4 if lower else 2}f}{unit.replace('(', '').replace(')', '')}; better on {sum(g > 0 for g in gains)} of "
                       f"{len(gains)} tables, worse on {sum(g < 0 for g in gains)}."]
     return "\n".join(lines) + "\n"
 
