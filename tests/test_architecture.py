@@ -19,7 +19,7 @@ LAYERS = [
     ("handgrad.fast",),
     ("handgrad.network", "handgrad.data"),
     ("handgrad.gradcheck", "handgrad.training", "handgrad.distributed"),  # distributed: fit's data_parallel
-    ("handgrad.derive",),  # uses core, network and gradcheck; cli uses it
+    ("handgrad.derive", "handgrad.check"),  # use core, network and gradcheck; cli uses them
     ("handgrad.model",),
     ("handgrad.cli", "handgrad.sklearn", "handgrad.export"),
     ("handgrad.__init__", "handgrad.__main__"),

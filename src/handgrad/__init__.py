@@ -14,6 +14,7 @@ from .core.losses import (l2_penalty, l2_penalty_grad, log_softmax, logsumexp, q
                           quadratic_form_grad, softmax, softmax_cross_entropy)
 from .data import Dataset, load_dataset
 from .errors import GradientCheckError, InputError, TrainingDivergedError, TrainingInterrupted
+from .check import CheckResult, check_backprop
 from .gradcheck import GradcheckReport, gradcheck, gradcheck_function, gradcheck_op
 from .model import Model, ModelFileError, load_model, save_model, train_classifier, train_regressor
 from .network import MLP
@@ -29,6 +30,8 @@ __all__ = [
     "load_dataset", "Dataset",
     # gradient checking
     "gradcheck", "gradcheck_op", "gradcheck_function", "GradcheckReport",
+    # a learner's own backward pass, checked and its slips named
+    "check_backprop", "CheckResult",
     # activations and losses
     "Activation", "get_activation", "register_activation", "unregister_activation",
     "available_activations", "make_leaky_relu", "softmax", "log_softmax", "logsumexp",

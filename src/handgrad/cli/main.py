@@ -20,6 +20,7 @@ from .info import cmd_info
 from .derive_cmd import add_parser as _derive_parser
 from .export_cmd import add_parsers as _export_parsers
 from .report_cmd import add_parser as _report_parser
+from .check_cmd import add_parser as _check_parser
 from .options import check_options
 from .ranks import abort_ranks, end_rank, join_ranks
 from ..data import BUILTIN_DATASETS
@@ -182,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.set_defaults(func=cmd_info)
     _export_parsers(sub)  # export, import-sklearn
     _report_parser(sub)
+    _check_parser(sub)
 
     gc = sub.add_parser("gradcheck", help="check backprop against finite differences on a random network")
     gc.add_argument("--sizes", type=int, nargs="+", default=[3, 10, 6, 3],
