@@ -24,7 +24,7 @@ from .check_cmd import add_parser as _check_parser
 from .options import check_options
 from .ranks import abort_ranks, end_rank, join_ranks
 from ..data import BUILTIN_DATASETS
-from ..data.features import DEFAULT_SCALING, SCALINGS
+from ..data.features import CLI_SCALING, SCALINGS
 from ..errors import InputError, TrainingDivergedError
 from ..errors import TrainingInterrupted
 
@@ -124,7 +124,7 @@ def _train_parser(sub) -> None:
                    help="numeric columns reach the network standardised (x − mean)/std, as the normal "
                         "quantile of their rank among the training values, both side by side, or auto: "
                         "quantile for the skewed ones (|skewness| > 1), standard for the others "
-                        f"(default {DEFAULT_SCALING})")
+                        f"(default {CLI_SCALING}: measured best on the panel, bench/results/scaling_both_ablation.md)")
     p.add_argument("--seed", type=int, default=D["seed"])
     p.add_argument("--dtype", default=D["dtype"], choices=["float32", "float64"])
     p.add_argument("--out-dir", default="handgrad-out", help="where outputs go (default handgrad-out)")

@@ -211,8 +211,8 @@ def _check_streaming_options(args) -> int:
     for dest, flag in _REFUSED.items():
         if getattr(args, dest, None):
             raise InputError(f"{flag} does not work with --stream-buffer; {TRAIN_FIX}")
-    if getattr(args, "scaling", None) == "quantile":
-        raise InputError("--scaling quantile does not work with --stream-buffer (a stream is "
+    if getattr(args, "scaling", None) not in (None, "standard"):
+        raise InputError(f"--scaling {args.scaling} does not work with --stream-buffer (a stream is "
                          f"standardised with its running means); drop it, or {TRAIN_FIX}")
     if not 0 <= args.test_fraction < 1:
         raise InputError(f"--test-fraction must be in [0, 1), got {args.test_fraction}")

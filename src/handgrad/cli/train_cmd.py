@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from ..data.features import DEFAULT_SCALING
+from ..data.features import CLI_SCALING
 from ..errors import InputError
 from . import insight
 from .commands import _load, _rows, _score
@@ -110,7 +110,7 @@ def _train(args, outputs, worker) -> int:
     train_idx, test_idx = _test_split(args, labels, task, features.shape[0], test_size)
     common = dict(feature_names=names, categorical=args.categorical, numeric=args.numeric,
                   drop=args.drop, max_categories=args.max_categories, id_columns=args.id_column,
-                  scaling=args.scaling or DEFAULT_SCALING, calibrate=args.calibrate or "none",
+                  scaling=args.scaling or CLI_SCALING, calibrate=args.calibrate or "none",
                   threshold_metric=args.threshold_metric,
                   dtype=args.dtype, optimizer=args.optimizer, schedule=args.schedule,
                   class_weight=args.class_weight, momentum=args.momentum,

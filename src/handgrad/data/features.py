@@ -1,9 +1,8 @@
 """From a raw table to the network's numeric input: :class:`TableEncoder`.
 
-Real tables hold text columns, numbers and dates written as text, and empty cells. The
-encoder turns each column into numbers by rules fitted on the training rows only, and stores
-those rules as JSON (in the model file), so that ``predict`` and ``evaluate`` apply exactly
-the same transformation to new rows.
+Real tables hold text columns, numbers and dates written as text, and empty cells. The encoder
+turns each column into numbers by rules fitted on the training rows only, stored as JSON (in
+the model file): ``predict`` and ``evaluate`` apply exactly the same to new rows.
 
 Per column, in order (the first rule that applies):
 
@@ -56,7 +55,8 @@ from .column_encoding import MISSING, OTHER, encode_column, read_column
 from .feature_checks import checked_column
 from .preprocessing import robust_mean_std, standardize
 
-SCALINGS, DEFAULT_SCALING = ("standard", "quantile", "auto", "both"), "standard"  # bench/results/scaling_ablation.md
+# train_model's default, and handgrad train's (bench/results/scaling_both_ablation.md)
+SCALINGS, DEFAULT_SCALING, CLI_SCALING = ("standard", "quantile", "auto", "both"), "standard", "both"
 ID_WHY = "an identifier"  # a dropped column so marked is copied into prediction files
 _MIN_ROWS_FOR_ID = 20
 # what pandas (``Unnamed: 0``) and R (``""``, ``rownames``) call a written-out row index
