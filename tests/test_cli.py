@@ -97,10 +97,11 @@ def test_predict_ignores_column_order_and_missing_target(csv_problem, tmp_path):
 def test_info_shows_architecture_and_record(csv_problem):
     out = run("info", str(csv_problem / "out" / "model.safetensors"))
     assert out.returncode == 0, out.stderr
-    assert "4 → 32 → 16 → 3" in out.stdout and "parameters:" in out.stdout
+    # 4 numeric columns, each standardised and quantile-mapped (train's default scaling "both")
+    assert "8 → 32 → 16 → 3" in out.stdout and "parameters:" in out.stdout
     assert "high, low, mid" in out.stdout and "test accuracy" in out.stdout
     js = json.loads(run("info", str(csv_problem / "out" / "model.safetensors"), "--json").stdout)
-    assert js["sizes"] == [4, 32, 16, 3] and js["n_params"] == 4 * 32 + 32 + 32 * 16 + 16 + 16 * 3 + 3
+    assert js["sizes"] == [8, 32, 16, 3] and js["n_params"] == 8 * 32 + 32 + 32 * 16 + 16 + 16 * 3 + 3
 
 
 def test_corrupt_model_file_is_refused(csv_problem, tmp_path):

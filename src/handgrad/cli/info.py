@@ -147,6 +147,7 @@ def _features_line(info) -> str:
         return f"features: {n}" + (" (standardised)" if prep else "")
     kinds: dict[str, list[str]] = {}
     for c in prep["encoder"]["columns"]:
-        kinds.setdefault("numeric (quantile-scaled)" if "quantiles" in c else c["kind"], []).append(c["name"])
+        quantile_only = "quantiles" in c and not c.get("both")  # both: standardised too, as plain numeric
+        kinds.setdefault("numeric (quantile-scaled)" if quantile_only else c["kind"], []).append(c["name"])
     parts = [f"{k} {', '.join(v)}" for k, v in kinds.items()]
     return f"features: {n} from {len(prep['encoder']['columns'])} table columns ({'; '.join(parts)})"
