@@ -97,7 +97,7 @@ def _table(n, rng, unseen=False):
     return pd.DataFrame({"colour": colour, "size": size, "weight": weight, "flag": flag, "shop": shop})
 
 
-@pytest.mark.parametrize("scaling", ["standard", "quantile"])
+@pytest.mark.parametrize("scaling", ["standard", "quantile", "both"])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_a_table_model_with_categories_other_missing_and_unseen_values(dtype, scaling):
     rng = np.random.default_rng(5)
