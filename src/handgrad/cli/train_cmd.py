@@ -225,10 +225,10 @@ def _check_calibration(args, labels, regression: bool) -> None:
 def _importance(args, model, X, y, where: str) -> dict | None:
     """Permutation importance on the test part, into the model's record (``info`` shows it),
     when it is affordable (else a note says how to ask for it); None when not computed."""
-    repeats = 5
-    if not insight.affordable(model, len(y), repeats):
-        model.record["importance"] = {"skipped": "too many columns × rows for train's summary; run "
-                                                 "handgrad evaluate MODEL --data FILE --importance"}
+    repeats = insight.summary_repeats(model, len(y))
+    if not repeats:
+        model.record["importance"] = {"skipped": f"more than {insight.SUMMARY_SECONDS:g} s of shuffles for "
+                                                 "train's summary; run handgrad evaluate MODEL --data FILE --importance"}
         return None
     imp = insight.importance(model, X, y, repeats=repeats, seed=args.seed)
     model.record["importance"] = {"data": where, **imp}
