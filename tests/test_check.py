@@ -35,6 +35,7 @@ def test_a_correct_submission_passes(act, head, convention, l2):
     assert result.passed, str(result)
     assert not result.slips and result.unexplained is None
     assert "the backward pass is right" in str(result)
+    assert result._repr_html_() == f"<pre>{__import__('html').escape(str(result))}</pre>"  # notebooks
 
 
 # (the learner's slip, the slip check must name: (layer, name, array)), on sizes 5-5-5-5-3 (L = 4)

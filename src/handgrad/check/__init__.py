@@ -48,6 +48,14 @@ class CheckResult:
                           for k, name, which in self.slips],
                 "unexplained_from_layer": self.unexplained}
 
+    def _repr_pretty_(self, p, cycle) -> None:  # IPython and Jupyter show the report, not the fields
+        p.text(str(self))
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return f"<pre>{html.escape(str(self))}</pre>"
+
     def __str__(self) -> str:
         s = self.settings
         acts = ", ".join(dict.fromkeys(s["activation"])) if s["activation"] else "no hidden layer"
