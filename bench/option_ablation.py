@@ -23,12 +23,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import regression_panel  # noqa: E402
 import tabular_panel  # noqa: E402
 from benchenv import machine_record  # noqa: E402
 from tabular_common import HANDGRAD, read, run_process  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results"
-SCORES = ("accuracy", "balanced_accuracy", "log_loss", "ece")
+SCORES = ("accuracy", "balanced_accuracy", "log_loss", "ece", "r2", "rmse")
 
 
 def main() -> int:
@@ -38,6 +39,8 @@ def main() -> int:
     ap.add_argument("--tables", default="penguins,carseats,oj,titanic,mroz,creditcard,attrition,arrowhead")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--out", default=str(OUT))
+    ap.add_argument("--panel", default="classification", choices=["classification", "regression"],
+                    help="the tables: bench/tabular_panel.py's or bench/regression_panel.py's")
     ap.add_argument("--score", default="accuracy", choices=SCORES,
                     help="the test part's score the table compares (lower is better for log_loss and ece)")
     args = ap.parse_args()
@@ -45,10 +48,11 @@ def main() -> int:
     runs = []
     for name in args.tables.split(","):
         work = Path(tempfile.mkdtemp(prefix=f"hg-opt-{name}-"))
-        path, target = tabular_panel.export(name, work)
+        panel = regression_panel if args.panel == "regression" else tabular_panel
+        path, target = panel.export(name, work)
         raw = read(path)
         for seed in range(args.seeds):
-            train, test = tabular_panel.split(raw, target, seed)
+            train, test = panel.split(raw, target, seed)
             train.to_csv(work / "train.csv", index=False)
             test.to_csv(work / "test.csv", index=False)
             row = {"table": name, "seed": seed}
@@ -65,6 +69,7 @@ def main() -> int:
             print(f"{name} seed {seed}: default {row['default'][args.score]}, {args.option} "
                   f"{row['option'][args.score]}", file=sys.stderr, flush=True)
     rec = {"machine": machine_record(), "option": args.option, "seeds": args.seeds, "score": args.score,
+           "panel": args.panel,
            "date": time.strftime("%Y-%m-%d %H:%M %Z"), "runs": runs}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -76,11 +81,11 @@ def main() -> int:
 
 def render(rec: dict) -> str:
     score = rec.get("score", "accuracy")
-    lower = score in ("log_loss", "ece")  # lower is better: the gain is the fall
-    unit = "" if lower else " (points)"
+    lower = score in ("log_loss", "ece", "rmse")  # lower is better: the gain is the fall
+    unit = "" if lower or score == "r2" else " (points)"
     lines = [f"# `{rec['option']}` against the defaults, through the CLI ({rec['date']}, {rec['seeds']} seeds)", "",
              f"- Machine: {rec['machine']}",
-             "- bench/option_ablation.py: `handgrad train --test test.csv` on the classification panel's splits, "
+             f"- bench/option_ablation.py: `handgrad train --test test.csv` on the {rec.get('panel', 'classification')} panel's splits, "
              f"with no option and with the option; the test part's {score}, means over seeds"
              + (" (gain: how much lower it is with the option)" if lower else "") + ".", "",
              f"| table | default | with the option | gain{unit} |", "|---|---|---|---|"]
@@ -94,11 +99,11 @@ def render(rec: dict) -> str:
             continue
         a = np.mean([r["default"][score] for r in rows])
         b = np.mean([r["option"][score] for r in rows])
-        gain = (a - b) if lower else 100 * (b - a)
+        gain = (a - b) if lower else (b - a) if score == "r2" else 100 * (b - a)
         gains.append(gain)
-        lines.append(f"| {table} | {a:.4f} | {b:.4f} | {gain:+.{4 if lower else 2}f} |")
+        lines.append(f"| {table} | {a:.4f} | {b:.4f} | {gain:+.{2 if unit else 4}f} |")
     if gains:
-        lines += ["", f"Mean gain {np.mean(gains):+.{4 if lower else 2}f}{unit.replace('(', '').replace(')', '')}; better on {sum(g > 0 for g in gains)} of "
+        lines += ["", f"Mean gain {np.mean(gains):+.{2 if unit else 4}f}{unit.replace('(', '').replace(')', '')}; better on {sum(g > 0 for g in gains)} of "
                       f"{len(gains)} tables, worse on {sum(g < 0 for g in gains)}."]
     return "\n".join(lines) + "\n"
 
