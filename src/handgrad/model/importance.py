@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..training.calibration import log_loss
+from ..training.evaluation import regression_metrics, regression_sums_of
 
 MAX_ROWS = 20_000  # rows scored per shuffle; more are subsampled (the ranking does not need them)
 
@@ -33,12 +34,8 @@ def columns_of(model) -> list[tuple[str, slice]]:
 
 
 def _scores(model, A, y, y_idx) -> dict:
-    if model.is_regressor:
-        pred = np.asarray(model.from_input(A, "predict"), dtype=np.float64).reshape(len(y), -1)
-        truth = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
-        ss_tot = ((truth - truth.mean(axis=0)) ** 2).sum(axis=0)
-        r2 = 1 - ((truth - pred) ** 2).sum(axis=0) / np.where(ss_tot > 0, ss_tot, 1.0)
-        return {"r2": float(np.mean(r2))}
+    if model.is_regressor:  # R² as every summary computes it (the mean over the outputs)
+        return {"r2": regression_metrics(regression_sums_of(model.from_input(A, "predict"), y), len(y))["r2"]}
     P = model.from_input(A, "proba").astype(np.float64)
     labels = model.labels_of(np.log(np.maximum(P, np.finfo(np.float64).tiny)))
     return {"log_loss": log_loss(P, y_idx), "accuracy": float(np.mean(labels == model.classes[y_idx]))}

@@ -235,9 +235,7 @@ class Model:
         encoded and standardised features — so that a caller changing columns of the input
         (permutation importance) does not encode the table again each time."""
         if what == "predict" and self.is_regressor:
-            mu = self._through(A, batch_size, lambda z: regression_mean(self.net.output, z))
-            out = mu.astype(np.float64) if self.target is None else self.target.inverse(mu)
-            return out[:, 0] if self.net.n_outputs == 1 else out
+            return self._values(self._through(A, batch_size, lambda z: regression_mean(self.net.output, z)))
         with np.errstate(divide="ignore"):
             log_p = self._tempered(np.log(self._through(A, batch_size, softmax)))
         return np.exp(log_p) if what == "proba" else self.labels_of(log_p)
@@ -266,7 +264,10 @@ class Model:
         float64, (n,) for one target and (n, k) for several."""
         if not self.is_regressor:
             return self.labels_of(self.predict_log_proba(X, batch_size))
-        mu = self._outputs(X, batch_size, lambda z: regression_mean(self.net.output, z))
+        return self._values(self._outputs(X, batch_size, lambda z: regression_mean(self.net.output, z)))
+
+    def _values(self, mu: np.ndarray) -> np.ndarray:
+        """A regressor's μ (n, k) in the target's units, float64: (n,) for one target."""
         out = mu.astype(np.float64) if self.target is None else self.target.inverse(mu)
         return out[:, 0] if self.net.n_outputs == 1 else out
 
