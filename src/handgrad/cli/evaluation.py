@@ -8,6 +8,7 @@ import numpy as np
 
 from ..training.calibration import reliability
 from ..training.evaluation import confusion_matrix, per_class_scores
+from ..training.threshold import roc_auc
 
 
 def classification_summary(y_true: np.ndarray, y_pred: np.ndarray, classes, proba=None) -> dict:
@@ -42,18 +43,6 @@ def classification_summary(y_true: np.ndarray, y_pred: np.ndarray, classes, prob
         table = reliability(p, y_true)
         summary["ece"], summary["reliability"] = table["ece"], table["bins"]
     return summary
-
-
-def roc_auc(y_true: np.ndarray, score: np.ndarray) -> float:
-    """Area under the ROC curve of ``score`` for the positive class 1: the Mann–Whitney
-    statistic, P(score of a positive > score of a negative) with ties counted as ½,
-    from average ranks."""
-    _, inverse, counts = np.unique(score, return_inverse=True, return_counts=True)
-    ends = np.cumsum(counts)
-    ranks = (ends - (counts - 1) / 2)[inverse]  # average 1-based rank of each tie group
-    pos = y_true == 1
-    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
-    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def _plain(label):

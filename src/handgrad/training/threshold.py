@@ -43,10 +43,22 @@ def curves(score: np.ndarray, positive: np.ndarray) -> dict:
     _, tp, fp = counts(score, positive)
     tpr, fpr = tp / n_pos, fp / n_neg
     precision = np.where(tp + fp > 0, tp / np.maximum(tp + fp, 1), 1.0)
-    auc = float(np.trapezoid(tpr, fpr)) if hasattr(np, "trapezoid") else float(np.trapz(tpr, fpr))
+    auc = roc_auc(positive.astype(np.int64), np.asarray(score, dtype=np.float64))
     ap = float(np.sum(np.diff(tpr) * precision[1:]))  # Σ (R_k − R_{k−1}) P_k, as scikit-learn
     return {"fpr": fpr, "tpr": tpr, "roc_auc": auc, "precision": precision, "recall": tpr,
             "average_precision": ap}
+
+
+def roc_auc(y_true: np.ndarray, score: np.ndarray) -> float:
+    """Area under the ROC curve of ``score`` for the positive class 1: the Mann–Whitney
+    statistic, P(score of a positive > score of a negative) with ties counted as ½,
+    from average ranks."""
+    _, inverse, counts = np.unique(score, return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    ranks = (ends - (counts - 1) / 2)[inverse]  # average 1-based rank of each tie group
+    pos = y_true == 1
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def metric_at(tp, fp, n_pos: int, n_neg: int, metric: str) -> np.ndarray:
