@@ -30,6 +30,40 @@ def softmax(Z, axis):
     return E / E.sum(axis=axis, keepdims=True)
 
 
+def output_error(P, Y, m, slips):
+    """δ_L, or what a slip at the output makes of it (the same in both conventions)."""
+    if "softmax_diagonal" in slips:
+        return (Y * P - Y) / m           # −Y/P times the diagonal P(1 − P)
+    if "no_mean" in slips:
+        return P - Y
+    if "output_sign" in slips:
+        return (Y - P) / m
+    return (P - Y) / m / (m if "double_mean" in slips else 1)
+
+
+def layer_gradients(grad, bias, grad_transposed, W, b, l2, m, k, slips):
+    """Layer k's (dW, db) from their data parts (``grad_transposed``: the data part of dW
+    written the other way round), with the slips of one array made at layer k."""
+    if f"array_no_mean:W@{k}" in slips:
+        grad = grad * m
+    if f"array_double_mean:W@{k}" in slips:
+        grad = grad / m
+    if f"array_no_mean:b@{k}" in slips:
+        bias = bias * m
+    if f"array_double_mean:b@{k}" in slips:
+        bias = bias / m
+    grad = grad + (0 if f"no_l2@{k}" in slips else l2 if f"half_l2@{k}" in slips else 2 * l2) * W
+    if f"l2_on_bias@{k}" in slips:
+        bias = bias + 2 * l2 * b
+    if f"transposed@{k}" in slips:
+        grad = grad_transposed + 2 * l2 * W.T
+    if f"negated:W@{k}" in slips:
+        grad = -grad
+    if f"negated:b@{k}" in slips:
+        bias = -bias
+    return grad, bias
+
+
 def row_backprop(X, Y, weights, biases, l2, act="relu", head="softmax", slips=()):
     """Row convention: X (m, n0), W (n_in, n_out), b (n_out,)."""
     m, L = X.shape[0], len(weights)
@@ -41,38 +75,12 @@ def row_backprop(X, Y, weights, biases, l2, act="relu", head="softmax", slips=()
             A = f(act, Z)
             As.append(A)
     P = softmax(Zs[-1], 1) if head == "softmax" else 1 / (1 + np.exp(-Zs[-1])) if head == "logistic" else Zs[-1]
-    delta = (P - Y) / m
-    if "softmax_diagonal" in slips:
-        delta = (Y * P - Y) / m           # −Y/P times the diagonal P(1 − P)
-    if "no_mean" in slips:
-        delta = P - Y
-    if "double_mean" in slips:
-        delta = delta / m
-    if "output_sign" in slips:
-        delta = (Y - P) / m
+    delta = output_error(P, Y, m, slips)
     dW, db = [None] * L, [None] * L
     for l in range(L - 1, -1, -1):
         k = l + 1
-        grad = As[l].T @ delta
-        bias = delta.sum(axis=0)
-        if f"array_no_mean:W@{k}" in slips:
-            grad = grad * m
-        if f"array_double_mean:W@{k}" in slips:
-            grad = grad / m
-        if f"array_no_mean:b@{k}" in slips:
-            bias = bias * m
-        if f"array_double_mean:b@{k}" in slips:
-            bias = bias / m
-        grad = grad + (0 if f"no_l2@{k}" in slips else l2 if f"half_l2@{k}" in slips else 2 * l2) * weights[l]
-        if f"l2_on_bias@{k}" in slips:
-            bias = bias + 2 * l2 * biases[l]
-        if f"transposed@{k}" in slips:
-            grad = delta.T @ As[l] + 2 * l2 * weights[l].T
-        if f"negated:W@{k}" in slips:
-            grad = -grad
-        if f"negated:b@{k}" in slips:
-            bias = -bias
-        dW[l], db[l] = grad, bias
+        dW[l], db[l] = layer_gradients(As[l].T @ delta, delta.sum(axis=0), delta.T @ As[l], weights[l],
+                                       biases[l], l2, m, k, slips)
         if l > 0:
             j = k - 1                       # the hidden layer whose δ comes next
             if f"wrong_weights@{j}" in slips:
@@ -103,38 +111,12 @@ def column_backprop(X, Y, weights, biases, l2, act="relu", head="softmax", slips
             A = f(act, Z)
             As.append(A)
     P = softmax(Zs[-1], 0) if head == "softmax" else 1 / (1 + np.exp(-Zs[-1])) if head == "logistic" else Zs[-1]
-    delta = (P - Y) / m
-    if "softmax_diagonal" in slips:
-        delta = (Y * P - Y) / m
-    if "no_mean" in slips:
-        delta = P - Y
-    if "double_mean" in slips:
-        delta = delta / m
-    if "output_sign" in slips:
-        delta = (Y - P) / m
+    delta = output_error(P, Y, m, slips)
     dW, db = [None] * L, [None] * L
     for l in range(L - 1, -1, -1):
         k = l + 1
-        grad = delta @ As[l].T
-        bias = delta.sum(axis=1, keepdims=True)
-        if f"array_no_mean:W@{k}" in slips:
-            grad = grad * m
-        if f"array_double_mean:W@{k}" in slips:
-            grad = grad / m
-        if f"array_no_mean:b@{k}" in slips:
-            bias = bias * m
-        if f"array_double_mean:b@{k}" in slips:
-            bias = bias / m
-        grad = grad + (0 if f"no_l2@{k}" in slips else l2 if f"half_l2@{k}" in slips else 2 * l2) * weights[l]
-        if f"l2_on_bias@{k}" in slips:
-            bias = bias + 2 * l2 * biases[l]
-        if f"transposed@{k}" in slips:
-            grad = As[l] @ delta.T + 2 * l2 * weights[l].T
-        if f"negated:W@{k}" in slips:
-            grad = -grad
-        if f"negated:b@{k}" in slips:
-            bias = -bias
-        dW[l], db[l] = grad, bias
+        dW[l], db[l] = layer_gradients(delta @ As[l].T, delta.sum(axis=1, keepdims=True), As[l] @ delta.T,
+                                       weights[l], biases[l], l2, m, k, slips)
         if l > 0:
             j = k - 1
             if f"wrong_weights@{j}" in slips:
