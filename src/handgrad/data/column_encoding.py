@@ -72,7 +72,7 @@ def encode_column(s: dict, x: np.ndarray) -> np.ndarray:
     filled = np.where(missing, s["fill"], x)
     cols = [filled]
     if kind == "numeric":  # standardised, quantile-mapped, or (scaling "both") the two side by side
-        mapped = ([quantiles.apply_map(filled, *quantiles.check_map(s["quantiles"], s["name"]))]
+        mapped = ([quantiles.apply_map(filled, *quantiles.knots(s["quantiles"]))]
                   if "quantiles" in s else [])
         cols = ([standardize(filled, s["mean"], s["scale"])] if not mapped or s.get("both") else []) + mapped
     if s["indicator"]:

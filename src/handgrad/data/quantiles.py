@@ -89,6 +89,12 @@ def apply_map(x: np.ndarray, xs: np.ndarray, zs: np.ndarray) -> np.ndarray:
     return np.interp(np.asarray(x, dtype=np.float64), xs, zs)
 
 
+def knots(m: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The arrays of a map ``{"x": [...], "z": [...]}`` that :func:`fit_map` made or
+    :func:`check_map` passed (a model file's encoding is checked once, when it is read)."""
+    return np.asarray(m["x"], dtype=np.float64), np.asarray(m["z"], dtype=np.float64)
+
+
 def check_map(m, name: str) -> tuple[np.ndarray, np.ndarray]:
     """The knots of a stored map ``{"x": [...], "z": [...]}`` (a model file anyone may have
     written), or a one-line refusal naming the column."""

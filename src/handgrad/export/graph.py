@@ -116,9 +116,9 @@ def encode_table(b, p, inputs: dict[str, str]) -> str:
 def _quantile_map(b, s, x: str) -> str:
     """A column's quantile map (``data.quantiles.apply_map``) as a sum of clipped segments:
     ``q(x) = z_0 + Σ_k s_k·(min(max(x, x_k), x_{k+1}) − x_k)``, s_k segment k's slope; x (N, 1)."""
-    from ..data.quantiles import check_map
+    from ..data.quantiles import knots
 
-    xs, zs = check_map(s["quantiles"], s["name"])
+    xs, zs = knots(s["quantiles"])
     if xs.size == 1:  # one knot: every value maps to z_0
         xs, zs = np.r_[xs, np.inf], np.r_[zs, zs]  # a flat segment: slope 0
     lo, hi = xs[:-1], xs[1:]
