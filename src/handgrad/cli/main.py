@@ -25,6 +25,8 @@ from .options import check_options
 from .ranks import abort_ranks, end_rank, join_ranks
 from ..data import BUILTIN_DATASETS
 from ..data.features import CLI_SCALING, SCALINGS
+from ..training.calibration import CALIBRATIONS
+from ..training.threshold import METRICS
 from ..errors import InputError, TrainingDivergedError
 from ..errors import TrainingInterrupted
 
@@ -114,10 +116,10 @@ def _train_parser(sub) -> None:
                    help="columns that identify rows: not features, copied into predict's output")
     p.add_argument("--max-categories", type=int, default=64, metavar="N",
                    help="one-hot columns per categorical column; rarer values share one (default 64)")
-    p.add_argument("--calibrate", choices=["none", "temperature"], default=None,
+    p.add_argument("--calibrate", choices=CALIBRATIONS, default=None,
                    help="temperature: fit one temperature T on the held-out predictions (out-of-fold, or the "
                         "validation part) and predict softmax(log p / T) (default none)")
-    p.add_argument("--threshold-metric", choices=["f1", "balanced_accuracy", "accuracy", "mcc"], default=None,
+    p.add_argument("--threshold-metric", choices=METRICS, default=None,
                    help="two classes: choose the cut on the held-out predictions that maximises this "
                         "(default: the larger probability wins, a cut at 0.5)")
     p.add_argument("--scaling", choices=SCALINGS, default=None,

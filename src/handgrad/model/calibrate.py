@@ -9,10 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
-from ..training.calibration import apply_temperature, fit_temperature, log_loss, reliability
+from ..training.calibration import CALIBRATIONS, apply_temperature, fit_temperature, log_loss, reliability
 from ..training.threshold import METRICS, choose_threshold
-
-CALIBRATIONS = ("none", "temperature")
 
 
 def check_calibration(calibrate, threshold_metric, task: str) -> None:

@@ -13,6 +13,7 @@ from ..errors import InputError
 from ..fast.temperature import TemperatureLoss
 
 BINS = 10
+CALIBRATIONS = ("none", "temperature")  # what train_model(calibrate=) and --calibrate take
 TINY = np.finfo(np.float64).tiny  # a probability that underflowed to 0 counts as this
 BETA_RANGE = (1e-2, 1e2)  # T from 0.01 to 100: beyond, the held-out rows say nothing reliable
 
