@@ -188,3 +188,15 @@ def test_model_refuses_a_bad_temperature_or_threshold_and_a_file_too(tmp_path):
             _check_calibration({"calibration": bad}, False, 2, path)
     with pytest.raises(ModelFileError, match="threshold must be null"):
         _check_calibration({"calibration": {"temperature": 1.0, "threshold": 0.5}}, False, 3, path)
+
+
+def test_train_model_refuses_what_cannot_apply_before_training():
+    X = np.random.default_rng(8).normal(size=(60, 3))
+    with pytest.raises(InputError, match="a threshold cuts between two classes; y has 3"):
+        hg.train_classifier(X, np.arange(60) % 3, threshold_metric="f1", epochs=1)
+    with pytest.raises(InputError, match="calibrate must be one of none, temperature"):
+        hg.train_classifier(X, np.arange(60) % 2, calibrate="platt", epochs=1)
+    with pytest.raises(InputError, match="apply to classes"):
+        hg.train_regressor(X, X[:, 0], calibrate="temperature", epochs=1)
+    with pytest.raises(InputError, match="needs rows the model did not train on"):
+        hg.train_classifier(X, np.arange(60) % 2, calibrate="temperature", validation_fraction=0, epochs=1)

@@ -13,14 +13,18 @@ from ..training.calibration import CALIBRATIONS, apply_temperature, fit_temperat
 from ..training.threshold import METRICS, choose_threshold
 
 
-def check_calibration(calibrate, threshold_metric, task: str) -> None:
-    """The two options checked at the door, one line each."""
+def check_calibration(calibrate, threshold_metric, task: str, y=None) -> None:
+    """The two options checked at the door (before any training), one line each; with the
+    labels ``y``, a threshold for other than two classes is refused there too."""
     if calibrate not in CALIBRATIONS:
         raise InputError(f"calibrate must be one of {', '.join(CALIBRATIONS)}, got {calibrate!r}")
     if threshold_metric is not None and threshold_metric not in METRICS:
         raise InputError(f"threshold_metric must be one of {', '.join(METRICS)}, got {threshold_metric!r}")
     if task == "regression" and (calibrate != "none" or threshold_metric is not None):
         raise InputError("calibration and thresholds apply to classes; the target is a number (regression)")
+    if threshold_metric is not None and y is not None and np.unique(np.asarray(y)).size != 2:
+        raise InputError(f"a threshold cuts between two classes; y has {np.unique(np.asarray(y)).size} "
+                         "(drop threshold_metric)")
 
 
 def finish(model, calibrate: str = "none", threshold_metric: str | None = None) -> None:

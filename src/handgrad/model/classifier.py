@@ -72,7 +72,7 @@ def train_model(X, y, *, calibrate: str = "none", threshold_metric: str | None =
     ``threshold_metric`` ("f1", "balanced_accuracy", "accuracy", "mcc") a two-class model's cut
     (:func:`~handgrad.model.calibrate.finish`).
     """
-    check_calibration(calibrate, threshold_metric, options.get("task", "classification"))
+    check_calibration(calibrate, threshold_metric, options.get("task", "classification"), y)
     model = _train(X, y, **options)
     finish(model, calibrate, threshold_metric)
     return model

@@ -107,7 +107,7 @@ def search_classifier(X, y, *, budget: float = 60.0, seed: int = DEFAULTS["seed"
     """
     started = time.monotonic()
     calibrate, threshold_metric = options.pop("calibrate", "none"), options.pop("threshold_metric", None)
-    check_calibration(calibrate, threshold_metric, options.get("task", "classification"))
+    check_calibration(calibrate, threshold_metric, options.get("task", "classification"), y)
     n_rows = len(X) if hasattr(X, "columns") else np.shape(X)[0]
     n_inputs = encoded_width(X, options)
     folds = CV_FOLDS if CV_FROM <= n_rows < CV_BELOW else 0
