@@ -203,11 +203,15 @@ class Model:
         chunk of rows at a time (standardisation included), so memory does not grow with X."""
         if self.is_regressor:
             raise InputError("a regression model predicts numbers, not class probabilities; use predict")
+        return self._log_proba(lambda head: self._outputs(X, batch_size, head))
+
+    def _log_proba(self, outputs) -> np.ndarray:
+        """Tempered log-probabilities from ``outputs(head)`` (the heads of the networks' logits,
+        an ensemble's weighted mean): one network's log-softmax, or the log of the mean."""
         if not self.members:
-            return self._tempered(self._outputs(X, batch_size, log_softmax))
-        # an ensemble: the log of the weighted mean of the members' probabilities
+            return self._tempered(outputs(log_softmax))
         with np.errstate(divide="ignore"):
-            return self._tempered(np.log(self._outputs(X, batch_size, softmax)))
+            return self._tempered(np.log(outputs(softmax)))
 
     def _tempered(self, log_p: np.ndarray) -> np.ndarray:
         """``log softmax(log P / T)`` (eq. 18.1 with β = 1/T): log P itself when T = 1."""
@@ -236,8 +240,7 @@ class Model:
         (permutation importance) does not encode the table again each time."""
         if what == "predict" and self.is_regressor:
             return self._values(self._through(A, batch_size, lambda z: regression_mean(self.net.output, z)))
-        with np.errstate(divide="ignore"):
-            log_p = self._tempered(np.log(self._through(A, batch_size, softmax)))
+        log_p = self._log_proba(lambda head: self._through(A, batch_size, head))
         return np.exp(log_p) if what == "proba" else self.labels_of(log_p)
 
     def _through(self, X, batch_size: int, head, transform=None) -> np.ndarray:
