@@ -8,7 +8,7 @@ import statistics
 from ..benchenv import numpy_blas
 from .protocol import (ADAM_LR, PREDICT_CHUNK, PREDICT_VARIANTS, SGD_LR, SIZES, Config,
                        handgrad_threads, interleaved, new_net, run_child, stats)
-from .workloads import (floor_epoch, handgrad_epoch, handgrad_vs_floor, mean_loss_handgrad,
+from .workloads import (floor_epoch, handgrad_epoch, handgrad_estimator_epoch, handgrad_vs_floor, mean_loss_handgrad,
                         mean_loss_torch, sklearn_sgd_epoch, torch_epoch, torch_model_like,
                         torch_optimizer_defaults)
 
@@ -27,11 +27,16 @@ def part_a(cfg: Config, X, y, log) -> dict:
         model = torch_model_like(net)
         opt = torch.optim.SGD(model.parameters(), lr=SGD_LR)
         sk_info: dict = {}
+        est_info: dict = {}
         fns = {
             "handgrad": handgrad_epoch(net, X, y, B, "sgd"),
             "torch": torch_epoch(model, opt, Xt, yt, B),
             "sklearn": sklearn_sgd_epoch(X, y, B, sk_info),
             "floor": floor_epoch(SIZES, X, B, threads),
+            # issue 28: shuffled against the floor that gathers its rows, and the estimator
+            "handgrad_shuffled": handgrad_epoch(new_net(SIZES), X, y, B, "sgd", shuffle=True),
+            "floor_gather": floor_epoch(SIZES, X, B, threads, gather=True),
+            "handgrad_estimator": handgrad_estimator_epoch(X, y, B, est_info),
         }
         log(f"  (a) SGD epoch, batch {B}: {cfg.warmup} warm-up + {cfg.reps} rounds of "
             f"{', '.join(fns)} (BLAS/torch threads {threads}/{torch.get_num_threads()})")
@@ -43,12 +48,16 @@ def part_a(cfg: Config, X, y, log) -> dict:
             "ratios": {"handgrad/torch": med["handgrad"] / med["torch"],
                        "handgrad/floor": med["handgrad"] / med["floor"],
                        "torch/floor": med["torch"] / med["floor"],
-                       "sklearn/handgrad": med["sklearn"] / med["handgrad"]},
+                       "sklearn/handgrad": med["sklearn"] / med["handgrad"],
+                       "handgrad_shuffled/floor_gather": med["handgrad_shuffled"] / med["floor_gather"],
+                       "floor_gather/floor": med["floor_gather"] / med["floor"],
+                       "handgrad_estimator/floor": med["handgrad_estimator"] / med["floor"]},
             "threads": {"handgrad_blas": threads, "floor_blas": threads,
                         "torch": torch.get_num_threads(),
                         "numpy_blas_default": numpy_blas()["num_threads"]},
             "torch_sgd_default": torch_optimizer_defaults(model),
             "sklearn": sk_info,
+            "handgrad_estimator": est_info,
             # same init, same batches, same number of epochs: these should agree closely
             "loss_after_runs": {"handgrad": mean_loss_handgrad(net, X[:n_check], y[:n_check]),
                                 "torch": mean_loss_torch(model, X[:n_check], y[:n_check]),

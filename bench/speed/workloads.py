@@ -16,20 +16,45 @@ from .protocol import (ADAM_LR, SGD_LR, SIZES, Config, handgrad_threads, interle
                        numpy_blas_controller, stats)
 
 
-def handgrad_epoch(net, X, y, batch: int, optimizer: str) -> Callable[[], object]:
-    """One handgrad epoch (SGD lr 0.01 without momentum, or Adam lr 1e-3), no shuffling."""
+def handgrad_epoch(net, X, y, batch: int, optimizer: str, shuffle: bool = False) -> Callable[[], object]:
+    """One handgrad epoch (SGD lr 0.01 without momentum, or Adam lr 1e-3), with no shuffling
+    unless ``shuffle`` (then fit's own: a new order every call, its rows gathered per batch)."""
     lr = SGD_LR if optimizer == "sgd" else ADAM_LR
     return lambda: hg.fit(net, X, y, epochs=1, batch_size=batch, optimizer=optimizer,
-                          momentum=0.0, lr=lr, shuffle=False, diagnostics=False)
+                          momentum=0.0, lr=lr, shuffle=shuffle, diagnostics=False)
+
+
+def handgrad_estimator_epoch(X, y, batch: int, info: dict) -> Callable[[], None]:
+    """One epoch of handgrad's scikit-learn estimator, ``handgrad.sklearn.MLPClassifier`` with
+    scikit-learn's SGD settings of :func:`sklearn_sgd_epoch` (a new estimator per call: its
+    ``fit`` includes scikit-learn's input checks and the initialisation); notes its dtype."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    from handgrad.sklearn import MLPClassifier
+
+    def run():
+        clf = MLPClassifier(hidden_layer_sizes=tuple(SIZES[1:-1]), activation="relu",
+                            solver="sgd", momentum=0.0, alpha=0.0, max_iter=1, shuffle=False,
+                            batch_size=batch, learning_rate_init=SGD_LR, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)   # max_iter=1 on purpose
+            clf.fit(X, y)
+        info["dtype"] = str(clf.coefs_[0].dtype)
+    return run
 
 
 class GemmFloor:
     """Exactly the matrix products of one epoch of MLP steps, back to back, into preallocated
     outputs: per batch, forward A_{l-1}·W_l for every layer, backward A_{l-1}ᵀ·dZ_l and (except
     for the first layer) dZ_l·W_lᵀ. A_0 is the real X batch (a view); the other A and dZ are
-    fixed random arrays. Python overhead is one ``np.matmul`` call per product."""
+    fixed random arrays. Python overhead is one ``np.matmul`` call per product.
 
-    def __init__(self, sizes: list[int], X: np.ndarray, batch: int, seed: int = 2):
+    With ``order`` (a permutation of X's rows) each batch's rows are first gathered from X in
+    that order into one reused buffer (``np.take(..., out=)``): the floor of a shuffled epoch,
+    which has to read its rows from wherever they are (issue 28: the gather counts)."""
+
+    def __init__(self, sizes: list[int], X: np.ndarray, batch: int, seed: int = 2,
+                 order: np.ndarray | None = None):
         rng = np.random.default_rng(seed)
 
         def rand(*shape):
@@ -42,27 +67,40 @@ class GemmFloor:
         Z = [np.empty((batch, n), np.float32) for n in sizes[1:]]
         dW = [np.empty((a, b), np.float32) for a, b in zip(sizes[:-1], sizes[1:])]
         dA = [None] + [np.empty((batch, n), np.float32) for n in sizes[1:-1]]
-        self.ops = []
+        rows = np.empty((batch, X.shape[1]), X.dtype)
+        self.X, self.batches = X, []
         for s in range(0, X.shape[0], batch):
             k = min(batch, X.shape[0] - s)
-            ins = [X[s:s + k]] + [a[:k] for a in A[1:]]
+            gather = None if order is None else (order[s:s + k], rows[:k])
+            ins = [X[s:s + k] if order is None else rows[:k]] + [a[:k] for a in A[1:]]
+            ops = []
             for l in range(L):
-                self.ops.append((ins[l], W[l], Z[l][:k]))
+                ops.append((ins[l], W[l], Z[l][:k]))
             for l in reversed(range(L)):
-                self.ops.append((ins[l].T, dZ[l][:k], dW[l]))
+                ops.append((ins[l].T, dZ[l][:k], dW[l]))
                 if l > 0:
-                    self.ops.append((dZ[l][:k], W[l].T, dA[l][:k]))
+                    ops.append((dZ[l][:k], W[l].T, dA[l][:k]))
+            self.batches.append((gather, ops))
         self.products_per_batch = 3 * L - 1
 
+    @property
+    def ops(self) -> list:
+        return [op for _, ops in self.batches for op in ops]
+
     def epoch(self) -> None:
-        matmul = np.matmul
-        for a, b, out in self.ops:
-            matmul(a, b, out=out)
+        matmul, take, X = np.matmul, np.take, self.X
+        for gather, ops in self.batches:
+            if gather is not None:
+                take(X, gather[0], axis=0, out=gather[1])
+            for a, b, out in ops:
+                matmul(a, b, out=out)
 
 
-def floor_epoch(sizes, X, batch: int, threads: int) -> Callable[[], None]:
-    """The GEMM floor of one epoch with numpy's BLAS set to ``threads`` (as handgrad used)."""
-    floor, blas = GemmFloor(sizes, X, batch), numpy_blas_controller()
+def floor_epoch(sizes, X, batch: int, threads: int, gather: bool = False) -> Callable[[], None]:
+    """The GEMM floor of one epoch with numpy's BLAS set to ``threads`` (as handgrad used);
+    with ``gather``, of a shuffled epoch (its rows gathered in a random order first)."""
+    order = np.random.default_rng(3).permutation(X.shape[0]) if gather else None
+    floor, blas = GemmFloor(sizes, X, batch, order=order), numpy_blas_controller()
 
     def run():
         with blas.limit(limits=threads):

@@ -1,5 +1,5 @@
 """BLAS routines from the BLAS numpy itself uses: ``axpy`` (y ← a·x + y), ``scal`` (x ← a·x),
-and the ``gemm``/``gemv`` forms with a β (C ← α·AᵀB + β·C) that numpy's matmul cannot express.
+and the ``gemm`` form with a β (C ← α·AᵀB + β·C) that numpy's matmul cannot express.
 
 Why not numpy or SciPy:
 
@@ -77,7 +77,6 @@ def _bind(lib, pattern: str, prefix: str, real, c_int) -> dict:
         "axpy": [c_int, real, ptr, c_int, ptr, c_int],
         "scal": [c_int, real, ptr, c_int],
         "gemm": [enum, enum, enum, c_int, c_int, c_int, real, ptr, c_int, ptr, c_int, real, ptr, c_int],
-        "gemv": [enum, enum, c_int, c_int, real, ptr, c_int, ptr, c_int, real, ptr, c_int],
     }
     out = {}
     for name, argtypes in signatures.items():
@@ -181,24 +180,3 @@ def gemm_tn(alpha: float, A: np.ndarray, B: np.ndarray, beta: float, C: np.ndarr
     if beta != 1:
         C *= beta
     C += product
-
-
-def gemv_t(alpha: float, A: np.ndarray, x: np.ndarray, beta: float, y: np.ndarray) -> None:
-    """``y ← α·Aᵀx + β·y`` in place; A (m, n) with contiguous rows, x (m,), y (n,)."""
-    fns = _FUNCS.get(y.dtype)
-    if fns is not None and A.size >= SMALL and A.dtype == x.dtype == y.dtype \
-            and x.flags.c_contiguous and y.flags.c_contiguous and _has_rows(A):
-        m, n = A.shape
-        fns["gemv"](_ROW_MAJOR, _TRANS, m, n, alpha, A.ctypes.data, _rows(A), x.ctypes.data, 1,
-                    beta, y.ctypes.data, 1)
-        CALLS["gemv"] += 1
-        return
-    product = x @ A
-    if alpha != 1:
-        product *= alpha
-    if beta == 0:
-        y[...] = product
-        return
-    if beta != 1:
-        y *= beta
-    y += product

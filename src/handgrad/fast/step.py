@@ -11,8 +11,11 @@ equal, float64 to 1e-12 relative, across every activation, head and size thresho
   with the stored f'; ``∂L/∂W = A_{l-1}ᵀδ_l + 2λW_l`` as one GEMM with β = 1 on top of 2λW_l;
   ``1ᵀδ`` as a GEMV with a vector of ones;
 * with ``sgd_lr`` = η, the plain-SGD step ``θ ← θ − η·∂L/∂θ`` happens inside those products:
-  ``W_l ← (1 − 2λη)·W_l − η·A_{l−1}ᵀδ_l`` and ``b_l ← b_l − η·1ᵀδ_l`` (GEMM/GEMV with β),
-  after ``δ_l W_lᵀ`` has used the old W_l, so the gradient is never stored (derivations.md §11).
+  ``W_l ← (1 − 2λη)·W_l − η·A_{l−1}ᵀδ_l`` (a GEMM with β), after ``δ_l W_lᵀ`` has used the old
+  W_l, so the weight gradient is never stored (derivations.md §11); ``b_l ← b_l − η·1ᵀδ_l``
+  from ``1ᵀδ_l`` in the bias-gradient buffer (numpy's vector-matrix product there is 2–4× faster
+  than a GEMV with β through ctypes: 3 µs against 10 µs at 128×256, float32, on this 2-core
+  EPYC, whose ~4 µs of call overhead the n_l-entry bias does not repay).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from ..core.backprop import StepResult
 from ..core.heads import n_correct
 from ..core.losses import l2_penalty
 from ..errors import InputError
-from .blas import gemm_tn, gemv_t
+from .blas import gemm_tn
 from .kernels import LOSSES
 from .memory import Workspace
 
@@ -87,7 +90,8 @@ def backward(net, dZ: Array, inputs: list[Array], pre: list[Array | None], lam: 
             np.matmul(ones, dZ, out=net.bias_grads[l])                       # eq. 2.3
         else:
             gemm_tn(-sgd_lr, inputs[l], dZ, 1 - 2 * lam * sgd_lr, W)         # eq. 2.2 + step
-            gemv_t(-sgd_lr, dZ, ones, 1.0, net.biases[l])                    # eq. 2.3 + step
+            g = np.matmul(ones, dZ, out=net.bias_grads[l])                   # eq. 2.3
+            np.subtract(net.biases[l], np.multiply(g, sgd_lr, out=g), out=net.biases[l])  # step
         if l == 0:
             break
         if ws.D[l - 1] is not None:
