@@ -256,12 +256,13 @@ class MLP:
         """Logits ``Z_L`` for X (m, n_0) -> (m, K) (eq. 1.1–1.3, the reference forward pass)."""
         return backprop.forward(self.weights, self.biases, self.activations, self.check_X(X))[0]
 
-    def backprop(self, X, y, sample_weight=None, part: str = "total") -> StepResult:
+    def backprop(self, X, y, sample_weight=None, part: str = "total", masks=None) -> StepResult:
         """One reference forward and backward pass (:mod:`handgrad.core.backprop`); the
         gradient of the ``part`` — ``"total"`` (data + L2), ``"data"`` or ``"l2"`` — lands in
         :attr:`grads` (views into ``flat_grad``), the losses of that part and the rows predicted
         right in the returned :class:`~handgrad.core.backprop.StepResult` (as
-        :meth:`train_step` returns them)."""
+        :meth:`train_step` returns them). ``masks``: dropout scales S_l (m, n_l) per hidden
+        layer, or None (derivations.md §20; ``core.dropout.keep_scale`` draws them)."""
         if part not in ("total", "data", "l2"):
             raise InputError(f"part must be 'total', 'data' or 'l2', got {part!r}")
         X = self.check_X(X)
@@ -275,7 +276,7 @@ class MLP:
             return StepResult(0.0, l2_loss)
         lam = self.l2 if part == "total" else 0.0
         data_loss, _, dW, db, logits = backprop.loss_and_grads(
-            self.weights, self.biases, self.activations, self.output, X, y, w, lam, self.head_params)
+            self.weights, self.biases, self.activations, self.output, X, y, w, lam, self.head_params, masks)
         for dst, src in zip(self.grads, [g for pair in zip(dW, db) for g in pair]):
             dst[...] = src
         return StepResult(data_loss, l2_loss if part == "total" else 0.0,
@@ -314,13 +315,15 @@ class MLP:
 
     # ----- the fast path: fast.step --------------------------------------------------------
     def train_step(self, X: Array, y: Array, w: Array | None, ws: Workspace,
-                   part: str = "total", sgd_lr: float | None = None) -> StepResult:
+                   part: str = "total", sgd_lr: float | None = None, masks=None) -> StepResult:
         """One training step's forward and backward pass in the workspace ``ws`` on inputs
         already validated (:meth:`check_X`, :meth:`check_y`, :meth:`check_sample_weight`):
         the gradient of ``part`` ("total" or "data") into ``flat_grad``; with ``sgd_lr`` = η
         the plain-SGD update ``θ ← θ − η·∂L/∂θ`` is done inside the backward products instead
-        and ``flat_grad`` is left untouched. Equal to :meth:`backprop` (tests/fast/)."""
-        return step.loss_and_grads(self, X, y, w, ws, part, sgd_lr)
+        (the weight gradients are never formed; the bias gradients pass through their part of
+        ``flat_grad``). ``masks``: dropout scales, as for :meth:`backprop`. Equal to
+        :meth:`backprop` (tests/fast/)."""
+        return step.loss_and_grads(self, X, y, w, ws, part, sgd_lr, masks)
 
     def workspace(self, capacity: int) -> Workspace:
         """Buffers for :meth:`train_step` on batches of up to ``capacity`` rows."""

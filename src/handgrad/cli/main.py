@@ -78,6 +78,10 @@ def _train_parser(sub) -> None:
     p.add_argument("--label-smoothing", type=float, default=None, metavar="EPS",
                    help="train towards (1 − EPS)·one-hot + EPS/classes instead of one-hot targets "
                         "(classes only; e.g. 0.1; derivations.md §16)")
+    p.add_argument("--dropout", type=float, default=None, metavar="P",
+                   help="inverted dropout: while training, drop each hidden unit's output with "
+                        "probability P and scale the kept ones by 1/(1 − P) (e.g. 0.1; "
+                        "derivations.md §20; default none)")
     p.add_argument("--task", default="auto", choices=["auto", "classification", "regression"],
                    help="what --target holds (default auto: text, true/false and at most 20 distinct "
                         "whole numbers are classes; fractions and many whole numbers a number)")

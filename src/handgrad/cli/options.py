@@ -42,7 +42,7 @@ RULES = {
     "budget": _positive, "max_categories": _count(1), "checkpoint_every": _count(1),
     "seed": check_seed, "samples": _count(1), "max_entries": _count(1),
     "hidden": _widths, "sizes": _widths, "huber_delta": _positive, "ensemble": _count(1),
-    "label_smoothing": check_smoothing,
+    "label_smoothing": check_smoothing, "dropout": check_fraction,
 }
 
 

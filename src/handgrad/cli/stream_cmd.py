@@ -28,7 +28,7 @@ TRAIN_FIX = "train without --stream-buffer (the in-memory path reads such tables
 _REFUSED = {"search": "--search", "refit": "--refit", "checkpoint_dir": "--checkpoint-dir",
             "resume": "--resume", "test": "--test FILE", "class_weight": "--class-weight",
             "categorical": "--categorical", "numeric": "--numeric", "drop": "--drop",
-            "id_column": "--id-column", "label_smoothing": "--label-smoothing"}
+            "id_column": "--id-column", "label_smoothing": "--label-smoothing", "dropout": "--dropout"}
 
 
 def cmd_train_streaming(args) -> int:

@@ -115,6 +115,7 @@ def _train(args, outputs, worker) -> int:
                   dtype=args.dtype, optimizer=args.optimizer, schedule=args.schedule,
                   class_weight=args.class_weight, momentum=args.momentum,
                   **({"label_smoothing": args.label_smoothing} if args.label_smoothing is not None else {}),
+                  **({"dropout": args.dropout} if args.dropout else {}),
                   weight_decay=args.weight_decay, data_parallel=getattr(args, "data_parallel", None),
                   record={"dataset": name, "target": target},
                   task=task)

@@ -28,6 +28,7 @@ import numpy as np
 
 from .activations import Activation
 from .dense import dense_backward, dense_forward
+from .dropout import dropout_backward, dropout_forward
 from .heads import LOSSES
 from .losses import l2_penalty, l2_penalty_grad
 
@@ -51,22 +52,27 @@ class StepResult:
 
 
 def forward(weights: Sequence[Array], biases: Sequence[Array], activations: Sequence[Activation],
-            X: Array) -> tuple[Array, list[tuple[Array, Array]]]:
+            X: Array, masks: Sequence[Array | None] | None = None) -> tuple[Array, list[tuple[Array, Array]]]:
     """Logits ``Z_L`` (m, n_L) of X (m, n_0), and per layer the ``(A_{l-1}, Z_l)`` the backward
-    pass reads (eq. 1.1–1.3)."""
+    pass reads (eq. 1.1–1.3). ``masks``: per hidden layer a dropout scale S_l (m, n_l) or None
+    (eq. 20.2: the next layer reads A_l ⊙ S_l)."""
     cache, A = [], X                                     # eq. 1.1
     for l, (W, b) in enumerate(zip(weights, biases)):
         Z = dense_forward(A, W, b)                       # eq. 1.2
         cache.append((A, Z))
         if l < len(activations):
             A = activations[l].forward(Z)                # eq. 1.3
+            if masks is not None and masks[l] is not None:
+                A = dropout_forward(A, masks[l])         # eq. 20.2
     return Z, cache
 
 
 def backward(delta: Array, weights: Sequence[Array], activations: Sequence[Activation],
-             cache: list[tuple[Array, Array]], lam: float, with_input: bool = False):
+             cache: list[tuple[Array, Array]], lam: float, with_input: bool = False,
+             masks: Sequence[Array | None] | None = None):
     """``(∂L/∂W_l, ∂L/∂b_l)`` for every layer from ``δ_L`` (m, n_L) (eq. 2.2–2.5, 5.2); with
-    ``with_input``, also ``∂L/∂A_0 = δ_1 W_1ᵀ`` (m, n_0): eq. 2.4 at the first layer."""
+    ``with_input``, also ``∂L/∂A_0 = δ_1 W_1ᵀ`` (m, n_0): eq. 2.4 at the first layer.
+    ``masks``: the forward pass's dropout scales (eq. 20.3 before eq. 2.5)."""
     dW, db = [None] * len(weights), [None] * len(weights)
     for l in reversed(range(len(weights))):
         A_prev, _ = cache[l]
@@ -74,6 +80,9 @@ def backward(delta: Array, weights: Sequence[Array], activations: Sequence[Activ
         dW[l] = dW[l] + l2_penalty_grad(weights[l], lam)                     # eq. 5.2
         if l > 0:
             Z_prev = cache[l - 1][1]
+            if masks is not None and masks[l - 1] is not None:
+                dA_prev = dropout_backward(dA_prev, masks[l - 1])            # eq. 20.3
+                A_prev = activations[l - 1].forward(Z_prev)  # f(Z), not the masked input
             delta = activations[l - 1].backward(dA_prev, Z_prev, A_prev)     # eq. 2.5
     return (dW, db, dA_prev) if with_input else (dW, db)
 
@@ -94,15 +103,17 @@ def input_gradient(weights: Sequence[Array], biases: Sequence[Array], activation
 
 def loss_and_grads(weights: Sequence[Array], biases: Sequence[Array],
                    activations: Sequence[Activation], output: str, X: Array, y: Array,
-                   sample_weight: Array | None, lam: float, head_params: dict | None = None
+                   sample_weight: Array | None, lam: float, head_params: dict | None = None,
+                   masks: Sequence[Array | None] | None = None
                    ) -> tuple[float, float, list[Array], list[Array], Array]:
     """One forward and backward pass on validated inputs; ``head_params`` are the keyword
-    arguments of the head's loss (``{"delta": δ}`` for the Huber head, ``MLP.head_params``).
+    arguments of the head's loss (``{"delta": δ}`` for the Huber head, ``MLP.head_params``);
+    ``masks``: dropout scales per hidden layer (derivations.md §20), or None.
 
     Returns ``(data_loss, l2_loss, dW, db, logits)``: the head's batch-averaged loss, the
     penalty ``λ Σ‖W_l‖²`` and the gradient of their sum (with λ = 0 for the data part alone).
     """
-    logits, cache = forward(weights, biases, activations, X)
+    logits, cache = forward(weights, biases, activations, X, masks)
     data_loss, delta = LOSSES[output](logits, y, sample_weight, **(head_params or {}))  # eq. 2.1
-    dW, db = backward(delta, weights, activations, cache, lam)
+    dW, db = backward(delta, weights, activations, cache, lam, masks=masks)
     return data_loss, l2_penalty(weights, lam), dW, db, logits

@@ -124,19 +124,21 @@ class Stack:
             total += _rowdot(W, W)
         return self.lam.astype(np.float64) * total
 
-    def step(self, X: Array, y: Array, w: Array | None, rows: Array | None = None
+    def step(self, X: Array, y: Array, w: Array | None, rows: Array | None = None, masks=None
              ) -> tuple[Array, Array, Array | None]:
         """One forward and backward pass of every model on its batch: ``X`` (K, capacity,
         n_0), targets ``y`` — integer labels (K, capacity) for the softmax output, 0/1 values
         (K, capacity, n_L) for the logistic one, real values (K, capacity, n_L) for the
         regression heads — weights ``w`` (K, capacity) or None (all 1), ``rows`` (K,): how
         many of each model's rows are its batch — the rest is padding, which ``w`` must weight
-        0 — or None (all ``capacity``). Fills ``grad``; returns the per-model data loss
+        0 — or None (all ``capacity``); ``masks``: per hidden layer the models' dropout
+        scales (K, capacity, n_l), or None (derivations.md §20; folded into the stored f′ as
+        :func:`~handgrad.fast.step.forward` does). Fills ``grad``; returns the per-model data loss
         (1/m_k)Σ w_i ℓ_i and L2 loss, each (K,), and the rows predicted right (K,), or None
         for a regression head."""
         l2 = self.l2_losses()
         M = self.capacity
-        Z, inputs, pre = forward(self, X, self.ws, keep=True)              # eq. 1.1–1.3
+        Z, inputs, pre = forward(self, X, self.ws, keep=True, masks=masks)  # eq. 1.1–1.3, 20.2
         K, C = Z.shape[0], Z.shape[-1]
         # m: each model's own batch size, so that its arithmetic is what it is alone
         m = M if rows is None else np.repeat(np.maximum(rows, 1), M).astype(self.dtype)

@@ -33,12 +33,16 @@ from .memory import Workspace
 Array = np.ndarray
 
 
-def forward(net, X: Array, ws: Workspace, keep: bool = False, check_z1=None
+def forward(net, X: Array, ws: Workspace, keep: bool = False, check_z1=None, masks=None
             ) -> tuple[Array, list[Array], list[Array | None]]:
     """``core.backprop.forward``: logits of validated X (m ≤ ws.capacity rows) in
     ``ws.Z[-1][:m]``; with ``keep`` also the layer inputs A_{l-1} and, per hidden layer, Z_l
     where an activation known only by ``backward`` needs it (else None).
-    ``check_z1(Z_1)`` is called on the first pre-activation before any activation reads it."""
+    ``check_z1(Z_1)`` is called on the first pre-activation before any activation reads it.
+    ``masks`` (with ``keep``): per hidden layer a dropout scale S_l (m, n_l) or None; S_l is
+    folded into the stored derivative, ``D_l = f'(Z_l) ⊙ S_l``, and the layer's output is
+    ``f(Z_l) ⊙ S_l`` (eq. 20.2), so that ``backward``'s ``δ = ∂L/∂Ã ⊙ D`` is eq. 20.3 and 2.5 in
+    one product — the backward pass does not change."""
     inputs, pre = [], []
     m, last = X.shape[0], net.n_layers - 1
     A = X
@@ -53,20 +57,31 @@ def forward(net, X: Array, ws: Workspace, keep: bool = False, check_z1=None
             return Z, inputs, pre
         k = ws.kernels[l]
         D = ws.D[l] if keep else None
+        S = masks[l] if keep and masks is not None else None
         if keep:  # one entry per hidden layer: backward looks Z_l up by layer
             pre.append(Z if D is None and net.activations[l].needs_input else None)
+        if S is not None and D is None:
+            raise InputError(f"dropout needs a hidden activation with a derivative; layer {l + 1}'s "
+                             f"{net.activations[l].name} has none (use relu, leaky_relu, sigmoid or tanh)")
         if not keep:  # prediction: no backward pass, no derivatives
             A = k.forward_into(Z, Z)
         elif D is None:  # no derivative buffer: keep Z beside a new A for act.backward
             A = k.forward_into(Z, None)
         elif k.homogeneous:  # A = Z ⊙ f'(Z), and f' reads the same off Z as off A
-            A = np.multiply(Z, k.derivative_into(Z, Z, D[:m]), out=Z)
-        elif k.needs_input:  # f'(Z) must be read before A overwrites Z
-            k.derivative_into(Z, None, D[:m])
-            A = k.forward_into(Z, Z)
+            Dm = k.derivative_into(Z, Z, D[:m])
+            if S is not None:  # f(Z) ⊙ S = Z ⊙ (f'(Z) ⊙ S): the mask costs one pass
+                np.multiply(Dm, S, out=Dm)                               # eq. 20.2
+            A = np.multiply(Z, Dm, out=Z)
         else:
-            A = k.forward_into(Z, Z)
-            k.derivative_into(None, A, D[:m])
+            if k.needs_input:  # f'(Z) must be read before A overwrites Z
+                k.derivative_into(Z, None, D[:m])
+                A = k.forward_into(Z, Z)
+            else:
+                A = k.forward_into(Z, Z)
+                k.derivative_into(None, A, D[:m])
+            if S is not None:                                            # eq. 20.2
+                np.multiply(A, S, out=A)
+                np.multiply(D[:m], S, out=D[:m])
     raise AssertionError("unreachable")
 
 
@@ -101,11 +116,12 @@ def backward(net, dZ: Array, inputs: list[Array], pre: list[Array | None], lam: 
 
 
 def loss_and_grads(net, X: Array, y: Array, w: Array | None, ws: Workspace,
-                   part: str = "total", sgd_lr: float | None = None) -> StepResult:
+                   part: str = "total", sgd_lr: float | None = None, masks=None) -> StepResult:
     """``core.backprop.loss_and_grads`` for a training step, on validated inputs
     (m ≤ ws.capacity);
     gradients of the ``part`` ("total" or "data") in ``net.flat_grad``, or, with ``sgd_lr``,
-    the plain-SGD update done in place (``part`` must then be "total")."""
+    the plain-SGD update done in place (``part`` must then be "total"); ``masks``: dropout
+    scales per hidden layer (see :func:`forward`)."""
     if sgd_lr is not None and part != "total":
         raise ValueError("a fused SGD step needs the total loss")
     if not ws.fits(net, X.shape[0]):
@@ -114,7 +130,7 @@ def loss_and_grads(net, X: Array, y: Array, w: Array | None, ws: Workspace,
     lam = net.l2 if part == "total" else 0.0
     l2_loss = l2_penalty(net.weights, net.l2)  # before a fused step changes the weights
     m = X.shape[0]
-    logits, inputs, pre = forward(net, X, ws, keep=True)
+    logits, inputs, pre = forward(net, X, ws, keep=True, masks=masks)
     stats: dict = {}
     data_loss, dZ = LOSSES[net.output](logits, y, w, out=ws.dZ[-1][:m], work=ws.T[:m], stats=stats,
                                        **net.head_params)

@@ -63,6 +63,8 @@ def check_options(X, options: dict, *, task: str, refit, validation_fraction, cv
             check_positive(out[name], name, allow_zero=True)
     if "momentum" in out:
         check_fraction(out["momentum"], "momentum")
+    if "dropout" in out:
+        out["dropout"] = check_fraction(out["dropout"], "dropout")
     for name in ("standardize", "shuffle", "restore_best", "resume"):
         if name in out:
             out[name] = check_flag(out[name], name)

@@ -144,7 +144,7 @@ REGRESSION_KEYS = ("val_loss", "val_r2", "val_rmse")
 # fit's arguments fit_many takes too: folds with others (callbacks, checkpoints, ...) train one by one
 _MANY_ARGS = {"epochs", "batch_size", "optimizer", "lr", "schedule", "patience", "class_weight",
               "seed", "monitor", "momentum", "nesterov", "weight_decay", "min_delta",
-              "restore_best", "shuffle", "blas_threads", "diagnostics"}
+              "restore_best", "shuffle", "blas_threads", "diagnostics", "dropout"}
 
 
 def _together(options: dict) -> bool:

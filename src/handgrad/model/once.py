@@ -228,6 +228,8 @@ def prepare_run(X, y, *, feature_names: Sequence[str] | None = None,
              {str(k): float(v) for k, v in class_weight.items()}}
     if label_smoothing and not regression:
         hyper["label_smoothing"] = float(label_smoothing)
+    if fit_options.get("dropout"):
+        hyper["dropout"] = float(fit_options["dropout"])
     if regression:
         hyper.update(task="regression", loss=loss, target_transform=target.kind,
                      **({"huber_delta": float(huber_delta)} if loss == "huber" else {}))

@@ -73,7 +73,7 @@ def epoch_diagnostics(net, before: np.ndarray | None, grad_norms, dead: DeadUnit
         denom = frobenius(old)
         ratios.append(frobenius(W.reshape(-1) - old) / denom if denom else math.inf)
     return {"grad_norm": [float(g) for g in grad_norms], "update_ratio": ratios,
-            "dead_fraction": dead.fractions()}
+            "dead_fraction": dead.fractions() if dead is not None else [None] * len(net.activations)}
 
 
 def notify(callbacks, method: str, *args) -> bool:

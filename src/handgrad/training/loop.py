@@ -20,7 +20,9 @@ from ..errors import InputError, TrainingInterrupted
 from ..fast.threads import limit_blas_threads
 from ..network import MLP
 from ..memory_plan import MemoryPlan
-from ..validation import check_count, check_flag, check_positive, check_seed, check_weight_values
+from ..fast.kernels import kernel_for
+from ..validation import (check_count, check_flag, check_fraction, check_positive, check_seed,
+                          check_weight_values)
 from .checkpoint import Checkpointer, data_fingerprint
 from .evaluation import check_monitor, evaluate
 from .footprint import add_training
@@ -45,7 +47,7 @@ def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 
         callbacks: Sequence[Callable | Callback] = (), shuffle: bool = True,
         seed: int | None = 0, diagnostics: bool = True, blas_threads="auto",
         checkpoint_dir=None, checkpoint_every: int = 1, resume: bool = False,
-        monitor: str | None = None, data_parallel=None) -> History:
+        monitor: str | None = None, data_parallel=None, dropout: float = 0.0) -> History:
     """Train ``net`` in place by mini-batch gradient descent; return the :class:`History`.
 
     Args:
@@ -84,6 +86,12 @@ def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 
             (every rank calls ``fit`` with the same network, data and options; ``batch_size``
             is the global batch, split among the ranks); the weights equal one process's with
             the same batch size up to rounding. Rank 0 alone writes checkpoints.
+        dropout: inverted dropout's rate p in [0, 1) on every hidden layer while training
+            (derivations.md §20; the masks are drawn from ``seed`` and the epoch, so a run
+            resumed from a checkpoint draws what it would have drawn); prediction uses no mask.
+            It needs hidden activations with a derivative (relu, leaky_relu, sigmoid, tanh),
+            and turns the dead-unit diagnostic off (it reads the masked f′). Not with
+            ``data_parallel``.
 
     Raises:
         InputError for bad arguments or data; TrainingDivergedError when the loss or weights
@@ -92,6 +100,14 @@ def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 
     # the arguments first: a mistake is named before any data is converted or copied
     seed = check_seed(seed)
     epochs = check_count(epochs, "epochs")
+    dropout = check_fraction(dropout, "dropout")
+    if dropout and data_parallel is not None:
+        raise InputError("dropout does not go with data parallelism (each rank would need the "
+                         "global batch's masks); train in one process, or without dropout")
+    if dropout and any(kernel_for(a).derivative_into is None for a in net.activations):
+        raise InputError("dropout needs hidden activations with a derivative (relu, leaky_relu, "
+                         "sigmoid, tanh); this network has "
+                         + ", ".join(a.name for a in net.activations))
     batch_size = check_count(batch_size, "batch_size")
     if patience is not None:
         patience = check_count(patience, "patience")
@@ -126,7 +142,7 @@ def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 
         raise InputError("resume=True needs the checkpoint_dir to resume from")
     loop = TrainingRun(net, opt, sched, X, y, w, X_val, y_val, batch_size, shuffle, seed,
                        patience, min_delta, restore_best, callbacks, diagnostics, monitor,
-                       data_parallel)
+                       data_parallel, dropout)
     fingerprint = None
     if checkpoint_dir is not None or data_parallel is not None:
         fingerprint = {"sizes": net.sizes, "activations": [a.name for a in net.activations],
@@ -138,6 +154,8 @@ def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 
             fingerprint["monitor"] = monitor
         if net.head_params:  # the Huber head's δ: likewise only where there is one
             fingerprint["head_params"] = net.head_params
+        if dropout:
+            fingerprint["dropout"] = dropout
     if data_parallel is not None:  # a rank with other data, options or code is refused here
         data_parallel.check_same({**fingerprint, "epochs": epochs, "weights": data_fingerprint(net.flat),
                                   "checkpoint_every": checkpoint_every if checkpoint_dir else None,

@@ -16,10 +16,11 @@ import time
 
 import numpy as np
 
+from ..core.dropout import epoch_generator, keep_scale
 from ..core.heads import REGRESSION_HEADS
 from ..errors import InputError
-from ..validation import check_flag
-from ..fast.kernels import flush_subnormals
+from ..validation import check_flag, check_fraction
+from ..fast.kernels import flush_subnormals, kernel_for
 from ..fast.stacked import Stack, StackedOptimizer, batch_rows, finite_rows
 from ..fast.threads import limit_blas_threads
 from ..fast.threads import poll as poll_threads
@@ -37,8 +38,8 @@ def fit_many(nets, X, y, *, X_val=None, y_val=None, validation_fraction: float =
              optimizer: str = "adam", lr=1e-3, schedule: str = "constant", momentum: float = 0.9,
              nesterov: bool = False, weight_decay: float = 0.0, patience: int | None = None,
              min_delta: float = 0.0, restore_best: bool = True, shuffle: bool = True, seed=0,
-             monitor: str | None = None, blas_threads="auto", workers=1, on_epoch=None, ranks=None
-             ) -> list[History]:
+             monitor: str | None = None, blas_threads="auto", workers=1, on_epoch=None, ranks=None,
+             dropout: float = 0.0) -> list[History]:
     """Train the :class:`~handgrad.MLP` networks ``nets`` in place, all at once; return one
     :class:`~handgrad.training.history.History` per network.
 
@@ -61,6 +62,8 @@ def fit_many(nets, X, y, *, X_val=None, y_val=None, validation_fraction: float =
     still training — those of this process (a progress display; workers do not call it).
     ``ranks``: a :class:`handgrad.distributed.OverRanks` to split the networks over MPI ranks
     instead of workers (every rank calls fit_many alike and ends with every network trained).
+    ``dropout``: :func:`handgrad.fit`'s, for every network; each draws its masks from its own
+    seed and the epoch, as it does alone.
     """
     try:
         nets = list(nets)
@@ -69,6 +72,11 @@ def fit_many(nets, X, y, *, X_val=None, y_val=None, validation_fraction: float =
     spread = ranks is not None and ranks.size > 1
     workers = 1 if spread else resolve_workers(workers, len(nets))  # the memory check counts the processes
     shuffle = check_flag(shuffle, "shuffle")
+    dropout = check_fraction(dropout, "dropout")
+    if dropout and nets and any(kernel_for(a).derivative_into is None for a in nets[0].activations):
+        raise InputError("dropout needs hidden activations with a derivative (relu, leaky_relu, "
+                         "sigmoid, tanh); these networks have "
+                         + ", ".join(a.name for a in nets[0].activations))
     members, opts, epochs = prepare_members(
         nets, X, y, X_val=X_val, y_val=y_val, validation_fraction=validation_fraction,
         sample_weight=sample_weight, class_weight=class_weight, epochs=epochs,
@@ -81,7 +89,7 @@ def fit_many(nets, X, y, *, X_val=None, y_val=None, validation_fraction: float =
 
     def train(indices):
         tell = on_epoch if os.getpid() == parent else None  # a forked worker tells nobody
-        _Group([members[i] for i in indices], [opts[i] for i in indices]).run(epochs, shuffle, tell)
+        _Group([members[i] for i in indices], [opts[i] for i in indices], dropout).run(epochs, shuffle, tell)
 
     # the products are K separate ones of one model's batch: their size decides, not K times it
     with limit_blas_threads(first, members[0].batch_size, blas_threads if workers == 1 else 1):
@@ -97,10 +105,14 @@ def fit_many(nets, X, y, *, X_val=None, y_val=None, validation_fraction: float =
 class _Group:
     """The models still training, stacked; the rows of all of them in one array."""
 
-    def __init__(self, members: list[_Member], opts):
+    def __init__(self, members: list[_Member], opts, dropout: float = 0.0):
         self.members = members
         net = members[0].net
         self.stack = Stack([m.net for m in members], max(m.batch_size for m in members))
+        # dropout scales per hidden layer (K, capacity, n_l); padding rows keep finite values
+        self.dropout = dropout
+        self.masks = [np.ones((len(members), self.stack.capacity, n), net.dtype)
+                      for n in net.sizes[1:-1]] if dropout else None
         self.opt = StackedOptimizer(opts, net.n_params, net.dtype, net.layout.weight_ranges)
         # every model's rows one after another: a step gathers all batches in one indexing
         shared = all(m.X is members[0].X for m in members)
@@ -136,6 +148,17 @@ class _Group:
                 for k, m in enumerate(members):
                     self.X_val[k, :m.X_val.shape[0]] = m.X_val
 
+    def _masks(self, group, counts) -> list | None:
+        """This step's dropout scales: each model's rows drawn from its own generator, layer
+        after layer, as its steps alone draw them (None without dropout)."""
+        if not self.dropout:
+            return None
+        for j, m in enumerate(group):
+            if counts[j]:
+                for buf in self.masks:
+                    keep_scale(m.drop_rng, None, self.dropout, buf.dtype, out=buf[j, :counts[j]])
+        return [buf[:len(group)] for buf in self.masks]
+
     def run(self, epochs: int, shuffle: bool, on_epoch=None) -> None:
         active = list(range(len(self.members)))  # members' indices, in stack order
         for m in self.members:
@@ -166,6 +189,9 @@ class _Group:
         for j, m in enumerate(group):
             opt.lr[j] = m.sched.lr(epoch)
         orders = [m.rng.permutation(m.n) if shuffle else np.arange(m.n) for m in group]
+        if self.dropout:
+            for m in group:
+                m.drop_rng = epoch_generator(m.mask_seed, epoch)
         start = stack.flat.copy()  # the last good weights, if a model diverges
         sums = np.zeros((K, 3))  # Σ k·data loss, Σ k·l2 loss, Σ correct
         M = stack.capacity
@@ -185,7 +211,7 @@ class _Group:
                 w = real if w is None else w * real
             Xb = np.take(self.X, idx, axis=0, out=self.X_batch[:K])  # reused: no allocation per step
             yb = np.take(self.y, idx, axis=0, out=self.y_batch[:K])
-            data, l2, hits = stack.step(Xb, yb, w, counts if padded else None)
+            data, l2, hits = stack.step(Xb, yb, w, counts if padded else None, self._masks(group, counts))
             bad = ~np.isfinite(data + l2)
             failed |= bad & (counts > 0)
             steps = np.flatnonzero((counts > 0) & ~failed)

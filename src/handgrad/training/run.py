@@ -54,7 +54,7 @@ class TrainingRun(EarlyStopping):
 
     def __init__(self, net, opt, sched, X, y, w, X_val, y_val, batch_size, shuffle, seed,
                  patience, min_delta, restore_best, callbacks, diagnostics, monitor=None,
-                 data_parallel=None):
+                 data_parallel=None, dropout: float = 0.0):
         self.net, self.opt, self.sched = net, opt, sched
         self.X, self.y, self.w = X, y, w
         self.X_val, self.y_val = X_val, y_val
@@ -81,7 +81,12 @@ class TrainingRun(EarlyStopping):
         self.epoch_rng_state = None
         self.interrupted = False
         self.stop_signal = None  # the signal number that set ``interrupted``
-        self.runner = EpochRunner(net, opt, batch_size, diagnostics, callbacks, data_parallel)
+        # the dropout masks' seed: the run's, or one drawn for a run seeded from entropy
+        mask_seed = seed if seed is not None else int(np.random.default_rng().integers(2**62))
+        self.runner = EpochRunner(net, opt, batch_size, diagnostics, callbacks, data_parallel,
+                                  dropout, mask_seed)
+        if dropout:
+            self.history.dropout = float(dropout)
         if data_parallel is not None:
             self.history.data_parallel = data_parallel.describe(batch_size)
 

@@ -17,6 +17,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..core.dropout import epoch_generator, keep_scale
 from ..fast.kernels import flush_subnormals
 from ..fast.memory import aligned_empty
 from ..fast.threads import poll as poll_threads
@@ -52,12 +53,16 @@ class EpochRunner:
     the global batch."""
 
     def __init__(self, net, opt, batch_size: int, diagnostics: bool = True, callbacks=(),
-                 data_parallel=None):
+                 data_parallel=None, dropout: float = 0.0, dropout_seed: int = 0):
         self.net, self.opt, self.batch_size = net, opt, batch_size
         self.dp = data_parallel
+        # inverted dropout on the hidden layers (derivations.md §20): per step a scale S_l for
+        # each, drawn from a generator of (seed, epoch) — see Dropout
+        self.dropout = Dropout(net, batch_size, dropout, dropout_seed) if dropout else None
         # the workspace holds one step's rows: this rank's shard under data parallelism
         self.ws = net.workspace(batch_size if data_parallel is None else data_parallel.capacity(batch_size))
-        self.dead = DeadUnits(net) if diagnostics else None
+        # dead units are read off the stored f'(Z), which dropout multiplies by its mask
+        self.dead = DeadUnits(net) if diagnostics and not dropout else None
         self.diagnostics = diagnostics
         self.callbacks = list(callbacks)
         self._buffers: dict = {}
@@ -101,6 +106,9 @@ class EpochRunner:
         if dp is not None and (batch_weights is not None or densify is not None):
             raise ValueError("data-parallel steps take no batch_weights or densify hook")
         last_step = None
+        masks = None
+        if self.dropout is not None:
+            self.dropout.start(epoch, [min(bs, n - j * bs) for j in range(first)])
         for b in range(first, n_batches):
             rows = slice(b * bs, min((b + 1) * bs, n)) if order is None else order[b * bs:(b + 1) * bs]
             k = (rows.stop - rows.start) if order is None else rows.size
@@ -124,8 +132,10 @@ class EpochRunner:
             watch = last and self.diagnostics  # the diagnostics need this step's gradient
             fused = fuse and not watch
             before = net.flat.copy() if watch else None
+            if self.dropout is not None:
+                masks = self.dropout.draw(k)
             if dp is None:
-                result = net.train_step(Xb, yb, wb, self.ws, sgd_lr=opt.lr if fused else None)
+                result = net.train_step(Xb, yb, wb, self.ws, sgd_lr=opt.lr if fused else None, masks=masks)
             else:  # the shard's step and one Allreduce: the batch's gradient and sums, agreed stop
                 result, stop_all = dp.step(net, Xb, yb, wb, self.ws,
                                            stop=should_stop is not None and should_stop())
@@ -153,3 +163,27 @@ class EpochRunner:
         if last_step is not None:
             sums.diagnostics = epoch_diagnostics(net, *last_step, self.dead)
         return sums
+
+
+class Dropout:
+    """The dropout scales of one network's training steps (derivations.md §20): rate ``p`` on
+    every hidden layer, buffers for batches of up to ``capacity`` rows, and each epoch's
+    generator :func:`~handgrad.core.dropout.epoch_generator` (seed, epoch) — drawn in order,
+    layer by layer, batch by batch, as :func:`~handgrad.fit_many` draws them for the same
+    network in a stack."""
+
+    def __init__(self, net, capacity: int, p: float, seed: int):
+        self.p, self.seed = p, seed
+        self.buffers = [np.empty((capacity, n), net.dtype) for n in net.sizes[1:-1]]
+        self.rng = None
+
+    def start(self, epoch: int, skipped: list[int]) -> None:
+        """A new epoch's generator; ``skipped``: the rows of the batches a resumed epoch has
+        already taken, whose draws are made and dropped so that the next ones are the same."""
+        self.rng = epoch_generator(self.seed, epoch)
+        for k in skipped:
+            self.draw(k)
+
+    def draw(self, k: int) -> list:
+        """The scales S_l (k, n_l) of the next step, in the reused buffers."""
+        return [keep_scale(self.rng, None, self.p, buf.dtype, out=buf[:k]) for buf in self.buffers]
