@@ -169,3 +169,45 @@ def test_fit_many_with_dropout_equals_each_network_trained_alone(activation):
     moved = hg.MLP([6, 12, 10, 3], activation=activation, seed=0, dtype="float64", l2=1e-3)
     hg.fit(moved, X, y, seed=5, lr=1e-3, epochs=4, batch_size=32, optimizer="adam", diagnostics=False)
     assert np.abs(moved.flat - nets[0].flat).max() > 1e-3  # without dropout: other weights
+
+
+def _cli(*args):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "handgrad", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_the_command_line_trains_with_dropout_records_it_and_refuses_bad_rates(tmp_path):
+    import json
+
+    out = _cli("train", "--dataset", "iris", "--dropout", "0.2", "--epochs", "20", "--no-plot",
+               "--json", "--out-dir", str(tmp_path / "o"))
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["test"]["accuracy"] > 0.8
+    model = hg.load_model(tmp_path / "o" / "model.safetensors")
+    assert model.record["hyperparameters"]["dropout"] == 0.2
+    bad = _cli("train", "--dataset", "iris", "--dropout", "1", "--no-plot", "--out-dir", str(tmp_path / "b"))
+    assert bad.returncode == 2 and "--dropout must be in [0, 1)" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("ensemble", [1, 4])
+def test_train_model_with_dropout_stacks_its_folds_and_members(ensemble):
+    """The folds of cross-validation and an ensemble's members train with dropout (as one
+    stack: the rate is one of fit_many's shared arguments); the model predicts without masks,
+    the same probabilities twice."""
+    import pandas as pd
+
+    from handgrad.model.classifier import train_model
+
+    rng = np.random.default_rng(5)
+    n = 300
+    frame = pd.DataFrame({"x": rng.normal(size=n), "z": rng.normal(size=n), "kind": rng.choice(["a", "b"], n)})
+    y = np.where(frame.x + (frame.kind == "a") > 0.3, "yes", "no")
+    model = train_model(frame, y, ensemble=ensemble, epochs=8, dropout=0.2, seed=2)
+    assert model.record["hyperparameters"]["dropout"] == 0.2
+    p = model.predict_proba(frame)
+    np.testing.assert_array_equal(p, model.predict_proba(frame))
+    assert (model.predict(frame) == y).mean() > 0.7
+    plain = train_model(frame, y, ensemble=ensemble, epochs=8, seed=2)
+    assert np.abs(plain.predict_proba(frame) - p).max() > 1e-4
