@@ -8,7 +8,7 @@ tables = sys.argv[1].split(","); variants = sys.argv[2].split(";"); seeds = int(
 VAR = {"base": ({}, []), "acc": ({}, ["--metric", "accuracy"]), "units2048": ({"HG_UNITS": "2048"}, []),
        "ep15": ({"HG_EPOCH_FACTOR": "1.5"}, []), "ep2": ({"HG_EPOCH_FACTOR": "2"}, []),
        "mixmon": ({"HG_MIXMON": "1"}, []), "lowlr": ({"HG_LR": "-3.5,-2.7"}, []),
-       "std": ({}, ["--scaling", "standard"]), "anneal": ({"HG_ANNEAL": "1"}, []), "anneal15": ({"HG_ANNEAL": "1", "HG_EPOCH_FACTOR": "1.5"}, []), "p40": ({}, ["--patience", "40"]), "one": ({}, ["--ensemble", "1"])}
+       "std": ({}, ["--scaling", "standard"]), "anneal": ({"HG_ANNEAL": "1"}, []), "anneal15": ({"HG_ANNEAL": "1", "HG_EPOCH_FACTOR": "1.5"}, []), "p40": ({}, ["--patience", "40"]), "one": ({}, ["--ensemble", "1"]), "mdrop": ({"HG_MEMBER_DROPOUT": "1"}, [])}
 res = []
 for name in tables:
     work = Path(f"/tmp/probe/{name}"); work.mkdir(exist_ok=True)
