@@ -12,6 +12,7 @@ from handgrad.core.dropout import epoch_generator, keep_scale
 from handgrad.errors import InputError
 
 from fast.test_step_equals_reference import HEADS, close, problem
+from test_label_smoothing import _cli
 
 ACTS = ["relu", "leaky_relu(alpha=0.2)", "sigmoid", "tanh"]
 
@@ -169,13 +170,6 @@ def test_fit_many_with_dropout_equals_each_network_trained_alone(activation):
     moved = hg.MLP([6, 12, 10, 3], activation=activation, seed=0, dtype="float64", l2=1e-3)
     hg.fit(moved, X, y, seed=5, lr=1e-3, epochs=4, batch_size=32, optimizer="adam", diagnostics=False)
     assert np.abs(moved.flat - nets[0].flat).max() > 1e-3  # without dropout: other weights
-
-
-def _cli(*args):
-    import subprocess
-    import sys
-
-    return subprocess.run([sys.executable, "-m", "handgrad", *args], capture_output=True, text=True, timeout=300)
 
 
 def test_the_command_line_trains_with_dropout_records_it_and_refuses_bad_rates(tmp_path):

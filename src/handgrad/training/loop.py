@@ -20,9 +20,7 @@ from ..errors import InputError, TrainingInterrupted
 from ..fast.threads import limit_blas_threads
 from ..network import MLP
 from ..memory_plan import MemoryPlan
-from ..fast.kernels import kernel_for
-from ..validation import (check_count, check_flag, check_fraction, check_positive, check_seed,
-                          check_weight_values)
+from ..validation import check_count, check_flag, check_positive, check_seed, check_weight_values
 from .checkpoint import Checkpointer, data_fingerprint
 from .evaluation import check_monitor, evaluate
 from .footprint import add_training
@@ -30,6 +28,7 @@ from .history import Callback, History
 from .optim import make_optimizer
 from .run import TrainingRun
 from .schedules import Schedule, make_schedule
+from .steps import check_dropout
 from .splits import class_weights_for, holdout_split, stratified_split
 
 # names this module offered before the package had layers (handgrad.train.*)
@@ -100,14 +99,10 @@ def fit(net: MLP, X, y, *, X_val=None, y_val=None, validation_fraction: float = 
     # the arguments first: a mistake is named before any data is converted or copied
     seed = check_seed(seed)
     epochs = check_count(epochs, "epochs")
-    dropout = check_fraction(dropout, "dropout")
+    dropout = check_dropout(dropout, net)
     if dropout and data_parallel is not None:
         raise InputError("dropout does not go with data parallelism (each rank would need the "
                          "global batch's masks); train in one process, or without dropout")
-    if dropout and any(kernel_for(a).derivative_into is None for a in net.activations):
-        raise InputError("dropout needs hidden activations with a derivative (relu, leaky_relu, "
-                         "sigmoid, tanh); this network has "
-                         + ", ".join(a.name for a in net.activations))
     batch_size = check_count(batch_size, "batch_size")
     if patience is not None:
         patience = check_count(patience, "patience")

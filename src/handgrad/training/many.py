@@ -16,11 +16,10 @@ import time
 
 import numpy as np
 
-from ..core.dropout import epoch_generator, keep_scale
 from ..core.heads import REGRESSION_HEADS
 from ..errors import InputError
-from ..validation import check_flag, check_fraction
-from ..fast.kernels import flush_subnormals, kernel_for
+from ..validation import check_flag
+from ..fast.kernels import flush_subnormals
 from ..fast.stacked import Stack, StackedOptimizer, batch_rows, finite_rows
 from ..fast.threads import limit_blas_threads
 from ..fast.threads import poll as poll_threads
@@ -28,7 +27,7 @@ from .evaluation import validation_record
 from .history import History, divergence, epoch_record
 from .many_args import _Member, prepare_members
 from .many_workers import net_and_history, put_net_and_history, resolve_workers, run_split
-from .steps import FLUSH_EVERY
+from .steps import FLUSH_EVERY, Dropout, check_dropout
 
 Array = np.ndarray
 
@@ -72,11 +71,7 @@ def fit_many(nets, X, y, *, X_val=None, y_val=None, validation_fraction: float =
     spread = ranks is not None and ranks.size > 1
     workers = 1 if spread else resolve_workers(workers, len(nets))  # the memory check counts the processes
     shuffle = check_flag(shuffle, "shuffle")
-    dropout = check_fraction(dropout, "dropout")
-    if dropout and nets and any(kernel_for(a).derivative_into is None for a in nets[0].activations):
-        raise InputError("dropout needs hidden activations with a derivative (relu, leaky_relu, "
-                         "sigmoid, tanh); these networks have "
-                         + ", ".join(a.name for a in nets[0].activations))
+    dropout = check_dropout(dropout, nets[0]) if nets else 0.0
     members, opts, epochs = prepare_members(
         nets, X, y, X_val=X_val, y_val=y_val, validation_fraction=validation_fraction,
         sample_weight=sample_weight, class_weight=class_weight, epochs=epochs,
@@ -109,10 +104,13 @@ class _Group:
         self.members = members
         net = members[0].net
         self.stack = Stack([m.net for m in members], max(m.batch_size for m in members))
-        # dropout scales per hidden layer (K, capacity, n_l); padding rows keep finite values
+        # dropout scales per hidden layer (K, capacity, n_l), each model's drawn as alone by its
+        # own Dropout (its seed, the epoch); padding rows keep finite values
         self.dropout = dropout
         self.masks = [np.ones((len(members), self.stack.capacity, n), net.dtype)
                       for n in net.sizes[1:-1]] if dropout else None
+        for m in members:
+            m.dropout = Dropout(m.net, dropout, m.seed) if dropout else None
         self.opt = StackedOptimizer(opts, net.n_params, net.dtype, net.layout.weight_ranges)
         # every model's rows one after another: a step gathers all batches in one indexing
         shared = all(m.X is members[0].X for m in members)
@@ -155,8 +153,7 @@ class _Group:
             return None
         for j, m in enumerate(group):
             if counts[j]:
-                for buf in self.masks:
-                    keep_scale(m.drop_rng, None, self.dropout, buf.dtype, out=buf[j, :counts[j]])
+                m.dropout.draw([buf[j, :counts[j]] for buf in self.masks])
         return [buf[:len(group)] for buf in self.masks]
 
     def run(self, epochs: int, shuffle: bool, on_epoch=None) -> None:
@@ -191,7 +188,7 @@ class _Group:
         orders = [m.rng.permutation(m.n) if shuffle else np.arange(m.n) for m in group]
         if self.dropout:
             for m in group:
-                m.drop_rng = epoch_generator(m.mask_seed, epoch)
+                m.dropout.start(epoch)
         start = stack.flat.copy()  # the last good weights, if a model diverges
         sums = np.zeros((K, 3))  # Σ k·data loss, Σ k·l2 loss, Σ correct
         M = stack.capacity

@@ -32,10 +32,8 @@ class _Member(EarlyStopping):
     def __init__(self, net, X, y, w, X_val, y_val, seed, sched, monitor, patience, min_delta,
                  restore_best, batch_size):
         self.net, self.X, self.y, self.w, self.X_val, self.y_val = net, X, y, w, X_val, y_val
-        self.rng = np.random.default_rng(seed)
-        # dropout's masks (derivations.md §20): from (seed, epoch), as fit draws them alone
-        self.mask_seed = seed if seed is not None else int(np.random.default_rng().integers(2**62))
-        self.drop_rng = None
+        self.rng, self.seed = np.random.default_rng(seed), seed
+        self.dropout = None  # its dropout scales' draws (steps.Dropout), set by the stack
         self.sched, self.patience, self.min_delta, self.restore_best = sched, patience, min_delta, restore_best
         self.history = History(monitor=monitor or ("val_loss" if X_val is not None else "train_loss"))
         self.sign = -1.0 if MONITORS[self.history.monitor] else 1.0

@@ -81,10 +81,8 @@ class TrainingRun(EarlyStopping):
         self.epoch_rng_state = None
         self.interrupted = False
         self.stop_signal = None  # the signal number that set ``interrupted``
-        # the dropout masks' seed: the run's, or one drawn for a run seeded from entropy
-        mask_seed = seed if seed is not None else int(np.random.default_rng().integers(2**62))
         self.runner = EpochRunner(net, opt, batch_size, diagnostics, callbacks, data_parallel,
-                                  dropout, mask_seed)
+                                  dropout, seed)
         if dropout:
             self.history.dropout = float(dropout)
         if data_parallel is not None:

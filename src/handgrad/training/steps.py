@@ -18,9 +18,11 @@ from typing import Callable
 import numpy as np
 
 from ..core.dropout import epoch_generator, keep_scale
-from ..fast.kernels import flush_subnormals
+from ..errors import InputError
+from ..fast.kernels import flush_subnormals, kernel_for
 from ..fast.memory import aligned_empty
 from ..fast.threads import poll as poll_threads
+from ..validation import check_fraction
 from .diagnostics import DeadUnits, epoch_diagnostics, frobenius, notify
 
 Array = np.ndarray
@@ -53,12 +55,13 @@ class EpochRunner:
     the global batch."""
 
     def __init__(self, net, opt, batch_size: int, diagnostics: bool = True, callbacks=(),
-                 data_parallel=None, dropout: float = 0.0, dropout_seed: int = 0):
+                 data_parallel=None, dropout: float = 0.0, dropout_seed: int | None = 0):
         self.net, self.opt, self.batch_size = net, opt, batch_size
         self.dp = data_parallel
         # inverted dropout on the hidden layers (derivations.md §20): per step a scale S_l for
-        # each, drawn from a generator of (seed, epoch) — see Dropout
-        self.dropout = Dropout(net, batch_size, dropout, dropout_seed) if dropout else None
+        # each, drawn from a generator of (seed, epoch) — see Dropout — into reused buffers
+        self.dropout = Dropout(net, dropout, dropout_seed) if dropout else None
+        self.masks = [np.empty((batch_size, n), net.dtype) for n in net.sizes[1:-1]] if dropout else None
         # the workspace holds one step's rows: this rank's shard under data parallelism
         self.ws = net.workspace(batch_size if data_parallel is None else data_parallel.capacity(batch_size))
         # dead units are read off the stored f'(Z), which dropout multiplies by its mask
@@ -133,7 +136,7 @@ class EpochRunner:
             fused = fuse and not watch
             before = net.flat.copy() if watch else None
             if self.dropout is not None:
-                masks = self.dropout.draw(k)
+                masks = self.dropout.draw([buf[:k] for buf in self.masks])
             if dp is None:
                 result = net.train_step(Xb, yb, wb, self.ws, sgd_lr=opt.lr if fused else None, masks=masks)
             else:  # the shard's step and one Allreduce: the batch's gradient and sums, agreed stop
@@ -165,25 +168,38 @@ class EpochRunner:
         return sums
 
 
+def check_dropout(p, net) -> float:
+    """The dropout rate ``p`` of :func:`~handgrad.fit` and :func:`~handgrad.fit_many`, in
+    [0, 1), refused for a network with a hidden activation that stores no derivative (the mask
+    is folded into it: :func:`handgrad.fast.step.forward`)."""
+    p = check_fraction(p, "dropout")
+    if p and any(kernel_for(a).derivative_into is None for a in net.activations):
+        raise InputError("dropout needs hidden activations with a derivative (relu, leaky_relu, "
+                         "sigmoid, tanh); this network has " + ", ".join(a.name for a in net.activations))
+    return p
+
+
 class Dropout:
     """The dropout scales of one network's training steps (derivations.md §20): rate ``p`` on
-    every hidden layer, buffers for batches of up to ``capacity`` rows, and each epoch's
-    generator :func:`~handgrad.core.dropout.epoch_generator` (seed, epoch) — drawn in order,
-    layer by layer, batch by batch, as :func:`~handgrad.fit_many` draws them for the same
-    network in a stack."""
+    every hidden layer, from each epoch's generator
+    :func:`~handgrad.core.dropout.epoch_generator` (seed, epoch) — drawn in order, layer by
+    layer, batch by batch, by :class:`EpochRunner` alone and by :func:`~handgrad.fit_many`
+    for each network of a stack alike. A run seeded from entropy (``seed`` None) draws a
+    seed once."""
 
-    def __init__(self, net, capacity: int, p: float, seed: int):
-        self.p, self.seed = p, seed
-        self.buffers = [np.empty((capacity, n), net.dtype) for n in net.sizes[1:-1]]
+    def __init__(self, net, p: float, seed: int | None):
+        self.p, self.widths, self.dtype = p, net.sizes[1:-1], net.dtype
+        self.seed = seed if seed is not None else int(np.random.default_rng().integers(2**62))
         self.rng = None
 
-    def start(self, epoch: int, skipped: list[int]) -> None:
+    def start(self, epoch: int, skipped=()) -> None:
         """A new epoch's generator; ``skipped``: the rows of the batches a resumed epoch has
         already taken, whose draws are made and dropped so that the next ones are the same."""
         self.rng = epoch_generator(self.seed, epoch)
         for k in skipped:
-            self.draw(k)
+            self.draw([np.empty((k, n), self.dtype) for n in self.widths])
 
-    def draw(self, k: int) -> list:
-        """The scales S_l (k, n_l) of the next step, in the reused buffers."""
-        return [keep_scale(self.rng, None, self.p, buf.dtype, out=buf[:k]) for buf in self.buffers]
+    def draw(self, into: list) -> list:
+        """The next step's scales S_l, one per hidden layer, drawn into ``into`` (C-contiguous
+        (k, n_l) arrays of the network's dtype)."""
+        return [keep_scale(self.rng, None, self.p, buf.dtype, out=buf) for buf in into]
