@@ -8,7 +8,7 @@ import statistics
 from ..benchenv import numpy_blas
 from .protocol import (ADAM_LR, PREDICT_CHUNK, PREDICT_VARIANTS, SGD_LR, SIZES, Config,
                        handgrad_threads, interleaved, new_net, run_child, stats)
-from .workloads import (floor_epoch, handgrad_epoch, handgrad_estimator_epoch, handgrad_vs_floor, mean_loss_handgrad,
+from .workloads import (floor_epoch, handgrad_epoch, handgrad_vs_floor, mean_loss_handgrad,
                         mean_loss_torch, sklearn_sgd_epoch, torch_epoch, torch_model_like,
                         torch_optimizer_defaults)
 
@@ -17,6 +17,8 @@ from .workloads import (floor_epoch, handgrad_epoch, handgrad_estimator_epoch, h
 
 def part_a(cfg: Config, X, y, log) -> dict:
     import torch
+
+    from handgrad.sklearn import MLPClassifier as HandgradMLPClassifier
 
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
     out = {"n_train": X.shape[0], "lr": SGD_LR, "batches": {}}
@@ -36,7 +38,7 @@ def part_a(cfg: Config, X, y, log) -> dict:
             # issue 28: shuffled against the floor that gathers its rows, and the estimator
             "handgrad_shuffled": handgrad_epoch(new_net(SIZES), X, y, B, "sgd", shuffle=True),
             "floor_gather": floor_epoch(SIZES, X, B, threads, gather=True),
-            "handgrad_estimator": handgrad_estimator_epoch(X, y, B, est_info),
+            "handgrad_estimator": sklearn_sgd_epoch(X, y, B, est_info, HandgradMLPClassifier),
         }
         log(f"  (a) SGD epoch, batch {B}: {cfg.warmup} warm-up + {cfg.reps} rounds of "
             f"{', '.join(fns)} (BLAS/torch threads {threads}/{torch.get_num_threads()})")

@@ -24,24 +24,6 @@ def handgrad_epoch(net, X, y, batch: int, optimizer: str, shuffle: bool = False)
                           momentum=0.0, lr=lr, shuffle=shuffle, diagnostics=False)
 
 
-def handgrad_estimator_epoch(X, y, batch: int, info: dict) -> Callable[[], None]:
-    """One epoch of handgrad's scikit-learn estimator, ``handgrad.sklearn.MLPClassifier`` with
-    scikit-learn's SGD settings of :func:`sklearn_sgd_epoch` (a new estimator per call: its
-    ``fit`` includes scikit-learn's input checks and the initialisation); notes its dtype."""
-    from sklearn.exceptions import ConvergenceWarning
-
-    from handgrad.sklearn import MLPClassifier
-
-    def run():
-        clf = MLPClassifier(hidden_layer_sizes=tuple(SIZES[1:-1]), activation="relu",
-                            solver="sgd", momentum=0.0, alpha=0.0, max_iter=1, shuffle=False,
-                            batch_size=batch, learning_rate_init=SGD_LR, random_state=0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)   # max_iter=1 on purpose
-            clf.fit(X, y)
-        info["dtype"] = str(clf.coefs_[0].dtype)
-    return run
-
 
 class GemmFloor:
     """Exactly the matrix products of one epoch of MLP steps, back to back, into preallocated
@@ -157,13 +139,15 @@ def torch_epoch(model, opt, Xt, yt, batch: int) -> Callable[[], None]:
     return run
 
 
-def sklearn_sgd_epoch(X, y, batch: int, info: dict) -> Callable[[], None]:
-    """One scikit-learn MLPClassifier SGD epoch (a new estimator per call); notes its dtype."""
+def sklearn_sgd_epoch(X, y, batch: int, info: dict, estimator=None) -> Callable[[], None]:
+    """One MLPClassifier SGD epoch (a new estimator per call: its ``fit`` includes the input
+    checks and the initialisation) — scikit-learn's, or ``estimator`` with its parameters
+    (handgrad's, ``handgrad.sklearn.MLPClassifier``); notes its dtype and loss."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
     def run():
-        clf = MLPClassifier(hidden_layer_sizes=tuple(SIZES[1:-1]), activation="relu",
+        clf = (estimator or MLPClassifier)(hidden_layer_sizes=tuple(SIZES[1:-1]), activation="relu",
                             solver="sgd", momentum=0.0, alpha=0.0, max_iter=1, shuffle=False,
                             batch_size=batch, learning_rate_init=SGD_LR, random_state=0)
         with warnings.catch_warnings():
