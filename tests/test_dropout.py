@@ -11,7 +11,7 @@ from handgrad.core import backprop
 from handgrad.core.dropout import epoch_generator, keep_scale
 from handgrad.errors import InputError
 
-from fast.test_step_equals_reference import HEADS, close, problem
+from fast.test_step_equals_reference import HEADS, close, problem, route  # noqa: F401 (route: a fixture)
 from test_label_smoothing import _cli
 
 ACTS = ["relu", "leaky_relu(alpha=0.2)", "sigmoid", "tanh"]
@@ -72,7 +72,9 @@ def test_the_reference_gradient_matches_central_differences_with_the_mask_fixed(
 @pytest.mark.parametrize("activation", ACTS)
 @pytest.mark.parametrize("output", HEADS)
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_the_fast_step_equals_the_reference_with_the_same_masks(activation, output, dtype):
+def test_the_fast_step_equals_the_reference_with_the_same_masks(route, activation, output, dtype):
+    """With the BLAS threshold as it is (these small arrays take numpy's route) and forced to 0
+    (every product and the fused update through the ctypes BLAS calls)."""
     tol = {"float64": 1e-12, "float32": 2e-5}[dtype]
     net, X, y, w = problem(activation, output, dtype, weighted=True, l2=0.02)
     S = masks_for(net, X.shape[0], 0.25)
