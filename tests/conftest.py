@@ -75,5 +75,5 @@ def pytest_terminal_summary(terminalreporter):
     this run: a fast path that silently fell back to numpy everywhere would show zeros."""
     from handgrad.fast import blas
 
-    counts = ", ".join(f"{k} {blas.CALLS[k]:,}" for k in ("gemm", "axpy", "scal"))
+    counts = ", ".join(f"{k} {blas.CALLS[k]:,}" for k in ("gemm", "gemm_nn", "axpy", "scal"))
     terminalreporter.write_line(f"handgrad BLAS calls in this run: {counts} ({blas.SOURCE})")

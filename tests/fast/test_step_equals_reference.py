@@ -75,7 +75,7 @@ def reference_and_fast(net, X, y, w, part="total"):
 @pytest.mark.parametrize("activation", ACTS)
 @pytest.mark.parametrize("output", HEADS)
 def test_gradients_equal_the_reference(route, dtype, activation, output):
-    gemm_before = blas.CALLS["gemm"]
+    gemm_before, nn_before = blas.CALLS["gemm"], blas.CALLS["gemm_nn"]
     for soft, weighted, l2 in [(False, False, 0.0), (True, True, 0.01), (False, True, 0.3)]:
         net, X, y, w = problem(activation, output, dtype, soft, weighted, l2)
         ref, ref_grad, fast, fast_grad = reference_and_fast(net, X, y, w)
@@ -89,8 +89,10 @@ def test_gradients_equal_the_reference(route, dtype, activation, output):
                                                                     net.layout.bias_ranges) for r in pair]):
             lo, hi = lo_hi
             close(fast_grad[lo:hi], ref_grad[lo:hi], TOL[dtype], f"{what}: d{name}")
-    # with L2 the weight gradient is one GEMM with β = 1: the forced route must have called it
+    # with L2 the weight gradient is one GEMM with β = 1, and every layer's bias rides its
+    # forward GEMM: the forced route must have called both, numpy's route neither
     assert (blas.CALLS["gemm"] > gemm_before) == (route == "BLAS route")
+    assert (blas.CALLS["gemm_nn"] > nn_before) == (route == "BLAS route")
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -138,7 +140,7 @@ def test_sizes_above_the_threshold_take_blas_and_agree(dtype):
     opt = hg.training.optim.Adam(lr=1e-3)
     opt.init(net.n_params, net.dtype)
     opt.step(net.flat, net.flat_grad)
-    taken = {k: blas.CALLS[k] - before[k] for k in ("gemm", "axpy", "scal")}
+    taken = {k: blas.CALLS[k] - before[k] for k in ("gemm", "gemm_nn", "axpy", "scal")}
     assert all(n > 0 for n in taken.values()), f"fell back to numpy: BLAS calls {taken}"
 
 

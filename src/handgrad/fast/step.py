@@ -4,7 +4,8 @@ single allocation per step, and plain SGD folded into the backward products.
 Each function computes what :mod:`handgrad.core.backprop` computes (tests/fast/ holds them
 equal, float64 to 1e-12 relative, across every activation, head and size threshold):
 
-* :func:`forward` = ``core.backprop.forward``: Z_l into ``ws.Z[l]``, A_l over Z_l in place,
+* :func:`forward` = ``core.backprop.forward``: Z_l into ``ws.Z[l]`` (the bias through the
+  GEMM's β: ``fast.blas.affine_into``), A_l over Z_l in place,
   f'(Z_l) into ``ws.D[l]`` while Z_l is at hand (for the ReLU family f'(Z) first and then
   ``A = Z ⊙ f'(Z)``, one pass fewer);
 * :func:`backward` = ``core.backprop.backward``: ∂L/∂A into ``ws.dZ``, turned into δ in place
@@ -26,7 +27,7 @@ from ..core.backprop import StepResult
 from ..core.heads import n_correct
 from ..core.losses import l2_penalty
 from ..errors import InputError
-from .blas import gemm_tn
+from .blas import affine_into, gemm_tn
 from .kernels import LOSSES
 from .memory import Workspace
 
@@ -49,8 +50,7 @@ def forward(net, X: Array, ws: Workspace, keep: bool = False, check_z1=None, mas
     for l, (W, b) in enumerate(zip(net.weights, net.biases)):
         if keep:
             inputs.append(A)
-        Z = np.matmul(A, W, out=ws.Z[l][:m])
-        Z += b                                                        # eq. 1.2
+        Z = affine_into(A, W, b, ws.Z[l][:m])                         # eq. 1.2
         if l == 0 and check_z1 is not None:
             check_z1(Z)
         if l == last:
