@@ -196,6 +196,7 @@ def test_large_products_leave_the_cores_other_processes_use(monkeypatch):
     busy = iter([cores - 1] * (1 + threads.CONFIRM) + [0] * 10_000)
     monkeypatch.setattr(threads, "others_running", lambda: next(busy))
     monkeypatch.setattr(threads, "RECHECK", 0.0)
+    monkeypatch.setattr(threads, "CONFIRM_AFTER", 0.0)  # the confirming looks at the next steps
     seen = []
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(1024, 128)), rng.integers(0, 3, 1024)
@@ -209,13 +210,16 @@ def test_large_products_leave_the_cores_other_processes_use(monkeypatch):
     fit(hg.MLP([128, 256, 3], seed=0), X, y, epochs=1, batch_size=256,
         callbacks=[lambda rec, net: first.append(max(blas()))])
     assert first == [1] and max(blas()) == default
+    # the confirming looks wait for later steps, not in a sleep: training starts at once
+    slept = []
+    monkeypatch.setattr(threads.time, "sleep", lambda s: slept.append(s))
     # a runnable thread seen once, gone at the next look (a kernel thread passing by): no core given up
     glimpse = iter([cores - 1] + [0] * 10_000)
     monkeypatch.setattr(threads, "others_running", lambda: next(glimpse))
     kept = []
     fit(hg.MLP([128, 256, 3], seed=0), X, y, epochs=1, batch_size=256,
         callbacks=[lambda rec, net: kept.append(max(blas()))])
-    assert kept == [default]
+    assert kept == [default] and not slept
 
 
 def test_a_spinning_process_is_seen_running():
