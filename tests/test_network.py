@@ -156,6 +156,20 @@ def test_set_params_checks_shapes():
         net.set_params([np.zeros((3, 4))])
 
 
+def test_params_given_at_construction_are_copied_not_drawn(monkeypatch):
+    """``MLP(..., params=)`` holds the given parameters (copied, cast to the dtype) and draws
+    nothing: what a loaded model or a scikit-learn fit is built with."""
+    src = hg.MLP([3, 4, 2], dtype="float64", seed=5)
+    src.flat += 0.25  # non-zero biases too
+    monkeypatch.setattr(hg.MLP, "_init_weights", lambda self, seed: pytest.fail("drew weights"))
+    net = hg.MLP([3, 4, 2], dtype="float32", params=src.params)
+    assert net.flat.dtype == np.float32
+    np.testing.assert_array_equal(net.flat, src.flat.astype(np.float32))
+    assert not np.shares_memory(net.flat, src.flat)
+    with pytest.raises(ValueError, match="W1 must have shape"):
+        hg.MLP([3, 4, 2], params=[np.zeros((4, 3)), np.zeros(4), np.zeros((4, 2)), np.zeros(2)])
+
+
 class TestBadInput:
     net = hg.MLP([3, 5, 2], dtype="float64")
 

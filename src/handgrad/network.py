@@ -92,6 +92,8 @@ class MLP:
             ±δ are squared, larger ones count linearly. Ignored by the other heads.
         label_smoothing: the softmax head's ε in [0, 1) (derivations.md §16): training targets
             (1 − ε)·one-hot + ε/K. Ignored by the other heads.
+        params: ``[W_1, b_1, …]`` to start from (copied; shapes as :attr:`params`) instead of
+            drawing the initial weights — a loaded model, a scikit-learn fit.
 
     Example:
         >>> import numpy as np, handgrad as hg
@@ -104,7 +106,8 @@ class MLP:
 
     def __init__(self, sizes: Sequence[int], activation="relu", l2: float = 0.0,
                  dtype="float32", seed: int | None = 0, output: str = "softmax",
-                 huber_delta: float | None = 1.0, label_smoothing: float = 0.0):
+                 huber_delta: float | None = 1.0, label_smoothing: float = 0.0,
+                 params: Sequence[Array] | None = None):
         self.sizes = check_sizes(sizes)
         self.output = check_head(output, self.sizes[-1])
         # None for the other heads: a threshold they ignore must not tell two networks apart
@@ -122,7 +125,10 @@ class MLP:
             "fewer or narrower layers").add("initial draws (float64)", 2 * 8 * draws).check()
         self.layout = Layout(self.sizes)
         self._allocate(aligned_zeros(self.n_params, self.dtype))
-        self._init_weights(self.seed)
+        if params is None:
+            self._init_weights(self.seed)
+        else:  # a loaded model, a scikit-learn fit: no initial draws to throw away
+            self.set_params(params)
 
     def _allocate(self, flat: Array) -> None:
         """Take ``flat`` as the parameter buffer; a zeroed gradient buffer; the views of both

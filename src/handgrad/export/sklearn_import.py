@@ -96,8 +96,8 @@ def model_from_sklearn(obj) -> Model:
         intercepts[-1] = np.array([0, intercepts[-1][0]], dtype=dtype)
     sizes = [coefs[0].shape[0]] + [W.shape[1] for W in coefs]
     net = MLP(sizes, activation=_TO_HANDGRAD[est.activation], dtype=dtype, seed=0,
+              params=[p for pair in zip(coefs, intercepts) for p in pair],
               **({"output": est.out_activation_} if regressor else {}))
-    net.set_params([p for pair in zip(coefs, intercepts) for p in pair])
     scaler = encoder = None
     names = getattr(est, "feature_names_in_", None)
     if isinstance(first, StandardScaler):

@@ -19,6 +19,7 @@ from ..data.features import TableEncoder
 from ..data.preprocessing import Standardizer
 from ..data.target_scaling import TargetScaler
 from ..errors import InputError
+from ..layout import Layout
 from ..core.heads import REGRESSION_HEADS
 from ..network import MLP
 from .format import (CALIBRATED_FORMAT_VERSION, ENSEMBLE_FORMAT_VERSION, FORMAT, META_KEY, REGRESSION_FORMAT_VERSION, SCALER_TENSORS,
@@ -328,18 +329,14 @@ def _check_tensors(raw: dict[str, dict], spec: dict, path) -> dict[str, np.ndarr
 
 def _build_model(spec: dict, arrays: dict[str, np.ndarray], path) -> Model:
     try:
-        net = MLP(spec["sizes"], activation=spec["activations"], l2=spec["l2"],
-                  dtype=spec["dtype"], seed=0, **spec["head"])
-        net.seed = None  # seed 0 only drew throw-away initial weights; the record has the real one
-        net.set_params([arrays[name] for name in net.param_names])
+        net = MLP(spec["sizes"], activation=spec["activations"], l2=spec["l2"], dtype=spec["dtype"],
+                  seed=None, params=[arrays[name] for name in Layout(spec["sizes"]).param_names], **spec["head"])
         scaler = (Standardizer(arrays["scaler.mean"], arrays["scaler.scale"])
                   if spec["scaler"] else None)
         members = []
         for k, m in enumerate(spec["members"], start=1):
-            member = MLP(m["sizes"], activation=m["activations"], l2=m["l2"], dtype=spec["dtype"], seed=0,
-                         **spec["head"])
-            member.seed = None
-            member.set_params([arrays[f"m{k}.{name}"] for name in member.param_names])
+            member = MLP(m["sizes"], activation=m["activations"], l2=m["l2"], dtype=spec["dtype"], seed=None,
+                         params=[arrays[f"m{k}.{name}"] for name in Layout(m["sizes"]).param_names], **spec["head"])
             members.append(member)
         return Model(net, spec["classes"], scaler, spec["feature_names"], spec["record"],
                      encoder=spec["encoder"], target=spec["target"], target_names=spec["target_names"],

@@ -231,10 +231,9 @@ class BaseMLP(CompatNames, StochasticSolver, BaseEstimator):
     def _network(self, dtype, l2: float = 0.0) -> MLP:
         """A handgrad MLP holding copies of coefs_ and intercepts_ in ``dtype``."""
         sizes = [self.coefs_[0].shape[0]] + [W.shape[1] for W in self.coefs_]
-        net = MLP(sizes, activation=ACTIVATIONS[self.activation], l2=l2, dtype=dtype, seed=0,
-                  output=self.out_activation_)
-        net.set_params([p for pair in zip(self.coefs_, self.intercepts_) for p in pair])
-        return net
+        return MLP(sizes, activation=ACTIVATIONS[self.activation], l2=l2, dtype=dtype, seed=0,
+                   output=self.out_activation_,
+                   params=[p for pair in zip(self.coefs_, self.intercepts_) for p in pair])
 
     def _store(self, net: MLP) -> None:
         """coefs_ / intercepts_ become copies of the network's W_l / b_l."""
