@@ -251,6 +251,38 @@ def test_dead_relu_fraction_counts_units_silent_on_every_training_row(problem):
     assert h2.epochs[0]["diagnostics"]["dead_fraction"] == [None]
 
 
+def test_dead_units_seen_active_only_late_in_the_epoch_and_layers_done_early():
+    """DeadUnits skips a layer once all its units were active this epoch (looked at every 8th
+    step), and still catches a unit that fires only at the epoch's last step; it starts over
+    each epoch."""
+    from types import SimpleNamespace
+
+    from handgrad.training.diagnostics import DeadUnits
+
+    net = hg.MLP([3, 4, 5, 2], seed=0)
+    dead = DeadUnits(net)
+    m = 6
+    ones = np.ones(m, np.float32)
+    D0 = np.ones((m, 4), np.float32)                       # layer 1: every unit fires at once
+    D1 = np.zeros((m, 5), np.float32)
+    D1[:, :3] = 1                                          # layer 2: units 4 and 5 silent ...
+    late = D1.copy()
+    late[2, 3] = 1                                         # ... until unit 4 fires at the end
+    ws = SimpleNamespace(D=[D0, D1], ones=ones)
+    class Unread:
+        def __getitem__(self, key):
+            raise AssertionError("a finished layer's f'(Z) was read")
+
+    for step in range(20):
+        if step == 19:
+            ws.D = [Unread(), late]
+        dead.update(ws, m)
+    assert [l for l, _ in dead.pending] == [1]
+    assert dead.fractions() == [0.0, pytest.approx(0.2)]
+    dead.reset()
+    assert dead.fractions() == [None, None] and len(dead.pending) == 2
+
+
 # ---- issue 13: fit's arguments through handgrad.validation ---------------------------------
 
 def _problem():
