@@ -142,7 +142,7 @@ def axpy(a: float, x: np.ndarray, y: np.ndarray, tmp: np.ndarray | None = None) 
     fns = _FUNCS.get(y.dtype)
     if fns is not None and y.size >= SMALL:
         _check(y, x)
-        fns["axpy"](y.size, a, x.ctypes.data, 1, y.ctypes.data, 1)
+        fns["axpy"](y.size, a, _address(x), 1, _address(y), 1)
         CALLS["axpy"] += 1
         return
     y += np.multiply(x, a, out=tmp)
@@ -153,7 +153,7 @@ def scal(a: float, x: np.ndarray) -> None:
     fns = _FUNCS.get(x.dtype)
     if fns is not None and x.size >= SMALL:
         _check(x)
-        fns["scal"](x.size, a, x.ctypes.data, 1)
+        fns["scal"](x.size, a, _address(x), 1)
         CALLS["scal"] += 1
         return
     x *= a
