@@ -213,12 +213,21 @@ def test_large_products_leave_the_cores_other_processes_use(monkeypatch):
     # the confirming looks wait for later steps, not in a sleep: training starts at once
     slept = []
     monkeypatch.setattr(threads.time, "sleep", lambda s: slept.append(s))
-    # a runnable thread seen once, gone at the next look (a kernel thread passing by): no core given up
+    # a runnable thread seen once, gone at the next look (a kernel thread passing by): the
+    # core is given up at once (beside a busy process the first steps must not wait) and taken
+    # back at the next step's look
     glimpse = iter([cores - 1] + [0] * 10_000)
-    monkeypatch.setattr(threads, "others_running", lambda: next(glimpse))
+    during = []  # the BLAS threads at each look: those the steps before it ran on
+
+    def look():
+        during.append(max(blas()))
+        return next(glimpse)
+
+    monkeypatch.setattr(threads, "others_running", look)
     kept = []
     fit(hg.MLP([128, 256, 3], seed=0), X, y, epochs=1, batch_size=256,
         callbacks=[lambda rec, net: kept.append(max(blas()))])
+    assert during[:2] == [default, 1]  # the first step ran on one thread
     assert kept == [default] and not slept
 
 

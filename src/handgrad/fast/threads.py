@@ -86,18 +86,20 @@ class _Watched:
             self.next_check = time.monotonic() + RECHECK
             return
         # a runnable thread seen once may be a kernel thread passing by (on the quiet 2-core
-        # EPYC here 1 look in 8 saw one, each costing the epoch a core for RECHECK seconds): a
-        # process that keeps a core busy is still runnable a few milliseconds later. The next
-        # look comes at a later step, not after a sleep: waiting here cost 2-4 ms at the
-        # start of 4 fits in 30 on the quiet machine
+        # EPYC here 1 look in 8 saw one): a process that keeps a core busy is still runnable a
+        # few milliseconds later. So the core is given up at once — beside a busy process the
+        # first steps on both threads took 80 ms each (bench/busy_machine.py) — and CONFIRM
+        # more looks at later steps, CONFIRM_AFTER apart, decide whether to keep it given up
+        # (the fewest others seen counts); no sleep before the first step (2-4 ms at the start
+        # of 4 quiet fits in 30 when the looks slept in between)
         if self.looks:
             others = min(others, self.fewest)
         if others and self.looks < CONFIRM:
             self.looks, self.fewest = self.looks + 1, others
             self.next_check = time.monotonic() + CONFIRM_AFTER
-            return
-        self.looks = 0
-        self.next_check = time.monotonic() + RECHECK
+        else:
+            self.looks = 0
+            self.next_check = time.monotonic() + RECHECK
         # others run anywhere on the machine; this process only on its own CPUs
         machine = os.cpu_count() or 1
         mine = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else machine
