@@ -61,12 +61,17 @@ Parts:
       that first gathers each batch's rows from X in a random order (``np.take(..., out=)``):
       reading rows from wherever they are is part of a shuffled epoch's floor;
     - handgrad's scikit-learn estimator (issue 28): ``handgrad.sklearn.MLPClassifier`` with the
-      scikit-learn settings above, a new estimator per call.
+      scikit-learn settings above, a new estimator per call;
+    - the step alone against the floor, alternating in chunks of 8 steps (``workloads.
+      step_vs_floor``): ``fit``'s fused SGD step and the floor's products of the same batches,
+      the order flipped every chunk, over reps/2 epochs — the ratio least moved by the
+      machine's drift (whole epochs alternating moved ±20 % between runs on the 2-CPU EPYC).
     Ratios: handgrad/PyTorch, handgrad/floor, PyTorch/floor, sklearn/handgrad, shuffled
-    handgrad/floor with the gather, the gather's share of the floor, estimator/floor.
+    handgrad/floor with the gather, the gather's share of the floor, estimator/floor, step/floor
+    in chunks.
     Targets (issue 28): handgrad ≤ 0.90 × PyTorch at every batch size; ≤ 1.10 × the GEMM floor
-    at batch 128 and 512 (shuffled: × the floor with the gather), ≤ 1.2 × at 16–64; the
-    estimator ≤ 1.2 × the floor.
+    at batch 128 and 512 (shuffled: × the floor with the gather; the step in chunks likewise),
+    ≤ 1.2 × at 16–64; the estimator ≤ 1.2 × the floor.
 (b) The same epoch with Adam (lr 1e-3, betas (0.9, 0.999), eps 1e-8) at the same batches:
     handgrad ``optimizer="adam"`` vs ``torch.optim.Adam`` with ``foreach=False`` (what the
     default ``foreach=None`` resolves to on CPU: a Python loop over the parameters — the

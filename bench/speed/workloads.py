@@ -1,10 +1,12 @@
 """The timed callables: a handgrad epoch, the GEMM floor of an epoch, a PyTorch eager epoch, a
 scikit-learn epoch, and the handgrad-vs-floor measurement that parts (a), (d) and the
-``--baseline-src`` children share; plus the loss checks and PyTorch's optimizer defaults."""
+``--baseline-src`` children share, and the step against the floor in alternating chunks of
+steps (part (a)); plus the loss checks and PyTorch's optimizer defaults."""
 
 from __future__ import annotations
 
 import statistics
+import time
 import warnings
 from collections.abc import Callable
 
@@ -88,6 +90,44 @@ def floor_epoch(sizes, X, batch: int, threads: int, gather: bool = False) -> Cal
         with blas.limit(limits=threads):
             floor.epoch()
     return run
+
+
+def step_vs_floor(sizes: list[int], X, y, batch: int, threads: int, rounds: int = 3,
+                  chunk: int = 8) -> dict:
+    """handgrad's training step as ``fit`` runs it (plain SGD fused into the products, the rows
+    in order) against the floor's products of the same batches, alternating in chunks of
+    ``chunk`` steps — the order flipped every chunk — over ``rounds`` epochs after an untimed
+    one, at ``threads`` BLAS threads. The machine's drift over seconds falls on both alike,
+    which whole epochs alternating do not give on a noisy machine (their handgrad/floor at batch
+    512 moved from 0.97 to 1.20 between two runs here, while this ratio held 1.13–1.17).
+    Returns {"ratio": step / floor, "seconds": per epoch of each}."""
+    net = new_net(sizes)
+    yy, ws, floor = net.check_y(y, X.shape[0]), net.workspace(batch), GemmFloor(sizes, X, batch)
+    n_steps = X.shape[0] // batch                     # whole batches only, on both sides
+    total = {"step": 0.0, "floor": 0.0}
+
+    def steps(batches):
+        for j in batches:
+            net.train_step(X[j * batch:(j + 1) * batch], yy[j * batch:(j + 1) * batch], None, ws,
+                           sgd_lr=SGD_LR)
+
+    def products(batches):
+        for j in batches:
+            for a, b, out in floor.batches[j][1]:
+                np.matmul(a, b, out=out)
+
+    with numpy_blas_controller().limit(limits=threads):
+        for r in range(rounds + 1):
+            for c, start in enumerate(range(0, n_steps, chunk)):
+                batches = range(start, min(start + chunk, n_steps))
+                pair = (("step", steps), ("floor", products))
+                for name, fn in (pair if c % 2 == 0 else pair[::-1]):
+                    t0 = time.perf_counter()
+                    fn(batches)
+                    if r:
+                        total[name] += time.perf_counter() - t0
+    return {"ratio": total["step"] / total["floor"],
+            "seconds": {k: v / rounds for k, v in total.items()}, "chunk": chunk, "rounds": rounds}
 
 
 def handgrad_vs_floor(cfg: Config, sizes: list[int], X, y, batch: int,
