@@ -12,7 +12,7 @@ as by default) is timed on a quiet machine and with one other process spinning o
 started before and stopped after each busy repetition, untimed); beside the spinner the same
 epoch is also timed on one BLAS thread (``blas_threads=1``): the best a thread choice can do,
 and the one-thread GEMM floor of that epoch (``bench.speed.workloads.GemmFloor``: its matrix
-products alone). Target (issue 18): the busy
+products alone, each batch's rows gathered in a random order first, as the shuffled epoch does). Target (issue 18): the busy
 epoch at most 2.2 × the quiet one at every shape — a fair share of 2 cores is one core, so a
 run that needed 2 cores may take up to 2×, plus a margin; BLAS threads that spin-wait for a core
 the other process holds would make it far worse. Medians; ratio = busy / quiet. Writes
@@ -86,7 +86,9 @@ def main() -> int:
         X, y = data(sizes, args.rows)
         threads = handgrad_threads(hg.MLP(sizes, seed=0), X, y, batch, optimizer)
         epoch(sizes, X, y, batch, optimizer)  # warm-up
-        floor = floor_epoch(sizes, X, batch, threads=1)
+        # fit shuffles by default: its floor gathers each batch's rows in a random order too
+        floor = floor_epoch(sizes, X, batch, threads=1, gather=True)
+        floor()  # warm-up: its buffers' first touch outside the clock
         quiet, busy, one_busy, floor_busy = [], [], [], []
         for _ in range(args.reps):
             quiet.append(epoch(sizes, X, y, batch, optimizer))

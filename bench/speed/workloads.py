@@ -100,11 +100,15 @@ def step_vs_floor(sizes: list[int], X, y, batch: int, threads: int, rounds: int 
     one, at ``threads`` BLAS threads. The machine's drift over seconds falls on both alike,
     which whole epochs alternating do not give on a noisy machine (their handgrad/floor at batch
     512 moved from 0.97 to 1.20 between two runs here, while this ratio held 1.13–1.17).
-    Returns {"ratio": step / floor, "seconds": per epoch of each}."""
+    ``fit``'s loop around the step (slicing, sums, callbacks) is not in it: it bounds the
+    step, not the epoch. Returns {"ratio": step / floor, "seconds": per epoch of each}."""
+    n_steps = X.shape[0] // batch                     # whole batches only, on both sides
+    if n_steps == 0:
+        raise ValueError(f"step_vs_floor needs at least one batch of {batch} rows, X has {X.shape[0]}")
     net = new_net(sizes)
     yy, ws, floor = net.check_y(y, X.shape[0]), net.workspace(batch), GemmFloor(sizes, X, batch)
-    n_steps = X.shape[0] // batch                     # whole batches only, on both sides
     total = {"step": 0.0, "floor": 0.0}
+    flip = 0  # one count over all rounds: each side goes first in every other chunk
 
     def steps(batches):
         for j in batches:
@@ -118,10 +122,11 @@ def step_vs_floor(sizes: list[int], X, y, batch: int, threads: int, rounds: int 
 
     with numpy_blas_controller().limit(limits=threads):
         for r in range(rounds + 1):
-            for c, start in enumerate(range(0, n_steps, chunk)):
+            for start in range(0, n_steps, chunk):
                 batches = range(start, min(start + chunk, n_steps))
                 pair = (("step", steps), ("floor", products))
-                for name, fn in (pair if c % 2 == 0 else pair[::-1]):
+                flip += 1
+                for name, fn in (pair if flip % 2 else pair[::-1]):
                     t0 = time.perf_counter()
                     fn(batches)
                     if r:

@@ -110,13 +110,14 @@ def _check(*arrays: np.ndarray) -> None:
 
 
 def _ld(a: np.ndarray) -> int:
-    """Leading dimension of a 2-D array whose rows are contiguous (a row slice of a matrix,
-    what BLAS can describe), or 0 if it has none."""
+    """Leading dimension of a 2-D array whose rows are contiguous and apart (a row slice of a
+    matrix, what BLAS can describe), or 0 if it has none — also for rows that overlap or repeat
+    (``broadcast_to``, ``sliding_window_view``), which BLAS would read as other memory."""
     if a.ndim != 2:
         return 0
     s0, s1 = a.strides
     item = a.itemsize
-    if s1 != item or s0 % item or s0 < 0:
+    if s1 != item or s0 % item or s0 < 0 or (a.shape[0] > 1 and s0 < a.shape[1] * item):
         return 0
     return max(s0 // item, a.shape[1], 1)
 
@@ -169,7 +170,8 @@ def gemm_tn(alpha: float, A: np.ndarray, B: np.ndarray, beta: float, C: np.ndarr
     12 µs against 2 µs for the 100×1 gradient of a one-output layer).
     """
     fns = _FUNCS.get(C.dtype)
-    if fns is not None and C.size >= SMALL and A.dtype == B.dtype == C.dtype and C.flags.c_contiguous:
+    if (fns is not None and C.size >= SMALL and A.dtype == B.dtype == C.dtype and C.flags.c_contiguous
+            and A.ndim == B.ndim == 2 and A.shape[0] == B.shape[0] and C.shape == (A.shape[1], B.shape[1])):
         lda, ldb = _ld(A), _ld(B)
         if lda and ldb:
             k, m = A.shape
@@ -199,8 +201,10 @@ def affine_into(A: np.ndarray, W: np.ndarray, b: np.ndarray, out: np.ndarray) ->
     product (~15 µs of a 128-row step of the 784-256-128-10 network here). Otherwise (small
     or stacked outputs, another BLAS) numpy's product and a broadcast add. Returns ``out``."""
     fns = _FUNCS.get(out.dtype)
-    if (fns is not None and out.size >= SMALL and out.ndim == 2 and A.dtype == W.dtype == out.dtype
-            and out.flags.c_contiguous):
+    # shapes checked here: BLAS takes them on trust and would read past W (numpy's route raises)
+    if (fns is not None and out.size and out.size >= SMALL and out.ndim == A.ndim == W.ndim == 2
+            and A.dtype == W.dtype == out.dtype and out.flags.c_contiguous
+            and A.shape[1] == W.shape[0] and out.shape == (A.shape[0], W.shape[1])):
         lda, ldw = _ld(A), _ld(W)
         if lda and ldw:
             (m, k), n = A.shape, W.shape[1]

@@ -83,6 +83,7 @@ class _Watched:
     def adjust(self) -> None:
         others = others_running()
         if others is None:
+            self.looks = 0
             self.next_check = time.monotonic() + RECHECK
             return
         # a runnable thread seen once may be a kernel thread passing by (on the quiet 2-core
