@@ -160,6 +160,29 @@ def scal(a: float, x: np.ndarray) -> None:
     x *= a
 
 
+def _blas_gemm(trans_a: bool, alpha: float, A: np.ndarray, B: np.ndarray, beta: float,
+               C: np.ndarray, fill: np.ndarray | None = None) -> bool:
+    """``C ← α·op(A)·B + β·C`` through BLAS (op(A) = Aᵀ with ``trans_a``, else A), with C
+    first set to ``fill`` if given, when BLAS can take the operands: BLAS is found, C has at
+    least ``SMALL`` entries (and some), the three are 2-D of one dtype, C is C-contiguous, A and
+    B have a leading dimension (:func:`_ld`) and the shapes agree — checked here, since BLAS
+    takes them on trust and would read past an operand (numpy's route raises). False, with
+    nothing done, otherwise: numpy's route is the caller's."""
+    fns = _FUNCS.get(C.dtype)
+    if (fns is None or not C.size or C.size < SMALL or not A.ndim == B.ndim == C.ndim == 2
+            or not A.dtype == B.dtype == C.dtype or not C.flags.c_contiguous):
+        return False
+    (m, n), k = C.shape, B.shape[0]
+    lda, ldb = _ld(A), _ld(B)
+    if (A.shape[::-1] if trans_a else A.shape) != (m, k) or B.shape[1] != n or not (lda and ldb):
+        return False
+    if fill is not None:
+        C[...] = fill
+    fns["gemm"](_ROW_MAJOR, _TRANS if trans_a else _NO_TRANS, _NO_TRANS, m, n, k, alpha,
+                _address(A), lda, _address(B), ldb, beta, _address(C), n)
+    return True
+
+
 def gemm_tn(alpha: float, A: np.ndarray, B: np.ndarray, beta: float, C: np.ndarray) -> None:
     """``C ← α·AᵀB + β·C`` in place; A (k, m) and B (k, n) with contiguous rows, C (m, n)
     C-contiguous, one dtype.
@@ -169,17 +192,9 @@ def gemm_tn(alpha: float, A: np.ndarray, B: np.ndarray, beta: float, C: np.ndarr
     sets up packing buffers where numpy's matmul would pick gemv for a one-column C:
     12 µs against 2 µs for the 100×1 gradient of a one-output layer).
     """
-    fns = _FUNCS.get(C.dtype)
-    if (fns is not None and C.size >= SMALL and A.dtype == B.dtype == C.dtype and C.flags.c_contiguous
-            and A.ndim == B.ndim == 2 and A.shape[0] == B.shape[0] and C.shape == (A.shape[1], B.shape[1])):
-        lda, ldb = _ld(A), _ld(B)
-        if lda and ldb:
-            k, m = A.shape
-            n = B.shape[1]
-            fns["gemm"](_ROW_MAJOR, _TRANS, _NO_TRANS, m, n, k, alpha, _address(A), lda,
-                        _address(B), ldb, beta, _address(C), n)
-            CALLS["gemm"] += 1
-            return
+    if _blas_gemm(True, alpha, A, B, beta, C):
+        CALLS["gemm"] += 1
+        return
     if beta == 0 and alpha == 1:
         np.matmul(A.T, B, out=C)
         return
@@ -200,19 +215,9 @@ def affine_into(A: np.ndarray, W: np.ndarray, b: np.ndarray, out: np.ndarray) ->
     costs a write instead of another read-and-write pass over the layer's output after the
     product (~15 µs of a 128-row step of the 784-256-128-10 network here). Otherwise (small
     or stacked outputs, another BLAS) numpy's product and a broadcast add. Returns ``out``."""
-    fns = _FUNCS.get(out.dtype)
-    # shapes checked here: BLAS takes them on trust and would read past W (numpy's route raises)
-    if (fns is not None and out.size and out.size >= SMALL and out.ndim == A.ndim == W.ndim == 2
-            and A.dtype == W.dtype == out.dtype and out.flags.c_contiguous
-            and A.shape[1] == W.shape[0] and out.shape == (A.shape[0], W.shape[1])):
-        lda, ldw = _ld(A), _ld(W)
-        if lda and ldw:
-            (m, k), n = A.shape, W.shape[1]
-            out[...] = b
-            fns["gemm"](_ROW_MAJOR, _NO_TRANS, _NO_TRANS, m, n, k, 1.0, _address(A), lda,
-                        _address(W), ldw, 1.0, _address(out), n)
-            CALLS["gemm_nn"] += 1
-            return out
+    if _blas_gemm(False, 1.0, A, W, 1.0, out, fill=b):
+        CALLS["gemm_nn"] += 1
+        return out
     np.matmul(A, W, out=out)
     out += b
     return out
